@@ -1,0 +1,350 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { jwtVerify } from 'jose';
+import { listenOnLoopback, readRequestBody, sendJson } from './listen';
+
+/**
+ * A local Microsoft Graph for the four create operations: real HTTP on loopback, Graph's rules
+ * (404 for a missing parent, 409 for a duplicate id or member, generated ids and preset fields
+ * for connector groups, `state: draft` for connections), Graph-shaped errors with `request-id`,
+ * bearer tokens from the local identity endpoint, and scriptable faults. It records every
+ * request it receives so tests can prove what never reached it.
+ */
+
+export interface FaultStep {
+  /** Answer with this status and a Graph-shaped error (or `body`). */
+  status?: number;
+  retryAfter?: string;
+  body?: unknown;
+  /** Wait this long first (alone: a slow but otherwise normal answer). */
+  delayMs?: number;
+  /** Never answer. */
+  hang?: boolean;
+  /** Destroy the connection without an answer. */
+  reset?: boolean;
+  /** Carry out the request (create the entity) before the fault: the outcome the caller cannot see. */
+  commit?: boolean;
+}
+
+export interface FaultRule {
+  method?: string;
+  /** Regular expression tested against the path, version included: `^/v1\.0/external/connections$`. */
+  path: string;
+  steps: FaultStep[];
+}
+
+export interface ReceivedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: unknown;
+  receivedAt: string;
+}
+
+export interface GraphEmulatorOptions {
+  port?: number;
+  /** Key of the local identity endpoint's tokens; absent → any bearer token is accepted. */
+  tokenSigningKey?: Uint8Array;
+}
+
+export interface GraphEmulator {
+  /** Value for `GRAPH_BASE_URL`. */
+  baseUrl: string;
+  readonly requests: readonly ReceivedRequest[];
+  /** Requests to Graph proper (not the emulator's own control routes). */
+  graphRequests(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  addFault(rule: FaultRule): void;
+  clearFaults(): void;
+  /** Forget every entity, request and fault. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+interface Stored {
+  connections: Map<string, Record<string, unknown>>;
+  groups: Map<string, Record<string, unknown>>;
+  members: Map<string, Record<string, unknown>>;
+  connectorGroups: Map<string, Record<string, unknown>>;
+}
+
+class GraphFailure extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+const versions = new Set(['v1.0', 'beta']);
+const connectionIdRule = /^[A-Za-z0-9]{3,32}$/;
+const groupIdRule = /^[A-Za-z0-9_-]{1,128}$/;
+const guidRule = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function requireString(body: Record<string, unknown>, property: string, rule?: RegExp): string {
+  const value = body[property];
+  if (typeof value !== 'string' || value.length === 0) {
+    throw new GraphFailure(400, 'invalidRequest', `The property '${property}' is required.`);
+  }
+  if (rule && !rule.test(value)) {
+    throw new GraphFailure(400, 'invalidRequest', `The value of '${property}' is invalid.`);
+  }
+  return value;
+}
+
+function rejectReadOnly(body: Record<string, unknown>, ...properties: string[]): void {
+  for (const property of properties) {
+    if (property in body) throw new GraphFailure(400, 'invalidRequest', `The property '${property}' is read-only.`);
+  }
+}
+
+export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {
+  const requests: ReceivedRequest[] = [];
+  let faults: FaultRule[] = [];
+  const store: Stored = { connections: new Map(), groups: new Map(), members: new Map(), connectorGroups: new Map() };
+  let origin = '';
+
+  const nextFault = (method: string, path: string): FaultStep | undefined => {
+    for (const rule of faults) {
+      if (rule.method && rule.method.toUpperCase() !== method) continue;
+      if (!new RegExp(rule.path).test(path)) continue;
+      const step = rule.steps.shift();
+      if (step) return step;
+    }
+    return undefined;
+  };
+
+  async function authorize(request: IncomingMessage): Promise<void> {
+    const header = request.headers.authorization ?? '';
+    const token = /^Bearer (.+)$/i.exec(header)?.[1];
+    if (!token) throw new GraphFailure(401, 'InvalidAuthenticationToken', 'Access token is empty.');
+    if (!options.tokenSigningKey) return;
+    try {
+      await jwtVerify(token, options.tokenSigningKey, { audience: origin, algorithms: ['HS256'] });
+    } catch {
+      throw new GraphFailure(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience or signature.');
+    }
+  }
+
+  const entityAt = (map: Map<string, Record<string, unknown>>, key: string, what: string) => {
+    const entity = map.get(key);
+    if (!entity) throw new GraphFailure(404, 'itemNotFound', `The requested ${what} was not found.`);
+    return entity;
+  };
+
+  /** Graph's behaviour for one request: the answer's status and body. */
+  function execute(method: string, version: string, segments: string[], body: Record<string, unknown>): [number, unknown] {
+    const route = segments.join('/');
+    const context = (entitySet: string) => `${origin}/${version}/$metadata#${entitySet}/$entity`;
+    let match: RegExpExecArray | null;
+
+    if (route === 'external/connections' && method === 'POST') {
+      const id = requireString(body, 'id', connectionIdRule);
+      requireString(body, 'name');
+      rejectReadOnly(body, 'state');
+      if (store.connections.has(id.toLowerCase())) {
+        throw new GraphFailure(409, 'nameAlreadyExists', `A connection with id '${id}' already exists.`);
+      }
+      const connection = { ...body, id, state: 'draft' };
+      store.connections.set(id.toLowerCase(), connection);
+      return [201, { '@odata.context': context('external/connections'), ...connection }];
+    }
+    if ((match = /^external\/connections\/([^/]+)$/.exec(route)) && method === 'GET') {
+      const connection = entityAt(store.connections, decodeURIComponent(match[1]!).toLowerCase(), 'connection');
+      return [200, { '@odata.context': context('external/connections'), ...connection }];
+    }
+    if ((match = /^external\/connections\/([^/]+)\/groups$/.exec(route)) && method === 'POST') {
+      const connectionId = decodeURIComponent(match[1]!);
+      entityAt(store.connections, connectionId.toLowerCase(), 'connection');
+      const id = requireString(body, 'id', groupIdRule);
+      const key = `${connectionId.toLowerCase()}/${id}`;
+      if (store.groups.has(key)) throw new GraphFailure(409, 'Conflict', `A group with id '${id}' already exists.`);
+      const group = { ...body, id };
+      store.groups.set(key, group);
+      return [201, { '@odata.context': context(`external/connections('${connectionId}')/groups`), ...group }];
+    }
+    if ((match = /^external\/connections\/([^/]+)\/groups\/([^/]+)$/.exec(route)) && method === 'GET') {
+      const group = entityAt(store.groups, `${decodeURIComponent(match[1]!).toLowerCase()}/${decodeURIComponent(match[2]!)}`, 'group');
+      return [200, group];
+    }
+    if ((match = /^external\/connections\/([^/]+)\/groups\/([^/]+)\/members$/.exec(route)) && method === 'POST') {
+      const groupKey = `${decodeURIComponent(match[1]!).toLowerCase()}/${decodeURIComponent(match[2]!)}`;
+      entityAt(store.connections, decodeURIComponent(match[1]!).toLowerCase(), 'connection');
+      entityAt(store.groups, groupKey, 'group');
+      const type = requireString(body, 'type');
+      if (!['user', 'group', 'externalGroup'].includes(type)) {
+        throw new GraphFailure(400, 'invalidRequest', `The value '${type}' of 'type' is invalid.`);
+      }
+      const id = requireString(body, 'id', type === 'externalGroup' ? groupIdRule : guidRule);
+      const key = `${groupKey}/${id}`;
+      if (store.members.has(key)) throw new GraphFailure(409, 'Conflict', `'${id}' is already a member.`);
+      const member = { id, type };
+      store.members.set(key, member);
+      return [201, { '@odata.context': context('external/connections/groups/members'), ...member }];
+    }
+    if ((match = /^external\/connections\/([^/]+)\/groups\/([^/]+)\/members\/([^/]+)$/.exec(route)) && method === 'GET') {
+      const key = [decodeURIComponent(match[1]!).toLowerCase(), decodeURIComponent(match[2]!), decodeURIComponent(match[3]!)].join('/');
+      return [200, entityAt(store.members, key, 'member')];
+    }
+    if (route.startsWith('onPremisesPublishingProfiles/applicationProxy/connectorGroups') && version !== 'beta') {
+      throw new GraphFailure(400, 'BadRequest', "Resource not found for the segment 'onPremisesPublishingProfiles'.");
+    }
+    if (route === 'onPremisesPublishingProfiles/applicationProxy/connectorGroups' && method === 'POST') {
+      const name = requireString(body, 'name');
+      rejectReadOnly(body, 'id', 'isDefault', 'connectorGroupType');
+      const group = {
+        id: randomUUID(),
+        name,
+        connectorGroupType: 'applicationProxy',
+        isDefault: false,
+        region: typeof body.region === 'string' ? body.region : 'nam',
+        createdDateTime: new Date().toISOString(),
+      };
+      store.connectorGroups.set(group.id, group);
+      return [201, { '@odata.context': context('onPremisesPublishingProfiles/applicationProxy/connectorGroups'), ...group }];
+    }
+    if (route === 'onPremisesPublishingProfiles/applicationProxy/connectorGroups' && method === 'GET') {
+      return [200, { value: [...store.connectorGroups.values()] }];
+    }
+    if ((match = /^onPremisesPublishingProfiles\/applicationProxy\/connectorGroups\/([^/]+)$/.exec(route)) && method === 'GET') {
+      return [200, entityAt(store.connectorGroups, decodeURIComponent(match[1]!), 'connector group')];
+    }
+    throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segments[0] ?? ''}'.`);
+  }
+
+  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, bodyText: string): Promise<void> {
+    const requestId = randomUUID();
+    const clientRequestId = String(request.headers['client-request-id'] ?? randomUUID());
+    const headers = { 'request-id': requestId, 'client-request-id': clientRequestId };
+    const answerError = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
+      sendJson(
+        response,
+        status,
+        {
+          error: {
+            code,
+            message,
+            innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), 'request-id': requestId, 'client-request-id': clientRequestId },
+          },
+        },
+        { ...headers, ...extra },
+      );
+    const method = request.method ?? 'GET';
+    const [version = '', ...segments] = path.split('/').filter(Boolean);
+
+    const run = (): [number, unknown] => {
+      if (!versions.has(version)) throw new GraphFailure(400, 'BadRequest', `Invalid version: ${version}`);
+      let body: Record<string, unknown> = {};
+      if (method === 'POST') {
+        if (!/^application\/json/i.test(String(request.headers['content-type'] ?? ''))) {
+          throw new GraphFailure(415, 'UnsupportedMediaType', 'Content-Type must be application/json.');
+        }
+        try {
+          body = JSON.parse(bodyText) as Record<string, unknown>;
+        } catch {
+          throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
+        }
+      }
+      return execute(method, version, segments, body);
+    };
+
+    try {
+      await authorize(request);
+      const fault = nextFault(method, path);
+      if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault?.hang) return; // the socket stays open until the caller gives up or the emulator closes
+      if (fault?.reset || fault?.status) {
+        if (fault.commit) {
+          try {
+            run();
+          } catch {
+            // The fault hides whatever Graph did, success or not.
+          }
+        }
+        if (fault.reset) {
+          request.socket.destroy();
+          return;
+        }
+        const status = fault.status ?? 500;
+        const extra: Record<string, string> = fault.retryAfter ? { 'retry-after': fault.retryAfter } : {};
+        if (fault.body !== undefined) {
+          sendJson(response, status, fault.body, { ...headers, ...extra });
+        } else {
+          answerError(status, status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected fault.', extra);
+        }
+        return;
+      }
+      const [status, body] = run();
+      sendJson(response, status, body, headers);
+    } catch (error) {
+      if (error instanceof GraphFailure) answerError(error.status, error.code, error.message);
+      else answerError(500, 'generalException', error instanceof Error ? error.message : 'failure');
+    }
+  }
+
+  const running = await listenOnLoopback((request, response) => {
+    void (async () => {
+      const url = new URL(request.url ?? '/', 'http://localhost');
+      const bodyText = (await readRequestBody(request)).toString('utf8');
+      if (url.pathname.startsWith('/_emulator/')) {
+        handleControl(request.method ?? 'GET', url.pathname, bodyText, response);
+        return;
+      }
+      const headers = Object.fromEntries(
+        Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value)]),
+      );
+      let body: unknown = bodyText;
+      try {
+        body = bodyText ? JSON.parse(bodyText) : undefined;
+      } catch {
+        // Recorded as received.
+      }
+      requests.push({ method: request.method ?? 'GET', path: url.pathname, headers, body, receivedAt: new Date().toISOString() });
+      await handleGraph(request, response, url.pathname, bodyText);
+    })().catch(() => response.destroy());
+  });
+  origin = running.origin;
+
+  function handleControl(method: string, path: string, bodyText: string, response: ServerResponse): void {
+    if (path === '/_emulator/requests' && method === 'GET') return sendJson(response, 200, requests);
+    if (path === '/_emulator/faults' && method === 'POST') {
+      emulator.addFault(JSON.parse(bodyText) as FaultRule);
+      return sendJson(response, 204, undefined);
+    }
+    if (path === '/_emulator/faults' && method === 'DELETE') {
+      emulator.clearFaults();
+      return sendJson(response, 204, undefined);
+    }
+    if (path === '/_emulator/reset' && method === 'POST') {
+      emulator.reset();
+      return sendJson(response, 204, undefined);
+    }
+    sendJson(response, 404, { error: 'unknown emulator control route' });
+  }
+
+  const emulator: GraphEmulator = {
+    baseUrl: running.origin,
+    get requests() {
+      return requests;
+    },
+    graphRequests: (filter = {}) =>
+      requests.filter(
+        (request) =>
+          (!filter.method || request.method === filter.method) && (!filter.path || filter.path.test(request.path)),
+      ),
+    addFault: (rule) => {
+      faults.push({ ...rule, steps: [...rule.steps] });
+    },
+    clearFaults: () => {
+      faults = [];
+    },
+    reset: () => {
+      requests.length = 0;
+      faults = [];
+      for (const map of Object.values(store)) map.clear();
+    },
+    close: running.close,
+  };
+  return emulator;
+}

@@ -1,0 +1,72 @@
+/**
+ * `npm start`: the whole API on http://localhost:${PORT:-7071}/api with the embedded defaults
+ * (Graph emulator, identity endpoint, Azurite) for whatever is not configured. Settings come from
+ * the environment, then `local.settings.json` `Values`, as `func start` reads them.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import type { FunctionDefinition } from '../shared/operations/registry';
+import { startLocalHost } from './localHost';
+import { startLocalStack } from './localStack';
+
+function localSettings(): Record<string, string> {
+  if (!existsSync('local.settings.json')) return {};
+  const parsed = JSON.parse(readFileSync('local.settings.json', 'utf8')) as { Values?: Record<string, unknown> };
+  return Object.fromEntries(
+    Object.entries(parsed.Values ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
+  );
+}
+
+async function main(): Promise<void> {
+  const given = { ...localSettings(), ...process.env };
+  const stack = await startLocalStack(given);
+  Object.assign(process.env, stack.env);
+
+  const entry = pathToFileURL(process.argv[2] ?? 'dist/index.mjs').href;
+  const { functionDefinitions } = (await import(entry)) as { functionDefinitions: FunctionDefinition[] };
+  const quiet = process.env.LOCAL_HOST_QUIET === '1';
+  const host = await startLocalHost({
+    definitions: functionDefinitions,
+    port: Number(process.env.PORT ?? 7071),
+    ...(quiet ? { logHandler: () => undefined } : {}),
+  });
+
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await host.close();
+    await stack.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('disconnect', () => void shutdown(0));
+
+  const parts = [
+    `Graph: ${stack.env.GRAPH_BASE_URL}${stack.started.graphEmulator ? ' (local emulator)' : ''}`,
+    `Identity endpoint: ${stack.env.IDENTITY_ENDPOINT}${stack.started.identityEndpoint ? ' (local)' : ''}`,
+    `Audit storage: ${stack.started.azurite ? `Azurite on 127.0.0.1:${stack.started.azurite.port} (in memory)` : 'as configured'}`,
+  ];
+  const apiUrl = host.apiUrl.replace('127.0.0.1', 'localhost');
+  process.stdout.write(
+    [
+      `API: ${host.apiUrl}`,
+      ...parts,
+      'Routes:',
+      ...functionDefinitions
+        .filter((definition) => definition.kind === 'http')
+        .map((definition) => `  ${(definition.options.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${apiUrl}/${definition.options.route}`),
+      'Try:',
+      `  curl -s -X POST ${apiUrl}/v1.0/external/connections -H 'Content-Type: application/json' \\`,
+      `    -d '{"id":"contosohr","name":"Contoso HR","description":"Connection to index Contoso HR system"}'`,
+      'Ctrl-C stops everything.',
+      '',
+    ].join('\n'),
+  );
+}
+
+main().catch((error: unknown) => {
+  process.stderr.write(`npm start failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  process.exit(1);
+});

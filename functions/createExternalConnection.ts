@@ -1,0 +1,17 @@
+import { defineOperation } from '../shared/operations/operation';
+import { registerOperation } from '../shared/operations/registerOperation';
+import { externalConnectionBody } from '../shared/schemas/externalConnection';
+import { graphVersion } from '../shared/schemas/rules';
+
+export const createExternalConnection = defineOperation({
+  name: 'createExternalConnection',
+  role: 'ExternalConnection.Create',
+  entityType: 'externalConnection',
+  routes: ['{version}/external/connections', '{version}/connections'],
+  params: { version: graphVersion },
+  body: externalConnectionBody,
+  graphPath: '/{version}/external/connections',
+  entityId: (body) => String(body.id),
+});
+
+registerOperation(createExternalConnection);

@@ -1,0 +1,17 @@
+import { defineOperation } from '../shared/operations/operation';
+import { registerOperation } from '../shared/operations/registerOperation';
+import { externalGroupBody } from '../shared/schemas/externalGroup';
+import { connectionId, graphVersion } from '../shared/schemas/rules';
+
+export const createExternalGroup = defineOperation({
+  name: 'createExternalGroup',
+  role: 'ExternalGroup.Create',
+  entityType: 'externalGroup',
+  routes: ['{version}/external/connections/{connectionId}/groups', '{version}/connections/{connectionId}/groups'],
+  params: { version: graphVersion, connectionId },
+  body: externalGroupBody,
+  graphPath: '/{version}/external/connections/{connectionId}/groups',
+  entityId: (body) => String(body.id),
+});
+
+registerOperation(createExternalGroup);

@@ -1,0 +1,11 @@
+/**
+ * Entry point (`main` in package.json): importing a function file registers it. The list is
+ * exported for the local host, which serves exactly these definitions.
+ */
+import './createExternalConnection';
+import './createExternalGroup';
+import './createExternalGroupMember';
+import './createConnectorGroup';
+import './health';
+
+export { functionDefinitions } from '../shared/operations/registry';

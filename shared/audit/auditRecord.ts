@@ -1,0 +1,82 @@
+/** What the audit table says about one create request (README "Audit records"). */
+
+export type AuditStatus = 'pending' | 'succeeded' | 'failed';
+
+export interface AuditIntent {
+  operation: string;
+  entityType: string;
+  /** The entity's own id; for Graph-generated ids, empty until Graph answers. */
+  entityId: string;
+  graphPath: string;
+  graphVersion: string;
+  requestId: string;
+  clientRequestId: string;
+  callerId: string;
+  requestedAt: Date;
+  requestBody: unknown;
+}
+
+export interface AuditOutcome {
+  status: Exclude<AuditStatus, 'pending'>;
+  httpStatus: number;
+  entityId?: string;
+  graphRequestId: string | undefined;
+  errorCode?: string;
+  completedAt: Date;
+  responseBody: unknown;
+}
+
+export interface AuditKey {
+  partitionKey: string;
+  rowKey: string;
+}
+
+/** Stored form: a Table Storage entity. */
+export interface AuditEntity {
+  partitionKey: string;
+  rowKey: string;
+  operation: string;
+  entityType: string;
+  entityId: string;
+  graphPath: string;
+  graphVersion: string;
+  status: AuditStatus;
+  httpStatus?: number;
+  errorCode?: string;
+  requestId: string;
+  graphRequestId?: string;
+  clientRequestId: string;
+  callerId: string;
+  requestedAt: Date;
+  completedAt?: Date;
+  durationMs?: number;
+  requestBody: string;
+  requestBodyTruncated: boolean;
+  responseBody?: string;
+  responseBodyTruncated?: boolean;
+}
+
+/** Table Storage holds at most 64 KiB in one string property; bodies are capped well below. */
+export const bodyCapBytes = 32 * 1024;
+
+export function cappedJson(value: unknown): { json: string; truncated: boolean } {
+  const json = JSON.stringify(value ?? null);
+  const bytes = Buffer.from(json, 'utf8');
+  if (bytes.length <= bodyCapBytes) return { json, truncated: false };
+  // Cut on a character boundary: decoding a cut multi-byte sequence would leave U+FFFD behind.
+  let end = bodyCapBytes;
+  while (end > 0 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+  return { json: bytes.subarray(0, end).toString('utf8'), truncated: true };
+}
+
+/**
+ * PartitionKey is the operation and RowKey the request time then the request id, so one
+ * partition query lists an operation's records in time order, a time window being a RowKey range.
+ */
+export function auditKeyFor(intent: Pick<AuditIntent, 'operation' | 'requestedAt' | 'requestId'>): AuditKey {
+  return { partitionKey: intent.operation, rowKey: `${intent.requestedAt.toISOString()}_${intent.requestId}` };
+}
+
+/** Index rows find the record of a created entity from its Graph path (`external/connections/c1`). */
+export const entityIndexPartition = (entityType: string) => `entity_${entityType}`;
+export const entityIndexRowKey = (entityPath: string) => encodeURIComponent(entityPath.replace(/^\/+/, ''));

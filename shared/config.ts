@@ -1,0 +1,111 @@
+/**
+ * Every setting the app reads, in one catalogue: the README's configuration table, the local
+ * stack and the infra drift test are all checked against this list.
+ */
+
+export type SettingScope = 'app' | 'local';
+
+export interface SettingSpec {
+  name: string;
+  default: string | undefined;
+  description: string;
+  /** `app`: read by the functions in Azure; `local`: read only by the local stack. */
+  scope: SettingScope;
+}
+
+export const settingsCatalog = [
+  { name: 'GRAPH_BASE_URL', default: 'https://graph.microsoft.com', scope: 'app',
+    description: 'Microsoft Graph root, without version. The token scope is derived from it (`{origin}/.default`). Locally, absent → the Graph emulator is started.' },
+  { name: 'IDENTITY_ENDPOINT', default: undefined, scope: 'app',
+    description: 'Managed-identity token endpoint; set by App Service / Functions. Locally, absent (with `IDENTITY_HEADER`) → a local identity endpoint is started.' },
+  { name: 'IDENTITY_HEADER', default: undefined, scope: 'app',
+    description: 'Secret sent as `X-IDENTITY-HEADER` to the identity endpoint; set by the platform.' },
+  { name: 'AZURE_CLIENT_ID', default: undefined, scope: 'app',
+    description: 'Client id of a user-assigned managed identity to call Graph with; absent → the system-assigned identity.' },
+  { name: 'AuditStorage', default: undefined, scope: 'app',
+    description: 'Connection string of the audit Table Storage account. Locally, absent (and no `AuditStorage__tableServiceUri`) → Azurite is started.' },
+  { name: 'AuditStorage__tableServiceUri', default: undefined, scope: 'app',
+    description: 'Identity-based alternative to `AuditStorage`: the table service URI, e.g. `https://acct.table.core.windows.net`.' },
+  { name: 'AuditStorage__credential', default: 'managedidentity', scope: 'app',
+    description: 'With `AuditStorage__tableServiceUri`: the credential kind (only `managedidentity`).' },
+  { name: 'AuditStorage__clientId', default: undefined, scope: 'app',
+    description: 'With `AuditStorage__tableServiceUri`: client id of the user-assigned identity for storage; absent → `AZURE_CLIENT_ID`, then system-assigned.' },
+  { name: 'AUDIT_TABLE_NAME', default: 'AuditLog', scope: 'app',
+    description: 'Audit table name; created if missing.' },
+  { name: 'GRAPH_TIMEOUT_MS', default: '30000', scope: 'app',
+    description: 'Longest the facade waits for Graph on one request before answering 504.' },
+  { name: 'PORT', default: '7071', scope: 'local',
+    description: 'Port of the local host (`npm start`); the API is served below `/api`.' },
+] as const satisfies readonly SettingSpec[];
+
+export type SettingName = (typeof settingsCatalog)[number]['name'];
+
+export type AuditStorageSettings =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'managedIdentity'; tableServiceUri: string; clientId: string | undefined };
+
+export interface Settings {
+  graphBaseUrl: string;
+  graphScope: string;
+  managedIdentityClientId: string | undefined;
+  auditStorage: AuditStorageSettings | undefined;
+  auditTableName: string;
+  graphTimeoutMs: number;
+}
+
+export type Environment = Readonly<Record<string, string | undefined>>;
+
+function defaultOf(name: SettingName): string | undefined {
+  return settingsCatalog.find((setting) => setting.name === name)?.default;
+}
+
+function read(env: Environment, name: SettingName): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : defaultOf(name);
+}
+
+function positiveInteger(env: Environment, name: SettingName): number {
+  const raw = read(env, name);
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value <= 0) {
+    throw new Error(`Setting ${name} must be a positive integer, got "${raw}".`);
+  }
+  return value;
+}
+
+/** The Graph token scope for a base URL: `https://graph.microsoft.com` → `https://graph.microsoft.com/.default`. */
+export function graphScopeFor(graphBaseUrl: string): string {
+  return `${new URL(graphBaseUrl).origin}/.default`;
+}
+
+function auditStorageFrom(env: Environment): AuditStorageSettings | undefined {
+  const connectionString = read(env, 'AuditStorage');
+  if (connectionString) return { kind: 'connectionString', connectionString };
+  const tableServiceUri = read(env, 'AuditStorage__tableServiceUri');
+  if (!tableServiceUri) return undefined;
+  const credential = read(env, 'AuditStorage__credential');
+  if (credential?.toLowerCase() !== 'managedidentity') {
+    throw new Error(`Setting AuditStorage__credential must be "managedidentity", got "${credential}".`);
+  }
+  return {
+    kind: 'managedIdentity',
+    tableServiceUri,
+    clientId: read(env, 'AuditStorage__clientId') ?? read(env, 'AZURE_CLIENT_ID'),
+  };
+}
+
+export function loadSettings(env: Environment = process.env): Settings {
+  const graphBaseUrl = (read(env, 'GRAPH_BASE_URL') ?? 'https://graph.microsoft.com').replace(/\/+$/, '');
+  const tableName = read(env, 'AUDIT_TABLE_NAME') ?? 'AuditLog';
+  if (!/^[A-Za-z][A-Za-z0-9]{2,62}$/.test(tableName)) {
+    throw new Error(`Setting AUDIT_TABLE_NAME "${tableName}" is not a valid table name.`);
+  }
+  return {
+    graphBaseUrl,
+    graphScope: graphScopeFor(graphBaseUrl),
+    managedIdentityClientId: read(env, 'AZURE_CLIENT_ID'),
+    auditStorage: auditStorageFrom(env),
+    auditTableName: tableName,
+    graphTimeoutMs: positiveInteger(env, 'GRAPH_TIMEOUT_MS'),
+  };
+}

@@ -1,0 +1,43 @@
+import type Joi from 'joi';
+
+/**
+ * What a create operation is: the whole of a function file. Everything it does at run time
+ * comes from the shared pipeline.
+ */
+export interface OperationDefinition {
+  /** Function name, audit `operation`, log field: `createExternalGroup`. */
+  name: string;
+  /** The app role a caller needs to run it. */
+  role: string;
+  /** Entity type recorded in the audit table and used for its entity index. */
+  entityType: string;
+  /** Routes below `/api`, the first canonical; `{name}` segments are path parameters. */
+  routes: readonly [string, ...string[]];
+  /** joi rules for each path parameter. */
+  params: Record<string, Joi.Schema>;
+  body: Joi.ObjectSchema;
+  /** Graph path template; `{name}` segments are filled with URL-encoded path parameters. */
+  graphPath: string;
+  /**
+   * The created entity's id: chosen by the caller (read from the validated body) or
+   * `generatedByGraph` (read from Graph's answer).
+   */
+  entityId: ((body: Record<string, unknown>) => string) | 'generatedByGraph';
+}
+
+export function defineOperation(definition: OperationDefinition): OperationDefinition {
+  const templateParams = [...definition.graphPath.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
+  for (const param of templateParams) {
+    if (!param || !(param in definition.params)) {
+      throw new Error(`${definition.name}: graph path parameter {${param}} has no joi rule in params`);
+    }
+  }
+  for (const route of definition.routes) {
+    for (const [, param] of route.matchAll(/\{(\w+)\}/g)) {
+      if (!param || !(param in definition.params)) {
+        throw new Error(`${definition.name}: route parameter {${param}} in "${route}" has no joi rule in params`);
+      }
+    }
+  }
+  return Object.freeze(definition);
+}

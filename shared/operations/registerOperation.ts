@@ -1,0 +1,19 @@
+import { createOperationHandler } from '../pipeline/pipeline';
+import type { OperationDefinition } from './operation';
+import { registerHttp } from './registry';
+
+/**
+ * One Functions HTTP function per route of the operation (a function has one route): the first
+ * is named after the operation, the others `{name}_{n}`. All share one handler.
+ */
+export function registerOperation(operation: OperationDefinition): void {
+  const handler = createOperationHandler(operation);
+  operation.routes.forEach((route, index) => {
+    registerHttp(index === 0 ? operation.name : `${operation.name}_${index + 1}`, {
+      methods: ['POST'],
+      authLevel: 'anonymous',
+      route,
+      handler,
+    });
+  });
+}

@@ -1,0 +1,53 @@
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { AuditKey } from '../audit/auditRecord';
+import type { Correlation } from '../errors';
+import type { GraphResponse } from '../graph/graphClient';
+import type { OperationDefinition } from '../operations/operation';
+import type { Runtime } from '../runtime';
+
+export interface Caller {
+  /** oid of a user, or the app id of an app-only caller. */
+  id: string;
+  appId?: string;
+  name?: string;
+  tenantId?: string;
+}
+
+export interface ValidatedInput {
+  params: Record<string, string>;
+  body: Record<string, unknown>;
+}
+
+export interface GraphCall {
+  version: string;
+  /** Encoded path below the version: `/external/connections/c1/groups`. */
+  path: string;
+  body: Record<string, unknown>;
+  headers: Record<string, string>;
+}
+
+/** One request's state as it passes along the pipeline; each stage fills in its own part. */
+export interface OperationContext {
+  operation: OperationDefinition;
+  request: HttpRequest;
+  invocation: InvocationContext;
+  runtime: Runtime;
+  correlation: Correlation;
+  receivedAt: Date;
+  caller?: Caller;
+  rawBody?: unknown;
+  input?: ValidatedInput;
+  graphCall?: GraphCall;
+  graphResponse?: GraphResponse;
+  auditKey?: AuditKey;
+}
+
+export type Next = () => Promise<HttpResponseInit>;
+
+/** A pipeline stage: does its one job, then hands on to the next stage (or answers itself). */
+export type Stage = (context: OperationContext, next: Next) => Promise<HttpResponseInit>;
+
+export function requireInput(context: OperationContext): ValidatedInput {
+  if (!context.input) throw new Error(`${context.operation.name}: stage order: input is not validated yet`);
+  return context.input;
+}

@@ -1,0 +1,41 @@
+import type { HttpHandler, HttpRequest, InvocationContext } from '@azure/functions';
+import { correlationFor } from '../http/correlation';
+import type { OperationDefinition } from '../operations/operation';
+import { getRuntime, type Runtime } from '../runtime';
+import type { OperationContext, Stage } from './context';
+import { auditTrail } from './stages/auditTrail';
+import { authenticate } from './stages/authenticate';
+import { callGraph } from './stages/callGraph';
+import { readBody } from './stages/readBody';
+import { respond } from './stages/respond';
+import { validate } from './stages/validate';
+
+/** The order every create request takes; see README "How a request is handled". */
+export const createStages: readonly Stage[] = [respond, readBody, authenticate, validate, auditTrail, callGraph];
+
+function run(stages: readonly Stage[], context: OperationContext, index = 0): ReturnType<Stage> {
+  const stage = stages[index];
+  if (!stage) throw new Error(`${context.operation.name}: the last stage must answer`);
+  return stage(context, () => run(stages, context, index + 1));
+}
+
+export function createOperationHandler(
+  operation: OperationDefinition,
+  stages: readonly Stage[] = createStages,
+  runtimeOf: () => Runtime = getRuntime,
+): HttpHandler {
+  return async (request: HttpRequest, invocation: InvocationContext) => {
+    const context: OperationContext = {
+      operation,
+      request,
+      invocation,
+      // Read on first use, inside the stages, so a configuration error is answered Graph-shaped too.
+      get runtime() {
+        return runtimeOf();
+      },
+      correlation: correlationFor(request),
+      receivedAt: new Date(),
+    };
+    return run(stages, context);
+  };
+}

@@ -1,0 +1,90 @@
+import type { HttpResponseInit } from '@azure/functions';
+import type { AuditIntent, AuditOutcome } from '../../audit/auditRecord';
+import { FacadeError } from '../../errors';
+import { requireInput, type OperationContext, type Stage } from '../context';
+
+function intentOf(context: OperationContext): AuditIntent {
+  const { operation } = context;
+  const input = requireInput(context);
+  const call = context.graphCall;
+  if (!call) throw new Error(`${operation.name}: stage order: no Graph call was prepared`);
+  return {
+    operation: operation.name,
+    entityType: operation.entityType,
+    entityId: operation.entityId === 'generatedByGraph' ? '' : operation.entityId(input.body),
+    graphPath: `/${call.version}${call.path}`,
+    graphVersion: call.version,
+    requestId: context.correlation.requestId,
+    clientRequestId: context.correlation.clientRequestId,
+    callerId: context.caller?.id ?? 'anonymous',
+    requestedAt: context.receivedAt,
+    requestBody: input.body,
+  };
+}
+
+function createdEntityId(intent: AuditIntent, response: HttpResponseInit): string {
+  const id = (response.jsonBody as { id?: unknown } | undefined)?.id;
+  return intent.entityId || (typeof id === 'string' ? id : '');
+}
+
+function outcomeOf(context: OperationContext, response: HttpResponseInit | undefined, failure: unknown): AuditOutcome {
+  const graph = context.graphResponse;
+  const completedAt = new Date();
+  if (response) {
+    return {
+      status: 'succeeded',
+      httpStatus: graph?.status ?? response.status ?? 201,
+      graphRequestId: graph?.requestId,
+      completedAt,
+      responseBody: response.jsonBody,
+    };
+  }
+  const error = failure instanceof FacadeError ? failure : undefined;
+  return {
+    status: 'failed',
+    httpStatus: graph?.status ?? error?.status ?? 500,
+    graphRequestId: graph?.requestId,
+    errorCode: error?.code ?? 'generalException',
+    completedAt,
+    responseBody: graph?.body ?? { error: { code: error?.code, message: error?.message } },
+  };
+}
+
+/**
+ * Nothing reaches Graph without a record that it may: the `pending` record is written first (a
+ * failure there is a 503 and Graph is never called), and settled once Graph has answered.
+ */
+export const auditTrail: Stage = async (context, next) => {
+  const intent = intentOf(context);
+  const key = await context.runtime.audit.recordIntent(intent);
+  context.auditKey = key;
+
+  let response: HttpResponseInit | undefined;
+  let failure: unknown;
+  try {
+    response = await next();
+  } catch (error) {
+    failure = error;
+  }
+
+  const outcome = outcomeOf(context, response, failure);
+  if (response) {
+    outcome.entityId = createdEntityId(intent, response);
+  }
+  const entityPath = outcome.entityId ? `${context.graphCall?.path}/${encodeURIComponent(outcome.entityId)}` : undefined;
+  try {
+    await context.runtime.audit.recordOutcome(key, intent, outcome, entityPath);
+  } catch (error) {
+    // The caller's answer stands (the entity exists or it does not); the record stays pending for reconciliation.
+    context.invocation.error('audit outcome not recorded; record left pending', {
+      operation: intent.operation,
+      requestId: intent.requestId,
+      clientRequestId: intent.clientRequestId,
+      auditPartitionKey: key.partitionKey,
+      auditRowKey: key.rowKey,
+      reason: error instanceof Error ? error.message : String(error),
+    });
+  }
+  if (response) return response;
+  throw failure;
+};

@@ -1,0 +1,58 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { FacadeError, graphErrorBody } from '../../errors';
+import { correlationHeaders } from '../../http/correlation';
+import type { OperationContext, Stage } from '../context';
+
+function asFacadeError(error: unknown): FacadeError {
+  if (error instanceof FacadeError) return error;
+  return new FacadeError(500, 'generalException', 'The facade failed unexpectedly; the request id identifies it in the logs.', {
+    cause: error,
+  });
+}
+
+export function errorResponse(error: FacadeError, context: OperationContext): HttpResponseInit {
+  return {
+    status: error.status,
+    headers: {
+      ...error.headers,
+      ...(error.retryAfterSeconds === undefined ? {} : { 'retry-after': String(error.retryAfterSeconds) }),
+    },
+    jsonBody: graphErrorBody(error, context.correlation),
+  };
+}
+
+/**
+ * Outermost stage: every answer carries the correlation headers, and every failure, expected or
+ * not, becomes a Graph-shaped error body. One log line per request with the correlation fields.
+ */
+export const respond: Stage = async (context, next) => {
+  let response: HttpResponseInit;
+  let failure: FacadeError | undefined;
+  try {
+    response = await next();
+  } catch (error) {
+    failure = asFacadeError(error);
+    response = errorResponse(failure, context);
+  }
+  const status = response.status ?? 200;
+  const fields = {
+    operation: context.operation.name,
+    invocationId: context.invocation.invocationId,
+    requestId: context.correlation.requestId,
+    clientRequestId: context.correlation.clientRequestId,
+    graphRequestId: context.graphResponse?.requestId,
+    callerId: context.caller?.id,
+    status,
+    code: failure?.code,
+    durationMs: Date.now() - context.receivedAt.getTime(),
+  };
+  if (status >= 500) {
+    context.invocation.error('request failed', fields, failure?.cause instanceof Error ? failure.cause.message : failure?.cause);
+  } else {
+    context.invocation.info('request completed', fields);
+  }
+  return {
+    ...response,
+    headers: { ...(response.headers as Record<string, string> | undefined), ...correlationHeaders(context.correlation) },
+  };
+};

@@ -1,0 +1,68 @@
+import Joi from 'joi';
+import { badRequest } from '../../errors';
+import { validateWith } from '../../schemas/validate';
+import type { OperationDefinition } from '../../operations/operation';
+import type { GraphCall, Stage } from '../context';
+
+const paramSchemas = new WeakMap<OperationDefinition, Joi.ObjectSchema>();
+
+function paramsSchemaOf(operation: OperationDefinition): Joi.ObjectSchema {
+  let schema = paramSchemas.get(operation);
+  if (!schema) {
+    schema = Joi.object(
+      Object.fromEntries(Object.entries(operation.params).map(([name, rule]) => [name, rule.required()])),
+    );
+    paramSchemas.set(operation, schema);
+  }
+  return schema;
+}
+
+/** The Graph version a request targets: its `{version}` parameter, or the one fixed in the path. */
+export function graphVersionOf(operation: OperationDefinition, params: Record<string, string>): string {
+  const first = operation.graphPath.split('/')[1] ?? '';
+  return first === '{version}' ? (params.version ?? '') : first;
+}
+
+/**
+ * Fills the Graph path template with URL-encoded parameters: a parameter is always exactly one
+ * path segment, so nothing a caller sends can change which Graph resource is called.
+ */
+export function graphCallFor(
+  operation: OperationDefinition,
+  params: Record<string, string>,
+  body: Record<string, unknown>,
+  headers: Record<string, string>,
+): GraphCall {
+  const version = graphVersionOf(operation, params);
+  const path = operation.graphPath
+    .replace(/^\/[^/]+/, '')
+    .replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+  return { version, path, body, headers };
+}
+
+/** Headers Graph needs from the caller, passed through unchanged (graph-api.md §1). */
+const forwardedHeaders = ['graphconnectors-ticket'];
+
+/** Path parameters and body against Graph's rules; every violation is reported in one 400. */
+export const validate: Stage = async (context, next) => {
+  const { operation, request } = context;
+  const rawParams = Object.fromEntries(
+    Object.keys(operation.params).map((name) => [name, request.params[name]]),
+  );
+  const params = validateWith<Record<string, string>>(paramsSchemaOf(operation), rawParams);
+  const version = graphVersionOf(operation, rawParams as Record<string, string>);
+  const body = validateWith<Record<string, unknown>>(operation.body, context.rawBody, { version });
+  const problems = [...params.problems, ...body.problems];
+  if (problems.length > 0) {
+    const count = problems.length === 1 ? 'one problem' : `${problems.length} problems`;
+    throw badRequest(`The request is invalid (${count}); see details.`, problems);
+  }
+  context.input = { params: params.value, body: body.value };
+  const headers: Record<string, string> = { 'client-request-id': context.correlation.clientRequestId };
+  for (const name of forwardedHeaders) {
+    const value = request.headers.get(name);
+    if (value) headers[name] = value;
+  }
+  context.graphCall = graphCallFor(operation, params.value, body.value, headers);
+  return next();
+};

@@ -1,0 +1,47 @@
+import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
+import { AuditStore } from './audit/auditStore';
+import { loadSettings, type Environment, type Settings } from './config';
+import { GraphClient } from './graph/graphClient';
+import { CachedTokenProvider } from './identity/tokenProvider';
+
+/** The long-lived parts a request uses, built once per process (cold start) and shared after. */
+export interface Runtime {
+  settings: Settings;
+  graph: GraphClient;
+  audit: AuditStore;
+}
+
+export function createRuntime(env: Environment = process.env): Runtime {
+  const settings = loadSettings(env);
+  const credentials = new Map<string, TokenCredential>();
+  const credentialFor = (clientId: string | undefined): TokenCredential => {
+    const key = clientId ?? '';
+    let credential = credentials.get(key);
+    if (!credential) {
+      credential = clientId ? new ManagedIdentityCredential({ clientId }) : new ManagedIdentityCredential();
+      credentials.set(key, credential);
+    }
+    return credential;
+  };
+  const tokens = new CachedTokenProvider(credentialFor(settings.managedIdentityClientId), {
+    scope: settings.graphScope,
+  });
+  return {
+    settings,
+    graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, timeoutMs: settings.graphTimeoutMs }),
+    audit: new AuditStore({ storage: settings.auditStorage, tableName: settings.auditTableName, credentialFor }),
+  };
+}
+
+let processRuntime: Runtime | undefined;
+
+/** The process-wide runtime, read from the environment on first use. */
+export function getRuntime(): Runtime {
+  processRuntime ??= createRuntime();
+  return processRuntime;
+}
+
+/** Drops the process-wide runtime so the next request reads the environment again (tests). */
+export function resetRuntime(): void {
+  processRuntime = undefined;
+}

@@ -1,0 +1,10 @@
+import Joi from 'joi';
+import { externalGroupId, odataTypeOf, optionalText } from './rules';
+
+/** `externalGroup` create body (graph-api.md §2). */
+export const externalGroupBody = Joi.object({
+  '@odata.type': odataTypeOf('#microsoft.graph.externalConnectors.externalGroup'),
+  id: externalGroupId.required(),
+  displayName: optionalText(),
+  description: optionalText(),
+});
