@@ -1,0 +1,135 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { AuditStore } from '../../shared/audit/auditStore';
+import { startAzurite, type RunningAzurite } from '../../dev/azurite';
+import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
+import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
+
+export interface HostProcess {
+  apiUrl: string;
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Runs `dev/start.ts` (what `npm start` runs) as a child process and waits for its API line. */
+export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<HostProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts', 'dist/index.mjs'], {
+    env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOCAL_HOST_QUIET: '1', ...env },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let output = '';
+  child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    }
+  };
+  const apiUrl = await new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`host did not start in ${timeoutMs} ms:\n${output}`)), timeoutMs);
+    const check = () => {
+      const match = /^API: (\S+)$/m.exec(output);
+      if (match?.[1]) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    };
+    child.stdout?.on('data', check);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`host exited with ${code}:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    await stop();
+    throw error;
+  });
+  return { apiUrl, output: () => output, stop };
+}
+
+export interface TestStack {
+  azurite: RunningAzurite;
+  identity: IdentityEndpoint;
+  graph: GraphEmulator;
+  host: HostProcess;
+  audit: AuditStore;
+  /** The settings the host runs with. */
+  env: Record<string, string>;
+  post(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  stop(): Promise<void>;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers: Headers;
+  body: any;
+}
+
+export async function call(url: string, init: RequestInit = {}): Promise<ApiResponse> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body: unknown = text;
+  try {
+    body = text ? JSON.parse(text) : undefined;
+  } catch {
+    // Kept as text.
+  }
+  return { status: response.status, headers: response.headers, body };
+}
+
+/**
+ * Azurite, the identity endpoint and the Graph emulator, each on a free loopback port, and the
+ * local host as a child process configured with them (so it starts none of its own).
+ */
+export async function startTestStack(extraEnv: Record<string, string> = {}): Promise<TestStack> {
+  const parts: { stop(): Promise<void> }[] = [];
+  const stopAll = async () => {
+    await Promise.allSettled(parts.reverse().map((part) => part.stop()));
+  };
+  try {
+    const azurite = await startAzurite();
+    parts.push(azurite);
+    const identity = await startIdentityEndpoint();
+    parts.push({ stop: identity.close });
+    const graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
+    parts.push({ stop: graph.close });
+    const env = {
+      GRAPH_BASE_URL: graph.baseUrl,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.identityHeader,
+      AuditStorage: azurite.connectionString,
+      AUDIT_TABLE_NAME: `Audit${randomBytes(4).toString('hex')}`,
+      ...extraEnv,
+    };
+    const host = await startHostProcess(env);
+    parts.push(host);
+    const audit = new AuditStore({
+      storage: { kind: 'connectionString', connectionString: azurite.connectionString },
+      tableName: env.AUDIT_TABLE_NAME,
+      credentialFor: () => {
+        throw new Error('connection-string storage needs no credential');
+      },
+    });
+    return {
+      azurite,
+      identity,
+      graph,
+      host,
+      audit,
+      env,
+      post: (path, body, headers = {}) =>
+        call(`${host.apiUrl}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body: typeof body === 'string' ? body : JSON.stringify(body),
+        }),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

@@ -1,0 +1,107 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createExternalGroup } from '../../functions/createExternalGroup';
+import { freeLoopbackPort } from '../../dev/azurite';
+import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
+import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
+import { HttpRequest, InvocationContext } from '../../shared/azureFunctions';
+import { createOperationHandler } from '../../shared/pipeline/pipeline';
+import { createRuntime, type Runtime } from '../../shared/runtime';
+
+/**
+ * The handler as the Functions host calls it: `HttpRequest` and `InvocationContext` in, an
+ * `HttpResponseInit` out. Stages before Graph need no runtime at all; the audit cases use a real
+ * identity endpoint and Graph emulator with storage that is down or missing.
+ */
+
+let graph: GraphEmulator;
+let identity: IdentityEndpoint;
+
+beforeAll(async () => {
+  identity = await startIdentityEndpoint();
+  graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
+});
+
+afterAll(async () => {
+  await graph?.close();
+  await identity?.close();
+});
+
+const noRuntime = (): Runtime => {
+  throw new Error('this request must not need the runtime');
+};
+
+function groupRequest(body: string, headers: Record<string, string> = {}, params = { version: 'v1.0', connectionId: 'contosohr' }) {
+  return new HttpRequest({
+    method: 'POST',
+    url: `http://localhost:7071/api/${params.version}/external/connections/${params.connectionId}/groups`,
+    headers: { 'content-type': 'application/json', ...headers },
+    params,
+    body: { string: body },
+  });
+}
+
+const invocation = () => new InvocationContext({ functionName: 'createExternalGroup', logHandler: () => undefined });
+
+describe('createExternalGroup handler', () => {
+  const handler = createOperationHandler(createExternalGroup, undefined, noRuntime);
+
+  it('refuses a body that is not application/json with a Graph-shaped 415', async () => {
+    const response = await handler(groupRequest('{"id":"g1"}', { 'content-type': 'text/xml', 'client-request-id': 'c-1' }), invocation());
+    expect(response.status).toBe(415);
+    expect(response.headers).toMatchObject({ 'client-request-id': 'c-1' });
+    expect(response.jsonBody).toMatchObject({
+      error: { code: 'unsupportedMediaType', innerError: { 'client-request-id': 'c-1', 'request-id': expect.any(String), date: expect.stringMatching(/Z$/) } },
+    });
+  });
+
+  it('accepts application/json with a charset', async () => {
+    const response = await handler(groupRequest('{"id":"bad id"}', { 'content-type': 'application/json; charset=utf-8' }), invocation());
+    expect(response.status).toBe(400);
+  });
+
+  it('refuses a declared length over 1 MiB before reading the body', async () => {
+    const response = await handler(groupRequest('{}', { 'content-length': String(1024 * 1024 + 1) }), invocation());
+    expect(response.status).toBe(413);
+  });
+
+  it('reports body and path violations together, each with a target', async () => {
+    const response = await handler(
+      groupRequest('{"id":"has space","owner":"me"}', {}, { version: 'v9', connectionId: 'x' }),
+      invocation(),
+    );
+    expect(response.status).toBe(400);
+    const details = (response.jsonBody as { error: { details: { target: string; code: string }[] } }).error.details;
+    expect(details.map((detail) => `${detail.target}:${detail.code}`).sort()).toEqual([
+      'connectionId:invalidValue',
+      'id:invalidValue',
+      'owner:unknownProperty',
+      'version:invalidValue',
+    ]);
+  });
+});
+
+describe('audit store failures keep Graph untouched', () => {
+  it('answers 503 with Retry-After when the audit store is down, and never calls Graph', async () => {
+    const deadPort = await freeLoopbackPort();
+    const runtime = createRuntime({
+      GRAPH_BASE_URL: graph.baseUrl,
+      IDENTITY_ENDPOINT: identity.endpoint,
+      IDENTITY_HEADER: identity.identityHeader,
+      AuditStorage: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};TableEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1;`,
+    });
+    const handler = createOperationHandler(createExternalGroup, undefined, () => runtime);
+    const response = await handler(groupRequest('{"id":"g1"}'), invocation());
+    expect(response.status).toBe(503);
+    expect(response.headers).toMatchObject({ 'retry-after': '10' });
+    expect(response.jsonBody).toMatchObject({ error: { code: 'auditStoreUnavailable' } });
+    expect(graph.graphRequests()).toEqual([]);
+  });
+
+  it('answers 503 when no audit storage is configured at all', async () => {
+    const runtime = createRuntime({ GRAPH_BASE_URL: graph.baseUrl });
+    const handler = createOperationHandler(createExternalGroup, undefined, () => runtime);
+    const response = await handler(groupRequest('{"id":"g1"}'), invocation());
+    expect(response.status).toBe(503);
+    expect(graph.graphRequests()).toEqual([]);
+  });
+});
