@@ -1,4 +1,4 @@
-import type { HttpHandler, HttpRequest, InvocationContext } from '@azure/functions';
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { correlationFor } from '../http/correlation';
 import type { OperationDefinition } from '../operations/operation';
 import { getRuntime, type Runtime } from '../runtime';
@@ -23,7 +23,7 @@ export function createOperationHandler(
   operation: OperationDefinition,
   stages: readonly Stage[] = createStages,
   runtimeOf: () => Runtime = getRuntime,
-): HttpHandler {
+): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
     const context: OperationContext = {
       operation,
