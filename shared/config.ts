@@ -32,8 +32,26 @@ export const settingsCatalog = [
     description: 'With `AuditStorage__tableServiceUri`: client id of the user-assigned identity for storage; absent → `AZURE_CLIENT_ID`, then system-assigned.' },
   { name: 'AUDIT_TABLE_NAME', default: 'AuditLog', scope: 'app',
     description: 'Audit table name; created if missing.' },
-  { name: 'GRAPH_TIMEOUT_MS', default: '30000', scope: 'app',
-    description: 'Longest the facade waits for Graph on one request before answering 504.' },
+  { name: 'GRAPH_DEADLINE_MS', default: '30000', scope: 'app',
+    description: 'Overall deadline for the Graph part of one request, retries included (well under the 120 s Logic Apps and Power Automate wait).' },
+  { name: 'GRAPH_ATTEMPT_TIMEOUT_MS', default: '10000', scope: 'app',
+    description: 'Timeout of one attempt at a Graph call; an attempt past it is abandoned (and retried when that is safe).' },
+  { name: 'IDEMPOTENCY_RETENTION_HOURS', default: '24', scope: 'app',
+    description: 'How long an `Idempotency-Key` and its stored answer are kept.' },
+  { name: 'RECONCILE_AFTER_MINUTES', default: '10', scope: 'app',
+    description: 'Reconciliation settles `pending`/`unknown` audit records older than this.' },
+  { name: 'RECONCILE_MAX_RECORDS', default: '200', scope: 'app',
+    description: 'Most audit records one reconciliation run settles.' },
+  { name: 'AUTH_MODE', default: 'jwt', scope: 'app',
+    description: '`jwt`: validate Microsoft Entra ID bearer tokens; `appservice`: trust App Service Authentication (Easy Auth) `X-MS-CLIENT-PRINCIPAL`.' },
+  { name: 'AUTH_TENANT_ID', default: undefined, scope: 'app',
+    description: 'Microsoft Entra tenant id whose tokens are accepted (`tid`).' },
+  { name: 'AUTH_AUDIENCE', default: undefined, scope: 'app',
+    description: 'Accepted token audiences, comma-separated (the facade app registration\'s application id URI and/or client id).' },
+  { name: 'AUTH_ISSUER', default: undefined, scope: 'app',
+    description: 'Override of the accepted issuers (comma-separated); default the v1 and v2 issuers of `AUTH_TENANT_ID`.' },
+  { name: 'AUTH_JWKS_URI', default: undefined, scope: 'app',
+    description: 'Override of the signing keys URL; default `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`.' },
   { name: 'PORT', default: '7071', scope: 'local',
     description: 'Port of the local host (`npm start`); the API is served below `/api`.' },
 ] as const satisfies readonly SettingSpec[];
@@ -50,7 +68,8 @@ export interface Settings {
   managedIdentityClientId: string | undefined;
   auditStorage: AuditStorageSettings | undefined;
   auditTableName: string;
-  graphTimeoutMs: number;
+  graphDeadlineMs: number;
+  graphAttemptTimeoutMs: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -106,6 +125,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     managedIdentityClientId: read(env, 'AZURE_CLIENT_ID'),
     auditStorage: auditStorageFrom(env),
     auditTableName: tableName,
-    graphTimeoutMs: positiveInteger(env, 'GRAPH_TIMEOUT_MS'),
+    graphDeadlineMs: positiveInteger(env, 'GRAPH_DEADLINE_MS'),
+    graphAttemptTimeoutMs: positiveInteger(env, 'GRAPH_ATTEMPT_TIMEOUT_MS'),
   };
 }

@@ -12,6 +12,9 @@ export interface AuditIntent {
   requestId: string;
   clientRequestId: string;
   callerId: string;
+  callerAppId?: string;
+  callerName?: string;
+  callerTenantId?: string;
   requestedAt: Date;
   requestBody: unknown;
 }
@@ -47,6 +50,9 @@ export interface AuditEntity {
   graphRequestId?: string;
   clientRequestId: string;
   callerId: string;
+  callerAppId?: string;
+  callerName?: string;
+  callerTenantId?: string;
   requestedAt: Date;
   completedAt?: Date;
   durationMs?: number;

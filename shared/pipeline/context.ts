@@ -39,6 +39,8 @@ export interface OperationContext {
   input?: ValidatedInput;
   graphCall?: GraphCall;
   graphResponse?: GraphResponse;
+  /** Graph attempts after the first (throttling, transient failures). */
+  graphRetries?: number;
   auditKey?: AuditKey;
 }
 

@@ -17,6 +17,9 @@ function intentOf(context: OperationContext): AuditIntent {
     requestId: context.correlation.requestId,
     clientRequestId: context.correlation.clientRequestId,
     callerId: context.caller?.id ?? 'anonymous',
+    ...(context.caller?.appId ? { callerAppId: context.caller.appId } : {}),
+    ...(context.caller?.name ? { callerName: context.caller.name } : {}),
+    ...(context.caller?.tenantId ? { callerTenantId: context.caller.tenantId } : {}),
     requestedAt: context.receivedAt,
     requestBody: input.body,
   };
