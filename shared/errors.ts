@@ -31,6 +31,8 @@ export interface FacadeErrorInit {
   retryAfterSeconds?: number;
   headers?: Record<string, string>;
   cause?: unknown;
+  /** Graph may have carried out the request although the facade saw no success. */
+  outcomeUnknown?: boolean;
 }
 
 /** A failure that ends the pipeline with a Graph-shaped response of the given status. */
@@ -39,6 +41,7 @@ export class FacadeError extends Error {
   readonly details: GraphErrorDetail[];
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Record<string, string>;
+  readonly outcomeUnknown: boolean;
 
   constructor(
     readonly status: number,
@@ -52,6 +55,7 @@ export class FacadeError extends Error {
     this.details = init.details ?? [];
     this.retryAfterSeconds = init.retryAfterSeconds;
     this.headers = init.headers ?? {};
+    this.outcomeUnknown = init.outcomeUnknown ?? false;
   }
 }
 

@@ -28,7 +28,7 @@ export function createRuntime(env: Environment = process.env): Runtime {
   });
   return {
     settings,
-    graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, timeoutMs: settings.graphDeadlineMs }),
+    graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, attemptTimeoutMs: settings.graphAttemptTimeoutMs }),
     audit: new AuditStore({ storage: settings.auditStorage, tableName: settings.auditTableName, credentialFor }),
   };
 }

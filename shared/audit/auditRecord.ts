@@ -1,6 +1,11 @@
 /** What the audit table says about one create request (README "Audit records"). */
 
-export type AuditStatus = 'pending' | 'succeeded' | 'failed';
+/**
+ * `pending`: Graph may be called or have been called; `succeeded`/`failed`: Graph's answer;
+ * `unknown`: Graph's answer was lost and the create was not repeated; `orphaned`: reconciliation
+ * found the entity a lost answer created, which the caller never learnt of.
+ */
+export type AuditStatus = 'pending' | 'succeeded' | 'failed' | 'unknown' | 'orphaned';
 
 export interface AuditIntent {
   operation: string;
@@ -27,6 +32,10 @@ export interface AuditOutcome {
   errorCode?: string;
   completedAt: Date;
   responseBody: unknown;
+  /** Graph attempts after the first. */
+  retries?: number;
+  /** How a lost answer was settled: read back after a 409, or by reconciliation. */
+  recovery?: 'readBack' | 'reconciliation';
 }
 
 export interface AuditKey {
@@ -60,6 +69,9 @@ export interface AuditEntity {
   requestBodyTruncated: boolean;
   responseBody?: string;
   responseBodyTruncated?: boolean;
+  retries?: number;
+  recovery?: string;
+  reconciledAt?: Date;
 }
 
 /** Table Storage holds at most 64 KiB in one string property; bodies are capped well below. */

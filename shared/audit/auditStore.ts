@@ -79,7 +79,12 @@ export class AuditStore {
   }
 
   /** Settles a record and, for a created entity, indexes it by its Graph path. */
-  async recordOutcome(key: AuditKey, intent: AuditIntent, outcome: AuditOutcome, entityPath?: string): Promise<void> {
+  async recordOutcome(
+    key: AuditKey,
+    intent: Pick<AuditIntent, 'entityType' | 'requestedAt'>,
+    outcome: AuditOutcome,
+    entityPath?: string,
+  ): Promise<void> {
     const body = cappedJson(outcome.responseBody);
     const client = await this.ready();
     const update: Partial<AuditEntity> & AuditKey = {
@@ -89,6 +94,8 @@ export class AuditStore {
       ...(outcome.entityId ? { entityId: outcome.entityId } : {}),
       ...(outcome.graphRequestId ? { graphRequestId: outcome.graphRequestId } : {}),
       ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
+      ...(outcome.retries !== undefined ? { retries: outcome.retries } : {}),
+      ...(outcome.recovery ? { recovery: outcome.recovery } : {}),
       completedAt: outcome.completedAt,
       durationMs: outcome.completedAt.getTime() - intent.requestedAt.getTime(),
       responseBody: body.json,
@@ -96,7 +103,7 @@ export class AuditStore {
     };
     const signal = () => AbortSignal.timeout(this.timeoutMs);
     await client.updateEntity(update, 'Merge', { abortSignal: signal() });
-    if (outcome.status === 'succeeded' && entityPath) {
+    if ((outcome.status === 'succeeded' || outcome.status === 'orphaned') && entityPath) {
       const index: EntityIndexRow = {
         partitionKey: entityIndexPartition(intent.entityType),
         rowKey: entityIndexRowKey(entityPath),

@@ -1,5 +1,6 @@
 import { FacadeError } from '../errors';
 import type { TokenProvider } from '../identity/tokenProvider';
+import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfterSeconds } from './retryPolicy';
 
 export interface GraphRequest {
   method: 'GET' | 'POST';
@@ -17,45 +18,138 @@ export interface GraphResponse {
   retryAfter: string | undefined;
 }
 
+/**
+ * `all`: every retriable failure is retried (safe when a duplicate is detectable, because the
+ * caller chose the id). `throttlingOnly`: only answers that prove Graph did nothing (429, a refused
+ * connection) are retried; an attempt whose outcome is unknown is never repeated.
+ */
+export type RetryMode = 'all' | 'throttlingOnly';
+
+export interface SendOptions {
+  /** Epoch ms by which the whole exchange, retries included, must be over. */
+  deadlineAt: number;
+  retryMode: RetryMode;
+}
+
+export interface GraphExchange {
+  response: GraphResponse;
+  /** Attempts after the first. */
+  retries: number;
+  /** An earlier attempt may have been carried out by Graph although we saw no success. */
+  earlierAttemptUncertain: boolean;
+}
+
 export interface GraphClientOptions {
   baseUrl: string;
   tokens: TokenProvider;
-  timeoutMs: number;
+  attemptTimeoutMs: number;
+  backoffBaseMs?: number;
+  sleep?: (ms: number) => Promise<void>;
 }
 
-/** Calls Microsoft Graph with the app's identity. One instance per process keeps connections alive. */
-export class GraphClient {
-  constructor(private readonly options: GraphClientOptions) {}
+type AttemptFailure = { kind: 'timeout' | 'reset' | 'refused'; error: unknown };
 
-  async send(request: GraphRequest): Promise<GraphResponse> {
-    const token = await this.options.tokens.getToken();
-    const url = `${this.options.baseUrl}${request.path}`;
-    let response: Response;
+const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The least time worth starting an attempt with. */
+const minimumAttemptMs = 250;
+
+/**
+ * Calls Microsoft Graph with the app's identity, retrying as Graph asks, inside one deadline.
+ * One instance per process: Node's fetch keeps connections to Graph alive between requests.
+ */
+export class GraphClient {
+  private readonly backoffBaseMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+
+  constructor(private readonly options: GraphClientOptions) {
+    this.backoffBaseMs = options.backoffBaseMs ?? 1_000;
+    this.sleep = options.sleep ?? defaultSleep;
+  }
+
+  /** Gets (or reuses) the token now, so a missing identity is known before anything else happens. */
+  async ensureToken(): Promise<void> {
+    await this.options.tokens.getToken();
+  }
+
+  async send(request: GraphRequest, options: SendOptions): Promise<GraphExchange> {
+    let earlierAttemptUncertain = false;
+    for (let retry = 0; ; retry += 1) {
+      const remaining = options.deadlineAt - Date.now();
+      if (remaining < minimumAttemptMs) throw deadlinePassed(earlierAttemptUncertain);
+      const token = await this.options.tokens.getToken();
+      const outcome = await this.attempt(request, token, retry, Math.min(this.options.attemptTimeoutMs, remaining));
+
+      if ('kind' in outcome) {
+        const uncertain = outcome.kind !== 'refused';
+        const mayRetry = retry < maxRetries && (options.retryMode === 'all' || !uncertain);
+        const delay = backoffDelay(retry + 1, this.backoffBaseMs);
+        if (!mayRetry || Date.now() + delay + minimumAttemptMs > options.deadlineAt) {
+          throw transportFailure(outcome, earlierAttemptUncertain || uncertain, this.options.attemptTimeoutMs);
+        }
+        earlierAttemptUncertain ||= uncertain;
+        await this.sleep(delay);
+        continue;
+      }
+
+      const response = outcome;
+      const retriable = retriableStatuses.has(response.status) && retry < maxRetries;
+      // A 503/504 may hide a create Graph carried out (graph-api.md §1, known issue); a 429 never does.
+      const uncertain = response.status !== 429;
+      if (!retriable || (options.retryMode === 'throttlingOnly' && uncertain)) {
+        return { response, retries: retry, earlierAttemptUncertain };
+      }
+      const delay = parseRetryAfter(response.retryAfter) ?? backoffDelay(retry + 1, this.backoffBaseMs);
+      if (Date.now() + delay + minimumAttemptMs > options.deadlineAt) {
+        // Graph's wait does not fit: answer now and let the caller retry when Graph said.
+        return {
+          response: { ...response, retryAfter: String(retryAfterSeconds(delay)) },
+          retries: retry,
+          earlierAttemptUncertain,
+        };
+      }
+      earlierAttemptUncertain ||= uncertain;
+      await this.sleep(delay);
+    }
+  }
+
+  private async attempt(
+    request: GraphRequest,
+    token: string,
+    retry: number,
+    timeoutMs: number,
+  ): Promise<GraphResponse | AttemptFailure> {
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
-      response = await fetch(url, {
+      const response = await fetch(`${this.options.baseUrl}${request.path}`, {
         method: request.method,
         headers: {
           ...request.headers,
           authorization: `Bearer ${token}`,
           accept: 'application/json',
           ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(retry > 0 ? { 'retry-attempt': String(retry) } : {}),
         },
         body: request.body === undefined ? null : JSON.stringify(request.body),
-        signal: AbortSignal.timeout(this.options.timeoutMs),
+        signal,
       });
+      const text = await response.text();
+      return {
+        status: response.status,
+        body: parseJson(text),
+        requestId: response.headers.get('request-id') ?? undefined,
+        retryAfter: response.headers.get('retry-after') ?? undefined,
+      };
     } catch (error) {
-      throw transportFailure(error, this.options.timeoutMs);
+      return { kind: classify(error, signal), error };
     }
-    const text = await response.text().catch((error: unknown) => {
-      throw transportFailure(error, this.options.timeoutMs);
-    });
-    return {
-      status: response.status,
-      body: parseJson(text),
-      requestId: response.headers.get('request-id') ?? undefined,
-      retryAfter: response.headers.get('retry-after') ?? undefined,
-    };
   }
+}
+
+function classify(error: unknown, signal: AbortSignal): AttemptFailure['kind'] {
+  if (signal.aborted) return 'timeout';
+  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
+  return code === 'ECONNREFUSED' ? 'refused' : 'reset';
 }
 
 function parseJson(text: string): unknown {
@@ -67,16 +161,24 @@ function parseJson(text: string): unknown {
   }
 }
 
-function transportFailure(error: unknown, timeoutMs: number): FacadeError {
-  const name = error instanceof Error ? error.name : '';
-  if (name === 'TimeoutError' || name === 'AbortError') {
-    return new FacadeError(504, 'gatewayTimeout', `Microsoft Graph did not answer within ${timeoutMs} ms.`, {
+function deadlinePassed(outcomeUnknown: boolean): FacadeError {
+  return new FacadeError(504, 'gatewayTimeout', 'Microsoft Graph did not complete the request within the deadline.', {
+    retryAfterSeconds: 5,
+    outcomeUnknown,
+  });
+}
+
+function transportFailure(failure: AttemptFailure, outcomeUnknown: boolean, attemptTimeoutMs: number): FacadeError {
+  if (failure.kind === 'timeout') {
+    return new FacadeError(504, 'gatewayTimeout', `Microsoft Graph did not answer within ${attemptTimeoutMs} ms.`, {
       retryAfterSeconds: 5,
-      cause: error,
+      cause: failure.error,
+      outcomeUnknown,
     });
   }
   return new FacadeError(502, 'badGateway', 'The connection to Microsoft Graph failed.', {
     retryAfterSeconds: 5,
-    cause: error,
+    cause: failure.error,
+    outcomeUnknown,
   });
 }

@@ -34,6 +34,8 @@ export interface OperationContext {
   runtime: Runtime;
   correlation: Correlation;
   receivedAt: Date;
+  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS). */
+  deadlineAt: number;
   caller?: Caller;
   rawBody?: unknown;
   input?: ValidatedInput;
@@ -42,6 +44,8 @@ export interface OperationContext {
   /** Graph attempts after the first (throttling, transient failures). */
   graphRetries?: number;
   auditKey?: AuditKey;
+  /** How a create whose answer was lost was confirmed. */
+  recovery?: 'readBack';
 }
 
 export type Next = () => Promise<HttpResponseInit>;

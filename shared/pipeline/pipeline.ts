@@ -4,6 +4,7 @@ import type { OperationDefinition } from '../operations/operation';
 import { getRuntime, type Runtime } from '../runtime';
 import type { OperationContext, Stage } from './context';
 import { auditTrail } from './stages/auditTrail';
+import { acquireToken } from './stages/acquireToken';
 import { authenticate } from './stages/authenticate';
 import { callGraph } from './stages/callGraph';
 import { readBody } from './stages/readBody';
@@ -11,7 +12,7 @@ import { respond } from './stages/respond';
 import { validate } from './stages/validate';
 
 /** The order every create request takes; see README "How a request is handled". */
-export const createStages: readonly Stage[] = [respond, readBody, authenticate, validate, auditTrail, callGraph];
+export const createStages: readonly Stage[] = [respond, readBody, authenticate, validate, acquireToken, auditTrail, callGraph];
 
 function run(stages: readonly Stage[], context: OperationContext, index = 0): ReturnType<Stage> {
   const stage = stages[index];
@@ -25,6 +26,7 @@ export function createOperationHandler(
   runtimeOf: () => Runtime = getRuntime,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
+    const receivedAt = new Date();
     const context: OperationContext = {
       operation,
       request,
@@ -34,7 +36,10 @@ export function createOperationHandler(
         return runtimeOf();
       },
       correlation: correlationFor(request),
-      receivedAt: new Date(),
+      receivedAt,
+      get deadlineAt() {
+        return receivedAt.getTime() + runtimeOf().settings.graphDeadlineMs;
+      },
     };
     return run(stages, context);
   };

@@ -16,12 +16,18 @@ import { createRuntime, type Runtime } from '../../shared/runtime';
 let graph: GraphEmulator;
 let identity: IdentityEndpoint;
 
+const savedEnvironment = { ...process.env };
+
 beforeAll(async () => {
   identity = await startIdentityEndpoint();
   graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
+  // ManagedIdentityCredential reads the App Service protocol settings from the process environment.
+  process.env.IDENTITY_ENDPOINT = identity.endpoint;
+  process.env.IDENTITY_HEADER = identity.identityHeader;
 });
 
 afterAll(async () => {
+  process.env = savedEnvironment;
   await graph?.close();
   await identity?.close();
 });

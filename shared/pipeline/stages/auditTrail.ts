@@ -3,6 +3,21 @@ import type { AuditIntent, AuditOutcome } from '../../audit/auditRecord';
 import { FacadeError } from '../../errors';
 import { requireInput, type OperationContext, type Stage } from '../context';
 
+const outcomeWriteDelaysMs = [200, 800];
+
+/** The outcome write is retried: a record left pending costs a reconciliation later. */
+async function withRetries(write: () => Promise<void>): Promise<void> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await write();
+    } catch (error) {
+      const delay = outcomeWriteDelaysMs[attempt];
+      if (delay === undefined) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}
+
 function intentOf(context: OperationContext): AuditIntent {
   const { operation } = context;
   const input = requireInput(context);
@@ -33,6 +48,7 @@ function createdEntityId(intent: AuditIntent, response: HttpResponseInit): strin
 function outcomeOf(context: OperationContext, response: HttpResponseInit | undefined, failure: unknown): AuditOutcome {
   const graph = context.graphResponse;
   const completedAt = new Date();
+  const retries = context.graphRetries ?? 0;
   if (response) {
     return {
       status: 'succeeded',
@@ -40,11 +56,14 @@ function outcomeOf(context: OperationContext, response: HttpResponseInit | undef
       graphRequestId: graph?.requestId,
       completedAt,
       responseBody: response.jsonBody,
+      retries,
+      ...(context.recovery ? { recovery: context.recovery } : {}),
     };
   }
   const error = failure instanceof FacadeError ? failure : undefined;
   return {
-    status: 'failed',
+    status: error?.outcomeUnknown ? 'unknown' : 'failed',
+    retries,
     httpStatus: graph?.status ?? error?.status ?? 500,
     graphRequestId: graph?.requestId,
     errorCode: error?.code ?? 'generalException',
@@ -76,7 +95,7 @@ export const auditTrail: Stage = async (context, next) => {
   }
   const entityPath = outcome.entityId ? `${context.graphCall?.path}/${encodeURIComponent(outcome.entityId)}` : undefined;
   try {
-    await context.runtime.audit.recordOutcome(key, intent, outcome, entityPath);
+    await withRetries(() => context.runtime.audit.recordOutcome(key, intent, outcome, entityPath));
   } catch (error) {
     // The caller's answer stands (the entity exists or it does not); the record stays pending for reconciliation.
     context.invocation.error('audit outcome not recorded; record left pending', {

@@ -1,6 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, parseGraphError, type GraphErrorDetail } from '../../errors';
-import type { OperationContext, Stage } from '../context';
+import type { GraphExchange } from '../../graph/graphClient';
+import { requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
 function graphDetails(body: unknown): GraphErrorDetail[] {
   const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
@@ -9,9 +10,43 @@ function graphDetails(body: unknown): GraphErrorDetail[] {
     : [];
 }
 
-function requireGraphCall(context: OperationContext) {
+function requireGraphCall(context: OperationContext): GraphCall {
   if (!context.graphCall) throw new Error(`${context.operation.name}: stage order: no Graph call was prepared`);
   return context.graphCall;
+}
+
+/** Every property we sent is in what Graph holds (Graph adds its own, such as `state`). */
+export function containsSent(sent: unknown, held: unknown): boolean {
+  if (Array.isArray(sent)) {
+    return Array.isArray(held) && sent.length === held.length && sent.every((item, index) => containsSent(item, held[index]));
+  }
+  if (typeof sent === 'object' && sent !== null) {
+    if (typeof held !== 'object' || held === null) return false;
+    return Object.entries(sent).every(([key, value]) => containsSent(value, (held as Record<string, unknown>)[key]));
+  }
+  return sent === held;
+}
+
+/**
+ * A 409 after an attempt whose outcome we could not see most likely means that attempt created
+ * the entity: read it back, and if it is what we sent, that is our 201 (graph-api.md §1, §6).
+ */
+async function recoverFromConflict(context: OperationContext, call: GraphCall, exchange: GraphExchange): Promise<boolean> {
+  const { operation } = context;
+  if (exchange.response.status !== 409 || !exchange.earlierAttemptUncertain || operation.entityId === 'generatedByGraph') {
+    return false;
+  }
+  const entityId = operation.entityId(requireInput(context).body);
+  const readBack = await context.runtime.graph
+    .send(
+      { method: 'GET', path: `/${call.version}${call.path}/${encodeURIComponent(entityId)}`, headers: call.headers },
+      { deadlineAt: context.deadlineAt, retryMode: 'all' },
+    )
+    .catch(() => undefined);
+  if (!readBack || readBack.response.status !== 200 || !containsSent(call.body, readBack.response.body)) return false;
+  context.graphResponse = { ...readBack.response, status: 201 };
+  context.recovery = 'readBack';
+  return true;
 }
 
 /**
@@ -20,16 +55,46 @@ function requireGraphCall(context: OperationContext) {
  */
 export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   const call = requireGraphCall(context);
-  const response = await context.runtime.graph.send({
-    method: 'POST',
-    path: `/${call.version}${call.path}`,
-    body: call.body,
-    headers: call.headers,
-  });
-  context.graphResponse = response;
+  const { operation } = context;
+  const graphChoosesId = operation.entityId === 'generatedByGraph';
+  let exchange: GraphExchange;
+  try {
+    exchange = await context.runtime.graph.send(
+      { method: 'POST', path: `/${call.version}${call.path}`, body: call.body, headers: call.headers },
+      { deadlineAt: context.deadlineAt, retryMode: graphChoosesId ? 'throttlingOnly' : 'all' },
+    );
+  } catch (error) {
+    if (graphChoosesId && error instanceof FacadeError && error.outcomeUnknown) {
+      throw new FacadeError(
+        error.status,
+        'createOutcomeUnknown',
+        'Microsoft Graph did not confirm the create; it may have happened. It was not sent again, so no duplicate is created; the audit record is left for reconciliation.',
+        { retryAfterSeconds: error.retryAfterSeconds ?? 5, cause: error, outcomeUnknown: true },
+      );
+    }
+    throw error;
+  }
+  context.graphResponse = exchange.response;
+  context.graphRetries = exchange.retries;
+  const response = exchange.response;
+
+  if ((response.status >= 200 && response.status < 300) || (await recoverFromConflict(context, call, exchange))) {
+    const created = context.graphResponse;
+    return {
+      status: 201,
+      headers: created?.requestId ? { 'graph-request-id': created.requestId } : {},
+      jsonBody: created?.body ?? {},
+    };
+  }
+
   const graphHeaders: Record<string, string> = response.requestId ? { 'graph-request-id': response.requestId } : {};
-  if (response.status >= 200 && response.status < 300) {
-    return { status: 201, headers: graphHeaders, jsonBody: response.body ?? {} };
+  if (graphChoosesId && response.status >= 500) {
+    throw new FacadeError(
+      502,
+      'createOutcomeUnknown',
+      `Microsoft Graph answered ${response.status}; the create may still have happened. It was not sent again, so no duplicate is created; the audit record is left for reconciliation.`,
+      { retryAfterSeconds: 5, headers: graphHeaders, outcomeUnknown: true },
+    );
   }
   const error = parseGraphError(response.body) ?? {
     code: 'generalException',
@@ -37,9 +102,6 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   };
   throw new FacadeError(response.status, error.code, error.message, {
     details: graphDetails(response.body),
-    headers: {
-      ...graphHeaders,
-      ...(response.retryAfter ? { 'retry-after': response.retryAfter } : {}),
-    },
+    headers: { ...graphHeaders, ...(response.retryAfter ? { 'retry-after': response.retryAfter } : {}) },
   });
 };
