@@ -3,19 +3,11 @@
  * (Graph emulator, identity endpoint, Azurite) for whatever is not configured. Settings come from
  * the environment, then `local.settings.json` `Values`, as `func start` reads them.
  */
-import { existsSync, readFileSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { FunctionDefinition } from '../shared/operations/registry';
 import { startLocalHost } from './localHost';
+import { localSettings } from './localSettings';
 import { startLocalStack } from './localStack';
-
-function localSettings(): Record<string, string> {
-  if (!existsSync('local.settings.json')) return {};
-  const parsed = JSON.parse(readFileSync('local.settings.json', 'utf8')) as { Values?: Record<string, unknown> };
-  return Object.fromEntries(
-    Object.entries(parsed.Values ?? {}).filter((entry): entry is [string, string] => typeof entry[1] === 'string'),
-  );
-}
 
 async function main(): Promise<void> {
   const given = { ...localSettings(), ...process.env };

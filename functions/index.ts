@@ -7,5 +7,7 @@ import './createExternalGroup';
 import './createExternalGroupMember';
 import './createConnectorGroup';
 import './health';
+import './reconcile';
 
 export { functionDefinitions } from '../shared/operations/registry';
+export { reconcileAuditRecords } from './reconcile';

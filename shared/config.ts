@@ -70,6 +70,9 @@ export interface Settings {
   auditTableName: string;
   graphDeadlineMs: number;
   graphAttemptTimeoutMs: number;
+  idempotencyRetentionHours: number;
+  reconcileAfterMinutes: number;
+  reconcileMaxRecords: number;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -88,6 +91,15 @@ function positiveInteger(env: Environment, name: SettingName): number {
   const value = Number(raw);
   if (!Number.isInteger(value) || value <= 0) {
     throw new Error(`Setting ${name} must be a positive integer, got "${raw}".`);
+  }
+  return value;
+}
+
+function nonNegativeNumber(env: Environment, name: SettingName): number {
+  const raw = read(env, name);
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < 0) {
+    throw new Error(`Setting ${name} must be a number of at least 0, got "${raw}".`);
   }
   return value;
 }
@@ -127,5 +139,8 @@ export function loadSettings(env: Environment = process.env): Settings {
     auditTableName: tableName,
     graphDeadlineMs: positiveInteger(env, 'GRAPH_DEADLINE_MS'),
     graphAttemptTimeoutMs: positiveInteger(env, 'GRAPH_ATTEMPT_TIMEOUT_MS'),
+    idempotencyRetentionHours: positiveInteger(env, 'IDEMPOTENCY_RETENTION_HOURS'),
+    reconcileAfterMinutes: nonNegativeNumber(env, 'RECONCILE_AFTER_MINUTES'),
+    reconcileMaxRecords: positiveInteger(env, 'RECONCILE_MAX_RECORDS'),
   };
 }

@@ -2,13 +2,16 @@ import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity
 import { AuditStore } from './audit/auditStore';
 import { loadSettings, type Environment, type Settings } from './config';
 import { GraphClient } from './graph/graphClient';
+import { IdempotencyStore } from './idempotency/idempotencyStore';
 import { CachedTokenProvider } from './identity/tokenProvider';
+import { Table } from './storage/table';
 
 /** The long-lived parts a request uses, built once per process (cold start) and shared after. */
 export interface Runtime {
   settings: Settings;
   graph: GraphClient;
   audit: AuditStore;
+  idempotency: IdempotencyStore;
 }
 
 export function createRuntime(env: Environment = process.env): Runtime {
@@ -26,10 +29,12 @@ export function createRuntime(env: Environment = process.env): Runtime {
   const tokens = new CachedTokenProvider(credentialFor(settings.managedIdentityClientId), {
     scope: settings.graphScope,
   });
+  const table = new Table({ storage: settings.auditStorage, tableName: settings.auditTableName, credentialFor });
   return {
     settings,
     graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, attemptTimeoutMs: settings.graphAttemptTimeoutMs }),
-    audit: new AuditStore({ storage: settings.auditStorage, tableName: settings.auditTableName, credentialFor }),
+    audit: new AuditStore(table),
+    idempotency: new IdempotencyStore(table, settings.idempotencyRetentionHours * 3_600_000),
   };
 }
 

@@ -1,7 +1,6 @@
-import { TableClient, RestError, type TableEntityResult } from '@azure/data-tables';
-import type { TokenCredential } from '@azure/identity';
-import type { AuditStorageSettings } from '../config';
+import type { TableEntityResult } from '@azure/data-tables';
 import { serviceUnavailable } from '../errors';
+import { isStatus, type Table } from '../storage/table';
 import {
   auditKeyFor,
   cappedJson,
@@ -11,16 +10,8 @@ import {
   type AuditIntent,
   type AuditKey,
   type AuditOutcome,
+  type AuditStatus,
 } from './auditRecord';
-
-export interface AuditStoreOptions {
-  storage: AuditStorageSettings | undefined;
-  tableName: string;
-  /** Builds the managed-identity credential for identity-based storage connections. */
-  credentialFor: (clientId: string | undefined) => TokenCredential;
-  /** Each table call gives up after this long, so an outage answers 503 instead of hanging. */
-  timeoutMs?: number;
-}
 
 interface EntityIndexRow {
   partitionKey: string;
@@ -28,6 +19,8 @@ interface EntityIndexRow {
   auditPartitionKey: string;
   auditRowKey: string;
 }
+
+export type StoredAuditRecord = AuditEntity & { etag: string };
 
 const unavailable = (cause: unknown) =>
   serviceUnavailable(
@@ -37,15 +30,10 @@ const unavailable = (cause: unknown) =>
     cause,
   );
 
-export class AuditStore {
-  private readonly client: TableClient | undefined;
-  private tableReady: Promise<void> | undefined;
-  private readonly timeoutMs: number;
+const escape = (value: string) => value.replace(/'/g, "''");
 
-  constructor(options: AuditStoreOptions) {
-    this.timeoutMs = options.timeoutMs ?? 5_000;
-    this.client = options.storage ? createTableClient(options.storage, options.tableName, options.credentialFor) : undefined;
-  }
+export class AuditStore {
+  constructor(private readonly table: Table) {}
 
   /** Writes the `pending` record that must exist before Graph is called. Fails with a 503. */
   async recordIntent(intent: AuditIntent): Promise<AuditKey> {
@@ -70,23 +58,27 @@ export class AuditStore {
       requestBodyTruncated: body.truncated,
     };
     try {
-      const client = await this.ready();
-      await client.createEntity(entity, { abortSignal: AbortSignal.timeout(this.timeoutMs) });
+      const client = await this.table.ready();
+      await client.createEntity(entity, { abortSignal: this.table.signal() });
     } catch (error) {
       throw unavailable(error);
     }
     return key;
   }
 
-  /** Settles a record and, for a created entity, indexes it by its Graph path. */
+  /**
+   * Settles a record and, for a created entity, indexes it by its Graph path. With an etag the
+   * update only applies if nobody settled the record meanwhile (reconciliation runs concurrently).
+   */
   async recordOutcome(
     key: AuditKey,
     intent: Pick<AuditIntent, 'entityType' | 'requestedAt'>,
     outcome: AuditOutcome,
     entityPath?: string,
+    etag?: string,
   ): Promise<void> {
     const body = cappedJson(outcome.responseBody);
-    const client = await this.ready();
+    const client = await this.table.ready();
     const update: Partial<AuditEntity> & AuditKey = {
       ...key,
       status: outcome.status,
@@ -96,13 +88,13 @@ export class AuditStore {
       ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
       ...(outcome.retries !== undefined ? { retries: outcome.retries } : {}),
       ...(outcome.recovery ? { recovery: outcome.recovery } : {}),
+      ...(outcome.recovery === 'reconciliation' ? { reconciledAt: outcome.completedAt } : {}),
       completedAt: outcome.completedAt,
-      durationMs: outcome.completedAt.getTime() - intent.requestedAt.getTime(),
+      durationMs: outcome.completedAt.getTime() - new Date(intent.requestedAt).getTime(),
       responseBody: body.json,
       responseBodyTruncated: body.truncated,
     };
-    const signal = () => AbortSignal.timeout(this.timeoutMs);
-    await client.updateEntity(update, 'Merge', { abortSignal: signal() });
+    await client.updateEntity(update, 'Merge', { abortSignal: this.table.signal(), ...(etag ? { etag } : {}) });
     if ((outcome.status === 'succeeded' || outcome.status === 'orphaned') && entityPath) {
       const index: EntityIndexRow = {
         partitionKey: entityIndexPartition(intent.entityType),
@@ -110,76 +102,62 @@ export class AuditStore {
         auditPartitionKey: key.partitionKey,
         auditRowKey: key.rowKey,
       };
-      await client.upsertEntity(index, 'Replace', { abortSignal: signal() });
+      await client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() });
     }
   }
 
-  async get(key: AuditKey): Promise<AuditEntity | undefined> {
-    const client = await this.ready();
+  async get(key: AuditKey): Promise<StoredAuditRecord | undefined> {
+    const client = await this.table.ready();
     try {
-      return stripMetadata(await client.getEntity<AuditEntity>(key.partitionKey, key.rowKey));
+      return withoutTimestamp(await client.getEntity<AuditEntity>(key.partitionKey, key.rowKey));
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }
 
   /** The record of the request that created the entity at this Graph path (`external/connections/c1`). */
-  async findByEntity(entityType: string, entityPath: string): Promise<AuditEntity | undefined> {
-    const client = await this.ready();
+  async findByEntity(entityType: string, entityPath: string): Promise<StoredAuditRecord | undefined> {
+    const client = await this.table.ready();
     try {
-      const index = await client.getEntity<EntityIndexRow>(
-        entityIndexPartition(entityType),
-        entityIndexRowKey(entityPath),
-      );
+      const index = await client.getEntity<EntityIndexRow>(entityIndexPartition(entityType), entityIndexRowKey(entityPath));
       return await this.get({ partitionKey: index.auditPartitionKey, rowKey: index.auditRowKey });
     } catch (error) {
-      if (error instanceof RestError && error.statusCode === 404) return undefined;
+      if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }
 
   /** An operation's records requested in [from, to), oldest first: one partition range query. */
-  async listByOperation(operation: string, from: Date, to: Date): Promise<AuditEntity[]> {
-    const client = await this.ready();
-    const records: AuditEntity[] = [];
-    const filter = `PartitionKey eq '${operation.replace(/'/g, "''")}' and RowKey ge '${from.toISOString()}' and RowKey lt '${to.toISOString()}'`;
+  async listByOperation(operation: string, from: Date, to: Date): Promise<StoredAuditRecord[]> {
+    return this.query(
+      `PartitionKey eq '${escape(operation)}' and RowKey ge '${from.toISOString()}' and RowKey lt '${to.toISOString()}'`,
+    );
+  }
+
+  /** Records of an operation still `pending` or `unknown` that were requested before `olderThan`. */
+  async listUnsettled(operation: string, olderThan: Date, limit: number): Promise<StoredAuditRecord[]> {
+    const open: AuditStatus[] = ['pending', 'unknown'];
+    return this.query(
+      `PartitionKey eq '${escape(operation)}' and RowKey lt '${olderThan.toISOString()}' and (${open
+        .map((status) => `status eq '${status}'`)
+        .join(' or ')})`,
+      limit,
+    );
+  }
+
+  private async query(filter: string, limit = Number.POSITIVE_INFINITY): Promise<StoredAuditRecord[]> {
+    const client = await this.table.ready();
+    const records: StoredAuditRecord[] = [];
     for await (const entity of client.listEntities<AuditEntity>({ queryOptions: { filter } })) {
-      records.push(stripMetadata(entity));
+      records.push(withoutTimestamp(entity));
+      if (records.length >= limit) break;
     }
     return records;
   }
-
-  private async ready(): Promise<TableClient> {
-    const client = this.client;
-    if (!client) throw new Error('No audit storage is configured (setting AuditStorage or AuditStorage__tableServiceUri).');
-    this.tableReady ??= client.createTable({ abortSignal: AbortSignal.timeout(this.timeoutMs) }).catch((error: unknown) => {
-      // Forget the failure so the next request tries again once storage is back.
-      this.tableReady = undefined;
-      throw error;
-    });
-    await this.tableReady;
-    return client;
-  }
 }
 
-function createTableClient(
-  storage: AuditStorageSettings,
-  tableName: string,
-  credentialFor: (clientId: string | undefined) => TokenCredential,
-): TableClient {
-  const retryOptions = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 };
-  if (storage.kind === 'connectionString') {
-    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
-    return TableClient.fromConnectionString(storage.connectionString, tableName, {
-      allowInsecureConnection: insecure,
-      retryOptions,
-    });
-  }
-  return new TableClient(storage.tableServiceUri, tableName, credentialFor(storage.clientId), { retryOptions });
-}
-
-function stripMetadata<T extends object>(entity: TableEntityResult<T>): T {
-  const { etag: _etag, timestamp: _timestamp, ...rest } = entity as TableEntityResult<T> & { timestamp?: string };
-  return rest as unknown as T;
+function withoutTimestamp(entity: TableEntityResult<AuditEntity>): StoredAuditRecord {
+  const { timestamp: _timestamp, ...rest } = entity as TableEntityResult<AuditEntity> & { timestamp?: string };
+  return rest as StoredAuditRecord;
 }

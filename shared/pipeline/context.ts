@@ -45,7 +45,11 @@ export interface OperationContext {
   graphRetries?: number;
   auditKey?: AuditKey;
   /** How a create whose answer was lost was confirmed. */
-  recovery?: 'readBack';
+  recovery?: 'readBack' | 'reconciliation';
+  /** An earlier request with the same Idempotency-Key lost Graph's answer. */
+  priorOutcomeUnknown?: boolean;
+  /** When that earlier request was made. */
+  priorRequestedAt?: Date;
 }
 
 export type Next = () => Promise<HttpResponseInit>;

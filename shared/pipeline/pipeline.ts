@@ -7,12 +7,22 @@ import { auditTrail } from './stages/auditTrail';
 import { acquireToken } from './stages/acquireToken';
 import { authenticate } from './stages/authenticate';
 import { callGraph } from './stages/callGraph';
+import { idempotency } from './stages/idempotency';
 import { readBody } from './stages/readBody';
 import { respond } from './stages/respond';
 import { validate } from './stages/validate';
 
 /** The order every create request takes; see README "How a request is handled". */
-export const createStages: readonly Stage[] = [respond, readBody, authenticate, validate, acquireToken, auditTrail, callGraph];
+export const createStages: readonly Stage[] = [
+  respond,
+  readBody,
+  authenticate,
+  validate,
+  idempotency,
+  acquireToken,
+  auditTrail,
+  callGraph,
+];
 
 function run(stages: readonly Stage[], context: OperationContext, index = 0): ReturnType<Stage> {
   const stage = stages[index];

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AuditStore } from '../../shared/audit/auditStore';
+import { Table } from '../../shared/storage/table';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
@@ -106,13 +107,15 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     };
     const host = await startHostProcess(env);
     parts.push(host);
-    const audit = new AuditStore({
-      storage: { kind: 'connectionString', connectionString: azurite.connectionString },
-      tableName: env.AUDIT_TABLE_NAME,
-      credentialFor: () => {
-        throw new Error('connection-string storage needs no credential');
-      },
-    });
+    const audit = new AuditStore(
+      new Table({
+        storage: { kind: 'connectionString', connectionString: azurite.connectionString },
+        tableName: env.AUDIT_TABLE_NAME,
+        credentialFor: () => {
+          throw new Error('connection-string storage needs no credential');
+        },
+      }),
+    );
     return {
       azurite,
       identity,

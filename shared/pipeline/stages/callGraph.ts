@@ -1,6 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, parseGraphError, type GraphErrorDetail } from '../../errors';
 import type { GraphExchange } from '../../graph/graphClient';
+import { lookUpCreatedEntity } from '../../reconciliation/entityLookup';
 import { requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
 function graphDetails(body: unknown): GraphErrorDetail[] {
@@ -33,7 +34,8 @@ export function containsSent(sent: unknown, held: unknown): boolean {
  */
 async function recoverFromConflict(context: OperationContext, call: GraphCall, exchange: GraphExchange): Promise<boolean> {
   const { operation } = context;
-  if (exchange.response.status !== 409 || !exchange.earlierAttemptUncertain || operation.entityId === 'generatedByGraph') {
+  const uncertain = exchange.earlierAttemptUncertain || context.priorOutcomeUnknown === true;
+  if (exchange.response.status !== 409 || !uncertain || operation.entityId === 'generatedByGraph') {
     return false;
   }
   const entityId = operation.entityId(requireInput(context).body);
@@ -50,6 +52,26 @@ async function recoverFromConflict(context: OperationContext, call: GraphCall, e
 }
 
 /**
+ * A retry (same Idempotency-Key) of a connector group create whose answer was lost: if the group
+ * the earlier request asked for exists, that is the answer, and nothing is sent again.
+ */
+async function findEarlierCreate(context: OperationContext, call: GraphCall): Promise<boolean> {
+  if (context.operation.entityId !== 'generatedByGraph' || !context.priorOutcomeUnknown || !context.priorRequestedAt) {
+    return false;
+  }
+  const lookup = await lookUpCreatedEntity(context.runtime, context.operation, {
+    graphPath: `/${call.version}${call.path}`,
+    entityId: '',
+    requestBody: JSON.stringify(call.body),
+    requestedAt: context.priorRequestedAt,
+  });
+  if (!lookup.found) return false;
+  context.graphResponse = { status: 201, body: lookup.entity, requestId: undefined, retryAfter: undefined };
+  context.recovery = 'reconciliation';
+  return true;
+}
+
+/**
  * Terminal stage: sends the validated body to Graph. Graph's 2xx body comes back as 201; Graph's
  * own errors keep Graph's status, code and message.
  */
@@ -57,6 +79,9 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   const call = requireGraphCall(context);
   const { operation } = context;
   const graphChoosesId = operation.entityId === 'generatedByGraph';
+  if (await findEarlierCreate(context, call)) {
+    return { status: 201, jsonBody: context.graphResponse?.body ?? {} };
+  }
   let exchange: GraphExchange;
   try {
     exchange = await context.runtime.graph.send(

@@ -1,0 +1,19 @@
+import type { InvocationContext, Timer } from '@azure/functions';
+import { operationDefinitions } from '../shared/operations/registerOperation';
+import { registerTimer } from '../shared/operations/registry';
+import { reconcile, type ReconcileSummary } from '../shared/reconciliation/reconcile';
+import { getRuntime } from '../shared/runtime';
+
+/** Every 5 minutes: settle audit records left `pending` or `unknown` by asking Graph what exists. */
+export async function reconcileAuditRecords(_timer: Timer | undefined, context: InvocationContext): Promise<ReconcileSummary> {
+  const runtime = getRuntime();
+  const summary = await reconcile(runtime, operationDefinitions, {
+    olderThanMs: runtime.settings.reconcileAfterMinutes * 60_000,
+    maxRecords: runtime.settings.reconcileMaxRecords,
+  });
+  context.info('reconciliation finished', { examined: summary.examined, ...summary.settled, skipped: summary.skipped });
+  for (const error of summary.errors) context.warn('reconciliation skipped a record', { error });
+  return summary;
+}
+
+registerTimer('reconcile', { schedule: '0 */5 * * * *', runOnStartup: false, handler: reconcileAuditRecords });

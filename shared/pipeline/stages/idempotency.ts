@@ -1,0 +1,99 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { FacadeError, badRequest, serviceUnavailable, type GraphErrorDetail } from '../../errors';
+import { fingerprintOf, type Claim, type KeyScope, type StoredAnswer } from '../../idempotency/idempotencyStore';
+import { requireInput, type Stage } from '../context';
+
+const keyRule = /^[\x20-\x7e]{1,255}$/;
+
+/** Answers that are final for this body: the same request would get them again. */
+function isFinal(status: number): boolean {
+  return status < 500 && status !== 408 && status !== 429;
+}
+
+function replay(answer: StoredAnswer): HttpResponseInit {
+  const headers = { ...answer.headers, 'idempotent-replayed': 'true' };
+  if (answer.status < 400) return { status: answer.status, headers, jsonBody: answer.jsonBody };
+  // Errors are re-raised so the replay carries this request's correlation ids like any other error.
+  const { error } = answer.jsonBody as { error: { code: string; message: string; details?: GraphErrorDetail[] } };
+  throw new FacadeError(answer.status, error.code, error.message, { details: error.details ?? [], headers });
+}
+
+/**
+ * Optional `Idempotency-Key`: the same key and body (same operation and caller) replays the stored
+ * answer without calling Graph; the same key with another body is a 422; while the first request
+ * is still running, a 409 with `Retry-After`. Runs after validation, so invalid input stores nothing.
+ */
+export const idempotency: Stage = async (context, next) => {
+  const key = context.request.headers.get('idempotency-key');
+  if (key === null) return next();
+  if (!keyRule.test(key)) {
+    throw badRequest('The Idempotency-Key header must be 1 to 255 printable ASCII characters.', [
+      { code: 'invalidValue', message: 'Idempotency-Key must be 1 to 255 printable ASCII characters', target: 'Idempotency-Key' },
+    ]);
+  }
+  const { idempotency: store, settings } = context.runtime;
+  const scope: KeyScope = { operation: context.operation.name, callerId: context.caller?.id ?? 'anonymous', key };
+  const input = requireInput(context);
+  // The lease covers the longest this request can run; after that the key is free to be taken over.
+  const leaseMs = settings.graphDeadlineMs + 15_000;
+  let claim: Claim;
+  try {
+    claim = await store.claim(scope, fingerprintOf({ params: input.params, body: input.body }), leaseMs);
+  } catch (error) {
+    throw serviceUnavailable('idempotencyStoreUnavailable', 'The idempotency key could not be checked; nothing was sent to Microsoft Graph. Retry later.', 10, error);
+  }
+  switch (claim.kind) {
+    case 'mismatch':
+      throw new FacadeError(422, 'idempotencyKeyReused', 'This Idempotency-Key was already used with a different request body.');
+    case 'inFlight':
+      throw new FacadeError(409, 'idempotencyKeyInUse', 'A request with this Idempotency-Key is still being processed.', {
+        retryAfterSeconds: claim.retryAfterSeconds,
+      });
+    case 'replay':
+      return replay(claim.answer);
+    case 'claimed':
+      context.priorOutcomeUnknown = claim.priorOutcomeUnknown;
+      if (claim.priorClaimedAt) context.priorRequestedAt = claim.priorClaimedAt;
+  }
+
+  let response: HttpResponseInit;
+  try {
+    response = await next();
+  } catch (error) {
+    await settleFailure(error, scope, context.invocation, store).catch(() => undefined);
+    throw error;
+  }
+  const headers = response.headers as Record<string, string> | undefined;
+  await store
+    .complete(scope, {
+      status: response.status ?? 200,
+      headers: headers?.['graph-request-id'] ? { 'graph-request-id': headers['graph-request-id'] } : {},
+      jsonBody: response.jsonBody,
+    })
+    .catch((error: unknown) =>
+      context.invocation.warn('idempotency answer not stored; a retry with this key will run again', {
+        operation: scope.operation,
+        reason: error instanceof Error ? error.message : String(error),
+      }),
+    );
+  return response;
+
+  async function settleFailure(
+    error: unknown,
+    keyScope: KeyScope,
+    invocation: typeof context.invocation,
+    keys: typeof store,
+  ): Promise<void> {
+    if (error instanceof FacadeError && error.outcomeUnknown) {
+      await keys.markUnknown(keyScope);
+      return;
+    }
+    if (error instanceof FacadeError && isFinal(error.status)) {
+      const body = { error: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) } };
+      await keys.complete(keyScope, { status: error.status, headers: {}, jsonBody: body });
+      return;
+    }
+    invocation.info('idempotency key released after a transient failure', { operation: keyScope.operation });
+    await keys.release(keyScope);
+  }
+};

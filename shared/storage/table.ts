@@ -1,0 +1,63 @@
+import { TableClient } from '@azure/data-tables';
+import type { TokenCredential } from '@azure/identity';
+import type { AuditStorageSettings } from '../config';
+
+export interface TableOptions {
+  storage: AuditStorageSettings | undefined;
+  tableName: string;
+  /** Builds the managed-identity credential for identity-based storage connections. */
+  credentialFor: (clientId: string | undefined) => TokenCredential;
+  /** Each table call gives up after this long, so an outage answers 503 instead of hanging. */
+  timeoutMs?: number;
+}
+
+/**
+ * The facade's one table (audit records, their entity index and idempotency keys): one client per
+ * process, the table created on first use. SDK retries are few and short, since every caller of
+ * the facade waits on them.
+ */
+export class Table {
+  private readonly client: TableClient | undefined;
+  private created: Promise<void> | undefined;
+  readonly timeoutMs: number;
+
+  constructor(options: TableOptions) {
+    this.timeoutMs = options.timeoutMs ?? 5_000;
+    this.client = options.storage ? createTableClient(options) : undefined;
+  }
+
+  signal(): AbortSignal {
+    return AbortSignal.timeout(this.timeoutMs);
+  }
+
+  async ready(): Promise<TableClient> {
+    const client = this.client;
+    if (!client) {
+      throw new Error('No audit storage is configured (setting AuditStorage or AuditStorage__tableServiceUri).');
+    }
+    this.created ??= client.createTable({ abortSignal: this.signal() }).catch((error: unknown) => {
+      // Forget the failure so the next request tries again once storage is back.
+      this.created = undefined;
+      throw error;
+    });
+    await this.created;
+    return client;
+  }
+}
+
+function createTableClient({ storage, tableName, credentialFor }: TableOptions): TableClient {
+  const retryOptions = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 };
+  if (storage?.kind === 'connectionString') {
+    const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
+    return TableClient.fromConnectionString(storage.connectionString, tableName, {
+      allowInsecureConnection: insecure,
+      retryOptions,
+    });
+  }
+  if (!storage) throw new Error('no storage');
+  return new TableClient(storage.tableServiceUri, tableName, credentialFor(storage.clientId), { retryOptions });
+}
+
+export function isStatus(error: unknown, status: number): boolean {
+  return typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === status;
+}
