@@ -54,6 +54,10 @@ export interface GraphEmulator {
   /** Requests to Graph proper (not the emulator's own control routes). */
   graphRequests(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
   addFault(rule: FaultRule): void;
+  /** How many entities of each kind exist. */
+  entityCounts(): Record<keyof Stored, number>;
+  /** The connector groups that exist. */
+  connectorGroups(): Record<string, unknown>[];
   clearFaults(): void;
   /** Forget every entity, request and fault. */
   reset(): void;
@@ -253,15 +257,15 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       await authorize(request);
       const fault = nextFault(method, path);
       if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      if (fault?.commit) {
+        try {
+          run();
+        } catch {
+          // The fault hides whatever Graph did, success or not.
+        }
+      }
       if (fault?.hang) return; // the socket stays open until the caller gives up or the emulator closes
       if (fault?.reset || fault?.status) {
-        if (fault.commit) {
-          try {
-            run();
-          } catch {
-            // The fault hides whatever Graph did, success or not.
-          }
-        }
         if (fault.reset) {
           request.socket.destroy();
           return;
@@ -336,6 +340,13 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     addFault: (rule) => {
       faults.push({ ...rule, steps: [...rule.steps] });
     },
+    entityCounts: () => ({
+      connections: store.connections.size,
+      groups: store.groups.size,
+      members: store.members.size,
+      connectorGroups: store.connectorGroups.size,
+    }),
+    connectorGroups: () => [...store.connectorGroups.values()],
     clearFaults: () => {
       faults = [];
     },

@@ -30,6 +30,11 @@ function run(stages: readonly Stage[], context: OperationContext, index = 0): Re
   return stage(context, () => run(stages, context, index + 1));
 }
 
+/** Graph must be done a little before the request's deadline: the audit outcome is written after it. */
+export function graphDeadlineAt(receivedAt: Date, deadlineMs: number): number {
+  return receivedAt.getTime() + deadlineMs - Math.min(1_000, deadlineMs / 10);
+}
+
 export function createOperationHandler(
   operation: OperationDefinition,
   stages: readonly Stage[] = createStages,
@@ -48,7 +53,7 @@ export function createOperationHandler(
       correlation: correlationFor(request),
       receivedAt,
       get deadlineAt() {
-        return receivedAt.getTime() + runtimeOf().settings.graphDeadlineMs;
+        return graphDeadlineAt(receivedAt, runtimeOf().settings.graphDeadlineMs);
       },
     };
     return run(stages, context);

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { AuditStore } from '../../shared/audit/auditStore';
 import { Table } from '../../shared/storage/table';
+import { startTcpProxy, type TcpProxy } from './tcpProxy';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
@@ -57,6 +58,10 @@ export interface TestStack {
   graph: GraphEmulator;
   host: HostProcess;
   audit: AuditStore;
+  /** Between the host and Azurite: `cut()` makes the audit store unreachable. */
+  auditProxy: TcpProxy;
+  /** Another host process with the same settings (a second instance), stopped with the stack. */
+  startAnotherHost(overrides?: Record<string, string>): Promise<HostProcess>;
   /** The settings the host runs with. */
   env: Record<string, string>;
   post(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
@@ -67,6 +72,14 @@ export interface ApiResponse {
   status: number;
   headers: Headers;
   body: any;
+}
+
+export function postJson(apiUrl: string, path: string, body: unknown, headers: Record<string, string> = {}): Promise<ApiResponse> {
+  return call(`${apiUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 export async function call(url: string, init: RequestInit = {}): Promise<ApiResponse> {
@@ -97,11 +110,14 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     parts.push({ stop: identity.close });
     const graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
     parts.push({ stop: graph.close });
+    // The host reaches Azurite through a proxy, so a test can make the audit store unreachable.
+    const auditProxy = await startTcpProxy(azurite.port);
+    parts.push({ stop: auditProxy.close });
     const env = {
       GRAPH_BASE_URL: graph.baseUrl,
       IDENTITY_ENDPOINT: identity.endpoint,
       IDENTITY_HEADER: identity.identityHeader,
-      AuditStorage: azurite.connectionString,
+      AuditStorage: azurite.connectionString.replace(`:${azurite.port}/`, `:${auditProxy.port}/`),
       AUDIT_TABLE_NAME: `Audit${randomBytes(4).toString('hex')}`,
       ...extraEnv,
     };
@@ -118,17 +134,18 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     );
     return {
       azurite,
+      auditProxy,
       identity,
       graph,
       host,
       audit,
       env,
-      post: (path, body, headers = {}) =>
-        call(`${host.apiUrl}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
-          body: typeof body === 'string' ? body : JSON.stringify(body),
-        }),
+      startAnotherHost: async (overrides = {}) => {
+        const another = await startHostProcess({ ...env, ...overrides });
+        parts.push(another);
+        return another;
+      },
+      post: (path, body, headers = {}) => postJson(host.apiUrl, path, body, headers),
       stop: stopAll,
     };
   } catch (error) {
