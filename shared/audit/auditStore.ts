@@ -94,7 +94,7 @@ export class AuditStore {
       responseBody: body.json,
       responseBodyTruncated: body.truncated,
     };
-    await client.updateEntity(update, 'Merge', { abortSignal: this.table.signal(), ...(etag ? { etag } : {}) });
+    const writes = [client.updateEntity(update, 'Merge', { abortSignal: this.table.signal(), ...(etag ? { etag } : {}) })];
     if ((outcome.status === 'succeeded' || outcome.status === 'orphaned') && entityPath) {
       const index: EntityIndexRow = {
         partitionKey: entityIndexPartition(intent.entityType),
@@ -102,8 +102,10 @@ export class AuditStore {
         auditPartitionKey: key.partitionKey,
         auditRowKey: key.rowKey,
       };
-      await client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() });
+      writes.push(client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() }));
     }
+    // Both in one round trip's time; if either fails the whole settlement is retried, and both are idempotent.
+    await Promise.all(writes);
   }
 
   async get(key: AuditKey): Promise<StoredAuditRecord | undefined> {
