@@ -43,26 +43,12 @@ export interface AuditKey {
   rowKey: string;
 }
 
-/** Stored form: a Table Storage entity. */
-export interface AuditEntity {
-  partitionKey: string;
-  rowKey: string;
-  operation: string;
-  entityType: string;
-  entityId: string;
-  graphPath: string;
-  graphVersion: string;
+/** Stored form: a Table Storage entity, the intent's fields plus what Graph's answer settled. */
+export interface AuditEntity extends AuditKey, Omit<AuditIntent, 'requestBody'> {
   status: AuditStatus;
   httpStatus?: number;
   errorCode?: string;
-  requestId: string;
   graphRequestId?: string;
-  clientRequestId: string;
-  callerId: string;
-  callerAppId?: string;
-  callerName?: string;
-  callerTenantId?: string;
-  requestedAt: Date;
   completedAt?: Date;
   durationMs?: number;
   requestBody: string;

@@ -39,21 +39,11 @@ export class AuditStore {
   async recordIntent(intent: AuditIntent): Promise<AuditKey> {
     const key = auditKeyFor(intent);
     const body = cappedJson(intent.requestBody);
+    const { requestBody: _sent, ...fields } = intent;
     const entity: AuditEntity = {
       ...key,
-      operation: intent.operation,
-      entityType: intent.entityType,
-      entityId: intent.entityId,
-      graphPath: intent.graphPath,
-      graphVersion: intent.graphVersion,
+      ...fields,
       status: 'pending',
-      requestId: intent.requestId,
-      clientRequestId: intent.clientRequestId,
-      callerId: intent.callerId,
-      ...(intent.callerAppId ? { callerAppId: intent.callerAppId } : {}),
-      ...(intent.callerName ? { callerName: intent.callerName } : {}),
-      ...(intent.callerTenantId ? { callerTenantId: intent.callerTenantId } : {}),
-      requestedAt: intent.requestedAt,
       requestBody: body.json,
       requestBodyTruncated: body.truncated,
     };

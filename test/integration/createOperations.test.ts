@@ -69,6 +69,16 @@ describe('the four operations end to end (local host, Graph emulator, identity e
     expect(byId?.rowKey).toBe(connectorGroup?.rowKey);
   });
 
+  it('caps stored bodies at 32 KiB and says so', async () => {
+    const description = 'é'.repeat(40_000);
+    const response = await stack.post('/v1.0/external/connections', { id: 'bigdesc', name: 'Big', description });
+    expect(response.status).toBe(201);
+    const record = await stack.audit.findByEntity('externalConnection', 'external/connections/bigdesc');
+    expect(record).toMatchObject({ requestBodyTruncated: true, responseBodyTruncated: true });
+    expect(Buffer.byteLength(record!.requestBody)).toBeLessThanOrEqual(32 * 1024);
+    expect(record!.requestBody).not.toContain('\uFFFD');
+  });
+
   it('serves the canonical /external routes on v1.0 and beta', async () => {
     for (const version of ['v1.0', 'beta']) {
       const id = `conn${version.replace('.', '')}`;
