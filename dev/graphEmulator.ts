@@ -39,6 +39,8 @@ export interface ReceivedRequest {
   headers: Record<string, string>;
   body: unknown;
   receivedAt: string;
+  /** The client's port: the same port on two requests means one kept-alive connection. */
+  remotePort: number | undefined;
 }
 
 export interface GraphEmulatorOptions {
@@ -304,7 +306,14 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       } catch {
         // Recorded as received.
       }
-      requests.push({ method: request.method ?? 'GET', path: url.pathname, headers, body, receivedAt: new Date().toISOString() });
+      requests.push({
+        method: request.method ?? 'GET',
+        path: url.pathname,
+        headers,
+        body,
+        receivedAt: new Date().toISOString(),
+        remotePort: request.socket.remotePort,
+      });
       await handleGraph(request, response, url.pathname, bodyText);
     })().catch(() => response.destroy());
   });

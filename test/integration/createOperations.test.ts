@@ -224,6 +224,13 @@ describe('correlation and pass-through headers', () => {
     expect(stack.identity.requestCount).toBeGreaterThanOrEqual(1);
   });
 
+  it('keeps its connection to Graph alive between requests', async () => {
+    await stack.post('/v1.0/external/connections', { id: 'keepalive1', name: 'n' });
+    await stack.post('/v1.0/external/connections', { id: 'keepalive2', name: 'n' });
+    const [first, second] = stack.graph.graphRequests({ method: 'POST' }).slice(-2);
+    expect(second?.remotePort).toBe(first?.remotePort);
+  });
+
   it('answers the readiness probe', async () => {
     const response = await call(`${stack.host.apiUrl}/health`);
     expect(response.status).toBe(200);
