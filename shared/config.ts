@@ -1,3 +1,5 @@
+import { parseAuthSettings, type AuthSettings } from './auth/settings';
+
 /**
  * Every setting the app reads, in one catalogue: the README's configuration table, the local
  * stack and the infra drift test are all checked against this list.
@@ -70,6 +72,8 @@ export interface Settings {
   auditTableName: string;
   graphDeadlineMs: number;
   graphAttemptTimeoutMs: number;
+  /** How callers are authenticated (`AUTH_*`); `notConfigured` refuses every operation. */
+  auth: AuthSettings;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -127,5 +131,6 @@ export function loadSettings(env: Environment = process.env): Settings {
     auditTableName: tableName,
     graphDeadlineMs: positiveInteger(env, 'GRAPH_DEADLINE_MS'),
     graphAttemptTimeoutMs: positiveInteger(env, 'GRAPH_ATTEMPT_TIMEOUT_MS'),
+    auth: parseAuthSettings((name) => read(env, name), env),
   };
 }

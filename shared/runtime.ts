@@ -1,5 +1,6 @@
 import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { AuditStore } from './audit/auditStore';
+import { createAuthenticator, type Authenticator } from './auth/authenticator';
 import { loadSettings, type Environment, type Settings } from './config';
 import { GraphClient } from './graph/graphClient';
 import { CachedTokenProvider } from './identity/tokenProvider';
@@ -9,6 +10,8 @@ export interface Runtime {
   settings: Settings;
   graph: GraphClient;
   audit: AuditStore;
+  /** Checks callers; holds the cached signing keys. */
+  auth: Authenticator;
 }
 
 export function createRuntime(env: Environment = process.env): Runtime {
@@ -30,6 +33,7 @@ export function createRuntime(env: Environment = process.env): Runtime {
     settings,
     graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, timeoutMs: settings.graphDeadlineMs }),
     audit: new AuditStore({ storage: settings.auditStorage, tableName: settings.auditTableName, credentialFor }),
+    auth: createAuthenticator(settings.auth),
   };
 }
 

@@ -5,13 +5,14 @@ import { getRuntime, type Runtime } from '../runtime';
 import type { OperationContext, Stage } from './context';
 import { auditTrail } from './stages/auditTrail';
 import { authenticate } from './stages/authenticate';
+import { authorize } from './stages/authorize';
 import { callGraph } from './stages/callGraph';
 import { readBody } from './stages/readBody';
 import { respond } from './stages/respond';
 import { validate } from './stages/validate';
 
 /** The order every create request takes; see README "How a request is handled". */
-export const createStages: readonly Stage[] = [respond, readBody, authenticate, validate, auditTrail, callGraph];
+export const createStages: readonly Stage[] = [respond, readBody, authenticate, authorize, validate, auditTrail, callGraph];
 
 function run(stages: readonly Stage[], context: OperationContext, index = 0): ReturnType<Stage> {
   const stage = stages[index];

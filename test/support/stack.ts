@@ -4,6 +4,7 @@ import { AuditStore } from '../../shared/audit/auditStore';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
+import { startDevTokenIssuer, type DevTokenIssuer, type MintOptions } from '../../dev/tokenIssuer';
 
 export interface HostProcess {
   apiUrl: string;
@@ -56,9 +57,17 @@ export interface TestStack {
   graph: GraphEmulator;
   host: HostProcess;
   audit: AuditStore;
+  /** The dev token issuer the host trusts (its `AUTH_*` settings). */
+  tokens: DevTokenIssuer;
+  /** A token the host accepts; default app-only with all four roles. */
+  token(options?: MintOptions): Promise<string>;
   /** The settings the host runs with. */
   env: Record<string, string>;
-  post(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /**
+   * POSTs with a valid all-roles bearer token, unless `auth.token` says otherwise (`null`: no
+   * Authorization header) or `headers` carries its own `authorization`.
+   */
+  post(path: string, body: unknown, headers?: Record<string, string>, auth?: { token?: string | null }): Promise<ApiResponse>;
   stop(): Promise<void>;
 }
 
@@ -96,7 +105,11 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     parts.push({ stop: identity.close });
     const graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
     parts.push({ stop: graph.close });
+    const tokens = await startDevTokenIssuer();
+    parts.push({ stop: tokens.close });
+    const defaultToken = await tokens.mint();
     const env = {
+      ...tokens.env,
       GRAPH_BASE_URL: graph.baseUrl,
       IDENTITY_ENDPOINT: identity.endpoint,
       IDENTITY_HEADER: identity.identityHeader,
@@ -119,13 +132,22 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
       graph,
       host,
       audit,
+      tokens,
+      token: (options) => tokens.mint(options),
       env,
-      post: (path, body, headers = {}) =>
-        call(`${host.apiUrl}${path}`, {
+      post: (path, body, headers = {}, auth = {}) => {
+        const token = auth.token === undefined ? defaultToken : auth.token;
+        const ownAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+        return call(`${host.apiUrl}${path}`, {
           method: 'POST',
-          headers: { 'content-type': 'application/json', ...headers },
+          headers: {
+            'content-type': 'application/json',
+            ...(token === null || ownAuthorization ? {} : { authorization: `Bearer ${token}` }),
+            ...headers,
+          },
           body: typeof body === 'string' ? body : JSON.stringify(body),
-        }),
+        });
+      },
       stop: stopAll,
     };
   } catch (error) {
