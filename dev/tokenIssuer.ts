@@ -160,9 +160,8 @@ export async function startDevTokenIssuer(options: DevTokenIssuerOptions = {}): 
       return;
     }
     jwksRequests += 1;
-    sendJson(response, 200, {
-      keys: keys.map((key) => ({ ...publicPart(key.privateJwk), kid: key.kid, use: 'sig', alg: 'RS256' })),
-    });
+    // As Entra's key set: no `alg` on the keys, so the validator's RS256-only rule is what decides.
+    sendJson(response, 200, { keys: keys.map((key) => ({ ...publicPart(key.privateJwk), kid: key.kid, use: 'sig' })) });
   }, options.port ?? 0);
 
   const jwksUri = `${running.origin}${keysPath}`;
