@@ -1,5 +1,5 @@
-import { createPublicKey } from 'node:crypto';
-import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT, type JWK } from 'jose';
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import { decodeJwt, decodeProtectedHeader, generateKeyPair, SignJWT } from 'jose';
 import type { DevTokenIssuer } from '../../dev/tokenIssuer';
 
 /**
@@ -26,8 +26,8 @@ export async function tokenDefects(issuer: DevTokenIssuer, role: string, otherRo
   const foreign = await generateKeyPair('RS256');
   const signForeign = (headerKid: string) =>
     new SignJWT(payload).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid: headerKid }).sign(foreign.privateKey);
-  const jwks = (await (await fetch(issuer.jwksUri)).json()) as { keys: JWK[] };
-  const publicPem = createPublicKey({ key: jwks.keys[0] as never, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
+  const jwks = (await (await fetch(issuer.jwksUri)).json()) as { keys: JsonWebKey[] };
+  const publicPem = createPublicKey({ key: jwks.keys[0]!, format: 'jwk' }).export({ type: 'spki', format: 'pem' });
   const otherTenant = 'abcd0000-0000-4000-8000-000000000000';
   const bearer = (token: string) => `Bearer ${token}`;
   const invalid = (name: string, token: string): TokenDefect => ({ name, authorization: bearer(token), status: 401, invalidToken: true });
