@@ -76,8 +76,9 @@ try {
   const baseline = await load('Graph emulator alone (baseline)', `${stack.graph.baseUrl}/v1.0/external/connections/bench/groups`, group, {
     authorization: `Bearer ${token}`,
   });
-  const facade = await load('facade create (validate, token, audit ×2, Graph)', `${stack.host.apiUrl}/v1.0/external/connections/bench/groups`, group, {});
-  const rejected = await load('facade rejection (invalid body)', `${stack.host.apiUrl}/v1.0/external/connections/bench/groups`, () => '{"id":"not valid!"}', {});
+  const caller = { authorization: `Bearer ${await stack.token()}` };
+  const facade = await load('facade create (auth, validate, token, audit ×2, Graph)', `${stack.host.apiUrl}/v1.0/external/connections/bench/groups`, group, caller);
+  const rejected = await load('facade rejection (invalid body)', `${stack.host.apiUrl}/v1.0/external/connections/bench/groups`, () => '{"id":"not valid!"}', caller);
 
   console.log(`${seconds} s per scenario, ${connections} connections, loopback, 2 cores`);
   console.table([baseline, facade, rejected]);

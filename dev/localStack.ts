@@ -1,6 +1,7 @@
 import { startAzurite, type RunningAzurite } from './azurite';
 import { startGraphEmulator, type GraphEmulator } from './graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
+import { defaultDevKeyFile, loadOrCreateDevSigningKey, startDevTokenIssuer, type DevTokenIssuer } from './tokenIssuer';
 
 /**
  * The embedded defaults of `npm start`: each part is started only when its setting is absent,
@@ -9,11 +10,18 @@ import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint
 export interface LocalStack {
   /** The settings to run the app with: the given ones plus those of the parts started here. */
   env: Record<string, string>;
-  started: { graphEmulator?: GraphEmulator; identityEndpoint?: IdentityEndpoint; azurite?: RunningAzurite };
+  started: { graphEmulator?: GraphEmulator; identityEndpoint?: IdentityEndpoint; azurite?: RunningAzurite; tokenIssuer?: DevTokenIssuer };
   stop(): Promise<void>;
 }
 
-export async function startLocalStack(given: Record<string, string | undefined>): Promise<LocalStack> {
+export interface LocalStackOptions {
+  /** Where the dev token issuer keeps its key (shared with `npm run token`). */
+  devKeyFile?: string;
+}
+
+const authSettings = ['AUTH_MODE', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_ISSUER', 'AUTH_JWKS_URI'] as const;
+
+export async function startLocalStack(given: Record<string, string | undefined>, options: LocalStackOptions = {}): Promise<LocalStack> {
   const env: Record<string, string> = Object.fromEntries(
     Object.entries(given).filter((entry): entry is [string, string] => typeof entry[1] === 'string' && entry[1] !== ''),
   );
@@ -23,6 +31,7 @@ export async function startLocalStack(given: Record<string, string | undefined>)
       started.graphEmulator?.close(),
       started.identityEndpoint?.close(),
       started.azurite?.stop(),
+      started.tokenIssuer?.close(),
     ]);
   };
   try {
@@ -40,6 +49,13 @@ export async function startLocalStack(given: Record<string, string | undefined>)
     if (!env.AuditStorage && !env.AuditStorage__tableServiceUri) {
       started.azurite = await startAzurite();
       env.AuditStorage = started.azurite.connectionString;
+    }
+    // No AUTH_* setting at all: a local issuer stands in for Microsoft Entra ID. Never on an Azure
+    // instance (WEBSITE_INSTANCE_ID), where missing settings must refuse every call instead.
+    if (authSettings.every((name) => !env[name]) && !env.WEBSITE_INSTANCE_ID) {
+      const key = await loadOrCreateDevSigningKey(options.devKeyFile ?? defaultDevKeyFile);
+      started.tokenIssuer = await startDevTokenIssuer({ key });
+      Object.assign(env, started.tokenIssuer.env);
     }
   } catch (error) {
     await stop();

@@ -39,7 +39,9 @@ async function main(): Promise<void> {
     `Graph: ${stack.env.GRAPH_BASE_URL}${stack.started.graphEmulator ? ' (local emulator)' : ''}`,
     `Identity endpoint: ${stack.env.IDENTITY_ENDPOINT}${stack.started.identityEndpoint ? ' (local)' : ''}`,
     `Audit storage: ${stack.started.azurite ? `Azurite on 127.0.0.1:${stack.started.azurite.port} (in memory)` : 'as configured'}`,
+    `Caller tokens: ${stack.started.tokenIssuer ? `local dev issuer, keys at ${stack.env.AUTH_JWKS_URI} (npm run -s token -- --roles ROLE mints more)` : `Microsoft Entra ID tenant ${stack.env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
   ];
+  const token = stack.started.tokenIssuer ? await stack.started.tokenIssuer.mint({ lifetimeSeconds: 12 * 3600 }) : '$TOKEN';
   const apiUrl = host.apiUrl.replace('127.0.0.1', 'localhost');
   process.stdout.write(
     [
@@ -50,7 +52,9 @@ async function main(): Promise<void> {
         .filter((definition) => definition.kind === 'http')
         .map((definition) => `  ${(definition.options.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${apiUrl}/${definition.options.route}`),
       'Try:',
+      ...(stack.started.tokenIssuer ? [] : ['  (TOKEN: an access token for the facade app registration, e.g. `az account get-access-token --resource <app id URI>`)']),
       `  curl -s -X POST ${apiUrl}/v1.0/external/connections -H 'Content-Type: application/json' \\`,
+      `    -H "Authorization: Bearer ${token}" \\`,
       `    -d '{"id":"contosohr","name":"Contoso HR","description":"Connection to index Contoso HR system"}'`,
       'Ctrl-C stops everything.',
       '',

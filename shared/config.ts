@@ -1,3 +1,5 @@
+import { parseAuthSettings, type AuthSettings } from './auth/settings';
+
 /**
  * Every setting the app reads, in one catalogue: the README's configuration table, the local
  * stack and the infra drift test are all checked against this list.
@@ -73,6 +75,8 @@ export interface Settings {
   idempotencyRetentionHours: number;
   reconcileAfterMinutes: number;
   reconcileMaxRecords: number;
+  /** How callers are authenticated (`AUTH_*`); `notConfigured` refuses every operation. */
+  auth: AuthSettings;
 }
 
 export type Environment = Readonly<Record<string, string | undefined>>;
@@ -142,5 +146,6 @@ export function loadSettings(env: Environment = process.env): Settings {
     idempotencyRetentionHours: positiveInteger(env, 'IDEMPOTENCY_RETENTION_HOURS'),
     reconcileAfterMinutes: nonNegativeNumber(env, 'RECONCILE_AFTER_MINUTES'),
     reconcileMaxRecords: positiveInteger(env, 'RECONCILE_MAX_RECORDS'),
+    auth: parseAuthSettings((name) => read(env, name), env),
   };
 }

@@ -1,5 +1,6 @@
 import { ManagedIdentityCredential, type TokenCredential } from '@azure/identity';
 import { AuditStore } from './audit/auditStore';
+import { createAuthenticator, type Authenticator } from './auth/authenticator';
 import { loadSettings, type Environment, type Settings } from './config';
 import { GraphClient } from './graph/graphClient';
 import { IdempotencyStore } from './idempotency/idempotencyStore';
@@ -12,6 +13,8 @@ export interface Runtime {
   graph: GraphClient;
   audit: AuditStore;
   idempotency: IdempotencyStore;
+  /** Checks callers; holds the cached signing keys. */
+  auth: Authenticator;
 }
 
 export function createRuntime(env: Environment = process.env): Runtime {
@@ -35,6 +38,7 @@ export function createRuntime(env: Environment = process.env): Runtime {
     graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, attemptTimeoutMs: settings.graphAttemptTimeoutMs }),
     audit: new AuditStore(table),
     idempotency: new IdempotencyStore(table, settings.idempotencyRetentionHours * 3_600_000),
+    auth: createAuthenticator(settings.auth),
   };
 }
 

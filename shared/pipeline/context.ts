@@ -11,6 +11,8 @@ export interface Caller {
   appId?: string;
   name?: string;
   tenantId?: string;
+  /** App roles the caller holds (`roles` claim). */
+  roles?: readonly string[];
 }
 
 export interface ValidatedInput {

@@ -6,6 +6,7 @@ import type { OperationContext, Stage } from './context';
 import { auditTrail } from './stages/auditTrail';
 import { acquireToken } from './stages/acquireToken';
 import { authenticate } from './stages/authenticate';
+import { authorize } from './stages/authorize';
 import { callGraph } from './stages/callGraph';
 import { idempotency } from './stages/idempotency';
 import { readBody } from './stages/readBody';
@@ -17,6 +18,7 @@ export const createStages: readonly Stage[] = [
   respond,
   readBody,
   authenticate,
+  authorize,
   validate,
   idempotency,
   acquireToken,

@@ -9,9 +9,11 @@ import { call, startTestStack, type TestStack } from '../support/stack';
  */
 
 let stack: TestStack;
+let authorization: string;
 
 beforeAll(async () => {
   stack = await startTestStack();
+  authorization = `Bearer ${await stack.token()}`;
   expect((await stack.post('/beta/external/connections', { id: 'prop', name: 'Property' })).status).toBe(201);
   expect((await stack.post('/beta/external/connections/prop/groups', { id: 'group1' })).status).toBe(201);
 });
@@ -130,7 +132,7 @@ it('never answers 5xx, always Graph-shaped, and rejected input never reaches Gra
       const encoded = rest.map((part, index) => (index === 0 || part === 'groups' || part === 'members' ? part : encodeURIComponent(part)));
       const path = `/${encodeURIComponent(first ?? '')}/${encoded.join('/')}`;
       const before = stack.graph.requests.length;
-      const response = await call(`${stack.host.apiUrl}${path}`, { method: 'POST', headers: sent, body: text });
+      const response = await call(`${stack.host.apiUrl}${path}`, { method: 'POST', headers: { authorization, ...sent }, body: text });
       expect(response.status, `${path} ${text}`).toBeLessThan(500);
       if (response.status >= 400) {
         expect(response.body?.error?.code, `${response.status} for ${path} ${text}`).toEqual(expect.any(String));

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devIdentities } from '../../dev/tokenIssuer';
 import { call, startTestStack, type TestStack } from '../support/stack';
 import { seedExamples } from '../support/seedExamples';
 
@@ -43,7 +44,7 @@ describe('the four operations end to end (local host, Graph emulator, identity e
       graphVersion: 'beta',
       status: 'succeeded',
       httpStatus: 201,
-      callerId: 'anonymous',
+      callerId: devIdentities.callerAppId,
       requestBodyTruncated: false,
       responseBodyTruncated: false,
     });

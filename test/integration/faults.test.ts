@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { postJson, startTestStack, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 
 /**
  * The fault matrix of issue 3: each row one test, against the local host process, Azurite and
@@ -167,7 +167,7 @@ describe('dependencies down', () => {
     // A new instance: its token cache is cold.
     const coldHost = await stack.startAnotherHost({ LOCAL_HOST_QUIET: '1' });
     const graphCallsBefore = stack.graph.graphRequests().length;
-    const response = await postJson(coldHost.apiUrl, groupsPath, { id: 'noidentity' }, { 'client-request-id': 'row-identity-down' });
+    const response = await stack.postTo(coldHost.apiUrl, groupsPath, { id: 'noidentity' }, { 'client-request-id': 'row-identity-down' });
     expect(response.status).toBe(503);
     expect(response.body.error.code).toBe('managedIdentityUnavailable');
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/);

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { postJson, startTestStack, type HostProcess, type TestStack } from '../support/stack';
+import { startTestStack, type HostProcess, type TestStack } from '../support/stack';
 
 /** Idempotency-Key across two host instances that share one Azurite. */
 
@@ -28,7 +28,7 @@ describe('Idempotency-Key', () => {
   it('replays the stored answer on another instance without calling Graph again', async () => {
     const first = await stack.post(path, { id: 'replayed', displayName: 'Once' }, { 'idempotency-key': 'run-1' });
     expect(first.status).toBe(201);
-    const again = await postJson(second.apiUrl, path, { displayName: 'Once', id: 'replayed' }, { 'idempotency-key': 'run-1' });
+    const again = await stack.postTo(second.apiUrl, path, { displayName: 'Once', id: 'replayed' }, { 'idempotency-key': 'run-1' });
     expect(again.status).toBe(201);
     expect(again.headers.get('idempotent-replayed')).toBe('true');
     expect(again.body).toEqual(first.body);
@@ -37,7 +37,7 @@ describe('Idempotency-Key', () => {
 
   it('answers 422 when the key comes back with a different body', async () => {
     await stack.post(path, { id: 'keyed1' }, { 'idempotency-key': 'run-2' });
-    const other = await postJson(second.apiUrl, path, { id: 'keyed2' }, { 'idempotency-key': 'run-2' });
+    const other = await stack.postTo(second.apiUrl, path, { id: 'keyed2' }, { 'idempotency-key': 'run-2' });
     expect(other.status).toBe(422);
     expect(other.body.error.code).toBe('idempotencyKeyReused');
     expect(postsOf('keyed2')).toBe(0);
@@ -47,12 +47,12 @@ describe('Idempotency-Key', () => {
     stack.graph.addFault({ method: 'POST', path: 'connections/idem/groups$', steps: [{ delayMs: 1_500 }] });
     const first = stack.post(path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
     await expect.poll(() => postsOf('slowgroup'), { timeout: 5_000, interval: 20 }).toBe(1);
-    const concurrent = await postJson(second.apiUrl, path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
+    const concurrent = await stack.postTo(second.apiUrl, path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
     expect(concurrent.status).toBe(409);
     expect(concurrent.body.error.code).toBe('idempotencyKeyInUse');
     expect(Number(concurrent.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
     expect((await first).status).toBe(201);
-    const later = await postJson(second.apiUrl, path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
+    const later = await stack.postTo(second.apiUrl, path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
     expect(later.status).toBe(201);
     expect(later.headers.get('idempotent-replayed')).toBe('true');
     expect(postsOf('slowgroup')).toBe(1);
@@ -61,7 +61,7 @@ describe('Idempotency-Key', () => {
   it('replays a final Graph error too, Graph-shaped with this request’s ids', async () => {
     const first = await stack.post('/v1.0/external/connections/nosuch/groups', { id: 'orphan' }, { 'idempotency-key': 'run-4' });
     expect(first.status).toBe(404);
-    const again = await postJson(second.apiUrl, '/v1.0/external/connections/nosuch/groups', { id: 'orphan' }, {
+    const again = await stack.postTo(second.apiUrl, '/v1.0/external/connections/nosuch/groups', { id: 'orphan' }, {
       'idempotency-key': 'run-4',
       'client-request-id': 'replay-404',
     });
@@ -80,7 +80,7 @@ describe('Idempotency-Key', () => {
   it('frees the key after a transient failure so the retry runs', async () => {
     stack.graph.addFault({ method: 'POST', path: 'connections/idem/groups$', steps: [{ status: 429, retryAfter: '60' }] });
     expect((await stack.post(path, { id: 'transient' }, { 'idempotency-key': 'run-6' })).status).toBe(429);
-    const retried = await postJson(second.apiUrl, path, { id: 'transient' }, { 'idempotency-key': 'run-6' });
+    const retried = await stack.postTo(second.apiUrl, path, { id: 'transient' }, { 'idempotency-key': 'run-6' });
     expect(retried.status).toBe(201);
     expect(retried.headers.get('idempotent-replayed')).toBeNull();
   });
@@ -94,7 +94,7 @@ describe('Idempotency-Key', () => {
     stack.graph.addFault({ method: 'POST', path: 'connectorGroups$', steps: [{ commit: true, reset: true }] });
     const lost = await stack.post(connectorGroups, { name: 'Keyed group' }, { 'idempotency-key': 'run-7' });
     expect(lost.status).toBe(502);
-    const retried = await postJson(second.apiUrl, connectorGroups, { name: 'Keyed group' }, { 'idempotency-key': 'run-7' });
+    const retried = await stack.postTo(second.apiUrl, connectorGroups, { name: 'Keyed group' }, { 'idempotency-key': 'run-7' });
     expect(retried.status).toBe(201);
     expect(retried.body).toMatchObject({ name: 'Keyed group' });
     expect(stack.graph.connectorGroups().filter((group) => group.name === 'Keyed group')).toHaveLength(1);

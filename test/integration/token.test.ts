@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { postJson, startTestStack, type TestStack } from '../support/stack';
+import { startTestStack, type TestStack } from '../support/stack';
 
 let stack: TestStack;
 
@@ -18,7 +18,7 @@ it('100 concurrent requests on a cold instance make exactly one identity request
   stack.identity.setFault({ kind: 'slow', delayMs: 300 });
   const before = stack.identity.requestCount;
   const responses = await Promise.all(
-    Array.from({ length: 100 }, (_, index) => postJson(cold.apiUrl, '/v1.0/external/connections/tokens/groups', { id: `g${index}` })),
+    Array.from({ length: 100 }, (_, index) => stack.postTo(cold.apiUrl, '/v1.0/external/connections/tokens/groups', { id: `g${index}` })),
   );
   expect(responses.map((response) => response.status)).toEqual(Array(100).fill(201));
   expect(stack.identity.requestCount - before).toBe(1);

@@ -6,6 +6,7 @@ import { startTcpProxy, type TcpProxy } from './tcpProxy';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
+import { startDevTokenIssuer, type DevTokenIssuer, type MintOptions } from '../../dev/tokenIssuer';
 
 export interface HostProcess {
   apiUrl: string;
@@ -62,9 +63,19 @@ export interface TestStack {
   auditProxy: TcpProxy;
   /** Another host process with the same settings (a second instance), stopped with the stack. */
   startAnotherHost(overrides?: Record<string, string>): Promise<HostProcess>;
+  /** The dev token issuer the host trusts (its `AUTH_*` settings). */
+  tokens: DevTokenIssuer;
+  /** A token the host accepts; default app-only with all four roles. */
+  token(options?: MintOptions): Promise<string>;
   /** The settings the host runs with. */
   env: Record<string, string>;
-  post(path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
+  /**
+   * POSTs with a valid all-roles bearer token, unless `auth.token` says otherwise (`null`: no
+   * Authorization header) or `headers` carries its own `authorization`.
+   */
+  post(path: string, body: unknown, headers?: Record<string, string>, auth?: { token?: string | null }): Promise<ApiResponse>;
+  /** The same, to another instance (see `startAnotherHost`). */
+  postTo(apiUrl: string, path: string, body: unknown, headers?: Record<string, string>): Promise<ApiResponse>;
   stop(): Promise<void>;
 }
 
@@ -113,7 +124,22 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     // The host reaches Azurite through a proxy, so a test can make the audit store unreachable.
     const auditProxy = await startTcpProxy(azurite.port);
     parts.push({ stop: auditProxy.close });
+    const tokens = await startDevTokenIssuer();
+    parts.push({ stop: tokens.close });
+    const defaultToken = await tokens.mint();
+    const postTo = (
+      apiUrl: string,
+      path: string,
+      body: unknown,
+      headers: Record<string, string>,
+      auth: { token?: string | null } = {},
+    ) => {
+      const token = auth.token === undefined ? defaultToken : auth.token;
+      const ownAuthorization = Object.keys(headers).some((name) => name.toLowerCase() === 'authorization');
+      return postJson(apiUrl, path, body, { ...(token === null || ownAuthorization ? {} : { authorization: `Bearer ${token}` }), ...headers });
+    };
     const env = {
+      ...tokens.env,
       GRAPH_BASE_URL: graph.baseUrl,
       IDENTITY_ENDPOINT: identity.endpoint,
       IDENTITY_HEADER: identity.identityHeader,
@@ -139,13 +165,16 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
       graph,
       host,
       audit,
+      tokens,
+      token: (options) => tokens.mint(options),
       env,
       startAnotherHost: async (overrides = {}) => {
         const another = await startHostProcess({ ...env, ...overrides });
         parts.push(another);
         return another;
       },
-      post: (path, body, headers = {}) => postJson(host.apiUrl, path, body, headers),
+      post: (path, body, headers = {}, auth = {}) => postTo(host.apiUrl, path, body, headers, auth),
+      postTo: (apiUrl, path, body, headers = {}) => postTo(apiUrl, path, body, headers),
       stop: stopAll,
     };
   } catch (error) {

@@ -3,18 +3,23 @@ import { createExternalGroup } from '../../functions/createExternalGroup';
 import { freeLoopbackPort } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
+import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
 import { HttpRequest, InvocationContext } from '../../shared/azureFunctions';
-import { createOperationHandler } from '../../shared/pipeline/pipeline';
+import { createOperationHandler, createStages } from '../../shared/pipeline/pipeline';
+import { authenticate } from '../../shared/pipeline/stages/authenticate';
+import { authorize } from '../../shared/pipeline/stages/authorize';
 import { createRuntime, type Runtime } from '../../shared/runtime';
 
 /**
  * The handler as the Functions host calls it: `HttpRequest` and `InvocationContext` in, an
- * `HttpResponseInit` out. Stages before Graph need no runtime at all; the audit cases use a real
- * identity endpoint and Graph emulator with storage that is down or missing.
+ * `HttpResponseInit` out. Body and input checks need no runtime at all (the input cases run
+ * without the auth stages, which test/unit/auth*.test.ts cover); the audit cases use a real
+ * identity endpoint, Graph emulator and dev token issuer with storage that is down or missing.
  */
 
 let graph: GraphEmulator;
 let identity: IdentityEndpoint;
+let tokens: DevTokenIssuer;
 
 const savedEnvironment = { ...process.env };
 
@@ -24,13 +29,17 @@ beforeAll(async () => {
   // ManagedIdentityCredential reads the App Service protocol settings from the process environment.
   process.env.IDENTITY_ENDPOINT = identity.endpoint;
   process.env.IDENTITY_HEADER = identity.identityHeader;
+  tokens = await startDevTokenIssuer();
 });
 
 afterAll(async () => {
   process.env = savedEnvironment;
   await graph?.close();
   await identity?.close();
+  await tokens?.close();
 });
+
+const withoutAuth = createStages.filter((stage) => stage !== authenticate && stage !== authorize);
 
 const noRuntime = (): Runtime => {
   throw new Error('this request must not need the runtime');
@@ -49,7 +58,7 @@ function groupRequest(body: string, headers: Record<string, string> = {}, params
 const invocation = () => new InvocationContext({ functionName: 'createExternalGroup', logHandler: () => undefined });
 
 describe('createExternalGroup handler', () => {
-  const handler = createOperationHandler(createExternalGroup, undefined, noRuntime);
+  const handler = createOperationHandler(createExternalGroup, withoutAuth, noRuntime);
 
   it('refuses a body that is not application/json with a Graph-shaped 415', async () => {
     const response = await handler(groupRequest('{"id":"g1"}', { 'content-type': 'text/xml', 'client-request-id': 'c-1' }), invocation());
@@ -90,13 +99,14 @@ describe('audit store failures keep Graph untouched', () => {
   it('answers 503 with Retry-After when the audit store is down, and never calls Graph', async () => {
     const deadPort = await freeLoopbackPort();
     const runtime = createRuntime({
+      ...tokens.env,
       GRAPH_BASE_URL: graph.baseUrl,
       IDENTITY_ENDPOINT: identity.endpoint,
       IDENTITY_HEADER: identity.identityHeader,
       AuditStorage: `DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=${Buffer.from('k').toString('base64')};TableEndpoint=http://127.0.0.1:${deadPort}/devstoreaccount1;`,
     });
     const handler = createOperationHandler(createExternalGroup, undefined, () => runtime);
-    const response = await handler(groupRequest('{"id":"g1"}'), invocation());
+    const response = await handler(groupRequest('{"id":"g1"}', { authorization: `Bearer ${await tokens.mint()}` }), invocation());
     expect(response.status).toBe(503);
     expect(response.headers).toMatchObject({ 'retry-after': '10' });
     expect(response.jsonBody).toMatchObject({ error: { code: 'auditStoreUnavailable' } });
@@ -104,10 +114,11 @@ describe('audit store failures keep Graph untouched', () => {
   });
 
   it('answers 503 when no audit storage is configured at all', async () => {
-    const runtime = createRuntime({ GRAPH_BASE_URL: graph.baseUrl });
+    const runtime = createRuntime({ ...tokens.env, GRAPH_BASE_URL: graph.baseUrl });
     const handler = createOperationHandler(createExternalGroup, undefined, () => runtime);
-    const response = await handler(groupRequest('{"id":"g1"}'), invocation());
+    const response = await handler(groupRequest('{"id":"g1"}', { authorization: `Bearer ${await tokens.mint()}` }), invocation());
     expect(response.status).toBe(503);
+    expect(response.jsonBody).toMatchObject({ error: { code: 'auditStoreUnavailable' } });
     expect(graph.graphRequests()).toEqual([]);
   });
 });

@@ -1,7 +1,49 @@
-import type { Stage } from '../context';
+import {
+  AuthenticationFailed,
+  AuthNotConfigured,
+  SigningKeysUnavailable,
+  authNotConfigured,
+  authenticationUnavailable,
+  unauthorized,
+} from '../../auth/authErrors';
+import { callerLogFields } from '../../auth/caller';
+import type { OperationContext, Stage } from '../context';
 
-/** Until callers are authenticated every request is recorded as `anonymous`. */
+function refusal(context: OperationContext, error: unknown): unknown {
+  const request = {
+    operation: context.operation.name,
+    requestId: context.correlation.requestId,
+    clientRequestId: context.correlation.clientRequestId,
+  };
+  if (error instanceof AuthenticationFailed) {
+    // The claims of a token that failed are what it claims, not who sent it.
+    context.invocation.warn('request denied: caller not authenticated', {
+      ...request,
+      status: 401,
+      reason: error.reason,
+      ...callerLogFields(error.claimedCaller),
+      claimsVerified: false,
+    });
+    return unauthorized(error.challenge);
+  }
+  if (error instanceof AuthNotConfigured) {
+    context.invocation.error('authentication is not configured, so every operation is refused', {
+      ...request,
+      reason: error.reason,
+      runningInAzure: error.runningInAzure,
+    });
+    return authNotConfigured(error);
+  }
+  if (error instanceof SigningKeysUnavailable) return authenticationUnavailable(error);
+  return error;
+}
+
+/** Who is calling (a Microsoft Entra ID token, or Easy Auth's principal): sets `context.caller`. */
 export const authenticate: Stage = async (context, next) => {
-  context.caller = { id: 'anonymous' };
+  try {
+    context.caller = await context.runtime.auth.authenticate(context.request.headers);
+  } catch (error) {
+    throw refusal(context, error);
+  }
   return next();
 };

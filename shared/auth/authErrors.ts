@@ -1,0 +1,81 @@
+import { FacadeError } from '../errors';
+import type { Caller } from '../pipeline/context';
+
+/**
+ * Why a caller was not let in. The `reason` is for the log only: answers never say why a token
+ * failed, so a caller cannot probe the validation.
+ */
+export class AuthenticationFailed extends Error {
+  constructor(
+    /** `missing`: no credentials at all (RFC 6750: no error code); `invalid`: they did not hold. */
+    readonly challenge: 'missing' | 'invalid',
+    readonly reason: string,
+    /** Who the token claims to be, read without trusting it (for the log of a denied attempt). */
+    readonly claimedCaller?: Caller,
+  ) {
+    super(reason);
+    this.name = 'AuthenticationFailed';
+  }
+}
+
+/** The signing keys could not be fetched: the token may be fine, the facade cannot tell. */
+export class SigningKeysUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`signing keys unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+    this.name = 'SigningKeysUnavailable';
+  }
+}
+
+/** Authentication is not configured, so nobody is let in. */
+export class AuthNotConfigured extends Error {
+  constructor(
+    readonly reason: string,
+    readonly runningInAzure: boolean,
+  ) {
+    super(reason);
+    this.name = 'AuthNotConfigured';
+  }
+}
+
+const realm = 'graph-connectors-facade';
+
+/** 401 with the RFC 6750 challenge and Graph's code; the message never says what failed. */
+export function unauthorized(challenge: AuthenticationFailed['challenge']): FacadeError {
+  return new FacadeError(
+    401,
+    'InvalidAuthenticationToken',
+    challenge === 'missing' ? 'Access token is empty.' : 'Access token validation failure.',
+    {
+      headers: {
+        'www-authenticate': challenge === 'missing' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`,
+      },
+    },
+  );
+}
+
+export function forbidden(role: string): FacadeError {
+  return new FacadeError(
+    403,
+    'Authorization_RequestDenied',
+    `Insufficient privileges to complete the operation: the caller lacks the app role '${role}'.`,
+    { headers: { 'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope"` } },
+  );
+}
+
+export function authNotConfigured(cause: AuthNotConfigured): FacadeError {
+  return new FacadeError(
+    503,
+    'authNotConfigured',
+    'Authentication is not configured on this facade, so every operation is refused; the log says which setting is missing.',
+    { cause },
+  );
+}
+
+export function authenticationUnavailable(cause: SigningKeysUnavailable): FacadeError {
+  return new FacadeError(
+    503,
+    'authenticationUnavailable',
+    'The facade cannot check access tokens right now; retry later.',
+    { retryAfterSeconds: 10, cause },
+  );
+}

@@ -1,0 +1,124 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { devIdentities } from '../../dev/tokenIssuer';
+import { startHostProcess, startTestStack, type HostProcess, type TestStack } from '../support/stack';
+import { tokenDefects } from '../support/tokenDefects';
+
+/**
+ * Authentication and app roles over real HTTP: the local host as a child process trusting the dev
+ * token issuer, Graph emulator, identity endpoint and Azurite. Denied calls reach neither Graph
+ * nor the audit table; allowed ones are audited with who the caller was.
+ */
+
+let stack: TestStack;
+
+beforeAll(async () => {
+  stack = await startTestStack();
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+const everyRecord = async () => {
+  const all = await Promise.all(
+    ['createExternalConnection', 'createExternalGroup', 'createExternalGroupMember', 'createConnectorGroup'].map((operation) =>
+      stack.audit.listByOperation(operation, new Date(0), new Date(Date.now() + 60_000)),
+    ),
+  );
+  return all.flat();
+};
+
+describe('denied calls reach neither Graph nor the audit table', () => {
+  it('answers every token defect 401/403, Graph-shaped', async () => {
+    const defects = await tokenDefects(stack.tokens, 'ExternalConnection.Create', 'ConnectorGroup.Create');
+    expect(defects.length).toBeGreaterThanOrEqual(12);
+    const postsBefore = stack.graph.graphRequests().length;
+    const identityBefore = stack.identity.requestCount;
+
+    for (const [index, defect] of defects.entries()) {
+      const headers: Record<string, string> = { 'client-request-id': `denied-${index}` };
+      if (defect.authorization !== undefined) headers.authorization = defect.authorization;
+      const response = await stack.post('/v1.0/external/connections', { id: `denied${index}`, name: 'n' }, headers, { token: null });
+
+      expect(response.status, defect.name).toBe(defect.status);
+      expect(response.headers.get('content-type'), defect.name).toMatch(/^application\/json/);
+      expect(response.body.error.code, defect.name).toBe(defect.status === 401 ? 'InvalidAuthenticationToken' : 'Authorization_RequestDenied');
+      expect(response.body.error.innerError, defect.name).toMatchObject({ 'request-id': response.headers.get('request-id'), 'client-request-id': `denied-${index}` });
+      const challenge = response.headers.get('www-authenticate') ?? '';
+      if (defect.status === 401) expect(challenge, defect.name).toMatch(defect.invalidToken ? /^Bearer .*error="invalid_token"/ : /^Bearer realm="[^"]+"$/);
+    }
+
+    expect(stack.graph.graphRequests().length).toBe(postsBefore);
+    expect(stack.identity.requestCount).toBe(identityBefore);
+    const records = await everyRecord();
+    expect(records.filter((record) => record.clientRequestId.startsWith('denied-'))).toEqual([]);
+  });
+
+  it('a role holder of one operation cannot run another', async () => {
+    const token = await stack.token({ roles: ['ExternalGroup.Create'] });
+    const connection = await stack.post('/v1.0/external/connections', { id: 'onlygroups', name: 'n' }, {}, { token });
+    expect(connection.status).toBe(403);
+    expect(connection.body.error.message).toContain('ExternalConnection.Create');
+    const connectorGroup = await stack.post('/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups', { name: 'g' }, {}, { token });
+    expect(connectorGroup.status).toBe(403);
+    expect(stack.graph.graphRequests({ method: 'POST' })).toEqual([]);
+  });
+});
+
+describe('allowed calls are audited with the caller', () => {
+  it('app-only (Logic App managed identity): callerId and callerAppId are the client app, callerTenantId the tenant', async () => {
+    const token = await stack.token({ roles: ['ExternalConnection.Create'] });
+    const response = await stack.post('/v1.0/external/connections', { id: 'byapp', name: 'n' }, { 'client-request-id': 'by-app' }, { token });
+    expect(response.status).toBe(201);
+    const record = await stack.audit.findByEntity('externalConnection', 'external/connections/byapp');
+    expect(record).toMatchObject({
+      status: 'succeeded',
+      clientRequestId: 'by-app',
+      callerId: devIdentities.callerAppId,
+      callerAppId: devIdentities.callerAppId,
+      callerTenantId: devIdentities.tenantId,
+    });
+    expect(record?.callerName).toBeUndefined();
+  });
+
+  it('delegated (Power Automate connector): callerId is the user, callerName their sign-in name, callerAppId the connector', async () => {
+    const token = await stack.token({ user: true, roles: ['ExternalGroup.Create'] });
+    const response = await stack.post('/v1.0/external/connections/byapp/groups', { id: 'byuser' }, {}, { token });
+    expect(response.status).toBe(201);
+    const record = await stack.audit.findByEntity('externalGroup', 'external/connections/byapp/groups/byuser');
+    expect(record).toMatchObject({
+      status: 'succeeded',
+      callerId: devIdentities.userObjectId,
+      callerAppId: devIdentities.connectorAppId,
+      callerName: devIdentities.userName,
+      callerTenantId: devIdentities.tenantId,
+    });
+  });
+
+  it('the readiness probe needs no token', async () => {
+    const response = await fetch(`${stack.host.apiUrl}/health`);
+    expect(response.status).toBe(200);
+  });
+});
+
+describe('an Azure instance without auth settings', () => {
+  let host: HostProcess | undefined;
+  afterAll(async () => {
+    await host?.stop();
+  });
+
+  it('refuses every operation with 503 authNotConfigured, even to a good token, and starts no dev issuer', async () => {
+    const { AUTH_TENANT_ID: _tenant, AUTH_AUDIENCE: _audience, AUTH_JWKS_URI: _keys, ...withoutAuth } = stack.env;
+    host = await startHostProcess({ ...withoutAuth, WEBSITE_INSTANCE_ID: 'integration-instance' });
+    expect(host.output()).not.toContain('local dev issuer');
+    const postsBefore = stack.graph.graphRequests().length;
+    const response = await fetch(`${host.apiUrl}/v1.0/external/connections`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await stack.token()}` },
+      body: JSON.stringify({ id: 'unconfigured', name: 'n' }),
+    });
+    expect(response.status).toBe(503);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('authNotConfigured');
+    expect(stack.graph.graphRequests().length).toBe(postsBefore);
+  });
+});

@@ -1,0 +1,76 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { createConnectorGroup } from '../../functions/createConnectorGroup';
+import { createExternalConnection } from '../../functions/createExternalConnection';
+import { createExternalGroup } from '../../functions/createExternalGroup';
+import { createExternalGroupMember } from '../../functions/createExternalGroupMember';
+import { devIdentities, loadOrCreateDevSigningKey, startDevTokenIssuer } from '../../dev/tokenIssuer';
+import { callerFromClaims, claimsFromPayload } from '../../shared/auth/caller';
+import { JwtValidator } from '../../shared/auth/jwtValidator';
+import { appRoles } from '../../shared/auth/roles';
+
+describe('who the caller is, from the claims', () => {
+  const tid = devIdentities.tenantId;
+
+  it('app-only v1 token (managed identity): the client app id, no name', () => {
+    const claims = claimsFromPayload({ oid: 'sp-oid', sub: 'sp-oid', tid, appid: 'app-1', roles: ['ExternalGroup.Create'], ver: '1.0' });
+    expect(callerFromClaims(claims)).toEqual({ id: 'app-1', appId: 'app-1', tenantId: tid, roles: ['ExternalGroup.Create'] });
+  });
+
+  it('app-only v2 token: azp, marked by idtyp', () => {
+    expect(callerFromClaims(claimsFromPayload({ oid: 'sp-oid', azp: 'app-2', idtyp: 'app', scp: undefined, tid }))).toMatchObject({ id: 'app-2', appId: 'app-2' });
+  });
+
+  it('user token: the user’s object id, named by upn, else preferred_username, else name', () => {
+    const user = { oid: 'user-oid', sub: 'pairwise', tid, azp: 'connector', scp: 'user_impersonation' };
+    expect(callerFromClaims(claimsFromPayload({ ...user, upn: 'jane@contoso.example', name: 'Jane' }))).toEqual({
+      id: 'user-oid', appId: 'connector', name: 'jane@contoso.example', tenantId: tid, roles: [],
+    });
+    expect(callerFromClaims(claimsFromPayload({ ...user, preferred_username: 'jane@x', name: 'Jane' }))?.name).toBe('jane@x');
+    expect(callerFromClaims(claimsFromPayload({ ...user, name: 'Jane' }))?.name).toBe('Jane');
+  });
+
+  it('ignores claims of the wrong type and names nobody without an id', () => {
+    expect(claimsFromPayload({ oid: 42, roles: ['a', 7, null, 'b'] })).toEqual({ roles: ['a', 'b'] });
+    expect(callerFromClaims(claimsFromPayload({ tid, roles: ['a'] }))).toBeUndefined();
+  });
+});
+
+describe('app roles', () => {
+  it('are one per operation, each operation naming one of the four', () => {
+    const roles = [createExternalConnection, createExternalGroup, createExternalGroupMember, createConnectorGroup].map((operation) => operation.role);
+    expect([...roles].sort()).toEqual([...appRoles].sort());
+  });
+});
+
+describe('npm run token', () => {
+  const run = promisify(execFile);
+
+  it('mints tokens with the key the dev stack uses, with the roles asked for', async () => {
+    const folder = mkdtempSync(join(tmpdir(), 'dev-token-'));
+    const keyFile = join(folder, 'key.json');
+    try {
+      const mint = async (...args: string[]) =>
+        (await run(process.execPath, ['--import', 'tsx', 'dev/token.ts', '--key-file', keyFile, ...args])).stdout.trim();
+      const appToken = await mint('--roles', 'ExternalGroup.Create');
+      const userToken = await mint('--user', '--roles', 'ExternalConnection.Create,ConnectorGroup.Create', '--minutes', '5');
+
+      // The stack started afterwards reads the same key file and accepts both.
+      const issuer = await startDevTokenIssuer({ key: await loadOrCreateDevSigningKey(keyFile) });
+      try {
+        const validator = new JwtValidator({ mode: 'jwt', tenantId: issuer.tenantId, audiences: [issuer.audience], issuers: [issuer.issuer], jwksUri: issuer.jwksUri });
+        expect(callerFromClaims(await validator.verify(appToken))).toMatchObject({ id: devIdentities.callerAppId, roles: ['ExternalGroup.Create'] });
+        const user = await validator.verify(userToken);
+        expect(callerFromClaims(user)).toMatchObject({ id: devIdentities.userObjectId, name: devIdentities.userName, roles: ['ExternalConnection.Create', 'ConnectorGroup.Create'] });
+      } finally {
+        await issuer.close();
+      }
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
+  });
+});
