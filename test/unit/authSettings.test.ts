@@ -159,8 +159,8 @@ describe('fail closed', () => {
           body: { string: '{"id":"g1"}' },
         });
         const response = await handler(request, capturingInvocation().invocation);
-        // Past authentication and authorization: refused by the audit stage (no storage), not by auth.
-        expect(errorOf(response).code).toBe('auditStoreUnavailable');
+        // Past authentication and authorization: refused for want of a Graph token (no identity here), not by auth.
+        expect(errorOf(response).code).toBe('managedIdentityUnavailable');
       } finally {
         await second.stop();
       }
