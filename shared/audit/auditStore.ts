@@ -94,8 +94,10 @@ export class AuditStore {
       };
       writes.push(client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() }));
     }
-    // Both in one round trip's time; if either fails the whole settlement is retried, and both are idempotent.
-    await Promise.all(writes);
+    // Both in one round trip's time. Each is awaited to its end, so none lands after the request has
+    // been answered; if either failed the whole settlement is retried (both writes are idempotent).
+    const failed = (await Promise.allSettled(writes)).find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   async get(key: AuditKey): Promise<StoredAuditRecord | undefined> {

@@ -96,10 +96,14 @@ export class GraphClient {
       const retriable = retriableStatuses.has(response.status) && retry < maxRetries;
       // A 503/504 may hide a create Graph carried out (graph-api.md §1, known issue); a 429 never does.
       const uncertain = response.status !== 429;
-      if (!retriable || (options.retryMode === 'throttlingOnly' && uncertain)) {
-        return { response, retries: retry, earlierAttemptUncertain };
-      }
       const delay = parseRetryAfter(response.retryAfter) ?? backoffDelay(retry + 1, this.backoffBaseMs);
+      if (!retriable || (options.retryMode === 'throttlingOnly' && uncertain)) {
+        // A throttled or unavailable Graph always leaves with a retry hint, whether Graph gave one or not.
+        const hinted = retriableStatuses.has(response.status) && response.retryAfter === undefined
+          ? { ...response, retryAfter: String(retryAfterSeconds(delay)) }
+          : response;
+        return { response: hinted, retries: retry, earlierAttemptUncertain };
+      }
       if (Date.now() + delay + minimumAttemptMs > options.deadlineAt) {
         // Graph's wait does not fit: answer now and let the caller retry when Graph said.
         return {

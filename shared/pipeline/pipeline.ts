@@ -16,9 +16,10 @@ import { validate } from './stages/validate';
 /** The order every create request takes; see README "How a request is handled". */
 export const createStages: readonly Stage[] = [
   respond,
-  readBody,
+  // Callers are checked before their body is read: an unauthenticated caller learns nothing and costs little.
   authenticate,
   authorize,
+  readBody,
   validate,
   idempotency,
   acquireToken,

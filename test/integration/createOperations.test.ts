@@ -184,7 +184,7 @@ describe('invalid input never reaches Graph', () => {
     });
     const response = await call(`${stack.host.apiUrl}/v1.0/external/connections`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json' },
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${await stack.token()}` },
       body: stream,
       duplex: 'half',
     } as RequestInit);

@@ -187,7 +187,7 @@ describe('dependencies down', () => {
   });
 
   it('audit store lost after the pending write → 201 all the same, record reconciled later', async () => {
-    stack.graph.addFault({ method: 'POST', path: 'connections/faults/groups$', steps: [{ delayMs: 1_500 }] });
+    stack.graph.addFault({ method: 'POST', path: 'connections/faults/groups$', steps: [{ delayMs: 800 }] });
     const answer = stack.post(groupsPath, { id: 'auditlost' }, { 'client-request-id': 'row-audit-lost' });
     await expect.poll(() => auditRecordOf('createExternalGroup', 'row-audit-lost'), { timeout: 5_000, interval: 50 }).toMatchObject({
       status: 'pending',
