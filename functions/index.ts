@@ -7,5 +7,6 @@ import './createExternalGroup';
 import './createExternalGroupMember';
 import './createConnectorGroup';
 import './health';
+import './openapi';
 
 export { functionDefinitions } from '../shared/operations/registry';
