@@ -10,5 +10,7 @@ export default defineConfig({
     maxWorkers: 2,
     reporters: ['default'],
     globalSetup: ['test/support/globalSetup.ts'],
+    // The built bundle is loaded by Node itself, as the Functions host loads it (not transformed).
+    server: { deps: { external: [/\/dist\/index\.mjs$/] } },
   },
 });

@@ -5,6 +5,9 @@ import { graphVersion } from '../shared/schemas/rules';
 
 export const createExternalConnection = defineOperation({
   name: 'createExternalConnection',
+  summary: 'Create an external connection',
+  description:
+    'Creates a Microsoft Graph connectors connection (in draft state) to index content from an external system. The id must be unique in the tenant.',
   role: 'ExternalConnection.Create',
   entityType: 'externalConnection',
   routes: ['{version}/external/connections', '{version}/connections'],

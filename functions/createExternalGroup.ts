@@ -5,6 +5,9 @@ import { connectionId, graphVersion } from '../shared/schemas/rules';
 
 export const createExternalGroup = defineOperation({
   name: 'createExternalGroup',
+  summary: 'Create an external group',
+  description:
+    'Creates a group of an external connection, for use in the access control lists of its items.',
   role: 'ExternalGroup.Create',
   entityType: 'externalGroup',
   routes: ['{version}/external/connections/{connectionId}/groups', '{version}/connections/{connectionId}/groups'],

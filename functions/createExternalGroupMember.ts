@@ -5,6 +5,9 @@ import { connectionId, externalGroupId, graphVersion } from '../shared/schemas/r
 
 export const createExternalGroupMember = defineOperation({
   name: 'createExternalGroupMember',
+  summary: 'Add a member to an external group',
+  description:
+    'Adds a Microsoft Entra user or group, or another external group, to an external group of a connection.',
   role: 'ExternalGroupMember.Create',
   entityType: 'externalGroupMember',
   routes: [

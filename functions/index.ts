@@ -7,6 +7,7 @@ import './createExternalGroup';
 import './createExternalGroupMember';
 import './createConnectorGroup';
 import './health';
+import './openapi';
 import './reconcile';
 
 export { functionDefinitions } from '../shared/operations/registry';

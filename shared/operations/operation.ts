@@ -23,6 +23,13 @@ export interface OperationDefinition {
    * `generatedByGraph` (read from Graph's answer).
    */
   entityId: ((body: Record<string, unknown>) => string) | 'generatedByGraph';
+  /**
+   * The action's name in the OpenAPI documents and Power Platform: sentence case, at most 80
+   * characters, no `/`, ending in a letter or digit. Default: derived from `name`.
+   */
+  summary?: string;
+  /** What the action does, one or two sentences, for the OpenAPI documents. */
+  description?: string;
 }
 
 export function defineOperation(definition: OperationDefinition): OperationDefinition {

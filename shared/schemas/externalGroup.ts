@@ -5,6 +5,8 @@ import { externalGroupId, odataTypeOf, optionalText } from './rules';
 export const externalGroupBody = Joi.object({
   '@odata.type': odataTypeOf('#microsoft.graph.externalConnectors.externalGroup'),
   id: externalGroupId.required(),
-  displayName: optionalText(),
-  description: optionalText(),
-});
+  displayName: optionalText()
+    .description('Friendly name of the group.'),
+  description: optionalText()
+    .description('Description of the group.'),
+}).description('A group of an external connection, used in access control lists of its items.');

@@ -22,14 +22,21 @@ export const externalGroupMemberBody = Joi.object({
         'string.guid': '{{#label}} must be a Microsoft Entra object id (GUID) when type is user or group',
       }),
     }),
-  }),
-  type: Joi.string().valid(...memberTypes).required(),
+  }).description(
+    'Id of the member: a Microsoft Entra object id (GUID) when type is user or group, an external group id (up to 128 letters, digits, hyphens and underscores) when type is externalGroup.',
+  ),
+  type: Joi.string().valid(...memberTypes).required()
+    .description('Kind of member: a Microsoft Entra user or group, or another external group of the connection.'),
   identitySource: Joi.string()
     .valid('azureActiveDirectory', 'external')
     .when('type', {
       is: 'externalGroup',
       then: Joi.forbidden().messages({ 'any.unknown': '{{#label}} cannot be combined with type externalGroup' }),
-    }),
+    })
+    .meta({ writeOnly: true })
+    .description(
+      'Older way to name the source of the member: external with type group means an external group; not allowed with type externalGroup, and external with type user is refused.',
+    ),
 })
   .custom((member: { type: string; identitySource?: string; id: string }, helpers) => {
     if (member.identitySource === undefined) return member;
@@ -41,4 +48,5 @@ export const externalGroupMemberBody = Joi.object({
   })
   .messages({
     'member.externalUser': 'identitySource "external" with type "user" is not a valid member: external members are groups',
-  });
+  })
+  .description('A member of an external group: a user, a group or another external group.');

@@ -7,7 +7,8 @@ import Joi from 'joi';
 export const graphVersions = ['v1.0', 'beta'] as const;
 export type GraphVersion = (typeof graphVersions)[number];
 
-export const graphVersion = Joi.string().valid(...graphVersions).required();
+export const graphVersion = Joi.string().valid(...graphVersions).required()
+  .description('Microsoft Graph version: `v1.0` or `beta`.');
 
 const reservedConnectionIds = [
   'None', 'Directory', 'Exchange', 'ExchangeArchive', 'LinkedIn', 'Mailbox', 'OneDriveBusiness',
@@ -28,12 +29,16 @@ export const connectionId = Joi.string()
   .messages({
     'connectionId.microsoftPrefix': '{{#label}} must not start with "Microsoft"',
     'connectionId.reserved': `{{#label}} must not be one of the reserved ids ${reservedConnectionIds.join(', ')}`,
-  });
+  })
+  .description(
+    `Id of the external connection: 3 to 32 letters and digits, not starting with Microsoft and not one of ${reservedConnectionIds.join(', ')} (in any case).`,
+  );
 
 /** External group ids: the URL- and filename-safe Base64 alphabet, up to 128 characters (graph-api.md §2). */
 export const externalGroupId = Joi.string()
   .max(128)
-  .pattern(/^[A-Za-z0-9_-]+$/, 'letters, digits, "-" and "_"');
+  .pattern(/^[A-Za-z0-9_-]+$/, 'letters, digits, "-" and "_"')
+  .description('Id of the external group: up to 128 letters, digits, hyphens and underscores.');
 
 export const guid = Joi.string().guid({ separator: '-' });
 
@@ -42,11 +47,15 @@ export const guid = Joi.string().guid({ separator: '-' });
  * and is never forwarded: Graph infers the type from the path.
  */
 export const odataTypeOf = (...typeNames: string[]) =>
-  Joi.string().valid(...typeNames).strip();
+  Joi.string().valid(...typeNames).strip()
+    .description('OData type of the entity; optional, accepted when it names this entity and never forwarded.');
 
-/** A property the caller may not set: Graph fills it in. */
-export const readOnly = () =>
-  Joi.any().forbidden().messages({ 'any.unknown': '{{#label}} is read-only and cannot be set on create' });
+/**
+ * A property the caller may not set: Graph fills it in. `type` is what Graph answers with; it only
+ * documents the property in the OpenAPI response schemas (any value sent is refused).
+ */
+export const readOnly = (type: Joi.Schema = Joi.any()) =>
+  type.forbidden().messages({ 'any.unknown': '{{#label}} is read-only and cannot be set on create' });
 
 /** Optional text that Graph accepts empty; null (as Power Automate sends for a blank field) means absent. */
 export const optionalText = (max?: number) => {

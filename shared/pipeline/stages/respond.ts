@@ -1,6 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, graphErrorBody } from '../../errors';
 import { correlationHeaders } from '../../http/correlation';
+import { writeRequestLog } from '../../telemetry/requestLog';
 import type { OperationContext, Stage } from '../context';
 
 function asFacadeError(error: unknown): FacadeError {
@@ -23,7 +24,7 @@ export function errorResponse(error: FacadeError, context: OperationContext): Ht
 
 /**
  * Outermost stage: every answer carries the correlation headers, and every failure, expected or
- * not, becomes a Graph-shaped error body. One log line per request with the correlation fields.
+ * not, becomes a Graph-shaped error body. One structured log line per request (shared/telemetry).
  */
 export const respond: Stage = async (context, next) => {
   let response: HttpResponseInit;
@@ -35,22 +36,10 @@ export const respond: Stage = async (context, next) => {
     response = errorResponse(failure, context);
   }
   const status = response.status ?? 200;
-  const fields = {
-    operation: context.operation.name,
-    invocationId: context.invocation.invocationId,
-    requestId: context.correlation.requestId,
-    clientRequestId: context.correlation.clientRequestId,
-    graphRequestId: context.graphResponse?.requestId,
-    callerId: context.caller?.id,
-    status,
-    code: failure?.code,
-    durationMs: Date.now() - context.receivedAt.getTime(),
-  };
-  if (status >= 500) {
-    context.invocation.error('request failed', fields, failure?.cause instanceof Error ? failure.cause.message : failure?.cause);
-  } else {
-    context.invocation.info('request completed', fields);
-  }
+  writeRequestLog(context, status, failure && {
+    code: failure.code,
+    ...(failure.cause instanceof Error ? { reason: failure.cause.message } : {}),
+  });
   return {
     ...response,
     headers: { ...(response.headers as Record<string, string> | undefined), ...correlationHeaders(context.correlation) },

@@ -1,0 +1,36 @@
+// Data-plane roles of the Function App identity on its storage account.
+// - Storage Blob Data Owner: the Flex Consumption host (deployment package, timer leases). The
+//   queue and table roles of the quickstarts are for Durable Functions and other triggers this
+//   HTTP + timer app does not use.
+// - Storage Table Data Contributor: the audit table (audit records and Idempotency-Key rows).
+//   Assigned on the account, not the table: the app calls Create Table (a no-op when it exists),
+//   which is authorised at the table service; the account holds no other tables.
+param storageAccountName string
+param identityPrincipalId string
+
+var storageBlobDataOwnerRoleId = 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
+var storageTableDataContributorRoleId = '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
+
+resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
+  name: storageAccountName
+}
+
+resource hostBlob 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, storageBlobDataOwnerRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataOwnerRoleId)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource auditTableData 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(storage.id, identityPrincipalId, storageTableDataContributorRoleId)
+  scope: storage
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageTableDataContributorRoleId)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}

@@ -1,0 +1,109 @@
+// Admin step, run once after `azd up` by someone who may grant application permissions and
+// create app registrations (e.g. Privileged Role Administrator + Application Administrator):
+//   az deployment group create -g <resource group> -f infra/graph-permissions/main.bicep \
+//     -p environmentName=<azd env> identityPrincipalId=<AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID> [enableConnectorGroups=true]
+// 1. grants the Function App identity its Microsoft Graph application permissions;
+// 2. creates the facade's own app registration (the audience callers get tokens for) with the
+//    four app roles the operations require (issue 4), and its service principal.
+extension microsoftGraphV1
+
+@description('Name of the azd environment (as given to azd up): names the app registration.')
+param environmentName string
+
+@description('Object (principal) id of the Function App managed identity: azd output AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID.')
+param identityPrincipalId string
+
+@description('Grant Directory.ReadWrite.All too, which createConnectorGroup needs (application proxy connector groups).')
+param enableConnectorGroups bool = false
+
+@description('Application id URI of the facade app registration; must equal AUTH_AUDIENCE of the Function App.')
+param facadeAppIdUri string = 'api://${tenant().tenantId}/graph-connectors-facade-${environmentName}'
+
+var graphAppId = '00000003-0000-0000-c000-000000000000'
+var graphPermissions = concat(
+  ['ExternalConnection.ReadWrite.OwnedBy', 'ExternalItem.ReadWrite.OwnedBy'],
+  enableConnectorGroups ? ['Directory.ReadWrite.All'] : []
+)
+var facadeUniqueName = 'graph-connectors-facade-${environmentName}'
+
+// App roles of the facade (issue 4): users (Power Automate makers) and apps (Logic Apps managed
+// identities, services) can be assigned them. Ids are stable per environment.
+var facadeRoles = [
+  {
+    value: 'ExternalConnection.Create'
+    displayName: 'Create external connections'
+    description: 'Create Microsoft Graph connectors external connections through the facade.'
+  }
+  {
+    value: 'ExternalGroup.Create'
+    displayName: 'Create external groups'
+    description: 'Create external groups of Microsoft Graph connectors connections through the facade.'
+  }
+  {
+    value: 'ExternalGroupMember.Create'
+    displayName: 'Add external group members'
+    description: 'Add members to external groups through the facade.'
+  }
+  {
+    value: 'ConnectorGroup.Create'
+    displayName: 'Create connector groups'
+    description: 'Create application proxy connector groups through the facade.'
+  }
+]
+
+resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
+  appId: graphAppId
+}
+
+resource graphGrants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [for permission in graphPermissions: {
+  appRoleId: filter(graph.appRoles, role => role.value == permission)[0].id
+  principalId: identityPrincipalId
+  resourceId: graph.id
+}]
+
+resource facadeApp 'Microsoft.Graph/applications@v1.0' = {
+  uniqueName: facadeUniqueName
+  displayName: 'Graph Connectors Facade (${environmentName})'
+  signInAudience: 'AzureADMyOrg'
+  identifierUris: [
+    facadeAppIdUri
+  ]
+  api: {
+    // v1 access tokens: their audience is the application id URI asked for (AUTH_AUDIENCE),
+    // both for Logic Apps managed identities and for the Power Platform aad identity provider.
+    requestedAccessTokenVersion: 1
+    oauth2PermissionScopes: [
+      {
+        id: guid(facadeUniqueName, 'user_impersonation')
+        value: 'user_impersonation'
+        type: 'User'
+        isEnabled: true
+        adminConsentDisplayName: 'Use the Graph Connectors Facade'
+        adminConsentDescription: 'Call the Graph Connectors Facade as the signed-in user; what the user may create is set by the app roles assigned to them.'
+        userConsentDisplayName: 'Use the Graph Connectors Facade'
+        userConsentDescription: 'Call the Graph Connectors Facade as you.'
+      }
+    ]
+  }
+  appRoles: [for role in facadeRoles: {
+    id: guid(facadeUniqueName, role.value)
+    value: role.value
+    displayName: role.displayName
+    description: role.description
+    allowedMemberTypes: [
+      'User'
+      'Application'
+    ]
+    isEnabled: true
+  }]
+}
+
+resource facadeServicePrincipal 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: facadeApp.appId
+  appRoleAssignmentRequired: true
+}
+
+output facadeAppId string = facadeApp.appId
+output facadeAppIdUri string = facadeAppIdUri
+output facadeServicePrincipalId string = facadeServicePrincipal.id
+output grantedPermissions array = graphPermissions

@@ -1,0 +1,261 @@
+import type Joi from 'joi';
+import type { OperationDefinition } from '../operations/operation';
+import { schemaFromJoi, type SchemaObject } from './joiSchema';
+import { pascalCase, sentenceFromName, titleCase } from './text';
+
+/**
+ * What both documents say, built once from the operation declarations: one documented operation
+ * per canonical route and Graph version. The older alias routes (`/{v}/connections/…`) are served
+ * but not documented, so a connector shows each action once.
+ */
+
+export interface ParameterDoc {
+  name: string;
+  in: 'path' | 'header';
+  required: boolean;
+  description: string;
+  summary: string;
+  visibility: 'important' | 'advanced';
+  schema: SchemaObject;
+}
+
+export interface ResponseDoc {
+  status: string;
+  description: string;
+  /** Name of a schema in `ApiModel.schemas`. */
+  schema: string;
+  headers: Record<string, { description: string; schema: SchemaObject }>;
+}
+
+export interface OperationDoc {
+  operationId: string;
+  summary: string;
+  description: string;
+  path: string;
+  parameters: ParameterDoc[];
+  /** Name of the request body schema in `ApiModel.schemas`. */
+  requestSchema: string;
+  requestSummary: string;
+  responses: ResponseDoc[];
+}
+
+export interface ApiModel {
+  operations: OperationDoc[];
+  /** OpenAPI 3.0 schema objects; `$ref`s point at `#/components/schemas/{name}`. */
+  schemas: Record<string, SchemaObject>;
+}
+
+export const documentTitle = 'Graph Connectors Facade';
+export const documentVersion = '1.0';
+export const documentDescription =
+  'Creates Microsoft Graph connector entities safely: external connections, external groups and their members, and application proxy connector groups. ' +
+  'Each request is checked against the rules of Microsoft Graph before it is sent, Graph is called with the managed identity of the service, ' +
+  'and every created entity has an audit record.';
+
+const text = (description: string): SchemaObject => ({ type: 'string', description });
+
+const correlationHeaders = {
+  'request-id': { description: 'Id of this request at the facade; quote it when asking about a request.', schema: text('Request id.') },
+  'client-request-id': { description: 'The caller\'s client-request-id, or the one generated for it.', schema: text('Client request id.') },
+};
+
+const retryAfter = {
+  'retry-after': { description: 'Seconds to wait before retrying.', schema: text('Seconds to wait.') },
+};
+
+/** Error answers, all in the Graph error shape (`GraphError`). */
+const errorResponses: [status: string, description: string, retry: boolean][] = [
+  ['400', 'Invalid request: the body or a path parameter breaks a rule (invalidRequest, with one detail per problem).', false],
+  ['401', 'No valid Microsoft Entra ID access token for the facade.', false],
+  ['403', 'The caller lacks the app role this action requires.', false],
+  ['404', 'Microsoft Graph did not find the parent entity (itemNotFound).', false],
+  ['409', 'The entity already exists, or the request conflicts with one in progress.', false],
+  ['413', 'The body is larger than 1 MiB (requestEntityTooLarge).', false],
+  ['415', 'The body is not sent as application/json (unsupportedMediaType).', false],
+  ['429', 'Microsoft Graph is throttling requests (TooManyRequests); retry after Retry-After.', true],
+  ['500', 'Unexpected failure (generalException); the request id identifies it in the logs.', false],
+  ['502', 'Microsoft Graph could not be reached (badGateway); retry after Retry-After.', true],
+  ['503', 'The audit store or the managed identity is unavailable, so Microsoft Graph was not called; retry after Retry-After.', true],
+  ['504', 'Microsoft Graph did not answer in time (gatewayTimeout).', false],
+];
+
+function headerParameters(operation: OperationDefinition): ParameterDoc[] {
+  const headers: ParameterDoc[] = [
+    {
+      name: 'client-request-id',
+      in: 'header',
+      required: false,
+      description:
+        'Your id for this request (up to 128 printable ASCII characters): returned in the client-request-id header and sent on to Microsoft Graph. One is generated when absent.',
+      summary: 'Client Request ID',
+      visibility: 'advanced',
+      schema: { type: 'string', maxLength: 128 },
+    },
+    {
+      name: 'Idempotency-Key',
+      in: 'header',
+      required: false,
+      description:
+        'Makes retrying safe: a request repeated with the same key gets the first answer instead of creating the entity again (keys are kept for IDEMPOTENCY_RETENTION_HOURS, 24 hours by default).',
+      summary: 'Idempotency Key',
+      visibility: 'advanced',
+      schema: { type: 'string' },
+    },
+  ];
+  // Teams admin center deployments send it with the connection create (graph-api.md §1).
+  if (operation.entityType === 'externalConnection') {
+    headers.push({
+      name: 'GraphConnectors-Ticket',
+      in: 'header',
+      required: false,
+      description: 'Ticket of a deployment started from the Teams admin center, passed to Microsoft Graph unchanged.',
+      summary: 'Graph Connectors Ticket',
+      visibility: 'advanced',
+      schema: { type: 'string' },
+    });
+  }
+  return headers;
+}
+
+/** The Graph versions an operation serves: the values its `version` parameter allows, or the fixed one. */
+export function graphVersionsOf(operation: OperationDefinition): string[] {
+  const version = operation.params.version;
+  if (!version) return [operation.graphPath.split('/')[1] ?? ''];
+  const allowed = (version.describe() as { allow?: unknown[] }).allow ?? [];
+  return allowed.filter((value): value is string => typeof value === 'string');
+}
+
+function pathParameter(name: string, rule: Joi.Schema): ParameterDoc {
+  const { description, ...schema } = schemaFromJoi(rule, { direction: 'request', context: {} });
+  delete schema['x-ms-summary'];
+  delete schema['x-ms-visibility'];
+  return {
+    name,
+    in: 'path',
+    required: true,
+    description: typeof description === 'string' ? description : `${titleCase(name)}.`,
+    summary: titleCase(name),
+    visibility: 'important',
+    schema,
+  };
+}
+
+const sameJson = (left: unknown, right: unknown) => JSON.stringify(left) === JSON.stringify(right);
+
+/** Adds a schema under `name`, or reuses an identical one already added under `reuse`. */
+function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: SchemaObject, reuse?: string): string {
+  if (reuse && sameJson(schemas[reuse], schema)) return reuse;
+  if (schemas[name] && !sameJson(schemas[name], schema)) throw new Error(`openapi: two different schemas named ${name}`);
+  schemas[name] = schema;
+  return name;
+}
+
+export function buildModel(operations: readonly OperationDefinition[]): ApiModel {
+  const schemas: Record<string, SchemaObject> = { ...graphErrorSchemas };
+  const documented: OperationDoc[] = [];
+  for (const operation of operations) {
+    const versions = graphVersionsOf(operation);
+    const variesByVersion = 'version' in operation.params;
+    let firstRequest: string | undefined;
+    let firstResponse: string | undefined;
+    for (const version of versions) {
+      const suffix = variesByVersion && version !== versions[0] ? pascalCase(version.replace(/[^A-Za-z0-9]/g, '')) : '';
+      const operationId = `${pascalCase(operation.name)}${suffix}`;
+      const entity = pascalCase(operation.entityType);
+      const context = { version };
+      const request = schemaFromJoi(operation.body, { direction: 'request', context });
+      const response = schemaFromJoi(operation.body, { direction: 'response', context });
+      const requestSchema = addSchema(schemas, `${operationId}Request`, request, firstRequest);
+      const responseSchema = addSchema(schemas, `${entity}${suffix}`, response, firstResponse);
+      firstRequest ??= requestSchema;
+      firstResponse ??= responseSchema;
+
+      const route = operation.routes[0].replace('{version}', version);
+      const pathParameters = [...route.matchAll(/\{(\w+)\}/g)].map(([, name]) => pathParameter(name!, operation.params[name!]!));
+      const summary = operation.summary ?? sentenceFromName(operation.name);
+      const description = operation.description ?? `${summary}.`;
+      documented.push({
+        operationId,
+        summary: suffix ? `${summary} in Graph ${version}` : summary,
+        description: `${description} Calls Microsoft Graph ${version}; requires the app role ${operation.role}.`,
+        path: `/${route}`,
+        parameters: [...pathParameters, ...headerParameters(operation)],
+        requestSchema,
+        requestSummary: titleCase(operation.entityType),
+        responses: [
+          {
+            status: '201',
+            description: 'Created: the entity as Microsoft Graph returned it.',
+            schema: responseSchema,
+            headers: {
+              ...correlationHeaders,
+              'graph-request-id': { description: 'The request-id Microsoft Graph gave its answer.', schema: text('Graph request id.') },
+            },
+          },
+          ...errorResponses.map(([status, errorDescription, retry]) => ({
+            status,
+            description: errorDescription,
+            schema: 'GraphError',
+            headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
+          })),
+        ],
+      });
+    }
+  }
+  return { operations: documented, schemas };
+}
+
+const stringProperty = (description: string, summary: string, extra: SchemaObject = {}): SchemaObject => ({
+  type: 'string',
+  description,
+  ...extra,
+  'x-ms-summary': summary,
+});
+
+/** The error body of `shared/errors.ts` (Graph's, graph-api.md §5). */
+export const graphErrorSchemas: Record<string, SchemaObject> = {
+  GraphErrorDetail: {
+    type: 'object',
+    description: 'One problem of an error.',
+    properties: {
+      code: stringProperty('Machine-readable code of the problem, e.g. missingProperty or invalidValue.', 'Code'),
+      message: stringProperty('What is wrong, for people.', 'Message'),
+      target: stringProperty('The property or parameter concerned, e.g. configuration.authorizedAppIds[0].', 'Target'),
+    },
+    required: ['code', 'message'],
+  },
+  GraphError: {
+    type: 'object',
+    description: 'An error, in the shape Microsoft Graph uses: branch on error.code.',
+    properties: {
+      error: {
+        type: 'object',
+        description: 'The error.',
+        'x-ms-summary': 'Error',
+        properties: {
+          code: stringProperty('Machine-readable error code, e.g. invalidRequest or itemNotFound.', 'Code'),
+          message: stringProperty('What went wrong, for people.', 'Message'),
+          target: stringProperty('The property the error concerns, if one.', 'Target'),
+          details: {
+            type: 'array',
+            description: 'Every problem found, one per violated rule.',
+            items: { $ref: '#/components/schemas/GraphErrorDetail' },
+            'x-ms-summary': 'Details',
+          },
+          innerError: {
+            type: 'object',
+            description: 'Correlation ids and time of the error.',
+            'x-ms-summary': 'Inner Error',
+            properties: {
+              'request-id': stringProperty('Id of the request at the facade.', 'Request ID'),
+              'client-request-id': stringProperty('The caller\'s client-request-id.', 'Client Request ID'),
+              date: stringProperty('When the error happened (UTC).', 'Date', { format: 'date-time' }),
+            },
+          },
+        },
+        required: ['code', 'message'],
+      },
+    },
+    required: ['error'],
+  },
+};

@@ -1,0 +1,86 @@
+import type { OperationContext } from '../pipeline/context';
+
+/**
+ * The one structured line each request writes, through the invocation context so the Functions
+ * host sends it to Application Insights (`traces`, with the invocation's `operation_Id` and
+ * `customDimensions.InvocationId`). `context.log` joins its arguments into one message string, so
+ * the line is a JSON object: Kusto reads it with `parse_json(message)` (README "Telemetry").
+ * It holds ids, timing and the outcome only: never a token, a header value other than the
+ * correlation ids, or a request or response body.
+ */
+
+export const requestLogEvent = 'facade.request';
+
+export type Outcome = 'created' | 'rejected' | 'denied' | 'graphError' | 'failed';
+
+/** The correlation fields every log line of a request carries. */
+export interface CorrelationFields {
+  invocationId: string;
+  operation: string;
+  requestId: string;
+  clientRequestId: string;
+  graphRequestId: string | undefined;
+  callerId: string | undefined;
+  retries: number;
+}
+
+export interface RequestLogFields extends CorrelationFields {
+  event: typeof requestLogEvent;
+  outcome: Outcome;
+  status: number;
+  /** The error code answered, when not a success. */
+  code: string | undefined;
+  durationMs: number;
+}
+
+export interface FailureSummary {
+  code: string;
+  /** Why an unexpected failure happened (the cause's message), for 5xx answers only. */
+  reason?: string;
+}
+
+export function correlationFields(context: OperationContext): CorrelationFields {
+  return {
+    invocationId: context.invocation.invocationId,
+    operation: context.operation.name,
+    requestId: context.correlation.requestId,
+    clientRequestId: context.correlation.clientRequestId,
+    graphRequestId: context.graphResponse?.requestId,
+    callerId: context.caller?.id,
+    retries: context.graphRetries ?? 0,
+  };
+}
+
+/** What happened, for dashboards: refused before Graph, refused by Graph, or the facade failed. */
+export function outcomeOf(status: number, graphAnswered: boolean): Outcome {
+  if (status >= 200 && status < 300) return 'created';
+  if (status === 401 || status === 403) return 'denied';
+  if (graphAnswered) return 'graphError';
+  if (status >= 400 && status < 500) return 'rejected';
+  return 'failed';
+}
+
+export function requestLogFields(context: OperationContext, status: number, failure?: FailureSummary): RequestLogFields {
+  const graphAnswered = context.graphResponse !== undefined && !(context.graphResponse.status >= 200 && context.graphResponse.status < 300);
+  return {
+    event: requestLogEvent,
+    ...correlationFields(context),
+    outcome: outcomeOf(status, graphAnswered),
+    status,
+    code: failure?.code,
+    durationMs: Date.now() - context.receivedAt.getTime(),
+  };
+}
+
+const maxReasonLength = 300;
+
+/** Writes the request's line: information for successes, warning for 4xx, error for 5xx. */
+export function writeRequestLog(context: OperationContext, status: number, failure?: FailureSummary): RequestLogFields {
+  const fields = requestLogFields(context, status, failure);
+  const reason = status >= 500 && failure?.reason ? { reason: failure.reason.slice(0, maxReasonLength) } : {};
+  const line = JSON.stringify({ ...fields, ...reason });
+  if (status >= 500) context.invocation.error(line);
+  else if (status >= 400) context.invocation.warn(line);
+  else context.invocation.info(line);
+  return fields;
+}

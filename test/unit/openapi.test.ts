@@ -1,0 +1,288 @@
+import { readFileSync } from 'node:fs';
+import SwaggerParser from '@apidevtools/swagger-parser';
+import type { OpenAPI, OpenAPIV2, OpenAPIV3 } from 'openapi-types';
+import { describe, expect, it } from 'vitest';
+import { documentedOperations, openApiJson, swaggerJson, targetOf } from '../../functions/openapi';
+import { HttpRequest } from '../../shared/azureFunctions';
+import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
+import { minorWords } from '../../shared/openapi/text';
+import { apiDefinitionPath, connectorApiDefinition } from '../../scripts/connector';
+import { functionDefinitions } from '../../functions/index';
+
+/**
+ * Both documents validate, and the Swagger 2.0 one follows the Power Platform connector rules
+ * (learn.microsoft.com/connectors/custom-connectors/connector-string-guidance and the
+ * certification checklist): a test per rule, walking every operation, parameter and property.
+ */
+
+type Json = { [key: string]: unknown };
+
+const target = { host: 'func-api-test.azurewebsites.net', scheme: 'https' } as const;
+const swagger = swaggerFor(documentedOperations, target);
+const openApi = openApiFor(documentedOperations, target);
+
+const operationsOf = (document: OpenAPIV2.Document) =>
+  Object.entries(document.paths).map(([path, item]) => ({ path, operation: (item as OpenAPIV2.PathItemObject).post! }));
+
+/** Every schema property in the definitions, with its path, object schema and name. */
+function propertiesOf(schemas: Record<string, unknown>): { at: string; name: string; property: Json; owner: Json }[] {
+  const found: { at: string; name: string; property: Json; owner: Json }[] = [];
+  const walk = (schema: unknown, at: string) => {
+    if (typeof schema !== 'object' || schema === null) return;
+    const owner = schema as Json;
+    for (const [name, property] of Object.entries((owner.properties as Record<string, Json> | undefined) ?? {})) {
+      found.push({ at: `${at}.${name}`, name, property, owner });
+      walk(property, `${at}.${name}`);
+    }
+    if (owner.items) walk(owner.items, `${at}[]`);
+  };
+  for (const [name, schema] of Object.entries(schemas)) walk(schema, name);
+  return found;
+}
+
+/** Names keep their capitals in sentence case. */
+const properNouns = new Set(['Graph', 'Microsoft', 'Entra', 'ID']);
+
+function isSentenceCase(text: string): boolean {
+  const [first, ...rest] = text.split(' ');
+  return /^[A-Z]/.test(first ?? '') && rest.every((word) => properNouns.has(word) || !/^[A-Z]/.test(word));
+}
+
+function isTitleCase(text: string): boolean {
+  const words = text.split(' ');
+  return words.every((word, index) => {
+    if (index > 0 && index < words.length - 1 && minorWords.has(word)) return true;
+    return /^[A-Z0-9]/.test(word);
+  });
+}
+
+const requestSchemaNames = new Set(
+  operationsOf(swagger).flatMap(({ operation }) =>
+    (operation.parameters as OpenAPIV2.Parameter[])
+      .filter((parameter): parameter is OpenAPIV2.InBodyParameterObject => parameter.in === 'body')
+      .map((parameter) => ((parameter.schema as OpenAPIV2.ReferenceObject).$ref ?? '').replace('#/definitions/', '')),
+  ),
+);
+
+describe('the OpenAPI documents', () => {
+  it('Swagger 2.0 validates with swagger-parser', async () => {
+    await expect(SwaggerParser.validate(structuredClone(swagger) as OpenAPI.Document)).resolves.toBeTruthy();
+  });
+
+  it('OpenAPI 3.0 validates with swagger-parser', async () => {
+    await expect(SwaggerParser.validate(structuredClone(openApi) as OpenAPI.Document)).resolves.toBeTruthy();
+  });
+
+  it('say the same: operations, paths, parameters and schema names', () => {
+    const swaggerOps = operationsOf(swagger).map(({ path, operation }) => [path, operation.operationId, operation.summary]);
+    const openApiOps = Object.entries(openApi.paths).map(([path, item]) => [path, item!.post!.operationId, item!.post!.summary]);
+    expect(openApiOps).toEqual(swaggerOps);
+    expect(Object.keys(openApi.components!.schemas!)).toEqual(Object.keys(swagger.definitions!));
+    for (const [path, item] of Object.entries(openApi.paths)) {
+      const names = (item!.post!.parameters as OpenAPIV3.ParameterObject[]).map((parameter) => parameter.name);
+      const swaggerNames = (swagger.paths[path]!.post!.parameters as OpenAPIV2.Parameter[])
+        .filter((parameter) => parameter.in !== 'body')
+        .map((parameter) => parameter.name);
+      expect(names).toEqual(swaggerNames);
+    }
+  });
+
+  it('document each operation once per Graph version, on its canonical route only', () => {
+    expect(operationsOf(swagger).map(({ path, operation }) => `${operation.operationId} ${path}`)).toEqual([
+      'CreateExternalConnection /v1.0/external/connections',
+      'CreateExternalConnectionBeta /beta/external/connections',
+      'CreateExternalGroup /v1.0/external/connections/{connectionId}/groups',
+      'CreateExternalGroupBeta /beta/external/connections/{connectionId}/groups',
+      'CreateExternalGroupMember /v1.0/external/connections/{connectionId}/groups/{groupId}/members',
+      'CreateExternalGroupMemberBeta /beta/external/connections/{connectionId}/groups/{groupId}/members',
+      'CreateConnectorGroup /beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups',
+    ]);
+  });
+
+  it('leave beta-only properties out of v1.0 bodies and read-only ones out of every request body', () => {
+    const v1 = swagger.definitions!.CreateExternalConnectionRequest!.properties!;
+    const beta = swagger.definitions!.CreateExternalConnectionBetaRequest!.properties!;
+    expect(Object.keys(v1)).not.toContain('enabledContentExperiences');
+    expect(Object.keys(beta)).toEqual(expect.arrayContaining(['enabledContentExperiences', 'complianceSettings']));
+    expect(Object.keys(v1)).not.toContain('state');
+    expect(Object.keys(swagger.definitions!.CreateConnectorGroupRequest!.properties!)).not.toEqual(expect.arrayContaining(['id']));
+    expect(swagger.definitions!.ConnectorGroup!.properties!.id).toMatchObject({ type: 'string', readOnly: true });
+    expect(swagger.definitions!.ExternalConnection!.properties!.state).toMatchObject({ type: 'string', readOnly: true });
+  });
+
+  it('are well under the 1 MB Power Platform limit', () => {
+    expect(Buffer.byteLength(JSON.stringify(swagger))).toBeLessThan(1_000_000);
+    expect(Buffer.byteLength(connectorApiDefinition())).toBeLessThan(1_000_000);
+  });
+});
+
+describe('Power Platform connector rules (Swagger 2.0)', () => {
+  it('host, basePath /api, https only, JSON in and out', () => {
+    expect(swagger).toMatchObject({ swagger: '2.0', host: target.host, basePath: '/api', schemes: ['https'] });
+    expect(swagger.consumes).toEqual(['application/json']);
+    expect(swagger.produces).toEqual(['application/json']);
+  });
+
+  it('title of at most 30 characters; neither title nor description says API', () => {
+    expect(swagger.info.title.length).toBeLessThanOrEqual(30);
+    expect(`${swagger.info.title} ${swagger.info.description}`).not.toMatch(/\bAPI\b/i);
+  });
+
+  it('operationIds are unique PascalCase words', () => {
+    const ids = operationsOf(swagger).map(({ operation }) => operation.operationId!);
+    expect(new Set(ids).size).toBe(ids.length);
+    for (const id of ids) expect(id).toMatch(/^[A-Z][A-Za-z0-9]*$/);
+  });
+
+  it('summaries: sentence case, at most 80 characters, no slash, ending in a letter or digit; and a description', () => {
+    for (const { operation } of operationsOf(swagger)) {
+      const summary = operation.summary!;
+      expect(summary.length, summary).toBeLessThanOrEqual(80);
+      expect(summary).not.toContain('/');
+      expect(isSentenceCase(summary), summary).toBe(true);
+      expect(summary).toMatch(/[A-Za-z0-9]$/);
+      expect(operation.description).toMatch(/^[A-Z].*\.$/);
+    }
+  });
+
+  it('every parameter has a title-case x-ms-summary, a description and x-ms-visibility by requiredness', () => {
+    for (const { operation } of operationsOf(swagger)) {
+      for (const parameter of operation.parameters as OpenAPIV2.Parameter[]) {
+        expect(isTitleCase(parameter['x-ms-summary'] as string), `${operation.operationId} ${parameter.name}`).toBe(true);
+        expect(parameter.description).toMatch(/^[A-Z].*\.$/);
+        if (parameter.in === 'body') continue;
+        expect(parameter['x-ms-visibility']).toBe(parameter.required ? 'important' : 'advanced');
+      }
+    }
+  });
+
+  it('documents Idempotency-Key and client-request-id on every operation, optional', () => {
+    for (const { operation } of operationsOf(swagger)) {
+      const headers = (operation.parameters as OpenAPIV2.Parameter[]).filter((parameter) => parameter.in === 'header');
+      expect(headers.map((header) => [header.name, header.required])).toEqual(
+        expect.arrayContaining([['client-request-id', false], ['Idempotency-Key', false]]),
+      );
+    }
+  });
+
+  it('every property has a title-case x-ms-summary and a description; request properties an x-ms-visibility', () => {
+    const properties = propertiesOf(swagger.definitions!);
+    expect(properties.length).toBeGreaterThan(50);
+    for (const { at, name, property, owner } of properties) {
+      expect(isTitleCase(property['x-ms-summary'] as string), at).toBe(true);
+      expect(property.description, at).toMatch(/^[A-Z@].*\.$/);
+      if (!requestSchemaNames.has(at.split('.')[0]!)) continue;
+      const required = ((owner.required as string[] | undefined) ?? []).includes(name);
+      const visibility = property['x-ms-visibility'];
+      if (visibility === 'internal') expect(required, `${at} is required but hidden`).toBe(false);
+      else expect(visibility, at).toBe(required ? 'important' : 'advanced');
+    }
+  });
+
+  it('states the joi rules: enums, lengths and patterns', () => {
+    const connection = swagger.definitions!.CreateExternalConnectionRequest!.properties!;
+    expect(connection.id).toMatchObject({ minLength: 3, maxLength: 32, pattern: '^[A-Za-z0-9]+$' });
+    expect(connection.name).toMatchObject({ minLength: 1, maxLength: 128 });
+    expect(connection.contentCategory!.enum).toContain('knowledgeBase');
+    expect(connection.contentCategory).toMatchObject({ 'x-nullable': true });
+    expect(swagger.definitions!.CreateConnectorGroupRequest!.properties!.region!.enum).toEqual(['nam', 'eur', 'aus', 'asia', 'ind']);
+    expect(swagger.definitions!.CreateExternalGroupMemberRequest!.properties!.type!.enum).toEqual(['user', 'group', 'externalGroup']);
+  });
+
+  it('uses only Swagger 2.0 schema keywords (no oneOf, anyOf, not, nullable or writeOnly)', () => {
+    const text = JSON.stringify(swagger.definitions);
+    for (const keyword of ['oneOf', 'anyOf', 'allOf', '"not"', 'nullable"', 'writeOnly']) expect(text).not.toContain(`"${keyword.replace(/"/g, '')}"`);
+  });
+
+  it('answers 201 with the entity and every error with the Graph error schema', () => {
+    for (const { operation } of operationsOf(swagger)) {
+      const responses = operation.responses as Record<string, OpenAPIV2.ResponseObject>;
+      expect(Object.keys(responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '429', '500', '502', '503', '504']);
+      expect((responses['201']!.schema as OpenAPIV2.ReferenceObject).$ref).not.toBe('#/definitions/GraphError');
+      for (const [status, response] of Object.entries(responses)) {
+        expect(response.headers).toHaveProperty('request-id');
+        if (status !== '201') expect(response.schema).toEqual({ $ref: '#/definitions/GraphError' });
+      }
+      expect(responses['429']!.headers).toHaveProperty('retry-after');
+    }
+  });
+
+  it('secures every operation with an Entra ID oauth2 definition naming the app roles', () => {
+    expect(swagger.securityDefinitions).toEqual({
+      oauth2_auth: expect.objectContaining({
+        type: 'oauth2',
+        flow: 'accessCode',
+        authorizationUrl: 'https://login.microsoftonline.com/common/oauth2/authorize',
+        tokenUrl: 'https://login.microsoftonline.com/common/oauth2/token',
+      }),
+    });
+    expect(swagger.security).toEqual([{ oauth2_auth: [] }]);
+    const description = (swagger.securityDefinitions!.oauth2_auth as { description: string }).description;
+    for (const role of ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create']) {
+      expect(description).toContain(role);
+    }
+    for (const operation of documentedOperations) {
+      const operationId = operation.name.charAt(0).toUpperCase() + operation.name.slice(1);
+      const documented = operationsOf(swagger).filter(({ operation: candidate }) => candidate.operationId!.replace(/Beta$/, '') === operationId);
+      expect(documented.length).toBeGreaterThan(0);
+      for (const { operation: doc } of documented) expect(doc.description).toContain(operation.role);
+    }
+  });
+});
+
+describe('served documents', () => {
+  const get = (path: string, host = 'func-api-abc.azurewebsites.net') =>
+    new HttpRequest({ method: 'GET', url: `https://${host}/api/${path}` });
+
+  it('GET swagger.json and openapi.json answer the documents for the host that was called', async () => {
+    const swaggerResponse = await swaggerJson(get('swagger.json'));
+    expect(swaggerResponse.status).toBe(200);
+    expect(swaggerResponse.jsonBody).toMatchObject({ swagger: '2.0', host: 'func-api-abc.azurewebsites.net', schemes: ['https'] });
+    const openApiResponse = await openApiJson(get('openapi.json'));
+    expect(openApiResponse.jsonBody).toMatchObject({ openapi: '3.0.3', servers: [{ url: 'https://func-api-abc.azurewebsites.net/api' }] });
+  });
+
+  it('names plain http only for loopback callers', () => {
+    expect(targetOf(new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/swagger.json' }))).toEqual({ host: '127.0.0.1:7071', scheme: 'http' });
+    expect(targetOf(new HttpRequest({ method: 'GET', url: 'http://contoso.example/api/swagger.json' }))).toEqual({ host: 'contoso.example', scheme: 'https' });
+  });
+
+  it('builds the model once per instance', () => {
+    const first = swaggerFor(documentedOperations, target);
+    const second = swaggerFor(documentedOperations, target);
+    expect(second.definitions).toBe(first.definitions);
+  });
+
+  it('are registered as anonymous GET functions, and every documented path is served', () => {
+    const http = functionDefinitions.filter((definition) => definition.kind === 'http');
+    for (const route of ['swagger.json', 'openapi.json']) {
+      expect(http.find((definition) => definition.options.route === route)?.options).toMatchObject({ methods: ['GET'], authLevel: 'anonymous' });
+    }
+    const routes = http.map((definition) => new RegExp(`^/${definition.options.route.replace(/\{\w+\}/g, '[^/]+')}$`, 'i'));
+    for (const path of Object.keys(swagger.paths)) {
+      const concrete = path.replace(/\{\w+\}/g, 'x1');
+      expect(routes.some((route) => route.test(concrete)), path).toBe(true);
+    }
+  });
+});
+
+describe('connector/apiDefinition.swagger.json', () => {
+  it('is exactly what npm run connector generates (run it after changing an operation or schema)', () => {
+    expect(readFileSync(apiDefinitionPath, 'utf8')).toBe(connectorApiDefinition());
+  });
+
+  it('is pretty JSON, generated twice the same', () => {
+    expect(connectorApiDefinition()).toBe(connectorApiDefinition());
+    expect(connectorApiDefinition()).toMatch(/^\{\n {2}"swagger": "2\.0",/);
+  });
+
+  it('apiProperties.json uses the aad identity provider with the facade app id URI as resource', () => {
+    const properties = JSON.parse(readFileSync(new URL('../../connector/apiProperties.json', import.meta.url), 'utf8')) as {
+      properties: { iconBrandColor: string; connectionParameters: { token: { oAuthSettings: Json & { customParameters: Record<string, { value: string }> } } } };
+    };
+    const oauth = properties.properties.connectionParameters.token.oAuthSettings;
+    expect(oauth.identityProvider).toBe('aad');
+    expect(oauth.customParameters.resourceUri!.value).toMatch(/^api:\/\//);
+    expect(properties.properties.iconBrandColor).toMatch(/^#[0-9a-fA-F]{6}$/);
+  });
+});
