@@ -13,6 +13,8 @@ await build({
   target: 'node20',
   format: 'esm',
   sourcemap: 'linked',
+  minify: true,
+  keepNames: true,
   external: ['@azure/functions-core'],
   banner: {
     js: "import { createRequire as __createRequire } from 'node:module'; const require = __createRequire(import.meta.url);",

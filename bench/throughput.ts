@@ -8,6 +8,7 @@
 import { TableClient } from '@azure/data-tables';
 import autocannon from 'autocannon';
 import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { startTestStack } from '../test/support/stack';
 
@@ -76,6 +77,12 @@ try {
   const baseline = await load('Graph emulator alone (baseline)', `${stack.graph.baseUrl}/v1.0/external/connections/bench/groups`, group, {
     authorization: `Bearer ${token}`,
   });
+  const residentMiB = () => {
+    const status = readFileSync(`/proc/${stack.host.pid}/status`, 'utf8');
+    return Math.round(Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024);
+  };
+  await stack.post('/v1.0/external/connections/bench/groups', { id: 'warmup' });
+  const idleMiB = residentMiB();
   const caller = { authorization: `Bearer ${await stack.token()}` };
   const facade = await load('facade create (auth, validate, token, audit ×2, Graph)', `${stack.host.apiUrl}/v1.0/external/connections/bench/groups`, group, caller);
   const rejected = await load('facade rejection (invalid body)', `${stack.host.apiUrl}/v1.0/external/connections/bench/groups`, () => '{"id":"not valid!"}', caller);
@@ -84,6 +91,8 @@ try {
   console.table([baseline, facade, rejected]);
   console.log(`Azurite alone, the 3 table writes of one create (insert, merge, index upsert) with ${connections} workers: ${auditWrites} creates/s`);
   console.log(`facade create throughput / Azurite's 3-write ceiling: ${(facade['req/s'] / auditWrites).toFixed(2)}x`);
+  const loadedMiB = residentMiB();
+  console.log(`host resident memory: ${idleMiB} MiB warm and idle, ${loadedMiB} MiB after the load (${(loadedMiB / idleMiB).toFixed(2)}x)`);
   console.log(`facade create throughput / baseline: ${(facade['req/s'] / baseline['req/s']).toFixed(2)}x`);
   console.log(`facade create p50 latency / baseline: ${(facade['p50 ms'] / Math.max(baseline['p50 ms'], 1)).toFixed(1)}x`);
   console.log(`rejection throughput / create throughput: ${(rejected['req/s'] / facade['req/s']).toFixed(1)}x`);

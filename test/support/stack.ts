@@ -10,6 +10,7 @@ import { startDevTokenIssuer, type DevTokenIssuer, type MintOptions } from '../.
 
 export interface HostProcess {
   apiUrl: string;
+  pid: number | undefined;
   output(): string;
   stop(): Promise<void>;
 }
@@ -50,7 +51,7 @@ export async function startHostProcess(env: Record<string, string>, timeoutMs = 
     await stop();
     throw error;
   });
-  return { apiUrl, output: () => output, stop };
+  return { apiUrl, pid: child.pid, output: () => output, stop };
 }
 
 export interface TestStack {
