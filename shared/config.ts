@@ -56,6 +56,8 @@ export const settingsCatalog = [
     description: 'Override of the signing keys URL; default `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`.' },
   { name: 'PORT', default: '7071', scope: 'local',
     description: 'Port of the local host (`npm start`); the API is served below `/api`.' },
+  { name: 'LOCAL_HOST_QUIET', default: '0', scope: 'local',
+    description: 'Local host only: `1` silences the per-request log lines (tests set it).' },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof settingsCatalog)[number]['name'];
