@@ -84,3 +84,13 @@ export function writeRequestLog(context: OperationContext, status: number, failu
   else context.invocation.info(line);
   return fields;
 }
+
+export type LogLevel = 'info' | 'warn' | 'error';
+
+/**
+ * Any other line a request writes (a denial, an audit write that failed…): the same JSON shape and
+ * correlation fields as the request line, under its own `event` name.
+ */
+export function logEvent(context: OperationContext, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
+  context.invocation[level](JSON.stringify({ event, ...correlationFields(context), ...fields }));
+}

@@ -20,8 +20,10 @@ export function capturingInvocation(functionName = 'createExternalConnection'): 
   const invocation = new InvocationContext({
     functionName,
     logHandler: (level, ...args) => {
-      const fields = args.find((arg): arg is Record<string, unknown> => typeof arg === 'object' && arg !== null) ?? {};
-      logs.push({ level, message: args[0], fields });
+      // The pipeline writes JSON lines (shared/telemetry): `event` names the line.
+      const line = typeof args[0] === 'string' && args[0].startsWith('{') ? (JSON.parse(args[0]) as Record<string, unknown>) : undefined;
+      const fields = line ?? args.find((arg): arg is Record<string, unknown> => typeof arg === 'object' && arg !== null) ?? {};
+      logs.push({ level, message: line ? line.event : args[0], fields });
     },
   });
   return { invocation, logs };
@@ -41,7 +43,7 @@ export function connectionRequest(headers: Record<string, string> = {}, body: un
 export const echoCaller: Stage = async (context): Promise<HttpResponseInit> => ({ status: 200, jsonBody: { caller: context.caller } });
 
 /** The auth part of the pipeline only, then `echoCaller`. */
-export const authStages: readonly Stage[] = [respond, readBody, authenticate, authorize, echoCaller];
+export const authStages: readonly Stage[] = [respond, authenticate, authorize, readBody, echoCaller];
 
 export interface GraphShapedError {
   error: { code: string; message: string; innerError: Record<string, string> };

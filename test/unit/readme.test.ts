@@ -4,8 +4,8 @@ import { settingsCatalog } from '../../shared/config';
 
 const readme = readFileSync('README.md', 'utf8');
 const configuration = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Validation and errors'));
-const rows = new Map(
-  [...configuration.matchAll(/^\| `([^`]+)` \| ([^|]+) \|/gm)].map((match) => [match[1], match[2]?.trim() ?? '']),
+const rows = new Map<string, string>(
+  [...configuration.matchAll(/^\| `([^`]+)` \| ([^|]+) \|/gm)].map((match) => [match[1] ?? '', match[2]?.trim() ?? '']),
 );
 
 describe('the README configuration table', () => {

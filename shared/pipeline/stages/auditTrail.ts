@@ -1,6 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { AuditIntent, AuditOutcome } from '../../audit/auditRecord';
 import { FacadeError } from '../../errors';
+import { logEvent } from '../../telemetry/requestLog';
 import { requireInput, type OperationContext, type Stage } from '../context';
 
 const outcomeWriteDelaysMs = [200, 800];
@@ -98,10 +99,7 @@ export const auditTrail: Stage = async (context, next) => {
     await withRetries(() => context.runtime.audit.recordOutcome(key, intent, outcome, entityPath));
   } catch (error) {
     // The caller's answer stands (the entity exists or it does not); the record stays pending for reconciliation.
-    context.invocation.error('audit outcome not recorded; record left pending', {
-      operation: intent.operation,
-      requestId: intent.requestId,
-      clientRequestId: intent.clientRequestId,
+    logEvent(context, 'error', 'audit outcome not recorded; record left pending', {
       auditPartitionKey: key.partitionKey,
       auditRowKey: key.rowKey,
       reason: error instanceof Error ? error.message : String(error),

@@ -7,18 +7,13 @@ import {
   unauthorized,
 } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
+import { logEvent } from '../../telemetry/requestLog';
 import type { OperationContext, Stage } from '../context';
 
 function refusal(context: OperationContext, error: unknown): unknown {
-  const request = {
-    operation: context.operation.name,
-    requestId: context.correlation.requestId,
-    clientRequestId: context.correlation.clientRequestId,
-  };
   if (error instanceof AuthenticationFailed) {
     // The claims of a token that failed are what it claims, not who sent it.
-    context.invocation.warn('request denied: caller not authenticated', {
-      ...request,
+    logEvent(context, 'warn', 'request denied: caller not authenticated', {
       status: 401,
       reason: error.reason,
       ...callerLogFields(error.claimedCaller),
@@ -27,8 +22,7 @@ function refusal(context: OperationContext, error: unknown): unknown {
     return unauthorized(error.challenge);
   }
   if (error instanceof AuthNotConfigured) {
-    context.invocation.error('authentication is not configured, so every operation is refused', {
-      ...request,
+    logEvent(context, 'error', 'authentication is not configured, so every operation is refused', {
       reason: error.reason,
       runningInAzure: error.runningInAzure,
     });

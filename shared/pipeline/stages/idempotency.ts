@@ -1,6 +1,7 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, badRequest, serviceUnavailable, type GraphErrorDetail } from '../../errors';
-import { fingerprintOf, type Claim, type KeyScope, type StoredAnswer } from '../../idempotency/idempotencyStore';
+import { fingerprintOf, type Claim, type IdempotencyStore, type KeyScope, type StoredAnswer } from '../../idempotency/idempotencyStore';
+import { logEvent } from '../../telemetry/requestLog';
 import { requireInput, type Stage } from '../context';
 
 const keyRule = /^[\x20-\x7e]{1,255}$/;
@@ -60,7 +61,11 @@ export const idempotency: Stage = async (context, next) => {
   try {
     response = await next();
   } catch (error) {
-    await settleFailure(error, scope, context.invocation, store).catch(() => undefined);
+    await settleFailure(error, scope, store).catch((storeError: unknown) =>
+      logEvent(context, 'warn', 'idempotency key not settled after a failure; it frees itself when its lease ends', {
+        reason: storeError instanceof Error ? storeError.message : String(storeError),
+      }),
+    );
     throw error;
   }
   const headers = response.headers as Record<string, string> | undefined;
@@ -71,29 +76,26 @@ export const idempotency: Stage = async (context, next) => {
       jsonBody: response.jsonBody,
     })
     .catch((error: unknown) =>
-      context.invocation.warn('idempotency answer not stored; a retry with this key will run again', {
-        operation: scope.operation,
+      logEvent(context, 'warn', 'idempotency answer not stored; a retry with this key will run again', {
         reason: error instanceof Error ? error.message : String(error),
       }),
     );
   return response;
-
-  async function settleFailure(
-    error: unknown,
-    keyScope: KeyScope,
-    invocation: typeof context.invocation,
-    keys: typeof store,
-  ): Promise<void> {
-    if (error instanceof FacadeError && error.outcomeUnknown) {
-      await keys.markUnknown(keyScope);
-      return;
-    }
-    if (error instanceof FacadeError && isFinal(error.status)) {
-      const body = { error: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) } };
-      await keys.complete(keyScope, { status: error.status, headers: {}, jsonBody: body });
-      return;
-    }
-    invocation.info('idempotency key released after a transient failure', { operation: keyScope.operation });
-    await keys.release(keyScope);
-  }
 };
+
+/**
+ * After a failure: a lost Graph answer keeps the key (marked unknown, so the retry looks before it
+ * creates), a final answer is stored for replay, and a transient one frees the key for the retry.
+ */
+async function settleFailure(error: unknown, scope: KeyScope, store: IdempotencyStore): Promise<void> {
+  if (error instanceof FacadeError && error.outcomeUnknown) {
+    await store.markUnknown(scope);
+    return;
+  }
+  if (error instanceof FacadeError && isFinal(error.status)) {
+    const body = { error: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) } };
+    await store.complete(scope, { status: error.status, headers: {}, jsonBody: body });
+    return;
+  }
+  await store.release(scope);
+}
