@@ -1,15 +1,10 @@
+import { appRoles } from '../auth/roles';
+
 /**
  * Callers authenticate with Microsoft Entra ID access tokens for the facade's app registration
  * (issue 4: `AUTH_*` settings, app roles below). Power Platform connectors use the `aad`
  * identity provider of `connector/apiProperties.json`; these URLs are what connectors expect.
  */
-
-export const appRoles = [
-  'ExternalConnection.Create',
-  'ExternalGroup.Create',
-  'ExternalGroupMember.Create',
-  'ConnectorGroup.Create',
-] as const;
 
 export const securityDescription =
   'Microsoft Entra ID access token for the facade app registration (audience: its application id URI). ' +
