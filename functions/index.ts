@@ -12,3 +12,4 @@ import './reconcile';
 
 export { functionDefinitions } from '../shared/operations/registry';
 export { reconcileAuditRecords } from './reconcile';
+export { documentedOperations, openApiJson, swaggerJson, targetOf } from './openapi';

@@ -1,11 +1,8 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { DocumentTarget } from '../shared/openapi/documents';
 import type { OperationDefinition } from '../shared/operations/operation';
+import { operationDefinitions } from '../shared/operations/registerOperation';
 import { registerHttp } from '../shared/operations/registry';
-import { createConnectorGroup } from './createConnectorGroup';
-import { createExternalConnection } from './createExternalConnection';
-import { createExternalGroup } from './createExternalGroup';
-import { createExternalGroupMember } from './createExternalGroupMember';
 
 /**
  * `GET /api/swagger.json` (Swagger 2.0, for Power Platform custom connectors) and
@@ -15,12 +12,8 @@ import { createExternalGroupMember } from './createExternalGroupMember';
  * and its output is cached for the life of the instance.
  */
 
-export const documentedOperations: readonly OperationDefinition[] = [
-  createExternalConnection,
-  createExternalGroup,
-  createExternalGroupMember,
-  createConnectorGroup,
-];
+/** Every registered create operation (functions/index.ts imports them all before this file). */
+export const documentedOperations: readonly OperationDefinition[] = operationDefinitions;
 
 let generator: Promise<typeof import('../shared/openapi/documents')> | undefined;
 const loadGenerator = () => (generator ??= import('../shared/openapi/documents'));

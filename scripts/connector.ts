@@ -5,7 +5,7 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { documentedOperations } from '../functions/openapi';
+import { documentedOperations } from '../functions/index';
 import { prettyJson, swaggerFor } from '../shared/openapi/documents';
 
 /** Placeholder host: replace it with the Function App's host when importing (connector/README.md). */

@@ -1,4 +1,5 @@
 import type Joi from 'joi';
+import type { AppRole } from '../auth/roles';
 
 /**
  * What a create operation is: the whole of a function file. Everything it does at run time
@@ -7,8 +8,8 @@ import type Joi from 'joi';
 export interface OperationDefinition {
   /** Function name, audit `operation`, log field: `createExternalGroup`. */
   name: string;
-  /** The app role a caller needs to run it. */
-  role: string;
+  /** The app role a caller needs to run it (declared in shared/auth/roles.ts). */
+  role: AppRole;
   /** Entity type recorded in the audit table and used for its entity index. */
   entityType: string;
   /** Routes below `/api`, the first canonical; `{name}` segments are path parameters. */

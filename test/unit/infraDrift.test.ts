@@ -174,7 +174,7 @@ describe('infra/graph-permissions (admin step)', () => {
   });
 
   it('creates the facade app registration with the four app roles the operations require', async () => {
-    const { documentedOperations } = await import('../../functions/openapi');
+    const { documentedOperations } = await import('../../functions/index');
     for (const operation of documentedOperations) expect(source).toContain(`value: '${operation.role}'`);
     expect(source).toContain("Microsoft.Graph/applications@v1.0");
   });

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI, OpenAPIV2, OpenAPIV3 } from 'openapi-types';
 import { describe, expect, it } from 'vitest';
-import { documentedOperations, openApiJson, swaggerJson, targetOf } from '../../functions/openapi';
+import { documentedOperations, openApiJson, swaggerJson, targetOf } from '../../functions/index';
 import { HttpRequest } from '../../shared/azureFunctions';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
 import { minorWords } from '../../shared/openapi/text';

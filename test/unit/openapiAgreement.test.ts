@@ -2,7 +2,7 @@ import { Ajv, type ValidateFunction } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import type { OpenAPIV2, OpenAPIV3 } from 'openapi-types';
 import { describe, expect, it } from 'vitest';
-import { documentedOperations } from '../../functions/openapi';
+import { documentedOperations } from '../../functions/index';
 import { FacadeError, badRequest, graphErrorBody } from '../../shared/errors';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
 import type { OperationDefinition } from '../../shared/operations/operation';
