@@ -11,8 +11,10 @@ export async function reconcileAuditRecords(_timer: Timer | undefined, context: 
     olderThanMs: runtime.settings.reconcileAfterMinutes * 60_000,
     maxRecords: runtime.settings.reconcileMaxRecords,
   });
-  context.info('reconciliation finished', { examined: summary.examined, ...summary.settled, skipped: summary.skipped });
-  for (const error of summary.errors) context.warn('reconciliation skipped a record', { error });
+  context.info(
+    JSON.stringify({ event: 'reconciliation finished', examined: summary.examined, ...summary.settled, skipped: summary.skipped, expiredKeysDeleted: summary.expiredKeysDeleted }),
+  );
+  for (const error of summary.errors) context.warn(JSON.stringify({ event: 'reconciliation skipped a record', error }));
   return summary;
 }
 

@@ -123,6 +123,27 @@ export class IdempotencyStore {
     });
   }
 
+  /**
+   * Deletes keys of an operation whose retention has ended (Table Storage has no expiry of its
+   * own); at most `limit` per call. Returns how many were deleted.
+   */
+  async purgeExpired(operation: string, now: Date, limit: number): Promise<number> {
+    const client = await this.table.ready();
+    const filter = `PartitionKey eq 'idempotency_${operation.replace(/'/g, "''")}' and expiresAt lt datetime'${now.toISOString()}'`;
+    let deleted = 0;
+    for await (const row of client.listEntities<KeyRow>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } })) {
+      if (deleted >= limit) break;
+      await client.deleteEntity(row.partitionKey, row.rowKey, { etag: row.etag, abortSignal: this.table.signal() }).then(
+        () => (deleted += 1),
+        (error: unknown) => {
+          // Taken over or deleted by someone else meanwhile: nothing to do.
+          if (!isStatus(error, 404) && !isStatus(error, 412)) throw error;
+        },
+      );
+    }
+    return deleted;
+  }
+
   private async settle(scope: KeyScope, change: Partial<KeyRow>): Promise<void> {
     const client = await this.table.ready();
     await client.updateEntity({ partitionKey: partitionOf(scope), rowKey: rowOf(scope), ...change }, 'Merge', {

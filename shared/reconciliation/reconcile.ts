@@ -17,12 +17,15 @@ export interface ReconcileSummary {
   settled: Record<'succeeded' | 'failed' | 'orphaned', number>;
   /** Left for a later run (Graph or storage did not answer, or another run settled it first). */
   skipped: number;
+  /** Idempotency keys past their retention, deleted. */
+  expiredKeysDeleted: number;
   errors: string[];
 }
 
 /**
  * Settles audit records left `pending` (the outcome write failed) or `unknown` (Graph's answer
- * was lost) by asking Graph whether the entity exists. Safe to run anywhere, any number of times:
+ * was lost) by asking Graph whether the entity exists, then deletes idempotency keys whose
+ * retention has ended. Safe to run anywhere, any number of times:
  * each update is conditional on the record being unchanged since it was read.
  */
 export async function reconcile(
@@ -32,7 +35,7 @@ export async function reconcile(
 ): Promise<ReconcileSummary> {
   const now = options.now ?? new Date();
   const olderThan = new Date(now.getTime() - options.olderThanMs);
-  const summary: ReconcileSummary = { examined: 0, settled: { succeeded: 0, failed: 0, orphaned: 0 }, skipped: 0, errors: [] };
+  const summary: ReconcileSummary = { examined: 0, settled: { succeeded: 0, failed: 0, orphaned: 0 }, skipped: 0, expiredKeysDeleted: 0, errors: [] };
 
   for (const operation of operations) {
     const budget = options.maxRecords - summary.examined;
@@ -74,6 +77,15 @@ export async function reconcile(
           summary.errors.push(`${record.partitionKey}/${record.rowKey}: ${error instanceof Error ? error.message : String(error)}`);
         }
       }
+    }
+  }
+  for (const operation of operations) {
+    const budget = options.maxRecords - summary.expiredKeysDeleted;
+    if (budget <= 0) break;
+    try {
+      summary.expiredKeysDeleted += await runtime.idempotency.purgeExpired(operation.name, now, budget);
+    } catch (error) {
+      summary.errors.push(`idempotency keys of ${operation.name}: ${error instanceof Error ? error.message : String(error)}`);
     }
   }
   return summary;

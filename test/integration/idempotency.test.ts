@@ -1,4 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { IdempotencyStore } from '../../shared/idempotency/idempotencyStore';
+import { Table } from '../../shared/storage/table';
 import { startTestStack, type HostProcess, type TestStack } from '../support/stack';
 
 /** Idempotency-Key across two host instances that share one Azurite. */
@@ -87,6 +89,26 @@ describe('Idempotency-Key', () => {
 
   it('refuses a key that is empty or longer than 255 characters', async () => {
     expect((await stack.post(path, { id: 'k1' }, { 'idempotency-key': 'x'.repeat(256) })).status).toBe(400);
+  });
+
+  it('deletes keys past their retention, after which a key may be used afresh', async () => {
+    const keys = new IdempotencyStore(
+      new Table({
+        storage: { kind: 'connectionString', connectionString: stack.azurite.connectionString },
+        tableName: stack.env.AUDIT_TABLE_NAME ?? '',
+        credentialFor: () => {
+          throw new Error('connection-string storage needs no credential');
+        },
+      }),
+      24 * 3_600_000,
+    );
+    await stack.post(path, { id: 'retained' }, { 'idempotency-key': 'run-8' });
+    expect(await keys.purgeExpired('createExternalGroup', new Date(), 100)).toBe(0);
+    const dayAfter = new Date(Date.now() + 25 * 3_600_000);
+    expect(await keys.purgeExpired('createExternalGroup', dayAfter, 100)).toBeGreaterThanOrEqual(1);
+    const fresh = await stack.post(path, { id: 'retainedagain' }, { 'idempotency-key': 'run-8' });
+    expect(fresh.status).toBe(201);
+    expect(fresh.headers.get('idempotent-replayed')).toBeNull();
   });
 
   it('keeps one connector group when a lost answer is retried with the same key', async () => {
