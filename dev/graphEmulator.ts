@@ -47,6 +47,8 @@ export interface GraphEmulatorOptions {
   port?: number;
   /** Key of the local identity endpoint's tokens; absent → any bearer token is accepted. */
   tokenSigningKey?: Uint8Array;
+  /** Entities per page of a list (default 100). */
+  pageSize?: number;
 }
 
 export interface GraphEmulator {
@@ -60,6 +62,8 @@ export interface GraphEmulator {
   entityCounts(): Record<keyof Stored, number>;
   /** The connector groups that exist. */
   connectorGroups(): Record<string, unknown>[];
+  /** Creates a connector group as if someone had made it elsewhere (the portal, another tool). */
+  seedConnectorGroup(name: string): string;
   clearFaults(): void;
   /** Forget every entity, request and fault. */
   reset(): void;
@@ -110,6 +114,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   let faults: FaultRule[] = [];
   const store: Stored = { connections: new Map(), groups: new Map(), members: new Map(), connectorGroups: new Map() };
   let origin = '';
+  const pageSize = options.pageSize ?? 100;
 
   const nextFault = (method: string, path: string): FaultStep | undefined => {
     for (const rule of faults) {
@@ -140,7 +145,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   };
 
   /** Graph's behaviour for one request: the answer's status and body. */
-  function execute(method: string, version: string, segments: string[], body: Record<string, unknown>): [number, unknown] {
+  function execute(method: string, version: string, segments: string[], body: Record<string, unknown>, query: URLSearchParams): [number, unknown] {
     const route = segments.join('/');
     const context = (entitySet: string) => `${origin}/${version}/$metadata#${entitySet}/$entity`;
     let match: RegExpExecArray | null;
@@ -189,10 +194,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       store.members.set(key, member);
       return [201, { '@odata.context': context('external/connections/groups/members'), ...member }];
     }
-    if ((match = /^external\/connections\/([^/]+)\/groups\/([^/]+)\/members\/([^/]+)$/.exec(route)) && method === 'GET') {
-      const key = [decodeURIComponent(match[1]!).toLowerCase(), decodeURIComponent(match[2]!), decodeURIComponent(match[3]!)].join('/');
-      return [200, entityAt(store.members, key, 'member')];
-    }
+    // Graph documents no read of one member (the identity resource has create and delete only).
     if (route.startsWith('onPremisesPublishingProfiles/applicationProxy/connectorGroups') && version !== 'beta') {
       throw new GraphFailure(400, 'BadRequest', "Resource not found for the segment 'onPremisesPublishingProfiles'.");
     }
@@ -205,13 +207,17 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         connectorGroupType: 'applicationProxy',
         isDefault: false,
         region: typeof body.region === 'string' ? body.region : 'nam',
-        createdDateTime: new Date().toISOString(),
       };
       store.connectorGroups.set(group.id, group);
       return [201, { '@odata.context': context('onPremisesPublishingProfiles/applicationProxy/connectorGroups'), ...group }];
     }
     if (route === 'onPremisesPublishingProfiles/applicationProxy/connectorGroups' && method === 'GET') {
-      return [200, { value: [...store.connectorGroups.values()] }];
+      // Paged like Graph: a page, and an @odata.nextLink while more remain.
+      const all = [...store.connectorGroups.values()];
+      const skip = Number(query.get('$skiptoken') ?? 0);
+      const page = all.slice(skip, skip + pageSize);
+      const more = skip + pageSize < all.length;
+      return [200, { value: page, ...(more ? { '@odata.nextLink': `${origin}/${version}/${route}?$skiptoken=${skip + pageSize}` } : {}) }];
     }
     if ((match = /^onPremisesPublishingProfiles\/applicationProxy\/connectorGroups\/([^/]+)$/.exec(route)) && method === 'GET') {
       return [200, entityAt(store.connectorGroups, decodeURIComponent(match[1]!), 'connector group')];
@@ -219,7 +225,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segments[0] ?? ''}'.`);
   }
 
-  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, bodyText: string): Promise<void> {
+  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string): Promise<void> {
     const requestId = randomUUID();
     const clientRequestId = String(request.headers['client-request-id'] ?? randomUUID());
     const headers = { 'request-id': requestId, 'client-request-id': clientRequestId };
@@ -252,7 +258,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
           throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
         }
       }
-      return execute(method, version, segments, body);
+      return execute(method, version, segments, body, query);
     };
 
     try {
@@ -314,7 +320,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         receivedAt: new Date().toISOString(),
         remotePort: request.socket.remotePort,
       });
-      await handleGraph(request, response, url.pathname, bodyText);
+      await handleGraph(request, response, url.pathname, url.searchParams, bodyText);
     })().catch(() => response.destroy());
   });
   origin = running.origin;
@@ -356,6 +362,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       connectorGroups: store.connectorGroups.size,
     }),
     connectorGroups: () => [...store.connectorGroups.values()],
+    seedConnectorGroup: (name) => {
+      const id = randomUUID();
+      store.connectorGroups.set(id, { id, name, connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' });
+      return id;
+    },
     clearFaults: () => {
       faults = [];
     },

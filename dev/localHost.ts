@@ -126,7 +126,15 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
         return;
       }
       const { route, values } = matched;
-      const params = Object.fromEntries(route.paramNames.map((name, index) => [name, decodeURIComponent(values[index] ?? '')]));
+      let params: Record<string, string>;
+      try {
+        params = Object.fromEntries(route.paramNames.map((name, index) => [name, decodeURIComponent(values[index] ?? '')]));
+      } catch {
+        // A malformed escape in the path: refused before any function runs, as the Functions host does.
+        incoming.resume();
+        await writeResult({ status: 400, body: 'Malformed URL escape in the path.' }, response, false);
+        return;
+      }
       const { bytes, complete } = method === 'GET' || method === 'HEAD'
         ? { bytes: Buffer.alloc(0), complete: true }
         : await readLimited(incoming, maxBodyBytes);

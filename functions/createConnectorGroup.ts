@@ -14,6 +14,7 @@ export const createConnectorGroup = defineOperation({
   body: connectorGroupBody,
   graphPath: '/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups',
   entityId: 'generatedByGraph',
+  existenceCheck: { naturalKey: 'name' },
 });
 
 registerOperation(createConnectorGroup);

@@ -18,6 +18,7 @@ export const createExternalGroupMember = defineOperation({
   body: externalGroupMemberBody,
   graphPath: '/{version}/external/connections/{connectionId}/groups/{groupId}/members',
   entityId: (body) => String(body.id),
+  existenceCheck: 'createConflict',
 });
 
 registerOperation(createExternalGroupMember);

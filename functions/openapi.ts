@@ -25,7 +25,8 @@ export function targetOf(request: HttpRequest): DocumentTarget {
   return { host: url.host, scheme: loopback && url.protocol === 'http:' ? 'http' : 'https' };
 }
 
-const cacheHeaders = { 'cache-control': 'public, max-age=300' };
+// The documents name the host that was called, so shared caches must not hand them to other hosts.
+const cacheHeaders = { 'cache-control': 'private, max-age=300' };
 
 export async function swaggerJson(request: HttpRequest): Promise<HttpResponseInit> {
   const { swaggerFor } = await loadGenerator();

@@ -7,6 +7,13 @@
  */
 export type AuditStatus = 'pending' | 'succeeded' | 'failed' | 'unknown' | 'orphaned';
 
+/**
+ * How a create whose answer was lost was settled: `readBack` (read after a 409 and found to be
+ * what was sent), `createConflict` (a 409 to the same member create), `earlierAttempt` (a retry
+ * found what the lost attempt made), `reconciliation` (the timer function found it).
+ */
+export type Recovery = 'readBack' | 'createConflict' | 'earlierAttempt' | 'reconciliation';
+
 export interface AuditIntent {
   operation: string;
   entityType: string;
@@ -22,6 +29,8 @@ export interface AuditIntent {
   callerTenantId?: string;
   requestedAt: Date;
   requestBody: unknown;
+  /** JSON array, ids Graph generates only: same-named entities that existed before the create. */
+  preexistingIds?: string;
 }
 
 export interface AuditOutcome {
@@ -34,8 +43,8 @@ export interface AuditOutcome {
   responseBody: unknown;
   /** Graph attempts after the first. */
   retries?: number;
-  /** How a lost answer was settled: read back after a 409, or by reconciliation. */
-  recovery?: 'readBack' | 'reconciliation';
+  /** How a lost answer was settled. */
+  recovery?: Recovery;
 }
 
 export interface AuditKey {
@@ -58,6 +67,10 @@ export interface AuditEntity extends AuditKey, Omit<AuditIntent, 'requestBody'> 
   retries?: number;
   recovery?: string;
   reconciledAt?: Date;
+  /** Failed reconciliations of this record, the next one not before `reconcileAfter`. */
+  reconcileAttempts?: number;
+  reconcileAfter?: Date;
+  reconcileError?: string;
 }
 
 /** Table Storage holds at most 64 KiB in one string property; bodies are capped well below. */

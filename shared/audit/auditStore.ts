@@ -84,26 +84,35 @@ export class AuditStore {
       responseBody: body.json,
       responseBodyTruncated: body.truncated,
     };
-    const writes = [client.updateEntity(update, 'Merge', { abortSignal: this.table.signal(), ...(etag ? { etag } : {}) })];
-    if ((outcome.status === 'succeeded' || outcome.status === 'orphaned') && entityPath) {
-      const index: EntityIndexRow = {
-        partitionKey: entityIndexPartition(intent.entityType),
-        rowKey: entityIndexRowKey(entityPath),
-        auditPartitionKey: key.partitionKey,
-        auditRowKey: key.rowKey,
-      };
-      writes.push(client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() }));
+    const index: EntityIndexRow | undefined =
+      (outcome.status === 'succeeded' || outcome.status === 'orphaned') && entityPath
+        ? {
+            partitionKey: entityIndexPartition(intent.entityType),
+            rowKey: entityIndexRowKey(entityPath),
+            auditPartitionKey: key.partitionKey,
+            auditRowKey: key.rowKey,
+          }
+        : undefined;
+    const settle = () => client.updateEntity(update, 'Merge', { abortSignal: this.table.signal(), ...(etag ? { etag } : {}) });
+    const indexIt = () => (index ? client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() }) : Promise.resolve());
+    if (etag) {
+      // Conditional: the index is written only once the record really was ours to settle.
+      await settle();
+      await indexIt();
+      return;
     }
     // Both in one round trip's time. Each is awaited to its end, so none lands after the request has
     // been answered; if either failed the whole settlement is retried (both writes are idempotent).
-    const failed = (await Promise.allSettled(writes)).find((result) => result.status === 'rejected');
+    const failed = (await Promise.allSettled([settle(), indexIt()])).find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
   }
 
   async get(key: AuditKey): Promise<StoredAuditRecord | undefined> {
     const client = await this.table.ready();
     try {
-      return withoutTimestamp(await client.getEntity<AuditEntity>(key.partitionKey, key.rowKey));
+      return withoutTimestamp(
+        await client.getEntity<AuditEntity>(key.partitionKey, key.rowKey, { abortSignal: this.table.signal() }),
+      );
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
@@ -114,7 +123,9 @@ export class AuditStore {
   async findByEntity(entityType: string, entityPath: string): Promise<StoredAuditRecord | undefined> {
     const client = await this.table.ready();
     try {
-      const index = await client.getEntity<EntityIndexRow>(entityIndexPartition(entityType), entityIndexRowKey(entityPath));
+      const index = await client.getEntity<EntityIndexRow>(entityIndexPartition(entityType), entityIndexRowKey(entityPath), {
+        abortSignal: this.table.signal(),
+      });
       return await this.get({ partitionKey: index.auditPartitionKey, rowKey: index.auditRowKey });
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
@@ -129,25 +140,75 @@ export class AuditStore {
     );
   }
 
-  /** Records of an operation still `pending` or `unknown` that were requested before `olderThan`. */
-  async listUnsettled(operation: string, olderThan: Date, limit: number): Promise<StoredAuditRecord[]> {
+  /**
+   * Records of an operation still `pending` or `unknown`, requested in [since, olderThan): a
+   * partition range query bounded in time, oldest first, at most `limit`.
+   */
+  async listUnsettled(operation: string, since: Date, olderThan: Date, limit: number): Promise<StoredAuditRecord[]> {
     const open: AuditStatus[] = ['pending', 'unknown'];
     return this.query(
-      `PartitionKey eq '${escape(operation)}' and RowKey lt '${olderThan.toISOString()}' and (${open
+      `PartitionKey eq '${escape(operation)}' and RowKey ge '${since.toISOString()}' and RowKey lt '${olderThan.toISOString()}' and (${open
         .map((status) => `status eq '${status}'`)
         .join(' or ')})`,
       limit,
     );
   }
 
+  /**
+   * Did an earlier request since `since` create this entity without its caller learning so: a
+   * record still `pending` or `unknown`, or one reconciliation settled as created?
+   */
+  async hasUncertainAttempt(operation: string, entityId: string, since: Date, exceptRowKey?: string): Promise<boolean> {
+    const records = await this.query(
+      `PartitionKey eq '${escape(operation)}' and RowKey ge '${since.toISOString()}' and entityId eq '${escape(entityId)}' and ` +
+        `(status eq 'pending' or status eq 'unknown' or (status eq 'succeeded' and recovery eq 'reconciliation'))`,
+      10,
+    );
+    return records.some((record) => record.rowKey !== exceptRowKey);
+  }
+
+  /** Notes a failed reconciliation of a record, and when the next may be tried. */
+  async noteReconcileFailure(record: StoredAuditRecord, nextAttemptAt: Date, reason: string): Promise<void> {
+    const client = await this.table.ready();
+    await client.updateEntity(
+      {
+        partitionKey: record.partitionKey,
+        rowKey: record.rowKey,
+        reconcileAttempts: (record.reconcileAttempts ?? 0) + 1,
+        reconcileAfter: nextAttemptAt,
+        reconcileError: reason.slice(0, 1_000),
+      },
+      'Merge',
+      { etag: record.etag, abortSignal: this.table.signal() },
+    );
+  }
+
   private async query(filter: string, limit = Number.POSITIVE_INFINITY): Promise<StoredAuditRecord[]> {
     const client = await this.table.ready();
     const records: StoredAuditRecord[] = [];
-    for await (const entity of client.listEntities<AuditEntity>({ queryOptions: { filter } })) {
-      records.push(withoutTimestamp(entity));
-      if (records.length >= limit) break;
+    const pages = client.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1_000) });
+    for await (const page of withTimeout(pages, this.table.timeoutMs)) {
+      for (const entity of page) {
+        records.push(withoutTimestamp(entity));
+        if (records.length >= limit) return records;
+      }
     }
     return records;
+  }
+}
+
+/** Each page of a listing must arrive within the time a single table call gets. */
+async function* withTimeout<T>(pages: AsyncIterableIterator<T>, timeoutMs: number): AsyncGenerator<T> {
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const next = await Promise.race([
+      pages.next(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the audit table did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (next.done) return;
+    yield next.value;
   }
 }
 

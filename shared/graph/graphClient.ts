@@ -29,6 +29,15 @@ export interface SendOptions {
   /** Epoch ms by which the whole exchange, retries included, must be over. */
   deadlineAt: number;
   retryMode: RetryMode;
+  /** Filled in as the exchange goes, so a caller knows the retries also when it ends in an error. */
+  progress?: ExchangeProgress;
+}
+
+export interface ExchangeProgress {
+  /** Attempts after the first. */
+  retries: number;
+  /** Some attempt may have been carried out by Graph although we saw no success. */
+  uncertain: boolean;
 }
 
 export interface GraphExchange {
@@ -47,7 +56,11 @@ export interface GraphClientOptions {
   sleep?: (ms: number) => Promise<void>;
 }
 
-type AttemptFailure = { kind: 'timeout' | 'reset' | 'refused'; error: unknown };
+/**
+ * `refused`: nothing reached Graph. `reset`/`timeout`: the request may have reached Graph.
+ * `local`: it never left this process (say, a header fetch will not send).
+ */
+type AttemptFailure = { kind: 'timeout' | 'reset' | 'refused' | 'local'; error: unknown };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -67,32 +80,44 @@ export class GraphClient {
     this.sleep = options.sleep ?? defaultSleep;
   }
 
+  /** A `@odata.nextLink` as a path below the base URL; a link elsewhere is refused. */
+  relativePath(link: string): string {
+    const url = new URL(link, this.options.baseUrl);
+    const base = new URL(this.options.baseUrl);
+    if (url.origin !== base.origin) throw new Error(`nextLink points away from Graph: ${url.origin}`);
+    return `${url.pathname.slice(base.pathname.replace(/\/$/, '').length)}${url.search}`;
+  }
+
   /** Gets (or reuses) the token now, so a missing identity is known before anything else happens. */
   async ensureToken(): Promise<void> {
     await this.options.tokens.getToken();
   }
 
   async send(request: GraphRequest, options: SendOptions): Promise<GraphExchange> {
-    let earlierAttemptUncertain = false;
+    const progress = options.progress ?? { retries: 0, uncertain: false };
     for (let retry = 0; ; retry += 1) {
+      progress.retries = retry;
       const remaining = options.deadlineAt - Date.now();
-      if (remaining < minimumAttemptMs) throw deadlinePassed(earlierAttemptUncertain);
+      if (remaining < minimumAttemptMs) throw deadlinePassed(retry, progress.uncertain);
       const token = await this.options.tokens.getToken();
       const outcome = await this.attempt(request, token, retry, Math.min(this.options.attemptTimeoutMs, remaining));
 
       if ('kind' in outcome) {
+        if (outcome.kind === 'local') throw localFailure(outcome.error);
         const uncertain = outcome.kind !== 'refused';
         const mayRetry = retry < maxRetries && (options.retryMode === 'all' || !uncertain);
         const delay = backoffDelay(retry + 1, this.backoffBaseMs);
         if (!mayRetry || Date.now() + delay + minimumAttemptMs > options.deadlineAt) {
-          throw transportFailure(outcome, earlierAttemptUncertain || uncertain, this.options.attemptTimeoutMs);
+          progress.uncertain ||= uncertain;
+          throw transportFailure(outcome, progress.uncertain, this.options.attemptTimeoutMs);
         }
-        earlierAttemptUncertain ||= uncertain;
+        progress.uncertain ||= uncertain;
         await this.sleep(delay);
         continue;
       }
 
       const response = outcome;
+      const earlierAttemptUncertain = progress.uncertain;
       const retriable = retriableStatuses.has(response.status) && retry < maxRetries;
       // A 503/504 may hide a create Graph carried out (graph-api.md §1, known issue); a 429 never does.
       const uncertain = response.status !== 429;
@@ -112,7 +137,7 @@ export class GraphClient {
           earlierAttemptUncertain,
         };
       }
-      earlierAttemptUncertain ||= uncertain;
+      progress.uncertain ||= uncertain;
       await this.sleep(delay);
     }
   }
@@ -150,10 +175,17 @@ export class GraphClient {
   }
 }
 
+/** Connection errors after which nothing can have reached Graph. */
+const nothingSent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
+/** Connection errors on a request that may have reached Graph. */
+const connectionLost = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
+
 function classify(error: unknown, signal: AbortSignal): AttemptFailure['kind'] {
   if (signal.aborted) return 'timeout';
   const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  return code === 'ECONNREFUSED' ? 'refused' : 'reset';
+  if (typeof code === 'string' && nothingSent.has(code)) return 'refused';
+  if (typeof code === 'string' && connectionLost.has(code)) return 'reset';
+  return 'local';
 }
 
 function parseJson(text: string): unknown {
@@ -165,11 +197,21 @@ function parseJson(text: string): unknown {
   }
 }
 
-function deadlinePassed(outcomeUnknown: boolean): FacadeError {
+function deadlinePassed(retry: number, outcomeUnknown: boolean): FacadeError {
+  if (retry === 0) {
+    // Graph was never called: the time went on the way to it (storage, identity), not on Graph.
+    return new FacadeError(503, 'deadlineExceeded', 'The request ran out of time before Microsoft Graph could be called. Retry later.', {
+      retryAfterSeconds: 5,
+    });
+  }
   return new FacadeError(504, 'gatewayTimeout', 'Microsoft Graph did not complete the request within the deadline.', {
     retryAfterSeconds: 5,
     outcomeUnknown,
   });
+}
+
+function localFailure(error: unknown): FacadeError {
+  return new FacadeError(500, 'generalException', 'The request to Microsoft Graph could not be sent.', { cause: error });
 }
 
 function transportFailure(failure: AttemptFailure, outcomeUnknown: boolean, attemptTimeoutMs: number): FacadeError {

@@ -38,7 +38,12 @@ export async function readJsonObject(request: HttpRequest, limit = maxBodyBytes)
   const declaredLength = Number(request.headers.get('content-length') ?? 0);
   if (declaredLength > limit) throw tooLarge();
   const bytes = await readCapped(request.body, limit);
-  const text = new TextDecoder('utf-8', { fatal: false }).decode(bytes).replace(/^\uFEFF/, '');
+  let text: string;
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes).replace(/^\uFEFF/, '');
+  } catch {
+    throw badRequest('The request body is not valid UTF-8.');
+  }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

@@ -1,6 +1,9 @@
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { serviceUnavailable } from '../errors';
 
+/** A cached token with at least this long left is used when a refresh fails. */
+const stillUsableMs = 30_000;
+
 export interface TokenProvider {
   /** A bearer token for the scope, from cache while it has more than the refresh margin left. */
   getToken(): Promise<string>;
@@ -40,7 +43,13 @@ export class CachedTokenProvider implements TokenProvider {
     this.inFlight ??= this.requestToken().finally(() => {
       this.inFlight = undefined;
     });
-    return (await this.inFlight).token;
+    try {
+      return (await this.inFlight).token;
+    } catch (error) {
+      // A refresh that fails inside the margin must not throw away a token that still works.
+      if (this.cached && this.cached.expiresOnTimestamp - Date.now() > stillUsableMs) return this.cached.token;
+      throw error;
+    }
   }
 
   private async requestToken(): Promise<AccessToken> {

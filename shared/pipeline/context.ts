@@ -1,5 +1,5 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { AuditKey } from '../audit/auditRecord';
+import type { AuditKey, Recovery } from '../audit/auditRecord';
 import type { Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
 import type { OperationDefinition } from '../operations/operation';
@@ -47,17 +47,24 @@ export interface OperationContext {
   graphRetries?: number;
   auditKey?: AuditKey;
   /** How a create whose answer was lost was confirmed. */
-  recovery?: 'readBack' | 'reconciliation';
+  recovery?: Recovery;
   /** An earlier request with the same Idempotency-Key lost Graph's answer. */
   priorOutcomeUnknown?: boolean;
-  /** When that earlier request was made. */
-  priorRequestedAt?: Date;
+  /** The audit record of that earlier request. */
+  priorAuditKey?: AuditKey;
+  /** For ids Graph generates: the ids with the same natural key that existed before the create. */
+  preexistingIds?: string[];
 }
 
 export type Next = () => Promise<HttpResponseInit>;
 
 /** A pipeline stage: does its one job, then hands on to the next stage (or answers itself). */
 export type Stage = (context: OperationContext, next: Next) => Promise<HttpResponseInit>;
+
+export function requireCaller(context: OperationContext): Caller {
+  if (!context.caller) throw new Error(`${context.operation.name}: stage order: the caller is not authenticated yet`);
+  return context.caller;
+}
 
 export function requireInput(context: OperationContext): ValidatedInput {
   if (!context.input) throw new Error(`${context.operation.name}: stage order: input is not validated yet`);

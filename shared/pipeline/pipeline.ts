@@ -9,6 +9,7 @@ import { authenticate } from './stages/authenticate';
 import { authorize } from './stages/authorize';
 import { callGraph } from './stages/callGraph';
 import { idempotency } from './stages/idempotency';
+import { noteExisting } from './stages/noteExisting';
 import { readBody } from './stages/readBody';
 import { respond } from './stages/respond';
 import { validate } from './stages/validate';
@@ -23,6 +24,7 @@ export const createStages: readonly Stage[] = [
   validate,
   idempotency,
   acquireToken,
+  noteExisting,
   auditTrail,
   callGraph,
 ];
@@ -33,7 +35,10 @@ function run(stages: readonly Stage[], context: OperationContext, index = 0): Re
   return stage(context, () => run(stages, context, index + 1));
 }
 
-/** Graph must be done a little before the request's deadline: the audit outcome is written after it. */
+/**
+ * Graph must be done a little before the request's deadline, so the answer leaves in time; the
+ * audit outcome write follows (with retries of its own when storage falters).
+ */
 export function graphDeadlineAt(receivedAt: Date, deadlineMs: number): number {
   return receivedAt.getTime() + deadlineMs - Math.min(1_000, deadlineMs / 10);
 }

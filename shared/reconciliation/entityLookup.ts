@@ -1,4 +1,6 @@
-import type { OperationDefinition } from '../operations/operation';
+import { containsSent } from '../graph/containsSent';
+import { entityPathOf, entityUrlOf, splitGraphPath } from '../graph/paths';
+import { existenceCheckOf, type OperationDefinition } from '../operations/operation';
 import type { Runtime } from '../runtime';
 
 /** What a record says was asked of Graph. */
@@ -6,47 +8,99 @@ export interface CreateAttempt {
   graphPath: string;
   entityId: string;
   requestBody: string;
-  requestedAt: Date | string;
+  requestBodyTruncated?: boolean;
+  /** JSON array: ids of entities with the same natural key that existed before the create. */
+  preexistingIds?: string;
   rowKey?: string;
 }
 
-export type Lookup = { found: true; entityId: string; entity: Record<string, unknown> } | { found: false };
+export type Lookup =
+  | { found: true; entityId: string; entity: Record<string, unknown> }
+  | { found: false; reason: 'absent' | 'differs' | 'ambiguous' };
 
-/** How far around the request time a connector group's creation time may lie. */
-const creationWindowSlackMs = 60_000;
+/** Most pages of a collection read to find one entity. */
+const maxPages = 20;
 
 /**
- * Does the entity an attempt would have created exist in Graph? Caller-chosen ids are read back
- * by id. Graph chooses connector group ids, so those are matched by name and creation time,
- * skipping groups another audit record already accounts for.
+ * Did the create an audit record describes take place? Each operation says how Graph lets us
+ * know (`existenceCheck`): read by id, repeat the create (a 409 proves it), or find the entity
+ * Graph named among those with the same natural key that were not there before.
  */
-export async function lookUpCreatedEntity(runtime: Runtime, operation: OperationDefinition, attempt: CreateAttempt): Promise<Lookup> {
-  const deadlineAt = Date.now() + runtime.settings.graphDeadlineMs;
-  if (operation.entityId !== 'generatedByGraph') {
+export async function lookUpCreatedEntity(
+  runtime: Runtime,
+  operation: OperationDefinition,
+  attempt: CreateAttempt,
+  deadlineAt: number,
+): Promise<Lookup> {
+  const check = existenceCheckOf(operation);
+  const sent = attempt.requestBodyTruncated ? undefined : (JSON.parse(attempt.requestBody) as Record<string, unknown>);
+
+  if (check === 'readById') {
     const { response } = await runtime.graph.send(
-      { method: 'GET', path: `${attempt.graphPath}/${encodeURIComponent(attempt.entityId)}` },
+      { method: 'GET', path: entityUrlOf(attempt.graphPath, attempt.entityId) },
       { deadlineAt, retryMode: 'all' },
     );
-    if (response.status === 404) return { found: false };
+    if (response.status === 404) return { found: false, reason: 'absent' };
     if (response.status !== 200) throw new Error(`Graph answered ${response.status} to the read-back`);
-    return { found: true, entityId: attempt.entityId, entity: response.body as Record<string, unknown> };
+    const entity = response.body as Record<string, unknown>;
+    // A truncated record cannot be compared; the id alone then has to do.
+    if (sent && !containsSent(sent, entity)) return { found: false, reason: 'differs' };
+    return { found: true, entityId: attempt.entityId, entity };
   }
 
-  const name = (JSON.parse(attempt.requestBody) as { name?: unknown }).name;
-  const { response } = await runtime.graph.send({ method: 'GET', path: attempt.graphPath }, { deadlineAt, retryMode: 'all' });
-  if (response.status !== 200) throw new Error(`Graph answered ${response.status} to the list`);
-  const requestedAt = new Date(attempt.requestedAt).getTime();
-  const latest = requestedAt + runtime.settings.graphDeadlineMs + creationWindowSlackMs;
-  const candidates = ((response.body as { value?: Record<string, unknown>[] }).value ?? []).filter((group) => {
-    if (group.name !== name || typeof group.id !== 'string') return false;
-    const created = typeof group.createdDateTime === 'string' ? Date.parse(group.createdDateTime) : Number.NaN;
-    return Number.isNaN(created) || (created >= requestedAt - creationWindowSlackMs && created <= latest);
-  });
-  const entityPathOf = (id: string) => `${attempt.graphPath.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(id)}`;
-  for (const group of candidates) {
-    const id = group.id as string;
-    const claimedBy = await runtime.audit.findByEntity(operation.entityType, entityPathOf(id));
-    if (!claimedBy || claimedBy.rowKey === attempt.rowKey) return { found: true, entityId: id, entity: group };
+  if (check === 'createConflict') {
+    if (!sent) throw new Error('the request body was truncated in the record; the create cannot be repeated');
+    const { response } = await runtime.graph.send(
+      { method: 'POST', path: attempt.graphPath, body: sent },
+      { deadlineAt, retryMode: 'all' },
+    );
+    if (response.status !== 409 && (response.status < 200 || response.status > 299)) {
+      throw new Error(`Graph answered ${response.status} to the repeated create`);
+    }
+    return { found: true, entityId: attempt.entityId, entity: sent };
   }
-  return { found: false };
+
+  if (attempt.preexistingIds === undefined || !sent) return { found: false, reason: 'ambiguous' };
+  const before = new Set(JSON.parse(attempt.preexistingIds) as string[]);
+  const key = sent[check.naturalKey];
+  const candidates = (await listCollection(runtime, attempt.graphPath, deadlineAt)).filter(
+    (entity) => entity[check.naturalKey] === key && typeof entity.id === 'string' && !before.has(entity.id),
+  );
+  const { collectionPath } = splitGraphPath(attempt.graphPath);
+  const unclaimed: Record<string, unknown>[] = [];
+  for (const entity of candidates) {
+    const claimedBy = await runtime.audit.findByEntity(operation.entityType, entityPathOf(collectionPath, entity.id as string));
+    if (!claimedBy || claimedBy.rowKey === attempt.rowKey) unclaimed.push(entity);
+  }
+  // Two new same-named entities nobody accounts for: which one this request made cannot be told.
+  if (unclaimed.length > 1) return { found: false, reason: 'ambiguous' };
+  const [entity] = unclaimed;
+  return entity ? { found: true, entityId: entity.id as string, entity } : { found: false, reason: 'absent' };
+}
+
+/** The ids of the collection's entities whose natural key has this value (taken before a create). */
+export async function idsWithNaturalKey(
+  runtime: Runtime,
+  graphPath: string,
+  naturalKey: string,
+  value: unknown,
+  deadlineAt: number,
+): Promise<string[]> {
+  return (await listCollection(runtime, graphPath, deadlineAt))
+    .filter((entity) => entity[naturalKey] === value && typeof entity.id === 'string')
+    .map((entity) => entity.id as string);
+}
+
+async function listCollection(runtime: Runtime, graphPath: string, deadlineAt: number): Promise<Record<string, unknown>[]> {
+  const entities: Record<string, unknown>[] = [];
+  let path: string | undefined = graphPath;
+  for (let page = 0; path && page < maxPages; page += 1) {
+    const { response } = await runtime.graph.send({ method: 'GET', path }, { deadlineAt, retryMode: 'all' });
+    if (response.status !== 200) throw new Error(`Graph answered ${response.status} to the list`);
+    const body = response.body as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string };
+    entities.push(...(body.value ?? []));
+    path = body['@odata.nextLink'] ? runtime.graph.relativePath(body['@odata.nextLink']) : undefined;
+  }
+  if (path) throw new Error(`more than ${maxPages} pages in ${graphPath}`);
+  return entities;
 }

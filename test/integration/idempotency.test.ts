@@ -9,7 +9,7 @@ let stack: TestStack;
 let second: HostProcess;
 
 beforeAll(async () => {
-  stack = await startTestStack({ GRAPH_DEADLINE_MS: '8000', GRAPH_ATTEMPT_TIMEOUT_MS: '2000' });
+  stack = await startTestStack({ GRAPH_DEADLINE_MS: '10000', GRAPH_ATTEMPT_TIMEOUT_MS: '5000' });
   second = await stack.startAnotherHost();
   expect((await stack.post('/v1.0/external/connections', { id: 'idem', name: 'Idempotency' })).status).toBe(201);
 });
@@ -25,6 +25,20 @@ const postsOf = (groupId: string) =>
   stack.graph.graphRequests({ method: 'POST', path: /\/connections\/idem\/groups$/ }).filter(
     (request) => (request.body as { id?: string }).id === groupId,
   ).length;
+
+/** The key store straight on Azurite, as another instance would see it. */
+function directStore(): IdempotencyStore {
+  return new IdempotencyStore(
+    new Table({
+      storage: { kind: 'connectionString', connectionString: stack.azurite.connectionString },
+      tableName: stack.env.AUDIT_TABLE_NAME ?? '',
+      credentialFor: () => {
+        throw new Error('connection-string storage needs no credential');
+      },
+    }),
+    24 * 3_600_000,
+  );
+}
 
 describe('Idempotency-Key', () => {
   it('replays the stored answer on another instance without calling Graph again', async () => {
@@ -46,7 +60,7 @@ describe('Idempotency-Key', () => {
   });
 
   it('answers 409 with Retry-After while the first request is in flight, then replays', async () => {
-    stack.graph.addFault({ method: 'POST', path: 'connections/idem/groups$', steps: [{ delayMs: 1_500 }] });
+    stack.graph.addFault({ method: 'POST', path: 'connections/idem/groups$', steps: [{ delayMs: 3_000 }] });
     const first = stack.post(path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
     await expect.poll(() => postsOf('slowgroup'), { timeout: 5_000, interval: 20 }).toBe(1);
     const concurrent = await stack.postTo(second.apiUrl, path, { id: 'slowgroup' }, { 'idempotency-key': 'run-3' });
@@ -91,17 +105,34 @@ describe('Idempotency-Key', () => {
     expect((await stack.post(path, { id: 'k1' }, { 'idempotency-key': 'x'.repeat(256) })).status).toBe(400);
   });
 
+  it('a request whose lease ran out cannot overwrite the request that took its key over', async () => {
+    const keys = directStore();
+    const scope = { operation: 'createExternalGroup', callerId: 'lease-test', key: 'lease-1' };
+    const first = await keys.claim(scope, 'body-a', 1);
+    expect(first.kind).toBe('claimed');
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const second = await keys.claim(scope, 'body-a', 60_000);
+    // The first request died with its lease: it may have created the entity, so the successor must look.
+    expect(second).toMatchObject({ kind: 'claimed', priorOutcomeUnknown: true });
+    if (first.kind !== 'claimed' || second.kind !== 'claimed') return;
+    expect(await keys.complete(scope, first.etag, { status: 201, headers: {}, jsonBody: { from: 'first' } })).toBe(false);
+    expect(await keys.release(scope, first.etag)).toBe(false);
+    expect(await keys.complete(scope, second.etag, { status: 201, headers: {}, jsonBody: { from: 'second' } })).toBe(true);
+    expect(await keys.claim(scope, 'body-a', 60_000)).toEqual({ kind: 'replay', answer: { status: 201, headers: {}, jsonBody: { from: 'second' } } });
+  });
+
+  it('stores and replays an answer larger than one table property', async () => {
+    const keys = directStore();
+    const scope = { operation: 'createExternalConnection', callerId: 'size-test', key: 'big-1' };
+    const claim = await keys.claim(scope, 'body-b', 60_000);
+    if (claim.kind !== 'claimed') throw new Error('not claimed');
+    const jsonBody = { id: 'big', description: 'é'.repeat(100_000) };
+    expect(await keys.complete(scope, claim.etag, { status: 201, headers: {}, jsonBody })).toBe(true);
+    expect(await keys.claim(scope, 'body-b', 60_000)).toEqual({ kind: 'replay', answer: { status: 201, headers: {}, jsonBody } });
+  });
+
   it('deletes keys past their retention, after which a key may be used afresh', async () => {
-    const keys = new IdempotencyStore(
-      new Table({
-        storage: { kind: 'connectionString', connectionString: stack.azurite.connectionString },
-        tableName: stack.env.AUDIT_TABLE_NAME ?? '',
-        credentialFor: () => {
-          throw new Error('connection-string storage needs no credential');
-        },
-      }),
-      24 * 3_600_000,
-    );
+    const keys = directStore();
     await stack.post(path, { id: 'retained' }, { 'idempotency-key': 'run-8' });
     expect(await keys.purgeExpired('createExternalGroup', new Date(), 100)).toBe(0);
     const dayAfter = new Date(Date.now() + 25 * 3_600_000);
@@ -109,6 +140,20 @@ describe('Idempotency-Key', () => {
     const fresh = await stack.post(path, { id: 'retainedagain' }, { 'idempotency-key': 'run-8' });
     expect(fresh.status).toBe(201);
     expect(fresh.headers.get('idempotent-replayed')).toBeNull();
+  });
+
+  it('keeps the lost-answer mark through a retry that fails on the way, so the next one still looks', async () => {
+    const connectorGroups = '/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups';
+    stack.graph.addFault({ method: 'POST', path: 'connectorGroups$', steps: [{ commit: true, reset: true }] });
+    expect((await stack.post(connectorGroups, { name: 'Twice lost' }, { 'idempotency-key': 'run-9' })).status).toBe(502);
+    // The retry cannot list the groups (Graph keeps failing), so it can neither find nor create.
+    stack.graph.addFault({ method: 'GET', path: 'connectorGroups$', steps: Array(8).fill({ status: 500 }) });
+    const failed = await stack.postTo(second.apiUrl, connectorGroups, { name: 'Twice lost' }, { 'idempotency-key': 'run-9' });
+    expect(failed.status).toBe(503);
+    stack.graph.clearFaults();
+    const found = await stack.post(connectorGroups, { name: 'Twice lost' }, { 'idempotency-key': 'run-9' });
+    expect(found.status).toBe(201);
+    expect(stack.graph.connectorGroups().filter((group) => group.name === 'Twice lost')).toHaveLength(1);
   });
 
   it('keeps one connector group when a lost answer is retried with the same key', async () => {

@@ -110,7 +110,7 @@ export async function call(url: string, init: RequestInit = {}): Promise<ApiResp
  * Azurite, the identity endpoint and the Graph emulator, each on a free loopback port, and the
  * local host as a child process configured with them (so it starts none of its own).
  */
-export async function startTestStack(extraEnv: Record<string, string> = {}): Promise<TestStack> {
+export async function startTestStack(extraEnv: Record<string, string> = {}, options: { graphPageSize?: number } = {}): Promise<TestStack> {
   const parts: { stop(): Promise<void> }[] = [];
   const stopAll = async () => {
     await Promise.allSettled(parts.reverse().map((part) => part.stop()));
@@ -120,7 +120,10 @@ export async function startTestStack(extraEnv: Record<string, string> = {}): Pro
     parts.push(azurite);
     const identity = await startIdentityEndpoint();
     parts.push({ stop: identity.close });
-    const graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
+    const graph = await startGraphEmulator({
+      tokenSigningKey: identity.signingKey,
+      ...(options.graphPageSize ? { pageSize: options.graphPageSize } : {}),
+    });
     parts.push({ stop: graph.close });
     // The host reaches Azurite through a proxy, so a test can make the audit store unreachable.
     const auditProxy = await startTcpProxy(azurite.port);

@@ -4,6 +4,8 @@ export interface TcpProxy {
   port: number;
   /** Every open connection is reset and new ones are dropped: the service behind looks down. */
   cut(): void;
+  /** Connections are kept open but nothing passes either way: the service behind hangs. */
+  blackhole(): void;
   restore(): void;
   close(): Promise<void>;
 }
@@ -11,6 +13,8 @@ export interface TcpProxy {
 /** A loopback TCP proxy that can make the service behind it unreachable without stopping it. */
 export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
   let isCut = false;
+  let isBlackhole = false;
+  const links = new Set<{ client: Socket; upstream: Socket }>();
   const sockets = new Set<Socket>();
   const track = (socket: Socket) => {
     sockets.add(socket);
@@ -23,10 +27,14 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       client.destroy();
       return;
     }
+    if (isBlackhole) return;
     const upstream = connect(targetPort, '127.0.0.1');
     track(upstream);
     client.pipe(upstream);
     upstream.pipe(client);
+    const link = { client, upstream };
+    links.add(link);
+    client.on('close', () => links.delete(link));
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
   });
@@ -39,8 +47,20 @@ export async function startTcpProxy(targetPort: number): Promise<TcpProxy> {
       isCut = true;
       for (const socket of sockets) socket.destroy();
     },
+    blackhole: () => {
+      isBlackhole = true;
+      for (const { client, upstream } of links) {
+        client.unpipe(upstream);
+        upstream.unpipe(client);
+      }
+    },
     restore: () => {
       isCut = false;
+      isBlackhole = false;
+      for (const { client, upstream } of links) {
+        client.pipe(upstream);
+        upstream.pipe(client);
+      }
     },
     close: () =>
       new Promise<void>((resolve) => {

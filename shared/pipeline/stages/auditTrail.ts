@@ -1,8 +1,9 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { AuditIntent, AuditOutcome } from '../../audit/auditRecord';
 import { FacadeError } from '../../errors';
+import { entityPathOf } from '../../graph/paths';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireInput, type OperationContext, type Stage } from '../context';
+import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
 
 const outcomeWriteDelaysMs = [200, 800];
 
@@ -22,6 +23,7 @@ async function withRetries(write: () => Promise<void>): Promise<void> {
 function intentOf(context: OperationContext): AuditIntent {
   const { operation } = context;
   const input = requireInput(context);
+  const caller = requireCaller(context);
   const call = context.graphCall;
   if (!call) throw new Error(`${operation.name}: stage order: no Graph call was prepared`);
   return {
@@ -32,10 +34,11 @@ function intentOf(context: OperationContext): AuditIntent {
     graphVersion: call.version,
     requestId: context.correlation.requestId,
     clientRequestId: context.correlation.clientRequestId,
-    callerId: context.caller?.id ?? 'anonymous',
-    ...(context.caller?.appId ? { callerAppId: context.caller.appId } : {}),
-    ...(context.caller?.name ? { callerName: context.caller.name } : {}),
-    ...(context.caller?.tenantId ? { callerTenantId: context.caller.tenantId } : {}),
+    callerId: caller.id,
+    ...(caller.appId ? { callerAppId: caller.appId } : {}),
+    ...(caller.name ? { callerName: caller.name } : {}),
+    ...(caller.tenantId ? { callerTenantId: caller.tenantId } : {}),
+    ...(context.preexistingIds ? { preexistingIds: JSON.stringify(context.preexistingIds) } : {}),
     requestedAt: context.receivedAt,
     requestBody: input.body,
   };
@@ -94,7 +97,7 @@ export const auditTrail: Stage = async (context, next) => {
   if (response) {
     outcome.entityId = createdEntityId(intent, response);
   }
-  const entityPath = outcome.entityId ? `${context.graphCall?.path}/${encodeURIComponent(outcome.entityId)}` : undefined;
+  const entityPath = outcome.entityId && context.graphCall ? entityPathOf(context.graphCall.path, outcome.entityId) : undefined;
   try {
     await withRetries(() => context.runtime.audit.recordOutcome(key, intent, outcome, entityPath));
   } catch (error) {

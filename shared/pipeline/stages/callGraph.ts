@@ -1,6 +1,10 @@
 import type { HttpResponseInit } from '@azure/functions';
+import type { Recovery } from '../../audit/auditRecord';
 import { FacadeError, parseGraphError, type GraphErrorDetail } from '../../errors';
-import type { GraphExchange } from '../../graph/graphClient';
+import { containsSent } from '../../graph/containsSent';
+import type { ExchangeProgress, GraphExchange, GraphResponse } from '../../graph/graphClient';
+import { entityUrlOf } from '../../graph/paths';
+import { existenceCheckOf } from '../../operations/operation';
 import { lookUpCreatedEntity } from '../../reconciliation/entityLookup';
 import { requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
@@ -16,85 +20,129 @@ function requireGraphCall(context: OperationContext): GraphCall {
   return context.graphCall;
 }
 
-/** Every property we sent is in what Graph holds (Graph adds its own, such as `state`). */
-export function containsSent(sent: unknown, held: unknown): boolean {
-  if (Array.isArray(sent)) {
-    return Array.isArray(held) && sent.length === held.length && sent.every((item, index) => containsSent(item, held[index]));
-  }
-  if (typeof sent === 'object' && sent !== null) {
-    if (typeof held !== 'object' || held === null) return false;
-    return Object.entries(sent).every(([key, value]) => containsSent(value, (held as Record<string, unknown>)[key]));
-  }
-  return sent === held;
+const graphPathOf = (call: GraphCall) => `/${call.version}${call.path}`;
+
+function createdBy(context: OperationContext, recovery: Recovery, body: unknown, requestId?: string): void {
+  context.graphResponse = { status: 201, body, requestId, retryAfter: undefined };
+  context.recovery = recovery;
 }
 
+function created(context: OperationContext): HttpResponseInit {
+  const answer = context.graphResponse;
+  return {
+    status: 201,
+    headers: answer?.requestId ? { 'graph-request-id': answer.requestId } : {},
+    jsonBody: answer?.body ?? {},
+  };
+}
+
+const lostAnswer = (status: number, message: string, init: { cause?: unknown; headers?: Record<string, string> } = {}) =>
+  new FacadeError(status, 'createOutcomeUnknown', message, { retryAfterSeconds: 5, outcomeUnknown: true, ...init });
+
 /**
- * A 409 after an attempt whose outcome we could not see most likely means that attempt created
- * the entity: read it back, and if it is what we sent, that is our 201 (graph-api.md §1, §6).
+ * Is a 409 possibly the answer to our own create? Yes when an attempt of this request, or an
+ * earlier request for the same entity, lost Graph's answer (graph-api.md §1, §6).
  */
-async function recoverFromConflict(context: OperationContext, call: GraphCall, exchange: GraphExchange): Promise<boolean> {
+async function conflictMayBeOurs(context: OperationContext, exchange: GraphExchange, entityId: string): Promise<boolean> {
+  if (exchange.earlierAttemptUncertain || context.priorOutcomeUnknown) return true;
+  const since = new Date(context.receivedAt.getTime() - context.runtime.settings.idempotencyRetentionHours * 3_600_000);
+  return context.runtime.audit
+    .hasUncertainAttempt(context.operation.name, entityId, since, context.auditKey?.rowKey)
+    .catch(() => false);
+}
+
+/** After a 409 that may be ours: is the entity in Graph what we asked for? */
+async function confirmOurs(context: OperationContext, call: GraphCall): Promise<boolean> {
   const { operation } = context;
-  const uncertain = exchange.earlierAttemptUncertain || context.priorOutcomeUnknown === true;
-  if (exchange.response.status !== 409 || !uncertain || operation.entityId === 'generatedByGraph') {
-    return false;
-  }
+  if (operation.entityId === 'generatedByGraph') return false;
   const entityId = operation.entityId(requireInput(context).body);
-  const readBack = await context.runtime.graph
-    .send(
-      { method: 'GET', path: `/${call.version}${call.path}/${encodeURIComponent(entityId)}`, headers: call.headers },
+  if (existenceCheckOf(operation) === 'createConflict') {
+    // Graph has no read of one member: the 409 itself says the member is there, as asked.
+    createdBy(context, 'createConflict', call.body);
+    return true;
+  }
+  let readBack: GraphResponse;
+  try {
+    ({ response: readBack } = await context.runtime.graph.send(
+      { method: 'GET', path: entityUrlOf(graphPathOf(call), entityId), headers: call.headers },
       { deadlineAt: context.deadlineAt, retryMode: 'all' },
-    )
-    .catch(() => undefined);
-  if (!readBack || readBack.response.status !== 200 || !containsSent(call.body, readBack.response.body)) return false;
-  context.graphResponse = { ...readBack.response, status: 201 };
-  context.recovery = 'readBack';
-  return true;
+    ));
+  } catch (error) {
+    throw lostAnswer(502, 'Microsoft Graph says the entity exists, but it could not be read to tell whether this request created it.', { cause: error });
+  }
+  if (readBack.status === 200 && containsSent(call.body, readBack.body)) {
+    createdBy(context, 'readBack', readBack.body, readBack.requestId);
+    return true;
+  }
+  if (readBack.status === 200 || readBack.status === 404) return false;
+  throw lostAnswer(502, `Microsoft Graph says the entity exists, but reading it back answered ${readBack.status}.`);
 }
 
 /**
  * A retry (same Idempotency-Key) of a connector group create whose answer was lost: if the group
- * the earlier request asked for exists, that is the answer, and nothing is sent again.
+ * the earlier request made exists, that is the answer, and nothing is sent again.
  */
-async function findEarlierCreate(context: OperationContext, call: GraphCall): Promise<boolean> {
-  if (context.operation.entityId !== 'generatedByGraph' || !context.priorOutcomeUnknown || !context.priorRequestedAt) {
-    return false;
-  }
-  const lookup = await lookUpCreatedEntity(context.runtime, context.operation, {
-    graphPath: `/${call.version}${call.path}`,
-    entityId: '',
-    requestBody: JSON.stringify(call.body),
-    requestedAt: context.priorRequestedAt,
+async function findEarlierCreate(context: OperationContext): Promise<boolean> {
+  const { operation, runtime } = context;
+  if (operation.entityId !== 'generatedByGraph' || !context.priorOutcomeUnknown || !context.priorAuditKey) return false;
+  const earlier = await runtime.audit.get(context.priorAuditKey).catch((error: unknown) => {
+    throw new FacadeError(503, 'auditStoreUnavailable', 'The earlier attempt of this request cannot be read. Retry later.', {
+      retryAfterSeconds: 10,
+      cause: error,
+    });
   });
-  if (!lookup.found) return false;
-  context.graphResponse = { status: 201, body: lookup.entity, requestId: undefined, retryAfter: undefined };
-  context.recovery = 'reconciliation';
+  if (!earlier) return false;
+  // This request sends nothing until the earlier attempt is accounted for, so its own outcome is known.
+  const lookup = await lookUpCreatedEntity(runtime, operation, earlier, context.deadlineAt).catch((error: unknown) => {
+    throw new FacadeError(503, 'serviceNotAvailable', 'Whether the earlier attempt of this request created the entity cannot be checked now; nothing was sent. Retry later.', {
+      retryAfterSeconds: 5,
+      cause: error,
+    });
+  });
+  if (!lookup.found && lookup.reason === 'absent') return false;
+  if (!lookup.found) {
+    throw new FacadeError(409, 'createOutcomeUnknown', 'Whether the earlier attempt of this request created the entity cannot be told; it is not sent again. See its audit record.');
+  }
+  createdBy(context, 'earlierAttempt', lookup.entity);
+  await runtime.audit
+    .recordOutcome(earlier, earlier, {
+      status: 'succeeded',
+      httpStatus: 201,
+      entityId: lookup.entityId,
+      graphRequestId: earlier.graphRequestId,
+      completedAt: new Date(),
+      responseBody: lookup.entity,
+      recovery: 'reconciliation',
+    }, undefined, earlier.etag)
+    .catch(() => undefined); // Reconciliation settles it otherwise.
   return true;
 }
 
 /**
  * Terminal stage: sends the validated body to Graph. Graph's 2xx body comes back as 201; Graph's
- * own errors keep Graph's status, code and message.
+ * own errors keep Graph's status, code and message. An answer Graph may have hidden a create
+ * behind (a lost attempt, a 503/504) is marked so the audit record says `unknown`.
  */
 export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   const call = requireGraphCall(context);
   const { operation } = context;
   const graphChoosesId = operation.entityId === 'generatedByGraph';
-  if (await findEarlierCreate(context, call)) {
-    return { status: 201, jsonBody: context.graphResponse?.body ?? {} };
-  }
+  if (await findEarlierCreate(context)) return created(context);
+
+  const progress: ExchangeProgress = { retries: 0, uncertain: false };
   let exchange: GraphExchange;
   try {
     exchange = await context.runtime.graph.send(
-      { method: 'POST', path: `/${call.version}${call.path}`, body: call.body, headers: call.headers },
-      { deadlineAt: context.deadlineAt, retryMode: graphChoosesId ? 'throttlingOnly' : 'all' },
+      { method: 'POST', path: graphPathOf(call), body: call.body, headers: call.headers },
+      { deadlineAt: context.deadlineAt, retryMode: graphChoosesId ? 'throttlingOnly' : 'all', progress },
     );
   } catch (error) {
+    context.graphRetries = progress.retries;
     if (graphChoosesId && error instanceof FacadeError && error.outcomeUnknown) {
-      throw new FacadeError(
+      throw lostAnswer(
         error.status,
-        'createOutcomeUnknown',
         'Microsoft Graph did not confirm the create; it may have happened. It was not sent again, so no duplicate is created; the audit record is left for reconciliation.',
-        { retryAfterSeconds: error.retryAfterSeconds ?? 5, cause: error, outcomeUnknown: true },
+        { cause: error },
       );
     }
     throw error;
@@ -103,30 +151,35 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   context.graphRetries = exchange.retries;
   const response = exchange.response;
 
-  if ((response.status >= 200 && response.status < 300) || (await recoverFromConflict(context, call, exchange))) {
-    const created = context.graphResponse;
-    return {
-      status: 201,
-      headers: created?.requestId ? { 'graph-request-id': created.requestId } : {},
-      jsonBody: created?.body ?? {},
-    };
+  if (response.status >= 200 && response.status < 300) return created(context);
+  const chosenId = operation.entityId === 'generatedByGraph' ? undefined : operation.entityId(requireInput(context).body);
+  if (
+    response.status === 409 &&
+    chosenId !== undefined &&
+    (await conflictMayBeOurs(context, exchange, chosenId)) &&
+    (await confirmOurs(context, call))
+  ) {
+    return created(context);
   }
 
   const graphHeaders: Record<string, string> = response.requestId ? { 'graph-request-id': response.requestId } : {};
   if (graphChoosesId && response.status >= 500) {
-    throw new FacadeError(
+    throw lostAnswer(
       502,
-      'createOutcomeUnknown',
       `Microsoft Graph answered ${response.status}; the create may still have happened. It was not sent again, so no duplicate is created; the audit record is left for reconciliation.`,
-      { retryAfterSeconds: 5, headers: graphHeaders, outcomeUnknown: true },
+      { headers: graphHeaders },
     );
   }
   const error = parseGraphError(response.body) ?? {
     code: 'generalException',
     message: `Microsoft Graph answered ${response.status}.`,
   };
+  // A 503/504, or any failure after an attempt whose answer was lost, may hide a create Graph made.
+  const outcomeUnknown =
+    response.status !== 409 && (exchange.earlierAttemptUncertain || response.status === 503 || response.status === 504);
   throw new FacadeError(response.status, error.code, error.message, {
     details: graphDetails(response.body),
     headers: { ...graphHeaders, ...(response.retryAfter ? { 'retry-after': response.retryAfter } : {}) },
+    outcomeUnknown,
   });
 };

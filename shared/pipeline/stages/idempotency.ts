@@ -1,14 +1,23 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, badRequest, serviceUnavailable, type GraphErrorDetail } from '../../errors';
-import { fingerprintOf, type Claim, type IdempotencyStore, type KeyScope, type StoredAnswer } from '../../idempotency/idempotencyStore';
+import {
+  fingerprintOf,
+  type Claim,
+  type IdempotencyStore,
+  type KeyScope,
+  type StoredAnswer,
+} from '../../idempotency/idempotencyStore';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireInput, type Stage } from '../context';
+import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
 
 const keyRule = /^[\x20-\x7e]{1,255}$/;
 
+/** After the Graph deadline: the audit outcome writes (with their retries) and the key's own write. */
+const leaseBeyondDeadlineMs = 45_000;
+
 /** Answers that are final for this body: the same request would get them again. */
-function isFinal(status: number): boolean {
-  return status < 500 && status !== 408 && status !== 429;
+function isFinal(error: FacadeError): boolean {
+  return !error.outcomeUnknown && error.status < 500 && error.status !== 408 && error.status !== 429;
 }
 
 function replay(answer: StoredAnswer): HttpResponseInit {
@@ -33,13 +42,11 @@ export const idempotency: Stage = async (context, next) => {
     ]);
   }
   const { idempotency: store, settings } = context.runtime;
-  const scope: KeyScope = { operation: context.operation.name, callerId: context.caller?.id ?? 'anonymous', key };
+  const scope: KeyScope = { operation: context.operation.name, callerId: requireCaller(context).id, key };
   const input = requireInput(context);
-  // The lease covers the longest this request can run; after that the key is free to be taken over.
-  const leaseMs = settings.graphDeadlineMs + 15_000;
   let claim: Claim;
   try {
-    claim = await store.claim(scope, fingerprintOf({ params: input.params, body: input.body }), leaseMs);
+    claim = await store.claim(scope, fingerprintOf({ params: input.params, body: input.body }), settings.graphDeadlineMs + leaseBeyondDeadlineMs);
   } catch (error) {
     throw serviceUnavailable('idempotencyStoreUnavailable', 'The idempotency key could not be checked; nothing was sent to Microsoft Graph. Retry later.', 10, error);
   }
@@ -54,14 +61,15 @@ export const idempotency: Stage = async (context, next) => {
       return replay(claim.answer);
     case 'claimed':
       context.priorOutcomeUnknown = claim.priorOutcomeUnknown;
-      if (claim.priorClaimedAt) context.priorRequestedAt = claim.priorClaimedAt;
+      if (claim.priorAuditKey) context.priorAuditKey = claim.priorAuditKey;
   }
 
+  const { etag } = claim;
   let response: HttpResponseInit;
   try {
     response = await next();
   } catch (error) {
-    await settleFailure(error, scope, store).catch((storeError: unknown) =>
+    await settleFailure(context, error, scope, etag, store).catch((storeError: unknown) =>
       logEvent(context, 'warn', 'idempotency key not settled after a failure; it frees itself when its lease ends', {
         reason: storeError instanceof Error ? storeError.message : String(storeError),
       }),
@@ -69,33 +77,46 @@ export const idempotency: Stage = async (context, next) => {
     throw error;
   }
   const headers = response.headers as Record<string, string> | undefined;
-  await store
-    .complete(scope, {
+  const stored = await store
+    .complete(scope, etag, {
       status: response.status ?? 200,
       headers: headers?.['graph-request-id'] ? { 'graph-request-id': headers['graph-request-id'] } : {},
       jsonBody: response.jsonBody,
     })
-    .catch((error: unknown) =>
+    .catch((error: unknown) => {
       logEvent(context, 'warn', 'idempotency answer not stored; a retry with this key will run again', {
         reason: error instanceof Error ? error.message : String(error),
-      }),
-    );
+      });
+      return true;
+    });
+  if (!stored) logEvent(context, 'warn', 'idempotency key was taken over while this request ran; its answer is not stored');
   return response;
 };
 
 /**
- * After a failure: a lost Graph answer keeps the key (marked unknown, so the retry looks before it
- * creates), a final answer is stored for replay, and a transient one frees the key for the retry.
+ * After a failure: a lost Graph answer keeps the key marked (so the retry looks before it creates),
+ * and so does any failure of a retry that was itself looking for a lost answer; a final answer is
+ * stored for replay; otherwise the key is freed for the retry.
  */
-async function settleFailure(error: unknown, scope: KeyScope, store: IdempotencyStore): Promise<void> {
+async function settleFailure(
+  context: OperationContext,
+  error: unknown,
+  scope: KeyScope,
+  etag: string,
+  store: IdempotencyStore,
+): Promise<void> {
   if (error instanceof FacadeError && error.outcomeUnknown) {
-    await store.markUnknown(scope);
+    await store.markUnknown(scope, etag, context.auditKey ?? context.priorAuditKey);
     return;
   }
-  if (error instanceof FacadeError && isFinal(error.status)) {
+  if (error instanceof FacadeError && isFinal(error)) {
     const body = { error: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) } };
-    await store.complete(scope, { status: error.status, headers: {}, jsonBody: body });
+    await store.complete(scope, etag, { status: error.status, headers: {}, jsonBody: body });
     return;
   }
-  await store.release(scope);
+  if (context.priorOutcomeUnknown) {
+    await store.markUnknown(scope, etag, context.priorAuditKey);
+    return;
+  }
+  await store.release(scope, etag);
 }

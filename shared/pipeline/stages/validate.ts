@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { badRequest } from '../../errors';
+import { badRequest, type GraphErrorDetail } from '../../errors';
 import { validateWith } from '../../schemas/validate';
 import type { OperationDefinition } from '../../operations/operation';
 import type { GraphCall, Stage } from '../context';
@@ -43,6 +43,14 @@ export function graphCallFor(
 /** Headers Graph needs from the caller, passed through unchanged (graph-api.md §1). */
 const forwardedHeaders = ['graphconnectors-ticket'];
 
+const forwardableValue = /^[\x20-\x7e]{1,8192}$/;
+
+function forwardedHeaderProblems(headers: Headers): GraphErrorDetail[] {
+  return forwardedHeaders
+    .filter((name) => headers.has(name) && !forwardableValue.test(headers.get(name) ?? ''))
+    .map((name) => ({ code: 'invalidValue', message: `header ${name} must be 1 to 8192 printable ASCII characters`, target: name }));
+}
+
 /** Path parameters and body against Graph's rules; every violation is reported in one 400. */
 export const validate: Stage = async (context, next) => {
   const { operation, request } = context;
@@ -52,7 +60,7 @@ export const validate: Stage = async (context, next) => {
   const params = validateWith<Record<string, string>>(paramsSchemaOf(operation), rawParams);
   const version = graphVersionOf(operation, rawParams as Record<string, string>);
   const body = validateWith<Record<string, unknown>>(operation.body, context.rawBody, { version });
-  const problems = [...params.problems, ...body.problems];
+  const problems = [...params.problems, ...body.problems, ...forwardedHeaderProblems(request.headers)];
   if (problems.length > 0) {
     const count = problems.length === 1 ? 'one problem' : `${problems.length} problems`;
     throw badRequest(`The request is invalid (${count}); see details.`, problems);

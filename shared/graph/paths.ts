@@ -1,0 +1,22 @@
+/**
+ * The three forms a Graph path takes here: the call (`/v1.0/external/connections/c1/groups`), the
+ * collection below the version (`/external/connections/c1/groups`), and the entity's path that
+ * keys the audit index (`external/connections/c1/groups/g1`, no version, no leading slash).
+ */
+
+/** `/v1.0/external/connections` → `{ version: 'v1.0', collectionPath: '/external/connections' }` */
+export function splitGraphPath(graphPath: string): { version: string; collectionPath: string } {
+  const match = /^\/([^/]+)(\/.*)$/.exec(graphPath);
+  if (!match?.[1] || !match[2]) throw new Error(`not a versioned Graph path: ${graphPath}`);
+  return { version: match[1], collectionPath: match[2] };
+}
+
+/** The audit index key of an entity: its collection path and encoded id, without version. */
+export function entityPathOf(collectionPath: string, entityId: string): string {
+  return `${collectionPath.replace(/^\/+/, '')}/${encodeURIComponent(entityId)}`;
+}
+
+/** The Graph call that reads one entity. */
+export function entityUrlOf(graphPath: string, entityId: string): string {
+  return `${graphPath}/${encodeURIComponent(entityId)}`;
+}
