@@ -65,3 +65,29 @@ describe('CachedTokenProvider over the real ManagedIdentityCredential', () => {
     identity.setFault(undefined);
   });
 });
+
+describe('CachedTokenProvider when a refresh fails', () => {
+  it('keeps using a token that is still valid for minutes, and fails once it is nearly gone', async () => {
+    let calls = 0;
+    let expiresOnTimestamp = Date.now() + 2 * 60_000;
+    const flaky: TokenCredential = {
+      getToken: async () => {
+        calls += 1;
+        if (calls === 1) return { token: 'first', expiresOnTimestamp };
+        throw new Error('identity endpoint down');
+      },
+    };
+    const provider = new CachedTokenProvider(flaky, { scope });
+    expect(await provider.getToken()).toBe('first');
+    // Inside the 5-minute refresh margin: a refresh is tried, fails, and the cached token serves.
+    expect(await provider.getToken()).toBe('first');
+    expect(calls).toBe(2);
+    expiresOnTimestamp = Date.now() + 10_000;
+    const nearlyExpired = new CachedTokenProvider(
+      { getToken: async () => (calls++ === 2 ? { token: 'short', expiresOnTimestamp } : Promise.reject(new Error('down'))) },
+      { scope },
+    );
+    expect(await nearlyExpired.getToken()).toBe('short');
+    await expect(nearlyExpired.getToken()).rejects.toMatchObject({ status: 503, code: 'managedIdentityUnavailable' });
+  });
+});
