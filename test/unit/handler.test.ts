@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createExternalGroup } from '../../functions/createExternalGroup';
-import { freeLoopbackPort } from '../../dev/azurite';
+import { freeLoopbackPort, startAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
 import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
@@ -97,6 +97,7 @@ describe('createExternalGroup handler', () => {
 
 describe('audit store failures keep Graph untouched', () => {
   it('answers 503 with Retry-After when the audit store is down, and never calls Graph', async () => {
+    graph.reset();
     const deadPort = await freeLoopbackPort();
     const runtime = createRuntime({
       ...tokens.env,
@@ -113,7 +114,34 @@ describe('audit store failures keep Graph untouched', () => {
     expect(graph.graphRequests()).toEqual([]);
   });
 
+  it('answers 503 once Azurite has stopped, after serving before, and never calls Graph then', async () => {
+    const azurite = await startAzurite();
+    try {
+      const runtime = createRuntime({
+        ...tokens.env,
+        GRAPH_BASE_URL: graph.baseUrl,
+        IDENTITY_ENDPOINT: identity.endpoint,
+        IDENTITY_HEADER: identity.identityHeader,
+        AuditStorage: azurite.connectionString,
+      });
+      const handler = createOperationHandler(createExternalGroup, undefined, () => runtime);
+      const request = async (id: string) =>
+        handler(groupRequest(JSON.stringify({ id }), { authorization: `Bearer ${await tokens.mint()}` }), invocation());
+      // The connection does not exist in this emulator: Graph answers 404, which proves the call got through.
+      expect((await request('before')).status).toBe(404);
+      const graphCalls = graph.graphRequests().length;
+      await azurite.stop();
+      const response = await request('after');
+      expect(response.status).toBe(503);
+      expect(response.jsonBody).toMatchObject({ error: { code: 'auditStoreUnavailable' } });
+      expect(graph.graphRequests().length).toBe(graphCalls);
+    } finally {
+      await azurite.stop();
+    }
+  });
+
   it('answers 503 when no audit storage is configured at all', async () => {
+    graph.reset();
     const runtime = createRuntime({ ...tokens.env, GRAPH_BASE_URL: graph.baseUrl });
     const handler = createOperationHandler(createExternalGroup, undefined, () => runtime);
     const response = await handler(groupRequest('{"id":"g1"}', { authorization: `Bearer ${await tokens.mint()}` }), invocation());
