@@ -50,7 +50,10 @@ export async function startIdentityEndpoint(options: IdentityEndpointOptions = {
         request.socket.destroy();
         return;
       }
-      if (fault?.kind === 'slow') await new Promise((resolve) => setTimeout(resolve, fault?.kind === 'slow' ? fault.delayMs : 0));
+      if (fault?.kind === 'slow') {
+        const { delayMs } = fault;
+        await new Promise((resolve) => setTimeout(resolve, delayMs));
+      }
       if (fault?.kind === 'status') {
         sendJson(response, fault.status, { error: 'unavailable', error_description: 'injected fault' });
         return;

@@ -28,6 +28,9 @@ export interface GraphCall {
   headers: Record<string, string>;
 }
 
+/** The Graph path a call goes to, version included: `/v1.0/external/connections/c1/groups`. */
+export const graphPathOf = (call: GraphCall): string => `/${call.version}${call.path}`;
+
 /** One request's state as it passes along the pipeline; each stage fills in its own part. */
 export interface OperationContext {
   operation: OperationDefinition;

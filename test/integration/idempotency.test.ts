@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IdempotencyStore } from '../../shared/idempotency/idempotencyStore';
-import { Table } from '../../shared/storage/table';
 import { startTestStack, type HostProcess, type TestStack } from '../support/stack';
 
 /** Idempotency-Key across two host instances that share one Azurite. */
@@ -28,16 +27,7 @@ const postsOf = (groupId: string) =>
 
 /** The key store straight on Azurite, as another instance would see it. */
 function directStore(): IdempotencyStore {
-  return new IdempotencyStore(
-    new Table({
-      storage: { kind: 'connectionString', connectionString: stack.azurite.connectionString },
-      tableName: stack.env.AUDIT_TABLE_NAME ?? '',
-      credentialFor: () => {
-        throw new Error('connection-string storage needs no credential');
-      },
-    }),
-    24 * 3_600_000,
-  );
+  return new IdempotencyStore(stack.table, 24 * 3_600_000);
 }
 
 describe('Idempotency-Key', () => {

@@ -59,6 +59,7 @@ export interface TestStack {
   identity: IdentityEndpoint;
   graph: GraphEmulator;
   host: HostProcess;
+  table: Table;
   audit: AuditStore;
   /** Between the host and Azurite: `cut()` makes the audit store unreachable. */
   auditProxy: TcpProxy;
@@ -153,16 +154,17 @@ export async function startTestStack(extraEnv: Record<string, string> = {}, opti
     };
     const host = await startHostProcess(env);
     parts.push(host);
-    const audit = new AuditStore(
-      new Table({
-        storage: { kind: 'connectionString', connectionString: azurite.connectionString },
-        tableName: env.AUDIT_TABLE_NAME,
-        credentialFor: () => {
-          throw new Error('connection-string storage needs no credential');
-        },
-      }),
-    );
+    // The app's table straight on Azurite (not through the proxy), as another instance sees it.
+    const table = new Table({
+      storage: { kind: 'connectionString', connectionString: azurite.connectionString },
+      tableName: env.AUDIT_TABLE_NAME,
+      credentialFor: () => {
+        throw new Error('connection-string storage needs no credential');
+      },
+    });
+    const audit = new AuditStore(table);
     return {
+      table,
       azurite,
       auditProxy,
       identity,

@@ -3,7 +3,7 @@ import type { AuditIntent, AuditOutcome } from '../../audit/auditRecord';
 import { FacadeError } from '../../errors';
 import { entityPathOf } from '../../graph/paths';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
+import { graphPathOf, requireCaller, requireInput, type OperationContext, type Stage } from '../context';
 
 const outcomeWriteDelaysMs = [200, 800];
 
@@ -30,7 +30,7 @@ function intentOf(context: OperationContext): AuditIntent {
     operation: operation.name,
     entityType: operation.entityType,
     entityId: operation.entityId === 'generatedByGraph' ? '' : operation.entityId(input.body),
-    graphPath: `/${call.version}${call.path}`,
+    graphPath: graphPathOf(call),
     graphVersion: call.version,
     requestId: context.correlation.requestId,
     clientRequestId: context.correlation.clientRequestId,

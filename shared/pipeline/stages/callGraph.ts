@@ -6,7 +6,7 @@ import type { ExchangeProgress, GraphExchange, GraphResponse } from '../../graph
 import { entityUrlOf } from '../../graph/paths';
 import { existenceCheckOf } from '../../operations/operation';
 import { lookUpCreatedEntity } from '../../reconciliation/entityLookup';
-import { requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
+import { graphPathOf, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
 function graphDetails(body: unknown): GraphErrorDetail[] {
   const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
@@ -19,8 +19,6 @@ function requireGraphCall(context: OperationContext): GraphCall {
   if (!context.graphCall) throw new Error(`${context.operation.name}: stage order: no Graph call was prepared`);
   return context.graphCall;
 }
-
-const graphPathOf = (call: GraphCall) => `/${call.version}${call.path}`;
 
 function createdBy(context: OperationContext, recovery: Recovery, body: unknown, requestId?: string): void {
   context.graphResponse = { status: 201, body, requestId, retryAfter: undefined };

@@ -1,7 +1,7 @@
 import { existenceCheckOf } from '../../operations/operation';
 import { idsWithNaturalKey } from '../../reconciliation/entityLookup';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireInput, type Stage } from '../context';
+import { graphPathOf, requireInput, type Stage } from '../context';
 
 /**
  * For entities whose id Graph generates (connector groups): note which entities with the same
@@ -16,7 +16,7 @@ export const noteExisting: Stage = async (context, next) => {
   try {
     context.preexistingIds = await idsWithNaturalKey(
       context.runtime,
-      `/${call.version}${call.path}`,
+      graphPathOf(call),
       check.naturalKey,
       requireInput(context).body[check.naturalKey],
       context.deadlineAt,
