@@ -72,11 +72,12 @@ const errorResponses: [status: string, description: string, retry: boolean][] = 
   ['409', 'The entity already exists, or the request conflicts with one in progress.', false],
   ['413', 'The body is larger than 1 MiB (requestEntityTooLarge).', false],
   ['415', 'The body is not sent as application/json (unsupportedMediaType).', false],
+  ['422', 'The Idempotency-Key was already used with a different body (idempotencyKeyReused).', false],
   ['429', 'Microsoft Graph is throttling requests (TooManyRequests); retry after Retry-After.', true],
   ['500', 'Unexpected failure (generalException); the request id identifies it in the logs.', false],
   ['502', 'Microsoft Graph could not be reached (badGateway); retry after Retry-After.', true],
   ['503', 'The audit store or the managed identity is unavailable, so Microsoft Graph was not called; retry after Retry-After.', true],
-  ['504', 'Microsoft Graph did not answer in time (gatewayTimeout).', false],
+  ['504', 'Microsoft Graph did not answer in time (gatewayTimeout); retry after Retry-After.', true],
 ];
 
 function headerParameters(operation: OperationDefinition): ParameterDoc[] {

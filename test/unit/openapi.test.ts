@@ -197,7 +197,7 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
   it('answers 201 with the entity and every error with the Graph error schema', () => {
     for (const { operation } of operationsOf(swagger)) {
       const responses = operation.responses as Record<string, OpenAPIV2.ResponseObject>;
-      expect(Object.keys(responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '429', '500', '502', '503', '504']);
+      expect(Object.keys(responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '502', '503', '504']);
       expect((responses['201']!.schema as OpenAPIV2.ReferenceObject).$ref).not.toBe('#/definitions/GraphError');
       for (const [status, response] of Object.entries(responses)) {
         expect(response.headers).toHaveProperty('request-id');
