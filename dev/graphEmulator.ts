@@ -24,6 +24,17 @@ export interface FaultStep {
   reset?: boolean;
   /** Carry out the request (create the entity) before the fault: the outcome the caller cannot see. */
   commit?: boolean;
+  /** Answer with bytes that are not HTTP, then close the connection. */
+  garbage?: boolean;
+}
+
+/** An entity a create made, and the `client-request-id` of the request that made it. */
+export interface Creation {
+  /** The created entity's path below the version: `external/connections/c1/groups/g1`. */
+  path: string;
+  id: string;
+  clientRequestId: string;
+  at: string;
 }
 
 export interface FaultRule {
@@ -64,6 +75,10 @@ export interface GraphEmulator {
   connectorGroups(): Record<string, unknown>[];
   /** Creates a connector group as if someone had made it elsewhere (the portal, another tool). */
   seedConnectorGroup(name: string): string;
+  /** Creates a connection, and optionally groups in it, as if made elsewhere. */
+  seedConnection(id: string, groupIds?: string[]): void;
+  /** Every entity a create request made, in order, with the request that made it. */
+  creations(): Creation[];
   clearFaults(): void;
   /** Forget every entity, request and fault. */
   reset(): void;
@@ -115,6 +130,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const store: Stored = { connections: new Map(), groups: new Map(), members: new Map(), connectorGroups: new Map() };
   let origin = '';
   const pageSize = options.pageSize ?? 100;
+  const creations: Creation[] = [];
 
   const nextFault = (method: string, path: string): FaultStep | undefined => {
     for (const rule of faults) {
@@ -258,21 +274,32 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
           throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
         }
       }
-      return execute(method, version, segments, body, query);
+      const [status, answer] = execute(method, version, segments, body, query);
+      const id = (answer as { id?: unknown } | undefined)?.id;
+      if (method === 'POST' && status === 201 && typeof id === 'string') {
+        creations.push({ path: `${segments.join('/')}/${id}`, id, clientRequestId, at: new Date().toISOString() });
+      }
+      return [status, answer];
     };
 
     try {
       await authorize(request);
       const fault = nextFault(method, path);
       if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+      // What the request did when a fault carries it out first: a slow answer then delivers it.
+      let committed: { result: [number, unknown] } | { failure: unknown } | undefined;
       if (fault?.commit) {
         try {
-          run();
-        } catch {
-          // The fault hides whatever Graph did, success or not.
+          committed = { result: run() };
+        } catch (failure) {
+          committed = { failure };
         }
       }
       if (fault?.hang) return; // the socket stays open until the caller gives up or the emulator closes
+      if (fault?.garbage) {
+        request.socket.end('this is not an HTTP answer\r\n\r\n');
+        return;
+      }
       if (fault?.reset || fault?.status) {
         if (fault.reset) {
           request.socket.destroy();
@@ -287,7 +314,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         }
         return;
       }
-      const [status, body] = run();
+      // A request carried out by the fault (a slow answer with `commit`) is not carried out twice.
+      if (committed && 'failure' in committed) throw committed.failure;
+      const [status, body] = committed ? committed.result : run();
       sendJson(response, status, body, headers);
     } catch (error) {
       if (error instanceof GraphFailure) answerError(error.status, error.code, error.message);
@@ -362,6 +391,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       connectorGroups: store.connectorGroups.size,
     }),
     connectorGroups: () => [...store.connectorGroups.values()],
+    seedConnection: (id, groupIds = []) => {
+      store.connections.set(id.toLowerCase(), { id, name: id, state: 'draft' });
+      for (const groupId of groupIds) store.groups.set(`${id.toLowerCase()}/${groupId}`, { id: groupId });
+    },
+    creations: () => [...creations],
     seedConnectorGroup: (name) => {
       const id = randomUUID();
       store.connectorGroups.set(id, { id, name, connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' });
@@ -372,6 +406,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     },
     reset: () => {
       requests.length = 0;
+      creations.length = 0;
       faults = [];
       for (const map of Object.values(store)) map.clear();
     },

@@ -5,7 +5,8 @@ import { loadSettings, type Environment, type Settings } from './config';
 import { GraphClient } from './graph/graphClient';
 import { IdempotencyStore } from './idempotency/idempotencyStore';
 import { CachedTokenProvider } from './identity/tokenProvider';
-import { Table } from './storage/table';
+import { Table, type TablePolicy } from './storage/table';
+import { systemClock, type Clock } from './time/clock';
 
 /** The long-lived parts a request uses, built once per process (cold start) and shared after. */
 export interface Runtime {
@@ -15,10 +16,23 @@ export interface Runtime {
   idempotency: IdempotencyStore;
   /** Checks callers; holds the cached signing keys. */
   auth: Authenticator;
+  clock: Clock;
 }
 
-export function createRuntime(env: Environment = process.env): Runtime {
+/**
+ * What a runtime is built with besides the settings: the clock, and the table and Graph client
+ * tuning a fault simulation needs (short timeouts and back-off, fault-injecting table policies).
+ */
+export interface RuntimeOptions {
+  clock?: Clock;
+  tablePolicies?: TablePolicy[];
+  tableTimeoutMs?: number;
+  graphBackoffBaseMs?: number;
+}
+
+export function createRuntime(env: Environment = process.env, options: RuntimeOptions = {}): Runtime {
   const settings = loadSettings(env);
+  const clock = options.clock ?? systemClock;
   const credentials = new Map<string, TokenCredential>();
   const credentialFor = (clientId: string | undefined): TokenCredential => {
     const key = clientId ?? '';
@@ -32,13 +46,26 @@ export function createRuntime(env: Environment = process.env): Runtime {
   const tokens = new CachedTokenProvider(credentialFor(settings.managedIdentityClientId), {
     scope: settings.graphScope,
   });
-  const table = new Table({ storage: settings.auditStorage, tableName: settings.auditTableName, credentialFor });
+  const table = new Table({
+    storage: settings.auditStorage,
+    tableName: settings.auditTableName,
+    credentialFor,
+    ...(options.tableTimeoutMs ? { timeoutMs: options.tableTimeoutMs } : {}),
+    ...(options.tablePolicies ? { policies: options.tablePolicies } : {}),
+  });
   return {
     settings,
-    graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, attemptTimeoutMs: settings.graphAttemptTimeoutMs }),
+    graph: new GraphClient({
+      baseUrl: settings.graphBaseUrl,
+      tokens,
+      attemptTimeoutMs: settings.graphAttemptTimeoutMs,
+      clock,
+      ...(options.graphBackoffBaseMs === undefined ? {} : { backoffBaseMs: options.graphBackoffBaseMs }),
+    }),
     audit: new AuditStore(table),
     idempotency: new IdempotencyStore(table, settings.idempotencyRetentionHours * 3_600_000),
     auth: createAuthenticator(settings.auth),
+    clock,
   };
 }
 

@@ -1,5 +1,6 @@
 import { FacadeError } from '../errors';
 import type { TokenProvider } from '../identity/tokenProvider';
+import { systemClock, type Clock } from '../time/clock';
 import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfterSeconds } from './retryPolicy';
 
 export interface GraphRequest {
@@ -54,6 +55,8 @@ export interface GraphClientOptions {
   attemptTimeoutMs: number;
   backoffBaseMs?: number;
   sleep?: (ms: number) => Promise<void>;
+  /** The clock deadlines are measured on. */
+  clock?: Clock;
 }
 
 /**
@@ -74,10 +77,12 @@ const minimumAttemptMs = 250;
 export class GraphClient {
   private readonly backoffBaseMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly clock: Clock;
 
   constructor(private readonly options: GraphClientOptions) {
     this.backoffBaseMs = options.backoffBaseMs ?? 1_000;
     this.sleep = options.sleep ?? defaultSleep;
+    this.clock = options.clock ?? systemClock;
   }
 
   /** A `@odata.nextLink` as a path below the base URL; a link elsewhere is refused. */
@@ -97,7 +102,7 @@ export class GraphClient {
     const progress = options.progress ?? { retries: 0, uncertain: false };
     for (let retry = 0; ; retry += 1) {
       progress.retries = retry;
-      const remaining = options.deadlineAt - Date.now();
+      const remaining = options.deadlineAt - this.clock.now();
       if (remaining < minimumAttemptMs) throw deadlinePassed(retry, progress.uncertain);
       const token = await this.options.tokens.getToken();
       const outcome = await this.attempt(request, token, retry, Math.min(this.options.attemptTimeoutMs, remaining));
@@ -107,7 +112,7 @@ export class GraphClient {
         const uncertain = outcome.kind !== 'refused';
         const mayRetry = retry < maxRetries && (options.retryMode === 'all' || !uncertain);
         const delay = backoffDelay(retry + 1, this.backoffBaseMs);
-        if (!mayRetry || Date.now() + delay + minimumAttemptMs > options.deadlineAt) {
+        if (!mayRetry || this.clock.now() + delay + minimumAttemptMs > options.deadlineAt) {
           progress.uncertain ||= uncertain;
           throw transportFailure(outcome, progress.uncertain, this.options.attemptTimeoutMs);
         }
@@ -129,7 +134,7 @@ export class GraphClient {
           : response;
         return { response: hinted, retries: retry, earlierAttemptUncertain };
       }
-      if (Date.now() + delay + minimumAttemptMs > options.deadlineAt) {
+      if (this.clock.now() + delay + minimumAttemptMs > options.deadlineAt) {
         // Graph's wait does not fit: answer now and let the caller retry when Graph said.
         return {
           response: { ...response, retryAfter: String(retryAfterSeconds(delay)) },

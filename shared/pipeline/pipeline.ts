@@ -2,6 +2,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import { correlationFor } from '../http/correlation';
 import type { OperationDefinition } from '../operations/operation';
 import { getRuntime, type Runtime } from '../runtime';
+import { systemClock, type Clock } from '../time/clock';
 import type { OperationContext, Stage } from './context';
 import { auditTrail } from './stages/auditTrail';
 import { acquireToken } from './stages/acquireToken';
@@ -43,13 +44,22 @@ export function graphDeadlineAt(receivedAt: Date, deadlineMs: number): number {
   return receivedAt.getTime() + deadlineMs - Math.min(1_000, deadlineMs / 10);
 }
 
+/** The runtime's clock; the system clock when the runtime cannot be built (the stages then answer why). */
+function clockOf(runtimeOf: () => Runtime): Clock {
+  try {
+    return runtimeOf().clock;
+  } catch {
+    return systemClock;
+  }
+}
+
 export function createOperationHandler(
   operation: OperationDefinition,
   stages: readonly Stage[] = createStages,
   runtimeOf: () => Runtime = getRuntime,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
-    const receivedAt = new Date();
+    const receivedAt = new Date(clockOf(runtimeOf).now());
     const context: OperationContext = {
       operation,
       request,

@@ -50,7 +50,7 @@ export async function reconcile(
   operations: readonly OperationDefinition[],
   options: ReconcileOptions,
 ): Promise<ReconcileSummary> {
-  const now = options.now ?? new Date();
+  const now = options.now ?? new Date(runtime.clock.now());
   const olderThan = new Date(now.getTime() - options.olderThanMs);
   const since = new Date(now.getTime() - reconcileLookbackMs);
   const summary: ReconcileSummary = { examined: 0, settled: { succeeded: 0, failed: 0, orphaned: 0 }, skipped: 0, expiredKeysDeleted: 0, errors: [] };
@@ -64,7 +64,7 @@ export async function reconcile(
     for (const record of records) {
       summary.examined += 1;
       try {
-        const lookup = await lookUpCreatedEntity(runtime, operation, record, Date.now() + runtime.settings.graphDeadlineMs);
+        const lookup = await lookUpCreatedEntity(runtime, operation, record, runtime.clock.now() + runtime.settings.graphDeadlineMs);
         if (!lookup.found && lookup.reason === 'ambiguous') throw new Error('which entity this request created cannot be told');
         const status = settledStatus(record, operation, lookup.found);
         const { collectionPath } = splitGraphPath(record.graphPath);

@@ -1,4 +1,7 @@
-import { TableClient } from '@azure/data-tables';
+import { TableClient, type TableServiceClientOptions } from '@azure/data-tables';
+
+/** A pipeline policy added to every table call. */
+export type TablePolicy = NonNullable<TableServiceClientOptions['additionalPolicies']>[number];
 import type { TokenCredential } from '@azure/identity';
 import type { AuditStorageSettings } from '../config';
 
@@ -9,6 +12,8 @@ export interface TableOptions {
   credentialFor: (clientId: string | undefined) => TokenCredential;
   /** Each table call gives up after this long, so an outage answers 503 instead of hanging. */
   timeoutMs?: number;
+  /** Extra pipeline policies on every table call (fault injection, round-trip counting). */
+  policies?: TablePolicy[];
 }
 
 /**
@@ -45,17 +50,19 @@ export class Table {
   }
 }
 
-function createTableClient({ storage, tableName, credentialFor }: TableOptions): TableClient {
+function createTableClient({ storage, tableName, credentialFor, policies }: TableOptions): TableClient {
   const retryOptions = { maxRetries: 2, retryDelayInMs: 100, maxRetryDelayInMs: 1_000 };
+  const additionalPolicies = policies ?? [];
   if (storage?.kind === 'connectionString') {
     const insecure = /DefaultEndpointsProtocol=http;|UseDevelopmentStorage=true|TableEndpoint=http:/i.test(storage.connectionString);
     return TableClient.fromConnectionString(storage.connectionString, tableName, {
       allowInsecureConnection: insecure,
       retryOptions,
+      additionalPolicies,
     });
   }
   if (!storage) throw new Error('no storage');
-  return new TableClient(storage.tableServiceUri, tableName, credentialFor(storage.clientId), { retryOptions });
+  return new TableClient(storage.tableServiceUri, tableName, credentialFor(storage.clientId), { retryOptions, additionalPolicies });
 }
 
 export function isStatus(error: unknown, status: number): boolean {

@@ -46,7 +46,12 @@ export const idempotency: Stage = async (context, next) => {
   const input = requireInput(context);
   let claim: Claim;
   try {
-    claim = await store.claim(scope, fingerprintOf({ params: input.params, body: input.body }), settings.graphDeadlineMs + leaseBeyondDeadlineMs);
+    claim = await store.claim(
+      scope,
+      fingerprintOf({ params: input.params, body: input.body }),
+      settings.graphDeadlineMs + leaseBeyondDeadlineMs,
+      new Date(context.runtime.clock.now()),
+    );
   } catch (error) {
     throw serviceUnavailable('idempotencyStoreUnavailable', 'The idempotency key could not be checked; nothing was sent to Microsoft Graph. Retry later.', 10, error);
   }

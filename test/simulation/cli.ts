@@ -1,0 +1,43 @@
+/**
+ * `npm run test:chaos -- [--runs N] [--seed S] [--path P]`: the exactly-once fault simulation,
+ * longer than the one in `npm test` (before a release), or one failure replayed by its seed and path.
+ */
+import { parseArgs } from 'node:util';
+import { describeResult, simulate, survey } from './simulate';
+
+const { values } = parseArgs({
+  options: {
+    runs: { type: 'string', default: '2000' },
+    seed: { type: 'string' },
+    path: { type: 'string' },
+    /** Runs every schedule and tallies each kind of violation instead of stopping at the first. */
+    survey: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs <= 0) {
+  process.stderr.write(`--runs must be a positive whole number, got "${values.runs}"\n`);
+  process.exit(2);
+}
+const seed = values.seed === undefined ? undefined : Number(values.seed);
+const started = Date.now();
+if (values.survey) {
+  const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });
+  process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);
+  for (const [kind, { count, example, violation }] of [...tally.kinds].sort((a, b) => b[1].count - a[1].count)) {
+    process.stdout.write(`\n${count}× ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
+  }
+  process.exit(tally.kinds.size > 0 ? 1 : 0);
+}
+process.stdout.write(`simulating ${runs} fault schedules${seed === undefined ? '' : ` from seed ${seed}`}\n`);
+const result = await simulate({
+  runs,
+  ...(seed === undefined ? {} : { seed }),
+  ...(values.path ? { path: values.path } : {}),
+  progress: (done) => {
+    if (done % 500 < 6) process.stdout.write(`  ${done} schedules, ${Math.round((Date.now() - started) / 1000)} s\n`);
+  },
+});
+process.stdout.write(`${describeResult(result)}\n(${Math.round((Date.now() - started) / 1000)} s)\n`);
+process.exit(result.failure ? 1 : 0);

@@ -1,0 +1,203 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+import { RestError, TableClient } from '@azure/data-tables';
+import { startAzurite, type RunningAzurite } from '../../dev/azurite';
+import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
+import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
+import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
+import { AuditStore } from '../../shared/audit/auditStore';
+import { IdempotencyStore } from '../../shared/idempotency/idempotencyStore';
+import { createRuntime, type Runtime } from '../../shared/runtime';
+import { Table, type TablePolicy } from '../../shared/storage/table';
+import type { Clock } from '../../shared/time/clock';
+import type { Crash, TableFault } from './schedule';
+
+/**
+ * What the simulation runs in: one Azurite, one Graph emulator, one identity endpoint and one token
+ * issuer for the whole run; per schedule a fresh audit table and two instances of the app (each
+ * its own runtime: table client, Graph client, token cache) sharing it, on a clock the schedule
+ * moves forward.
+ */
+
+/** Real time plus what the schedule has let pass. */
+export class ScheduleClock implements Clock {
+  offsetMs = 0;
+  now(): number {
+    return Date.now() + this.offsetMs;
+  }
+}
+
+/** What one request carries through the pipeline, for the fault policy and the crash points. */
+export interface RequestScope {
+  tableFault: TableFault | null;
+  tableCalls: number;
+  crash: Crash | null;
+  /** Called at the crash point: the instance is gone; resolves only if the request resumes. */
+  freeze(): Promise<void>;
+}
+
+export const requestScope = new AsyncLocalStorage<RequestScope>();
+
+const abortError = () => Object.assign(new Error('The operation was aborted.'), { name: 'AbortError' });
+
+/**
+ * Audit-store faults at the chosen table call of a request: refused before it is sent, hanging
+ * until the call's own timeout, or carried out with its answer lost (landed but timed out).
+ */
+export const auditStoreFaults: TablePolicy = {
+  position: 'perCall',
+  policy: {
+    name: 'simulatedAuditStoreFaults',
+    async sendRequest(request, next) {
+      const scope = requestScope.getStore();
+      if (!scope?.tableFault) return next(request);
+      const call = scope.tableCalls;
+      scope.tableCalls += 1;
+      if (call !== scope.tableFault.call) return next(request);
+      switch (scope.tableFault.kind) {
+        case 'fail':
+          throw new RestError('connect ECONNREFUSED (simulated)', { code: 'ECONNREFUSED', request });
+        case 'hang':
+          await new Promise<void>((resolve) => {
+            if (request.abortSignal?.aborted) resolve();
+            request.abortSignal?.addEventListener('abort', () => resolve(), { once: true });
+          });
+          throw abortError();
+        case 'landedTimeout':
+          await next(request);
+          throw abortError();
+      }
+    },
+  },
+};
+
+export interface Caller {
+  id: string;
+  appId: string;
+  token: string;
+}
+
+export interface Instance {
+  runtime: Runtime;
+}
+
+/**
+ * One of the schedules running at the same time: its own Graph emulator and clock, and two
+ * instances of the app (Graph client, token cache, signing keys) that each schedule gives a fresh
+ * audit table of its own.
+ */
+export interface Lane {
+  graph: GraphEmulator;
+  clock: ScheduleClock;
+  /** A fresh audit table and two instances over it; the clock starts again at the real time. */
+  newScene(): Promise<Scene>;
+}
+
+export interface World {
+  azurite: RunningAzurite;
+  identity: IdentityEndpoint;
+  tokens: DevTokenIssuer;
+  callers: Record<'A' | 'B', Caller>;
+  lanes: Lane[];
+  stop(): Promise<void>;
+}
+
+export interface Scene {
+  tableName: string;
+  instances: [Instance, Instance];
+  /** The table as an operator sees it (straight on Azurite). */
+  table: TableClient;
+  dispose(): Promise<void>;
+}
+
+export const simulationSettings = {
+  GRAPH_DEADLINE_MS: '3000',
+  GRAPH_ATTEMPT_TIMEOUT_MS: '80',
+  RECONCILE_AFTER_MINUTES: '10',
+  IDEMPOTENCY_RETENTION_HOURS: '24',
+  RECONCILE_MAX_RECORDS: '200',
+};
+
+const tableTimeoutMs = 100;
+
+export async function startWorld(laneCount = 6): Promise<World> {
+  const parts: (() => Promise<void>)[] = [];
+  const stop = async () => {
+    await Promise.allSettled(parts.reverse().map((part) => part()));
+  };
+  try {
+    const azurite = await startAzurite();
+    parts.push(azurite.stop);
+    const identity = await startIdentityEndpoint();
+    parts.push(identity.close);
+    const tokens = await startDevTokenIssuer();
+    parts.push(tokens.close);
+    // The managed-identity credential reads the platform's variables itself.
+    process.env.IDENTITY_ENDPOINT = identity.endpoint;
+    process.env.IDENTITY_HEADER = identity.identityHeader;
+    const caller = async (suffix: string): Promise<Caller> => {
+      const id = `5a5a5a5a-0000-4000-8000-00000000000${suffix}`;
+      const appId = `5a5a5a5a-0000-4000-8000-0000000000a${suffix}`;
+      return { id, appId, token: await tokens.mint({ claims: { oid: id, sub: id, azp: appId }, lifetimeSeconds: 24 * 3600 }) };
+    };
+    const callers = { A: await caller('1'), B: await caller('2') };
+    const lanes: Lane[] = [];
+    for (let index = 0; index < laneCount; index += 1) {
+      const graph = await startGraphEmulator({ tokenSigningKey: identity.signingKey });
+      parts.push(graph.close);
+      lanes.push(lane(graph, azurite, {
+        ...tokens.env,
+        GRAPH_BASE_URL: graph.baseUrl,
+        IDENTITY_ENDPOINT: identity.endpoint,
+        IDENTITY_HEADER: identity.identityHeader,
+        AuditStorage: azurite.connectionString,
+        ...simulationSettings,
+      }));
+    }
+    return { azurite, identity, tokens, callers, lanes, stop };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
+
+function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<string, string>): Lane {
+  const clock = new ScheduleClock();
+  const bases = [0, 1].map(() =>
+    createRuntime(settings, { clock, tablePolicies: [auditStoreFaults], tableTimeoutMs, graphBackoffBaseMs: 5 }),
+  );
+  const onTable = (base: Runtime, tableName: string): Runtime => {
+    const table = new Table({
+      storage: base.settings.auditStorage,
+      tableName,
+      credentialFor: () => {
+        throw new Error('connection-string storage needs no credential');
+      },
+      timeoutMs: tableTimeoutMs,
+      policies: [auditStoreFaults],
+    });
+    return {
+      ...base,
+      audit: new AuditStore(table),
+      idempotency: new IdempotencyStore(table, base.settings.idempotencyRetentionHours * 3_600_000),
+    };
+  };
+  return {
+    graph,
+    clock,
+    newScene: async () => {
+      clock.offsetMs = 0;
+      const tableName = `Sim${randomBytes(6).toString('hex')}`;
+      const table = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
+      await table.createTable();
+      return {
+        tableName,
+        instances: [{ runtime: onTable(bases[0]!, tableName) }, { runtime: onTable(bases[1]!, tableName) }],
+        table,
+        dispose: async () => {
+          await table.deleteTable().catch(() => undefined);
+        },
+      };
+    },
+  };
+}
