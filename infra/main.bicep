@@ -21,6 +21,12 @@ param location string
 @description('Accepted token audiences (AUTH_AUDIENCE). Default: the application id URI the graph-permissions template gives the facade app registration.')
 param authAudience string = ''
 
+@description('Delegated scopes a user token must carry one of (AUTH_ACCEPTED_SCOPES), comma separated. Default: user_impersonation.')
+param authAcceptedScopes string = ''
+
+@description('Application (client) ids of the client apps allowed to call (AUTH_ALLOWED_CLIENT_APPS), comma separated. Default: any client app of the tenant.')
+param authAllowedClientApps string = ''
+
 @description('Microsoft Graph root (GRAPH_BASE_URL).')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
@@ -99,6 +105,8 @@ module api './app/api.bicep' = {
     auditTableName: storage.outputs.auditTableName
     graphBaseUrl: graphBaseUrl
     authAudience: empty(authAudience) ? facadeAppIdUri : authAudience
+    authAcceptedScopes: authAcceptedScopes
+    authAllowedClientApps: authAllowedClientApps
   }
   dependsOn: [
     rbac

@@ -1,4 +1,4 @@
-import { parseAuthSettings, type AuthSettings } from './auth/settings';
+import { defaultAcceptedScope, parseAuthSettings, type AuthSettings } from './auth/settings';
 
 /**
  * Every setting the app reads, in one catalogue: the README's configuration table, the local
@@ -54,6 +54,10 @@ export const settingsCatalog = [
     description: 'Override of the accepted issuers (comma-separated); default the v1 and v2 issuers of `AUTH_TENANT_ID`.' },
   { name: 'AUTH_JWKS_URI', default: undefined, scope: 'app',
     description: 'Override of the signing keys URL; default `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`.' },
+  { name: 'AUTH_ACCEPTED_SCOPES', default: defaultAcceptedScope, scope: 'app',
+    description: 'Delegated scopes (comma or space separated) of which a user token must carry one in `scp`: none → 401, only others → 403. App-only tokens carry no scopes.' },
+  { name: 'AUTH_ALLOWED_CLIENT_APPS', default: undefined, scope: 'app',
+    description: 'Client application ids (`azp`/`appid`, comma or space separated) allowed to call; another client app gets 403. Absent → any client app of the tenant.' },
   { name: 'PORT', default: '7071', scope: 'local',
     description: 'Port of the local host (`npm start`); the API is served below `/api`.' },
   { name: 'LOCAL_HOST_QUIET', default: '0', scope: 'local',

@@ -14,6 +14,8 @@ param graphBaseUrl string
 param authAudience string
 param authIssuer string = ''
 param authJwksUri string = ''
+param authAcceptedScopes string = ''
+param authAllowedClientApps string = ''
 @allowed(['20', '22'])
 param nodeVersion string = '22'
 param maximumInstanceCount int = 100
@@ -46,6 +48,8 @@ var appSettings = {
   AUTH_AUDIENCE: authAudience
   AUTH_ISSUER: authIssuer
   AUTH_JWKS_URI: authJwksUri
+  AUTH_ACCEPTED_SCOPES: authAcceptedScopes
+  AUTH_ALLOWED_CLIENT_APPS: authAllowedClientApps
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -44,7 +44,8 @@ describe('the four operations end to end (local host, Graph emulator, identity e
       graphVersion: 'beta',
       status: 'succeeded',
       httpStatus: 201,
-      callerId: devIdentities.callerAppId,
+      callerId: devIdentities.callerObjectId,
+      callerAppId: devIdentities.callerAppId,
       requestBodyTruncated: false,
       responseBodyTruncated: false,
     });
