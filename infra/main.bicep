@@ -27,6 +27,9 @@ param authAcceptedScopes string = ''
 @description('Application (client) ids of the client apps allowed to call (AUTH_ALLOWED_CLIENT_APPS), comma separated. Default: any client app of the tenant.')
 param authAllowedClientApps string = ''
 
+@description('Public URL the API is reached at, when not the Function App\'s own host name (PUBLIC_BASE_URL), e.g. behind API Management or a custom domain.')
+param publicBaseUrl string = ''
+
 @description('Microsoft Graph root (GRAPH_BASE_URL).')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
@@ -107,6 +110,7 @@ module api './app/api.bicep' = {
     authAudience: empty(authAudience) ? facadeAppIdUri : authAudience
     authAcceptedScopes: authAcceptedScopes
     authAllowedClientApps: authAllowedClientApps
+    publicBaseUrl: publicBaseUrl
   }
   dependsOn: [
     rbac
