@@ -143,6 +143,7 @@ describe('invalid input never reaches Graph', () => {
     ['malformed JSON', '/v1.0/external/connections', '{"id":', {}, 400, 'invalidRequest'],
     ['a JSON array', '/v1.0/external/connections', '[]', {}, 400, 'invalidRequest'],
     ['an empty body', '/v1.0/external/connections', '', {}, 400, 'invalidRequest'],
+    ['a body nested 5,000 levels deep', '/v1.0/external/connections', `{"id":"deep1","name":"n","description":${'['.repeat(5_000)}${']'.repeat(5_000)}}`, {}, 400, 'invalidRequest'],
   ])('%s', async (_, path, body, headers, status, code) => {
     const before = posts();
     const response = await stack.post(path, body, headers);
