@@ -107,6 +107,10 @@ describe('the OpenAPI documents', () => {
     expect(Object.keys(v1)).not.toContain('state');
     expect(Object.keys(swagger.definitions!.CreateConnectorGroupRequest!.properties!)).not.toEqual(expect.arrayContaining(['id']));
     expect(swagger.definitions!.ConnectorGroup!.properties!.id).toMatchObject({ type: 'string', readOnly: true });
+    // Accepted (false only) and not forwarded; Graph answers with them.
+    expect(swagger.definitions!.CreateConnectorGroupRequest!.properties!.isDefault).toMatchObject({ type: 'boolean', enum: [false], 'x-ms-visibility': 'internal' });
+    expect(swagger.definitions!.ConnectorGroup!.properties!.isDefault).toMatchObject({ type: 'boolean', readOnly: true });
+    expect(swagger.definitions!.ConnectorGroup!.properties!.connectorGroupType).toMatchObject({ type: 'string', readOnly: true });
     expect(swagger.definitions!.ExternalConnection!.properties!.state).toMatchObject({ type: 'string', readOnly: true });
   });
 
@@ -187,6 +191,26 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     expect(connection.contentCategory).toMatchObject({ 'x-nullable': true });
     expect(swagger.definitions!.CreateConnectorGroupRequest!.properties!.region!.enum).toEqual(['nam', 'eur', 'aus', 'asia', 'ind']);
     expect(swagger.definitions!.CreateExternalGroupMemberRequest!.properties!.type!.enum).toEqual(['user', 'group', 'externalGroup']);
+  });
+
+  it('states array limits, and says which are Graph’s and which the facade’s own', () => {
+    const connection = swagger.definitions!.CreateExternalConnectionBetaRequest!.properties!;
+    const property = (schema: OpenAPIV2.SchemaObject | undefined, ...path: string[]) =>
+      path.reduce<OpenAPIV2.SchemaObject | undefined>((at, name) => (name === '[]' ? (at?.items as OpenAPIV2.SchemaObject) : at?.properties?.[name]), schema);
+    const templates = property(connection.searchSettings, 'searchResultTemplates');
+    expect(templates).toMatchObject({ maxItems: 2, description: expect.stringContaining("Microsoft Graph's limit") });
+    expect(property(connection.complianceSettings, 'eDiscoveryResultTemplates')).toMatchObject({ maxItems: 2, description: expect.stringContaining("Microsoft Graph's limit") });
+    for (const [name, array] of [
+      ['authorizedAppIds', property(connection.configuration, 'authorizedAppIds')],
+      ['urlToItemResolvers', property(connection.activitySettings, 'urlToItemResolvers')],
+      ['baseUrls', property(connection.activitySettings, 'urlToItemResolvers', '[]', 'urlMatchInfo', 'baseUrls')],
+      ['rules', property(templates, '[]', 'rules')],
+      ['values', property(templates, '[]', 'rules', '[]', 'values')],
+    ] as const) {
+      expect(array, name).toMatchObject({ maxItems: 100, description: expect.stringContaining("the facade's own limit") });
+    }
+    expect(property(templates, '[]', 'layout')).toMatchObject({ required: ['type', 'version'] });
+    expect(property(templates, '[]', 'priority')).toMatchObject({ minimum: 1 });
   });
 
   it('uses only Swagger 2.0 schema keywords (no oneOf, anyOf, not, nullable or writeOnly)', () => {
