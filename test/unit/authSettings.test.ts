@@ -142,15 +142,18 @@ describe('fail closed', () => {
     }
   });
 
-  it('the local stack leaves auth alone when any AUTH_* setting is given', async () => {
-    const stack = await startLocalStack({ ...platform(), AUTH_TENANT_ID: tenant }, { devKeyFile: '/nonexistent/never-written.json' });
-    try {
-      expect(stack.started.tokenIssuer).toBeUndefined();
-      expect(stack.env.AUTH_AUDIENCE).toBeUndefined();
-    } finally {
-      await stack.stop();
-    }
-  });
+  it.each([['AUTH_TENANT_ID', tenant], ['AUTH_ALLOWED_CLIENT_APPS', devIdentities.callerAppId]])(
+    'the local stack leaves auth alone when any AUTH_* setting is given (%s)',
+    async (name, value) => {
+      const stack = await startLocalStack({ ...platform(), [name]: value }, { devKeyFile: '/nonexistent/never-written.json' });
+      try {
+        expect(stack.started.tokenIssuer).toBeUndefined();
+        expect(stack.env.AUTH_AUDIENCE).toBeUndefined();
+      } finally {
+        await stack.stop();
+      }
+    },
+  );
 
   it('without AUTH_* settings locally, the stack starts the dev issuer, keeps its key (0600) and configures the app for it', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'dev-issuer-'));
