@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { jwtVerify } from 'jose';
+import { decodeJwt, jwtVerify } from 'jose';
 import { listenOnLoopback, readRequestBody, sendJson } from './listen';
 
 /**
@@ -85,6 +85,10 @@ export interface GraphEmulator {
   close(): Promise<void>;
 }
 
+interface Caller {
+  appId?: string;
+}
+
 interface Stored {
   connections: Map<string, Record<string, unknown>>;
   groups: Map<string, Record<string, unknown>>;
@@ -142,16 +146,22 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     return undefined;
   };
 
-  async function authorize(request: IncomingMessage): Promise<void> {
+  /** The calling app, from its bearer token: the client app id (`appid`/`azp`) when the token names one. */
+  async function authorize(request: IncomingMessage): Promise<Caller> {
     const header = request.headers.authorization ?? '';
     const token = /^Bearer (.+)$/i.exec(header)?.[1];
     if (!token) throw new GraphFailure(401, 'InvalidAuthenticationToken', 'Access token is empty.');
-    if (!options.tokenSigningKey) return;
+    let claims: Record<string, unknown>;
     try {
-      await jwtVerify(token, options.tokenSigningKey, { audience: origin, algorithms: ['HS256'] });
+      claims = options.tokenSigningKey
+        ? (await jwtVerify(token, options.tokenSigningKey, { audience: origin, algorithms: ['HS256'] })).payload
+        : decodeJwt(token);
     } catch {
+      if (!options.tokenSigningKey) return {}; // any bearer token is accepted then
       throw new GraphFailure(401, 'InvalidAuthenticationToken', 'Access token validation failure. Invalid audience or signature.');
     }
+    const appId = claims.appid ?? claims.azp;
+    return typeof appId === 'string' ? { appId } : {};
   }
 
   const entityAt = (map: Map<string, Record<string, unknown>>, key: string, what: string) => {
@@ -161,7 +171,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   };
 
   /** Graph's behaviour for one request: the answer's status and body. */
-  function execute(method: string, version: string, segments: string[], body: Record<string, unknown>, query: URLSearchParams): [number, unknown] {
+  function execute(method: string, version: string, segments: string[], body: Record<string, unknown>, query: URLSearchParams, caller: Caller): [number, unknown] {
     const route = segments.join('/');
     const context = (entitySet: string) => `${origin}/${version}/$metadata#${entitySet}/$entity`;
     let match: RegExpExecArray | null;
@@ -173,7 +183,13 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       if (store.connections.has(id.toLowerCase())) {
         throw new GraphFailure(409, 'nameAlreadyExists', `A connection with id '${id}' already exists.`);
       }
-      const connection = { ...body, id, state: 'draft' };
+      // Graph authorizes the creating app on its connection: its create example answers with
+      // configuration.authorizedAppIds filled in although the request sent none (graph-api.md §1).
+      const configuration = body.configuration as { authorizedAppIds?: unknown } | null | undefined;
+      const authorizedAppIds = Array.isArray(configuration?.authorizedAppIds) && configuration.authorizedAppIds.length > 0
+        ? configuration.authorizedAppIds
+        : caller.appId ? [caller.appId] : [];
+      const connection = { ...body, id, state: 'draft', configuration: { ...configuration, authorizedAppIds } };
       store.connections.set(id.toLowerCase(), connection);
       return [201, { '@odata.context': context('external/connections'), ...connection }];
     }
@@ -216,7 +232,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     }
     if (route === 'onPremisesPublishingProfiles/applicationProxy/connectorGroups' && method === 'POST') {
       const name = requireString(body, 'name');
-      rejectReadOnly(body, 'id', 'isDefault', 'connectorGroupType');
+      // isDefault is accepted and ignored: Graph sets it, and a new group is never the default (graph-api.md §4).
+      rejectReadOnly(body, 'id', 'connectorGroupType');
+      if ('isDefault' in body && typeof body.isDefault !== 'boolean') {
+        throw new GraphFailure(400, 'BadRequest', "The value of 'isDefault' is invalid.");
+      }
       const group = {
         id: randomUUID(),
         name,
@@ -261,6 +281,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     const method = request.method ?? 'GET';
     const [version = '', ...segments] = path.split('/').filter(Boolean);
 
+    let caller: Caller = {};
     const run = (): [number, unknown] => {
       if (!versions.has(version)) throw new GraphFailure(400, 'BadRequest', `Invalid version: ${version}`);
       let body: Record<string, unknown> = {};
@@ -274,7 +295,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
           throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
         }
       }
-      const [status, answer] = execute(method, version, segments, body, query);
+      const [status, answer] = execute(method, version, segments, body, query, caller);
       const id = (answer as { id?: unknown } | undefined)?.id;
       if (method === 'POST' && status === 201 && typeof id === 'string') {
         creations.push({ path: `${segments.join('/')}/${id}`, id, clientRequestId, at: new Date().toISOString() });
@@ -283,7 +304,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     };
 
     try {
-      await authorize(request);
+      caller = await authorize(request);
       const fault = nextFault(method, path);
       if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       // What the request did when a fault carries it out first: a slow answer then delivers it.

@@ -1,3 +1,4 @@
+import type { AuthSettingName } from '../shared/auth/settings';
 import { startAzurite, type RunningAzurite } from './azurite';
 import { startGraphEmulator, type GraphEmulator } from './graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
@@ -19,7 +20,10 @@ export interface LocalStackOptions {
   devKeyFile?: string;
 }
 
-const authSettings = ['AUTH_MODE', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_ISSUER', 'AUTH_JWKS_URI'] as const;
+/** Every setting of shared/auth/settings.ts: with any of them given, auth is the caller's to configure. */
+const authSettings = [
+  'AUTH_MODE', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_ISSUER', 'AUTH_JWKS_URI', 'AUTH_ACCEPTED_SCOPES', 'AUTH_ALLOWED_CLIENT_APPS',
+] as const satisfies readonly AuthSettingName[];
 
 export async function startLocalStack(given: Record<string, string | undefined>, options: LocalStackOptions = {}): Promise<LocalStack> {
   const env: Record<string, string> = Object.fromEntries(

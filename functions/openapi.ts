@@ -1,4 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
+import { publicBaseUrlFrom, type Environment } from '../shared/config';
+import { isLoopbackHost } from '../shared/http/loopback';
 import type { DocumentTarget } from '../shared/openapi/documents';
 import type { OperationDefinition } from '../shared/operations/operation';
 import { operationDefinitions } from '../shared/operations/registerOperation';
@@ -18,14 +20,24 @@ export const documentedOperations: readonly OperationDefinition[] = operationDef
 let generator: Promise<typeof import('../shared/openapi/documents')> | undefined;
 const loadGenerator = () => (generator ??= import('../shared/openapi/documents'));
 
-/** Where the caller reached us: the documents point back at it (plain http only on loopback). */
-export function targetOf(request: HttpRequest): DocumentTarget {
+/**
+ * Where the documents say the API is: `PUBLIC_BASE_URL`, else the app's own host name in Azure
+ * (`WEBSITE_HOSTNAME`). The request's host (its `Host` header, which anyone can send) is named
+ * only when it is loopback (the local host); otherwise the documents name no host at all and a
+ * client uses the one it fetched them from.
+ */
+export function targetOf(request: HttpRequest, env: Environment = process.env): DocumentTarget {
+  const published = publicBaseUrlFrom(env);
+  if (published) {
+    const pathPrefix = published.pathname.replace(/\/+$/, '');
+    return { host: published.host, scheme: published.protocol === 'http:' ? 'http' : 'https', ...(pathPrefix ? { pathPrefix } : {}) };
+  }
   const url = new URL(request.url);
-  const loopback = /^(localhost|127(\.\d+){3}|\[::1\])$/.test(url.hostname);
-  return { host: url.host, scheme: loopback && url.protocol === 'http:' ? 'http' : 'https' };
+  if (isLoopbackHost(url.hostname)) return { host: url.host, scheme: url.protocol === 'http:' ? 'http' : 'https' };
+  return {};
 }
 
-// The documents name the host that was called, so shared caches must not hand them to other hosts.
+// Locally the documents may name the loopback host that was called: not for shared caches.
 const cacheHeaders = { 'cache-control': 'private, max-age=300' };
 
 export async function swaggerJson(request: HttpRequest): Promise<HttpResponseInit> {

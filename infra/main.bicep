@@ -21,6 +21,15 @@ param location string
 @description('Accepted token audiences (AUTH_AUDIENCE). Default: the application id URI the graph-permissions template gives the facade app registration.')
 param authAudience string = ''
 
+@description('Delegated scopes a user token must carry one of (AUTH_ACCEPTED_SCOPES), comma separated. Default: user_impersonation.')
+param authAcceptedScopes string = ''
+
+@description('Application (client) ids of the client apps allowed to call (AUTH_ALLOWED_CLIENT_APPS), comma separated. Default: any client app of the tenant.')
+param authAllowedClientApps string = ''
+
+@description('Public URL the API is reached at, when not the Function App\'s own host name (PUBLIC_BASE_URL), e.g. behind API Management or a custom domain.')
+param publicBaseUrl string = ''
+
 @description('Microsoft Graph root (GRAPH_BASE_URL).')
 param graphBaseUrl string = 'https://graph.microsoft.com'
 
@@ -99,6 +108,9 @@ module api './app/api.bicep' = {
     auditTableName: storage.outputs.auditTableName
     graphBaseUrl: graphBaseUrl
     authAudience: empty(authAudience) ? facadeAppIdUri : authAudience
+    authAcceptedScopes: authAcceptedScopes
+    authAllowedClientApps: authAllowedClientApps
+    publicBaseUrl: publicBaseUrl
   }
   dependsOn: [
     rbac

@@ -1,4 +1,5 @@
-import { parseAuthSettings, type AuthSettings } from './auth/settings';
+import { defaultAcceptedScope, parseAuthSettings, type AuthSettings } from './auth/settings';
+import { isLoopbackHost } from './http/loopback';
 
 /**
  * Every setting the app reads, in one catalogue: the README's configuration table, the local
@@ -54,6 +55,12 @@ export const settingsCatalog = [
     description: 'Override of the accepted issuers (comma-separated); default the v1 and v2 issuers of `AUTH_TENANT_ID`.' },
   { name: 'AUTH_JWKS_URI', default: undefined, scope: 'app',
     description: 'Override of the signing keys URL; default `https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys`.' },
+  { name: 'AUTH_ACCEPTED_SCOPES', default: defaultAcceptedScope, scope: 'app',
+    description: 'Delegated scopes (comma or space separated) of which a user token must carry one in `scp`: none → 401, only others → 403. App-only tokens carry no scopes.' },
+  { name: 'AUTH_ALLOWED_CLIENT_APPS', default: undefined, scope: 'app',
+    description: 'Client application ids (`azp`/`appid`, comma or space separated) allowed to call; another client app gets 403. Absent → any client app of the tenant.' },
+  { name: 'PUBLIC_BASE_URL', default: undefined, scope: 'app',
+    description: 'Public URL the API is reached at, without `/api` (a custom domain, API Management): the server URL of `/api/swagger.json` and `/api/openapi.json`. Absent → `https://{WEBSITE_HOSTNAME}` in Azure.' },
   { name: 'PORT', default: '7071', scope: 'local',
     description: 'Port of the local host (`npm start`); the API is served below `/api`.' },
   { name: 'LOCAL_HOST_QUIET', default: '0', scope: 'local',
@@ -113,6 +120,31 @@ function nonNegativeNumber(env: Environment, name: SettingName): number {
 /** The Graph token scope for a base URL: `https://graph.microsoft.com` → `https://graph.microsoft.com/.default`. */
 export function graphScopeFor(graphBaseUrl: string): string {
   return `${new URL(graphBaseUrl).origin}/.default`;
+}
+
+/**
+ * Where callers reach the API, for the documents that describe it: `PUBLIC_BASE_URL` when set,
+ * else the app's own host name, which the platform sets in Azure (`WEBSITE_HOSTNAME`, a platform
+ * variable like `WEBSITE_INSTANCE_ID`, not a setting). Never the request's `Host` header, which
+ * anyone can send. Undefined outside Azure without the setting.
+ */
+export function publicBaseUrlFrom(env: Environment): URL | undefined {
+  const configured = read(env, 'PUBLIC_BASE_URL');
+  if (configured) {
+    let url: URL | undefined;
+    try {
+      url = new URL(configured);
+    } catch {
+      // Reported below.
+    }
+    const secure = url && (url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname)));
+    if (!url || !secure || url.search || url.hash || url.username || url.password) {
+      throw new Error(`Setting PUBLIC_BASE_URL must be an https URL without query or credentials, e.g. https://connectors.contoso.com (plain http only on loopback), got "${configured}".`);
+    }
+    return url;
+  }
+  const platformHost = env.WEBSITE_HOSTNAME?.trim();
+  return platformHost && /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(platformHost) ? new URL(`https://${platformHost}`) : undefined;
 }
 
 function auditStorageFrom(env: Environment): AuditStorageSettings | undefined {

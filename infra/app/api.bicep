@@ -14,6 +14,9 @@ param graphBaseUrl string
 param authAudience string
 param authIssuer string = ''
 param authJwksUri string = ''
+param authAcceptedScopes string = ''
+param authAllowedClientApps string = ''
+param publicBaseUrl string = ''
 @allowed(['20', '22'])
 param nodeVersion string = '22'
 param maximumInstanceCount int = 100
@@ -46,6 +49,9 @@ var appSettings = {
   AUTH_AUDIENCE: authAudience
   AUTH_ISSUER: authIssuer
   AUTH_JWKS_URI: authJwksUri
+  AUTH_ACCEPTED_SCOPES: authAcceptedScopes
+  AUTH_ALLOWED_CLIENT_APPS: authAllowedClientApps
+  PUBLIC_BASE_URL: publicBaseUrl
 }
 
 resource plan 'Microsoft.Web/serverfarms@2024-04-01' = {

@@ -1,5 +1,5 @@
 import { FacadeError } from '../errors';
-import type { Caller } from '../pipeline/context';
+import type { Caller } from './caller';
 
 /**
  * Why a caller was not let in. The `reason` is for the log only: answers never say why a token
@@ -53,13 +53,25 @@ export function unauthorized(challenge: AuthenticationFailed['challenge']): Faca
   );
 }
 
+const denied = (why: string, challenge = '') =>
+  new FacadeError(403, 'Authorization_RequestDenied', `Insufficient privileges to complete the operation: ${why}.`, {
+    headers: { 'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope"${challenge}` },
+  });
+
 export function forbidden(role: string): FacadeError {
-  return new FacadeError(
-    403,
-    'Authorization_RequestDenied',
-    `Insufficient privileges to complete the operation: the caller lacks the app role '${role}'.`,
-    { headers: { 'www-authenticate': `Bearer realm="${realm}", error="insufficient_scope"` } },
+  return denied(`the caller lacks the app role '${role}'`);
+}
+
+/** A delegated token whose scopes include none the facade accepts (RFC 6750 names the scope needed). */
+export function scopeNotAccepted(acceptedScopes: readonly string[]): FacadeError {
+  return denied(
+    `the token carries none of the delegated scopes this facade accepts (${acceptedScopes.join(', ')})`,
+    `, scope="${acceptedScopes.join(' ')}"`,
   );
+}
+
+export function clientAppNotAllowed(): FacadeError {
+  return denied('the client application is not allowed to call this facade');
 }
 
 export function authNotConfigured(cause: AuthNotConfigured): FacadeError {

@@ -3,7 +3,8 @@ import { AuthenticationFailed, SigningKeysUnavailable } from './authErrors';
 import { callerFromClaims, claimsFromPayload, type CallerClaims } from './caller';
 import type { AuthSettings } from './settings';
 
-export type JwtAuthSettings = Extract<AuthSettings, { mode: 'jwt' }>;
+/** What token validation needs of the `jwt` settings (the caller policy is applied later, by `authorize`). */
+export type JwtAuthSettings = Pick<Extract<AuthSettings, { mode: 'jwt' }>, 'tenantId' | 'audiences' | 'issuers' | 'jwksUri'>;
 
 export interface JwtValidatorOptions {
   /**

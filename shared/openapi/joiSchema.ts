@@ -15,7 +15,9 @@ import { titleCase } from './text';
  * - `.rename(old, new)`: the old name is documented too (hidden, `x-ms-visibility: internal`);
  * - `.forbidden()` properties are left out of request bodies (they are refused); typed ones (the
  *   read-only properties Graph fills in) are shown as `readOnly` in responses; `.strip()` and
- *   `writeOnly` ones are left out of responses;
+ *   `writeOnly` ones are left out of responses, unless Graph answers with them
+ *   (`meta({ answeredByGraph: true })`: accepted, not forwarded, set by Graph), which are shown
+ *   there as `readOnly`;
  * - custom rules (`.custom`) cannot be converted: their rule is in the description.
  * Then each property gets `x-ms-summary` (title case of its name) and, in request bodies,
  * `x-ms-visibility` (`important` when required, `advanced` otherwise).
@@ -156,13 +158,15 @@ function resolveObject(description: Description, options: SchemaOptions): Descri
       }
       continue;
     }
-    const requestOnly = resolved.flags?.result === 'strip' || hasMeta(resolved, 'writeOnly');
+    const answeredByGraph = hasMeta(resolved, 'answeredByGraph');
+    const requestOnly = (resolved.flags?.result === 'strip' && !answeredByGraph) || hasMeta(resolved, 'writeOnly');
     if (options.direction === 'response' && requestOnly) continue;
     if (options.direction === 'response') {
-      keys[name] = withFlags({ ...resolved, metas: (resolved.metas ?? []).filter((meta) => !('writeOnly' in meta)) }, { presence: undefined });
+      const metas = (resolved.metas ?? []).filter((meta) => !('writeOnly' in meta));
+      keys[name] = withFlags({ ...resolved, metas: answeredByGraph ? [...metas, { readOnly: true }] : metas }, { presence: undefined, result: undefined });
     } else {
       // Accepted but never forwarded (`@odata.type`, a preset value): nothing a flow author needs.
-      keys[name] = requestOnly && resolved.flags?.result === 'strip'
+      keys[name] = resolved.flags?.result === 'strip'
         ? { ...resolved, metas: [...(resolved.metas ?? []), { 'x-ms-visibility': 'internal' }] }
         : resolved;
     }

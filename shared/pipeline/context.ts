@@ -1,19 +1,10 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { AuditKey, Recovery } from '../audit/auditRecord';
+import type { AuthenticatedCaller } from '../auth/caller';
 import type { Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
 import type { OperationDefinition } from '../operations/operation';
 import type { Runtime } from '../runtime';
-
-export interface Caller {
-  /** oid of a user, or the app id of an app-only caller. */
-  id: string;
-  appId?: string;
-  name?: string;
-  tenantId?: string;
-  /** App roles the caller holds (`roles` claim). */
-  roles?: readonly string[];
-}
 
 export interface ValidatedInput {
   params: Record<string, string>;
@@ -41,7 +32,7 @@ export interface OperationContext {
   receivedAt: Date;
   /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS). */
   deadlineAt: number;
-  caller?: Caller;
+  caller?: AuthenticatedCaller;
   rawBody?: unknown;
   input?: ValidatedInput;
   graphCall?: GraphCall;
@@ -64,7 +55,7 @@ export type Next = () => Promise<HttpResponseInit>;
 /** A pipeline stage: does its one job, then hands on to the next stage (or answers itself). */
 export type Stage = (context: OperationContext, next: Next) => Promise<HttpResponseInit>;
 
-export function requireCaller(context: OperationContext): Caller {
+export function requireCaller(context: OperationContext): AuthenticatedCaller {
   if (!context.caller) throw new Error(`${context.operation.name}: stage order: the caller is not authenticated yet`);
   return context.caller;
 }

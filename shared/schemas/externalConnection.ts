@@ -1,10 +1,16 @@
 import Joi from 'joi';
-import { connectionId, guid, odataTypeOf, optionalText, readOnly } from './rules';
+import { connectionId, facadeArrayLimit, facadeLimitNote, graphLimitNote, guid, odataTypeOf, optionalText, readOnly } from './rules';
 
 export const contentCategories = [
   'uncategorized', 'knowledgeBase', 'wikis', 'fileRepository', 'qna', 'crm', 'dashboard', 'people',
   'media', 'email', 'messaging', 'meetingTranscripts', 'taskManagement', 'learningManagement',
 ] as const;
+
+/** `ruleOperation`: `null` is one of its members (sent as the string "null"), as Graph's metadata names it. */
+export const ruleOperations = ['null', 'equals', 'notEquals', 'contains', 'notContains', 'lessThan', 'greaterThan', 'startsWith'] as const;
+
+/** Templates per connection, search and eDiscovery alike (graph-api.md §1). */
+export const maxResultTemplates = 2;
 
 const configuration = Joi.object({
   '@odata.type': odataTypeOf(
@@ -13,65 +19,83 @@ const configuration = Joi.object({
     '#microsoft.graph.configuration',
     'microsoft.graph.configuration',
   ),
-  authorizedAppIds: Joi.array().items(guid.description('Application (client) id.'))
-    .description('Application ids (GUIDs) of the apps allowed to manage this connection.'),
+  authorizedAppIds: Joi.array().items(guid.description('Application (client) id.')).max(facadeArrayLimit)
+    .description(`Application ids (GUIDs) of the apps allowed to manage this connection: ${facadeLimitNote}.`),
 })
   // Seed 004 and early beta called it `authorizedApps`; Graph now only knows `authorizedAppIds`.
   .rename('authorizedApps', 'authorizedAppIds')
   .allow(null)
   .description('Apps, besides the creating one, that may manage the connection.');
 
+// Graph's metadata marks priority, urlMatchInfo, baseUrls and urlPattern nullable: none is required.
 const itemIdResolver = Joi.object({
   '@odata.type': Joi.string().valid('#microsoft.graph.externalConnectors.itemIdResolver').required()
     .description('Always #microsoft.graph.externalConnectors.itemIdResolver.'),
-  priority: Joi.number().integer().min(1).required()
-    .description('Priority of this resolver among the others, 1 first.'),
+  priority: Joi.number().integer().min(1).allow(null)
+    .description('Priority of this resolver among the others, 1 first; optional.'),
   itemId: Joi.string().required()
     .description('Pattern of the item id built from the named groups of the URL pattern, e.g. {slug}.'),
   urlMatchInfo: Joi.object({
     baseUrls: Joi.array().items(Joi.string().uri({ scheme: ['http', 'https'] }).description('Base URL (http or https).'))
-      .min(1).required()
-      .description('Base URLs the resolver applies to.'),
-    urlPattern: Joi.string().required()
-      .description('Regular expression matched against the rest of the URL, with named groups.'),
-  }).required()
-    .description('Which URLs the resolver recognises.'),
+      .min(1).max(facadeArrayLimit).allow(null)
+      .description(`Base URLs the resolver applies to, optional: ${facadeLimitNote}.`),
+    urlPattern: Joi.string().allow(null)
+      .description('Regular expression matched against the rest of the URL, with named groups; optional.'),
+  }).allow(null)
+    .description('Which URLs the resolver recognises; optional.'),
 }).description('Resolves a URL shared in Microsoft 365 to an item of this connection.');
 
 const activitySettings = Joi.object({
-  urlToItemResolvers: Joi.array().items(itemIdResolver)
-    .description('Resolvers from URLs to the ids of items of this connection.'),
+  urlToItemResolvers: Joi.array().items(itemIdResolver).max(facadeArrayLimit)
+    .description(`Resolvers from URLs to the ids of items of this connection: ${facadeLimitNote}.`),
 }).allow(null)
   .description('How user activity on the content is recognised.');
 
-const searchResultTemplate = Joi.object({
+/**
+ * A broken layout is a known cause of Graph's "503, but the connection was created"
+ * (graph-api.md §1), so a layout must at least look like an Adaptive Card.
+ */
+const adaptiveCard = Joi.object({
+  type: Joi.string().valid('AdaptiveCard').required()
+    .description('Always AdaptiveCard.'),
+  version: Joi.string().pattern(/^\d+\.\d+$/, 'an Adaptive Card version').required()
+    .description('Adaptive Card schema version, e.g. 1.3.'),
+}).unknown(true)
+  .description('Adaptive Card layout of the result: an object with type AdaptiveCard and a version, besides the card\'s own properties.');
+
+const propertyRule = Joi.object({
+  operation: Joi.string().valid(...ruleOperations).required()
+    .description(`Comparison applied to the property: ${ruleOperations.join(', ')} (null is a member of Graph's ruleOperation, sent as the string "null").`),
+  property: Joi.string().required()
+    .description('Name of the item property compared.'),
+  values: Joi.array().items(Joi.string()).min(1).max(facadeArrayLimit).required()
+    .description(`Values compared with the property: ${facadeLimitNote}.`),
+  valuesJoinedBy: Joi.string().valid('or', 'and').required()
+    .description('How several values combine.'),
+}).description('A condition for using the template.');
+
+/** Graph's `displayTemplate`: a search (and, on beta, eDiscovery) result template. */
+const displayTemplate = Joi.object({
   id: Joi.string().max(16).pattern(/^[A-Za-z0-9]+$/, 'letters and digits').required()
     .description('Id of the template: up to 16 letters and digits.'),
-  layout: Joi.object().unknown(true).required()
-    .description('Adaptive Card layout of the result.'),
-  priority: Joi.number().integer().required()
-    .description('Priority of the template; the lowest matching number wins.'),
-  rules: Joi.array().items(
-    Joi.object({
-      operation: Joi.string()
-        .valid('equals', 'notEquals', 'contains', 'notContains', 'lessThan', 'greaterThan', 'startsWith')
-        .required()
-        .description('Comparison applied to the property.'),
-      property: Joi.string().required()
-        .description('Name of the item property compared.'),
-      values: Joi.array().items(Joi.string()).min(1).required()
-        .description('Values compared with the property.'),
-      valuesJoinedBy: Joi.string().valid('or', 'and').required()
-        .description('How several values combine.'),
-    }).description('A condition for using the template.'),
-  ).description('Conditions under which the template is used.'),
-}).description('A search result template.');
+  layout: adaptiveCard.required(),
+  priority: Joi.number().integer().min(1).required()
+    .description('Priority of the template, a positive number: 1 is evaluated before 4, gaps are allowed.'),
+  rules: Joi.array().items(propertyRule).max(facadeArrayLimit)
+    .description(`Conditions under which the template is used: ${facadeLimitNote}.`),
+}).description('A result template.');
 
 const searchSettings = Joi.object({
-  searchResultTemplates: Joi.array().items(searchResultTemplate)
-    .description('Templates for showing results of this connection.'),
+  searchResultTemplates: Joi.array().items(displayTemplate).max(maxResultTemplates)
+    .description(`Templates for showing search results of this connection: ${graphLimitNote(maxResultTemplates)}.`),
 }).allow(null)
   .description('How search results from this connection are shown.');
+
+const complianceSettings = Joi.object({
+  eDiscoveryResultTemplates: Joi.array().items(displayTemplate).max(maxResultTemplates)
+    .description(`Templates for showing eDiscovery results of this connection: ${graphLimitNote(maxResultTemplates)}.`),
+}).allow(null)
+  .description('Compliance settings of the connection: how eDiscovery results from it are shown.');
 
 const betaOnly = (schema: Joi.Schema) =>
   Joi.when('$version', {
@@ -102,7 +126,6 @@ export const externalConnectionBody = Joi.object({
     Joi.string().pattern(/^\s*(search|compliance)\s*(,\s*(search|compliance)\s*)?$/, 'search, compliance')
       .description('Microsoft 365 experiences the content is used in: search, compliance or both, comma-separated.'),
   ),
-  complianceSettings: betaOnly(Joi.object().unknown(true).allow(null)
-    .description('Compliance settings of the connection.')),
+  complianceSettings: betaOnly(complianceSettings),
   state: readOnly(Joi.string().description('State of the connection, draft when created.')),
 }).description('An external connection of Microsoft Graph connectors.');

@@ -62,3 +62,14 @@ export const optionalText = (max?: number) => {
   const text = Joi.string().allow('');
   return (max ? text.max(max) : text).allow(null);
 };
+
+/**
+ * The longest array a body may carry where Graph documents no limit: the facade's own guard, so
+ * that one request cannot make it validate, audit and forward an unbounded list. Where Graph
+ * documents a limit (two search result templates per connection) the schema applies Graph's.
+ */
+export const facadeArrayLimit = 100;
+
+/** How a schema description says which limit an array has. */
+export const graphLimitNote = (max: number) => `at most ${max} (Microsoft Graph's limit)`;
+export const facadeLimitNote = `at most ${facadeArrayLimit} (the facade's own limit; Microsoft Graph documents none)`;

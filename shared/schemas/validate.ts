@@ -31,6 +31,24 @@ function codeOf(type: string): string {
 }
 
 /**
+ * A value outside a list: joi lists the allowed values, `null` among them when a blank is allowed
+ * too (`.valid(…).allow(null)`). `null` means "absent" there, not a value to choose, so the message
+ * names only the real values.
+ */
+function messageOf(detail: Joi.ValidationErrorItem): string {
+  const valids = detail.context?.valids as unknown[] | undefined;
+  if (detail.type !== 'any.only' || !valids?.includes(null)) return detail.message;
+  const values = valids.filter((value) => value !== null).map(String);
+  return `"${detail.context?.label ?? targetOf(detail.path, undefined)}" must be ${values.length === 1 ? '' : 'one of '}[${values.join(', ')}]`;
+}
+
+/** A value outside a list of allowed values is one violation, not that plus "must be a string". */
+function withoutRedundantTypeErrors(details: Joi.ValidationErrorItem[]): Joi.ValidationErrorItem[] {
+  const outsideList = new Set(details.filter((detail) => detail.type === 'any.only').map((detail) => detail.path.join('\u0000')));
+  return details.filter((detail) => !(detail.type.endsWith('.base') && outsideList.has(detail.path.join('\u0000'))));
+}
+
+/**
  * Validates against a joi schema and reports every violation, each with the property it concerns
  * as `target`. Top-level nulls (Power Automate's blank optional fields) are dropped afterwards.
  */
@@ -41,9 +59,9 @@ export function validateWith<T>(
   targetPrefix?: string,
 ): ValidationOutcome<T> {
   const { value, error } = schema.validate(input, { ...options, context });
-  const problems = (error?.details ?? []).map((detail) => ({
+  const problems = withoutRedundantTypeErrors(error?.details ?? []).map((detail) => ({
     code: codeOf(detail.type),
-    message: detail.message,
+    message: messageOf(detail),
     target: targetOf(detail.path, targetPrefix),
   }));
   return { value: dropTopLevelNulls(value) as T, problems };

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devIdentities } from '../../dev/tokenIssuer';
 import { startHostProcess, startTestStack, type HostProcess, type TestStack } from '../support/stack';
-import { tokenDefects } from '../support/tokenDefects';
+import { allowedDevClientApps, tokenDefects } from '../support/tokenDefects';
 
 /**
  * Authentication and app roles over real HTTP: the local host as a child process trusting the dev
@@ -12,7 +12,7 @@ import { tokenDefects } from '../support/tokenDefects';
 let stack: TestStack;
 
 beforeAll(async () => {
-  stack = await startTestStack();
+  stack = await startTestStack({ AUTH_ALLOWED_CLIENT_APPS: allowedDevClientApps });
 });
 
 afterAll(async () => {
@@ -31,7 +31,7 @@ const everyRecord = async () => {
 describe('denied calls reach neither Graph nor the audit table', () => {
   it('answers every token defect 401/403, Graph-shaped', async () => {
     const defects = await tokenDefects(stack.tokens, 'ExternalConnection.Create', 'ConnectorGroup.Create');
-    expect(defects.length).toBeGreaterThanOrEqual(12);
+    expect(defects.length).toBeGreaterThanOrEqual(24);
     const postsBefore = stack.graph.graphRequests().length;
     const identityBefore = stack.identity.requestCount;
 
@@ -46,6 +46,7 @@ describe('denied calls reach neither Graph nor the audit table', () => {
       expect(response.body.error.innerError, defect.name).toMatchObject({ 'request-id': response.headers.get('request-id'), 'client-request-id': `denied-${index}` });
       const challenge = response.headers.get('www-authenticate') ?? '';
       if (defect.status === 401) expect(challenge, defect.name).toMatch(defect.invalidToken ? /^Bearer .*error="invalid_token"/ : /^Bearer realm="[^"]+"$/);
+      else expect(challenge, defect.name).toContain('error="insufficient_scope"');
     }
 
     expect(stack.graph.graphRequests().length).toBe(postsBefore);
@@ -66,7 +67,7 @@ describe('denied calls reach neither Graph nor the audit table', () => {
 });
 
 describe('allowed calls are audited with the caller', () => {
-  it('app-only (Logic App managed identity): callerId and callerAppId are the client app, callerTenantId the tenant', async () => {
+  it('app-only (Logic App managed identity): callerId is its service principal (oid), callerAppId the client app, callerTenantId the tenant', async () => {
     const token = await stack.token({ roles: ['ExternalConnection.Create'] });
     const response = await stack.post('/v1.0/external/connections', { id: 'byapp', name: 'n' }, { 'client-request-id': 'by-app' }, { token });
     expect(response.status).toBe(201);
@@ -74,7 +75,7 @@ describe('allowed calls are audited with the caller', () => {
     expect(record).toMatchObject({
       status: 'succeeded',
       clientRequestId: 'by-app',
-      callerId: devIdentities.callerAppId,
+      callerId: devIdentities.callerObjectId,
       callerAppId: devIdentities.callerAppId,
       callerTenantId: devIdentities.tenantId,
     });
@@ -93,6 +94,30 @@ describe('allowed calls are audited with the caller', () => {
       callerName: devIdentities.userName,
       callerTenantId: devIdentities.tenantId,
     });
+  });
+
+  it('an Idempotency-Key belongs to the caller (oid), not to its client app: another principal of the same app is not replayed', async () => {
+    const otherPrincipal = 'facade00-0000-4000-8000-0000000000aa';
+    const first = await stack.token({ roles: ['ExternalConnection.Create'] });
+    const second = await stack.token({ roles: ['ExternalConnection.Create'], claims: { oid: otherPrincipal, sub: otherPrincipal } });
+    const body = { id: 'keyedbyoid', name: 'n' };
+    const headers = { 'idempotency-key': 'same-key-for-both' };
+
+    expect((await stack.post('/v1.0/external/connections', body, headers, { token: first })).status).toBe(201);
+    const replay = await stack.post('/v1.0/external/connections', body, headers, { token: first });
+    expect(replay.status).toBe(201);
+    expect(replay.headers.get('idempotent-replayed')).toBe('true');
+
+    // Same client app (azp), same key and body, another principal: its own request, which Graph answers.
+    const other = await stack.post('/v1.0/external/connections', body, headers, { token: second });
+    expect(other.headers.get('idempotent-replayed')).toBeNull();
+    expect(other.status).toBe(409);
+    const records = await stack.audit.listByOperation('createExternalConnection', new Date(0), new Date(Date.now() + 60_000));
+    const callers = records.filter((record) => record.entityId === 'keyedbyoid').map((record) => [record.callerId, record.callerAppId]);
+    expect(callers).toEqual([
+      [devIdentities.callerObjectId, devIdentities.callerAppId],
+      [otherPrincipal, devIdentities.callerAppId],
+    ]);
   });
 
   it('the readiness probe needs no token', async () => {

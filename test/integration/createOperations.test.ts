@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { systemAssignedPrincipalId } from '../../dev/identityEndpoint';
 import { devIdentities } from '../../dev/tokenIssuer';
 import { call, startTestStack, type TestStack } from '../support/stack';
 import { seedExamples } from '../support/seedExamples';
@@ -44,7 +45,8 @@ describe('the four operations end to end (local host, Graph emulator, identity e
       graphVersion: 'beta',
       status: 'succeeded',
       httpStatus: 201,
-      callerId: devIdentities.callerAppId,
+      callerId: devIdentities.callerObjectId,
+      callerAppId: devIdentities.callerAppId,
       requestBodyTruncated: false,
       responseBodyTruncated: false,
     });
@@ -103,6 +105,55 @@ describe('the four operations end to end (local host, Graph emulator, identity e
   });
 });
 
+describe('what Graph documents, met as Graph does it', () => {
+  const connectorGroups = '/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups';
+
+  it('a connection created without configuration comes back with the creating app authorized, as Graph’s example answers', async () => {
+    const response = await stack.post('/v1.0/external/connections', { id: 'appauthorized', name: 'n' });
+    expect(response.status).toBe(201);
+    // The facade calls Graph with its managed identity (here the system-assigned one).
+    expect(response.body.configuration).toEqual({ authorizedAppIds: [systemAssignedPrincipalId] });
+    expect(stack.graph.graphRequests({ method: 'POST' }).at(-1)?.body).toEqual({ id: 'appauthorized', name: 'n' });
+    const record = await stack.audit.findByEntity('externalConnection', 'external/connections/appauthorized');
+    expect(record).toMatchObject({ status: 'succeeded', httpStatus: 201 });
+  });
+
+  it('a connector group with isDefault false is created, and isDefault is not forwarded (Graph sets it)', async () => {
+    const response = await stack.post(connectorGroups, { name: 'Not default', isDefault: false });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ name: 'Not default', isDefault: false });
+    expect(stack.graph.graphRequests({ method: 'POST' }).at(-1)?.body).toEqual({ name: 'Not default' });
+  });
+
+  it('a connector group with isDefault true is refused before Graph: a new group cannot be the default', async () => {
+    const before = stack.graph.graphRequests({ method: 'POST' }).length;
+    const response = await stack.post(connectorGroups, { name: 'Default', isDefault: true });
+    expect(response.status).toBe(400);
+    expect(response.body.error.details).toEqual([expect.objectContaining({ target: 'isDefault', message: expect.stringContaining('cannot be the default') })]);
+    expect(stack.graph.graphRequests({ method: 'POST' }).length).toBe(before);
+  });
+
+  it('any 2xx is a create: a connector group answered 200 (as a tenant was seen doing) is 201 and audited as created', async () => {
+    const id = '0a8f1d2c-3b4e-4f60-8a7b-9c0d1e2f3a4b';
+    stack.graph.addFault({ method: 'POST', path: '/connectorGroups$', steps: [{ status: 200, body: { id, name: 'Answered 200', connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' } }] });
+    const response = await stack.post(connectorGroups, { name: 'Answered 200' }, { 'client-request-id': 'answered-200' });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ id, name: 'Answered 200' });
+    const [record] = (await stack.audit.listByOperation('createConnectorGroup', new Date(0), new Date(Date.now() + 60_000))).filter(
+      (candidate) => candidate.clientRequestId === 'answered-200',
+    );
+    expect(record).toMatchObject({ status: 'succeeded', httpStatus: 200, entityId: id });
+    expect((await stack.audit.findByEntity('connectorGroup', `onPremisesPublishingProfiles/applicationProxy/connectorGroups/${id}`))?.rowKey).toBe(record?.rowKey);
+  });
+
+  it('any 2xx is a create: a connection answered 200 is 201 and audited as created', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ status: 200, commit: true, body: { id: 'answered200', name: 'n', state: 'draft' } }] });
+    const response = await stack.post('/v1.0/external/connections', { id: 'answered200', name: 'n' });
+    expect(response.status).toBe(201);
+    expect(await stack.audit.findByEntity('externalConnection', 'external/connections/answered200')).toMatchObject({ status: 'succeeded', httpStatus: 200 });
+  });
+});
+
 describe('Graph errors pass through with Graph’s status, code and message', () => {
   it('404 for a group in a connection that does not exist, recorded as failed', async () => {
     const response = await stack.post('/v1.0/external/connections/nosuchconn/groups', { id: 'g1' }, { 'client-request-id': 'missing-parent-1' });
@@ -142,6 +193,7 @@ describe('invalid input never reaches Graph', () => {
     ['malformed JSON', '/v1.0/external/connections', '{"id":', {}, 400, 'invalidRequest'],
     ['a JSON array', '/v1.0/external/connections', '[]', {}, 400, 'invalidRequest'],
     ['an empty body', '/v1.0/external/connections', '', {}, 400, 'invalidRequest'],
+    ['a body nested 5,000 levels deep', '/v1.0/external/connections', `{"id":"deep1","name":"n","description":${'['.repeat(5_000)}${']'.repeat(5_000)}}`, {}, 400, 'invalidRequest'],
   ])('%s', async (_, path, body, headers, status, code) => {
     const before = posts();
     const response = await stack.post(path, body, headers);

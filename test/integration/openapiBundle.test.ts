@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { pathToFileURL } from 'node:url';
 import SwaggerParser from '@apidevtools/swagger-parser';
 import type { OpenAPI } from 'openapi-types';
@@ -22,7 +23,7 @@ afterAll(async () => {
 });
 
 describe('GET /api/swagger.json and /api/openapi.json from the bundle', () => {
-  it('answers valid documents naming the host that was called, anonymously', async () => {
+  it('answers valid documents naming the loopback host that was called, anonymously', async () => {
     const swaggerResponse = await fetch(`${host.apiUrl}/swagger.json`);
     expect(swaggerResponse.status).toBe(200);
     expect(swaggerResponse.headers.get('content-type')).toContain('application/json');
@@ -35,5 +36,43 @@ describe('GET /api/swagger.json and /api/openapi.json from the bundle', () => {
     const openApi = (await openApiResponse.json()) as OpenAPI.Document & { servers: { url: string }[] };
     expect(openApi.servers).toEqual([{ url: host.apiUrl }]);
     await expect(SwaggerParser.validate(openApi)).resolves.toBeTruthy();
+  });
+});
+
+/** A GET with a Host header of our choosing (fetch sets its own). */
+function getWithHost(url: string, host: string): Promise<{ status: number; body: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const outgoing = httpRequest(url, { headers: { host } }, (response) => {
+      let text = '';
+      response.setEncoding('utf8');
+      response.on('data', (chunk: string) => (text += chunk));
+      response.on('end', () => resolve({ status: response.statusCode ?? 0, body: JSON.parse(text) as Record<string, unknown> }));
+    });
+    outgoing.on('error', reject);
+    outgoing.end();
+  });
+}
+
+describe('the documents never reflect the Host header a request carries', () => {
+  it('Host: evil.example is named nowhere: without PUBLIC_BASE_URL or WEBSITE_HOSTNAME, no host at all', async () => {
+    for (const path of ['swagger.json', 'openapi.json']) {
+      const { status, body } = await getWithHost(`${host.apiUrl}/${path}`, 'evil.example');
+      expect(status).toBe(200);
+      expect(JSON.stringify(body), path).not.toContain('evil.example');
+    }
+    expect((await getWithHost(`${host.apiUrl}/swagger.json`, 'evil.example')).body).not.toHaveProperty('host');
+    expect((await getWithHost(`${host.apiUrl}/openapi.json`, 'evil.example')).body.servers).toEqual([{ url: '/api' }]);
+  });
+
+  it('in Azure (WEBSITE_HOSTNAME), the app’s own host, whatever the Host header says', async () => {
+    process.env.WEBSITE_HOSTNAME = 'func-api-abc.azurewebsites.net';
+    try {
+      const swagger = (await getWithHost(`${host.apiUrl}/swagger.json`, 'evil.example')).body;
+      expect(swagger).toMatchObject({ host: 'func-api-abc.azurewebsites.net', schemes: ['https'], basePath: '/api' });
+      const openApi = (await getWithHost(`${host.apiUrl}/openapi.json`, 'evil.example')).body;
+      expect(openApi.servers).toEqual([{ url: 'https://func-api-abc.azurewebsites.net/api' }]);
+    } finally {
+      delete process.env.WEBSITE_HOSTNAME;
+    }
   });
 });

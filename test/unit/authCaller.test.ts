@@ -9,34 +9,57 @@ import { createExternalConnection } from '../../functions/createExternalConnecti
 import { createExternalGroup } from '../../functions/createExternalGroup';
 import { createExternalGroupMember } from '../../functions/createExternalGroupMember';
 import { devIdentities, loadOrCreateDevSigningKey, startDevTokenIssuer } from '../../dev/tokenIssuer';
-import { callerFromClaims, claimsFromPayload } from '../../shared/auth/caller';
+import { callerFromClaims, claimsFromPayload, isAppOnly } from '../../shared/auth/caller';
 import { JwtValidator } from '../../shared/auth/jwtValidator';
 import { appRoles } from '../../shared/auth/roles';
 
 describe('who the caller is, from the claims', () => {
   const tid = devIdentities.tenantId;
 
-  it('app-only v1 token (managed identity): the client app id, no name', () => {
+  it('app-only v1 token (managed identity): its service principal (oid) is the caller, the client app beside it, no name', () => {
     const claims = claimsFromPayload({ oid: 'sp-oid', sub: 'sp-oid', tid, appid: 'app-1', roles: ['ExternalGroup.Create'], ver: '1.0' });
-    expect(callerFromClaims(claims)).toEqual({ id: 'app-1', appId: 'app-1', tenantId: tid, roles: ['ExternalGroup.Create'] });
+    expect(callerFromClaims(claims)).toEqual({ kind: 'app', id: 'sp-oid', appId: 'app-1', tenantId: tid, roles: ['ExternalGroup.Create'], scopes: [] });
   });
 
   it('app-only v2 token: azp, marked by idtyp', () => {
-    expect(callerFromClaims(claimsFromPayload({ oid: 'sp-oid', azp: 'app-2', idtyp: 'app', scp: undefined, tid }))).toMatchObject({ id: 'app-2', appId: 'app-2' });
+    expect(callerFromClaims(claimsFromPayload({ oid: 'sp-oid', sub: 'sp-oid', azp: 'app-2', idtyp: 'app', tid }))).toMatchObject({ kind: 'app', id: 'sp-oid', appId: 'app-2' });
   });
 
-  it('user token: the user’s object id, named by upn, else preferred_username, else name', () => {
-    const user = { oid: 'user-oid', sub: 'pairwise', tid, azp: 'connector', scp: 'user_impersonation' };
+  it('user token: the user’s object id, named by upn, else preferred_username, else name; scp as a list', () => {
+    const user = { oid: 'user-oid', sub: 'pairwise', tid, azp: 'connector', scp: 'user_impersonation User.Read' };
     expect(callerFromClaims(claimsFromPayload({ ...user, upn: 'jane@contoso.example', name: 'Jane' }))).toEqual({
-      id: 'user-oid', appId: 'connector', name: 'jane@contoso.example', tenantId: tid, roles: [],
+      kind: 'user', id: 'user-oid', appId: 'connector', name: 'jane@contoso.example', tenantId: tid, roles: [], scopes: ['user_impersonation', 'User.Read'],
     });
     expect(callerFromClaims(claimsFromPayload({ ...user, preferred_username: 'jane@x', name: 'Jane' }))?.name).toBe('jane@x');
     expect(callerFromClaims(claimsFromPayload({ ...user, name: 'Jane' }))?.name).toBe('Jane');
   });
 
+  it('names the caller by sub only when there is no oid, and never by the client app alone', () => {
+    expect(callerFromClaims(claimsFromPayload({ sub: 'subject', tid, azp: 'app', scp: 'user_impersonation' }))).toMatchObject({ id: 'subject', appId: 'app' });
+    expect(callerFromClaims(claimsFromPayload({ tid, appid: 'app-1', idtyp: 'app', roles: ['a'] }))).toBeUndefined();
+  });
+
   it('ignores claims of the wrong type and names nobody without an id', () => {
     expect(claimsFromPayload({ oid: 42, roles: ['a', 7, null, 'b'] })).toEqual({ roles: ['a', 'b'] });
     expect(callerFromClaims(claimsFromPayload({ tid, roles: ['a'] }))).toBeUndefined();
+  });
+});
+
+describe('which tokens are app-only', () => {
+  const app = { oid: 'sp', sub: 'sp', azp: 'client', roles: ['r'] };
+
+  it.each([
+    ['idtyp app, no scp', { ...app, idtyp: 'app' }, true],
+    ['no idtyp (v2): azp, no scp, sub = oid', app, true],
+    ['no idtyp (v1): appid, no scp, sub = oid', { oid: 'sp', sub: 'sp', appid: 'client', roles: ['r'] }, true],
+    ['idtyp user', { ...app, idtyp: 'user' }, false],
+    ['any scp, even beside idtyp app (scp is only ever in user tokens)', { ...app, idtyp: 'app', scp: 'x' }, false],
+    ['no idtyp, sub not oid (a user’s pairwise subject)', { ...app, sub: 'pairwise' }, false],
+    ['no idtyp, no client app (an ID token)', { oid: 'u', sub: 'u', roles: ['r'] }, false],
+    ['no idtyp, no oid', { sub: 'sp', azp: 'client', roles: ['r'] }, false],
+    ['roles and no scp alone', { oid: 'u', sub: 'pairwise', roles: ['r'] }, false],
+  ])('%s → %s', (_, payload, expected) => {
+    expect(isAppOnly(claimsFromPayload(payload))).toBe(expected);
   });
 });
 
@@ -62,10 +85,10 @@ describe('npm run token', () => {
       // The stack started afterwards reads the same key file and accepts both.
       const issuer = await startDevTokenIssuer({ key: await loadOrCreateDevSigningKey(keyFile) });
       try {
-        const validator = new JwtValidator({ mode: 'jwt', tenantId: issuer.tenantId, audiences: [issuer.audience], issuers: [issuer.issuer], jwksUri: issuer.jwksUri });
-        expect(callerFromClaims(await validator.verify(appToken))).toMatchObject({ id: devIdentities.callerAppId, roles: ['ExternalGroup.Create'] });
+        const validator = new JwtValidator({ tenantId: issuer.tenantId, audiences: [issuer.audience], issuers: [issuer.issuer], jwksUri: issuer.jwksUri });
+        expect(callerFromClaims(await validator.verify(appToken))).toMatchObject({ kind: 'app', id: devIdentities.callerObjectId, appId: devIdentities.callerAppId, roles: ['ExternalGroup.Create'] });
         const user = await validator.verify(userToken);
-        expect(callerFromClaims(user)).toMatchObject({ id: devIdentities.userObjectId, name: devIdentities.userName, roles: ['ExternalConnection.Create', 'ConnectorGroup.Create'] });
+        expect(callerFromClaims(user)).toMatchObject({ kind: 'user', id: devIdentities.userObjectId, name: devIdentities.userName, roles: ['ExternalConnection.Create', 'ConnectorGroup.Create'], scopes: ['user_impersonation'] });
       } finally {
         await issuer.close();
       }

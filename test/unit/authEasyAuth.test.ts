@@ -5,6 +5,7 @@ import { principalClaims } from '../../shared/auth/easyAuth';
 import { createOperationHandler } from '../../shared/pipeline/pipeline';
 import { createRuntime, type Runtime } from '../../shared/runtime';
 import { authStages, capturingInvocation, connectionRequest, errorOf } from '../support/handlerCalls';
+import { allowedDevClientApps, otherClientAppId } from '../support/tokenDefects';
 
 /**
  * `AUTH_MODE=appservice`: App Service Authentication has checked the token and forwards the
@@ -34,16 +35,37 @@ function principal(claims: [string, string][], extra: Record<string, unknown> = 
   return Buffer.from(JSON.stringify(body)).toString('base64');
 }
 
-const userPrincipal = (roles: string[], tid: string = tenantId) =>
+const claimType = {
+  oid: 'http://schemas.microsoft.com/identity/claims/objectidentifier',
+  tid: 'http://schemas.microsoft.com/identity/claims/tenantid',
+  scp: 'http://schemas.microsoft.com/identity/claims/scope',
+  sub: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/nameidentifier',
+  upn: 'http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn',
+  role: 'http://schemas.microsoft.com/ws/2008/06/identity/claims/role',
+};
+
+/** A user's principal as Easy Auth forwards it: the token's claims, some under their long names. */
+const userPrincipal = (roles: string[], tid: string = tenantId, overrides: { scope?: string | null; azp?: string } = {}) =>
   principal([
-    ['http://schemas.microsoft.com/identity/claims/objectidentifier', devIdentities.userObjectId],
-    ['http://schemas.microsoft.com/identity/claims/tenantid', tid],
-    ['http://schemas.microsoft.com/identity/claims/scope', 'user_impersonation'],
-    ['azp', devIdentities.connectorAppId],
+    [claimType.oid, devIdentities.userObjectId],
+    [claimType.sub, 'dev-user-pairwise-subject'],
+    [claimType.tid, tid],
+    ...(overrides.scope === null ? [] : [[claimType.scp, overrides.scope ?? 'user_impersonation'] as [string, string]]),
+    ['azp', overrides.azp ?? devIdentities.connectorAppId],
     ['aud', devIdentities.facadeClientId],
-    ['http://schemas.xmlsoap.org/ws/2005/05/identity/claims/upn', 'jane@contoso.example'],
+    [claimType.upn, 'jane@contoso.example'],
     ['name', 'Jane'],
     ...roles.map((role): [string, string] => ['roles', role]),
+  ]);
+
+/** An app-only principal (a Logic App's managed identity, v1 token): appid, and sub = oid, its service principal. */
+const appPrincipal = (roles: string[], appId: string = devIdentities.callerAppId) =>
+  principal([
+    [claimType.oid, devIdentities.callerObjectId],
+    [claimType.sub, devIdentities.callerObjectId],
+    [claimType.tid, tenantId],
+    ['appid', appId],
+    ...roles.map((role): [string, string] => [claimType.role, role]),
   ]);
 
 async function send(runtime: Runtime, headers: Record<string, string>) {
@@ -60,24 +82,37 @@ describe('Easy Auth mode', () => {
     const { response, caller } = await send(runtime, { 'x-ms-client-principal': userPrincipal(['ExternalConnection.Create', 'ExternalGroup.Create']) });
     expect(response.status).toBe(200);
     expect(caller).toEqual({
+      kind: 'user',
       id: devIdentities.userObjectId,
       appId: devIdentities.connectorAppId,
       name: 'jane@contoso.example',
       tenantId,
       roles: ['ExternalConnection.Create', 'ExternalGroup.Create'],
+      scopes: ['user_impersonation'],
     });
   });
 
-  it('an app-only principal (role claims under role_typ) is the client app', async () => {
-    const header = principal([
-      ['http://schemas.microsoft.com/identity/claims/objectidentifier', devIdentities.callerObjectId],
-      ['http://schemas.microsoft.com/identity/claims/tenantid', tenantId],
-      ['appid', devIdentities.callerAppId],
-      ['http://schemas.microsoft.com/ws/2008/06/identity/claims/role', 'ExternalConnection.Create'],
-    ]);
-    const { response, caller } = await send(runtime, { 'x-ms-client-principal': header });
+  it('an app-only principal (role claims under role_typ) is its service principal, beside its client app', async () => {
+    const { response, caller } = await send(runtime, { 'x-ms-client-principal': appPrincipal(['ExternalConnection.Create']) });
     expect(response.status).toBe(200);
-    expect(caller).toMatchObject({ id: devIdentities.callerAppId, appId: devIdentities.callerAppId, roles: ['ExternalConnection.Create'] });
+    expect(caller).toMatchObject({ kind: 'app', id: devIdentities.callerObjectId, appId: devIdentities.callerAppId, roles: ['ExternalConnection.Create'] });
+  });
+
+  it('applies the scope and client app rules of JWT mode to the principal', async () => {
+    const strict = createRuntime({ ...easyAuthEnv, AUTH_ALLOWED_CLIENT_APPS: allowedDevClientApps });
+    const cases: [string, string, number, string][] = [
+      ['a user principal without a scope (an ID token)', userPrincipal(['ExternalConnection.Create'], tenantId, { scope: null }), 401, 'InvalidAuthenticationToken'],
+      ['a user principal with another scope', userPrincipal(['ExternalConnection.Create'], tenantId, { scope: 'User.Read' }), 403, 'Authorization_RequestDenied'],
+      ['a user principal through another client app', userPrincipal(['ExternalConnection.Create'], tenantId, { azp: otherClientAppId }), 403, 'Authorization_RequestDenied'],
+      ['an app-only principal of another client app', appPrincipal(['ExternalConnection.Create'], otherClientAppId), 403, 'Authorization_RequestDenied'],
+    ];
+    for (const [name, header, status, code] of cases) {
+      const { response } = await send(strict, { 'x-ms-client-principal': header });
+      expect(response.status, name).toBe(status);
+      expect(errorOf(response).code, name).toBe(code);
+    }
+    expect((await send(strict, { 'x-ms-client-principal': appPrincipal(['ExternalConnection.Create']) })).response.status).toBe(200);
+    expect((await send(strict, { 'x-ms-client-principal': userPrincipal(['ExternalConnection.Create']) })).response.status).toBe(200);
   });
 
   it('403 without the operation’s role', async () => {
@@ -124,7 +159,7 @@ describe('JWT mode never trusts X-MS-CLIENT-PRINCIPAL', () => {
 
     const { response, caller } = await send(runtime, { ...header, authorization: `Bearer ${await tokens.mint({ roles: ['ExternalConnection.Create'] })}` });
     expect(response.status).toBe(200);
-    expect(caller).toMatchObject({ id: devIdentities.callerAppId, roles: ['ExternalConnection.Create'] });
+    expect(caller).toMatchObject({ id: devIdentities.callerObjectId, appId: devIdentities.callerAppId, roles: ['ExternalConnection.Create'] });
 
     const noRole = await send(runtime, { ...header, authorization: `Bearer ${await tokens.mint({ roles: [] })}` });
     expect(noRole.response.status).toBe(403);

@@ -8,7 +8,7 @@ import { JwtValidator } from '../../shared/auth/jwtValidator';
 import { createOperationHandler } from '../../shared/pipeline/pipeline';
 import { createRuntime, type Runtime } from '../../shared/runtime';
 import { authStages, capturingInvocation, connectionRequest, errorOf, headerOf } from '../support/handlerCalls';
-import { tokenDefects, type TokenDefect } from '../support/tokenDefects';
+import { allowedDevClientApps, otherClientAppId, tokenDefects, type TokenDefect } from '../support/tokenDefects';
 
 /**
  * Microsoft Entra ID bearer tokens, checked against a local key set (the dev token issuer on
@@ -41,14 +41,15 @@ describe('the token defect matrix, through every stage of the create pipeline', 
   beforeAll(() => {
     runtime = createRuntime({
       ...tokens.env,
+      AUTH_ALLOWED_CLIENT_APPS: allowedDevClientApps,
       GRAPH_BASE_URL: graph.baseUrl,
       IDENTITY_ENDPOINT: identity.endpoint,
       IDENTITY_HEADER: identity.identityHeader,
     });
   });
 
-  it('covers at least the twelve defects of the issue', () => {
-    expect(defects.length).toBeGreaterThanOrEqual(14);
+  it('covers at least the twelve defects of the issue, and each wrong kind of delegated token', () => {
+    expect(defects.length).toBeGreaterThanOrEqual(24);
   });
 
   it('answers each defect 401/403, Graph-shaped, without saying why, and calls nothing further', async () => {
@@ -71,7 +72,9 @@ describe('the token defect matrix, through every stage of the create pipeline', 
         if (defect.invalidToken) expect(challenge, defect.name).toContain('error="invalid_token"');
         else expect(challenge, defect.name).not.toContain('error=');
       } else {
-        expect(error.message, defect.name).toContain("'ExternalConnection.Create'");
+        const says = { role: "'ExternalConnection.Create'", scope: 'user_impersonation', clientApp: 'client application' }[defect.denied!];
+        expect(error.message, defect.name).toContain(says);
+        expect(challenge, defect.name).toContain('error="insufficient_scope"');
       }
       const denied = logs.find((entry) => entry.level === 'warning');
       expect(denied?.message, defect.name).toMatch(/^request denied/);
@@ -116,23 +119,44 @@ describe('a good token', () => {
     return (response.jsonBody as { caller: Record<string, unknown> }).caller;
   };
 
-  it('app-only (v2, Logic App managed identity): the caller is the client app', async () => {
+  it('app-only (v2, Logic App managed identity): the caller is its service principal (oid), the client app beside it', async () => {
     expect(await callerFor(await tokens.mint())).toEqual({
-      id: devIdentities.callerAppId,
+      kind: 'app',
+      id: devIdentities.callerObjectId,
       appId: devIdentities.callerAppId,
       tenantId: devIdentities.tenantId,
       roles: ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create'],
+      scopes: [],
     });
+  });
+
+  it('app-only v1 without the idtyp claim: appid, no scp, and sub = oid (its own service principal)', async () => {
+    const token = await tokens.mint({
+      claims: { idtyp: undefined, azp: undefined, appid: devIdentities.callerAppId, ver: '1.0', iss: `https://sts.windows.net/${devIdentities.tenantId}/` },
+    });
+    expect(await callerFor(token)).toMatchObject({ kind: 'app', id: devIdentities.callerObjectId, appId: devIdentities.callerAppId });
   });
 
   it('delegated (v2, Power Automate connector): the caller is the user, named by preferred_username', async () => {
     expect(await callerFor(await tokens.mint({ user: true, roles: ['ExternalConnection.Create'] }))).toEqual({
+      kind: 'user',
       id: devIdentities.userObjectId,
       appId: devIdentities.connectorAppId,
       name: devIdentities.userName,
       tenantId: devIdentities.tenantId,
       roles: ['ExternalConnection.Create'],
+      scopes: ['user_impersonation'],
     });
+  });
+
+  it('delegated with idtyp user and several scopes, one of them accepted', async () => {
+    const token = await tokens.mint({ user: true, claims: { idtyp: 'user', scp: 'User.Read user_impersonation' } });
+    expect(await callerFor(token)).toMatchObject({ kind: 'user', id: devIdentities.userObjectId, scopes: ['User.Read', 'user_impersonation'] });
+  });
+
+  it('without AUTH_ALLOWED_CLIENT_APPS any client app of the tenant may call', async () => {
+    expect(await callerFor(await tokens.mint({ claims: { azp: otherClientAppId } }))).toMatchObject({ kind: 'app', appId: otherClientAppId });
+    expect(await callerFor(await tokens.mint({ user: true, claims: { azp: otherClientAppId } }))).toMatchObject({ kind: 'user', appId: otherClientAppId });
   });
 
   it('v1 (sts.windows.net issuer, appid, app id URI audience, upn)', async () => {
@@ -151,6 +175,24 @@ describe('a good token', () => {
     expect(await callerFor(token)).toMatchObject({ id: devIdentities.userObjectId, appId: devIdentities.connectorAppId, name: 'jane@contoso.example' });
   });
 
+  it('AUTH_ACCEPTED_SCOPES (comma or space separated) replaces the default scope, and AUTH_ALLOWED_CLIENT_APPS admits only its apps', async () => {
+    const custom = createRuntime({
+      ...tokens.env,
+      AUTH_ACCEPTED_SCOPES: 'Connectors.Write, api://graph-connectors-facade/Connectors.Admin',
+      AUTH_ALLOWED_CLIENT_APPS: `${devIdentities.connectorAppId.toUpperCase()} ${devIdentities.callerAppId}`,
+    });
+    const statusOf = async (token: string) => {
+      const handler = createOperationHandler(createExternalConnection, authStages, () => custom);
+      return (await handler(connectionRequest(bearer(token)), capturingInvocation().invocation)).status;
+    };
+    expect(await statusOf(await tokens.mint({ user: true, claims: { scp: 'Connectors.Write' } }))).toBe(200);
+    // A full scope URI in the setting names the scope by its value, as `scp` carries it.
+    expect(await statusOf(await tokens.mint({ user: true, claims: { scp: 'Connectors.Admin' } }))).toBe(200);
+    expect(await statusOf(await tokens.mint({ user: true }))).toBe(403);
+    expect(await statusOf(await tokens.mint())).toBe(200);
+    expect(await statusOf(await tokens.mint({ claims: { azp: otherClientAppId } }))).toBe(403);
+  });
+
   it('within the 5 minute skew: expired 4 minutes ago, valid from 4 minutes on', async () => {
     const now = Math.floor(Date.now() / 1000);
     await callerFor(await tokens.mint({ claims: { iat: now - 4000, nbf: now - 4000, exp: now - 240 } }));
@@ -165,7 +207,7 @@ describe('a good token', () => {
     const key = await generateDevSigningKey();
     const issuer = await startDevTokenIssuer({ key });
     try {
-      const validator = new JwtValidator({ mode: 'jwt', tenantId: issuer.tenantId, audiences: [issuer.audience], issuers: [issuer.issuer], jwksUri: issuer.jwksUri });
+      const validator = new JwtValidator({ tenantId: issuer.tenantId, audiences: [issuer.audience], issuers: [issuer.issuer], jwksUri: issuer.jwksUri });
       const good = await issuer.mint();
       await expect(validator.verify(good)).resolves.toMatchObject({ tid: issuer.tenantId });
       for (const alg of ['RS384', 'PS256']) {

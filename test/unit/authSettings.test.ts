@@ -26,6 +26,22 @@ describe('AUTH_* settings', () => {
       audiences: ['api://facade', '1234'],
       issuers: [`https://sts.windows.net/${tenant}/`, `https://login.microsoftonline.com/${tenant}/v2.0`],
       jwksUri: `https://login.microsoftonline.com/${tenant}/discovery/v2.0/keys`,
+      policy: { acceptedScopes: ['user_impersonation'], allowedClientApps: undefined },
+    });
+  });
+
+  it('AUTH_ACCEPTED_SCOPES and AUTH_ALLOWED_CLIENT_APPS: lists separated by commas or spaces; a scope URI counts by its value', () => {
+    const apps = ['D310D35D-72EC-47DD-92F2-FB9C40936555', 'de8bc8b5-d9f9-48b1-a8ad-b748da725064'];
+    expect(
+      auth({
+        AUTH_TENANT_ID: tenant,
+        AUTH_AUDIENCE: 'a',
+        AUTH_ACCEPTED_SCOPES: ' api://facade/user_impersonation, Connectors.Write  Other ',
+        AUTH_ALLOWED_CLIENT_APPS: `${apps[0]}, ${apps[1]}`,
+      }),
+    ).toMatchObject({ policy: { acceptedScopes: ['user_impersonation', 'Connectors.Write', 'Other'], allowedClientApps: apps.map((app) => app.toLowerCase()) } });
+    expect(auth({ AUTH_MODE: 'appservice', WEBSITE_AUTH_ENABLED: 'True', AUTH_TENANT_ID: tenant, AUTH_ALLOWED_CLIENT_APPS: apps[1] })).toMatchObject({
+      policy: { acceptedScopes: ['user_impersonation'], allowedClientApps: [apps[1]] },
     });
   });
 
@@ -51,6 +67,9 @@ describe('AUTH_* settings', () => {
     ['AUTH_MODE=anonymous', { AUTH_MODE: 'anonymous' }, 'AUTH_MODE must be'],
     ['appservice without Easy Auth on', { AUTH_MODE: 'appservice', AUTH_TENANT_ID: tenant }, 'WEBSITE_AUTH_ENABLED'],
     ['appservice without a tenant', { AUTH_MODE: 'appservice', WEBSITE_AUTH_ENABLED: 'True' }, 'AUTH_TENANT_ID is not set'],
+    ['accepted scopes that name no scope', { AUTH_TENANT_ID: tenant, AUTH_AUDIENCE: 'a', AUTH_ACCEPTED_SCOPES: ' , ' }, 'AUTH_ACCEPTED_SCOPES names no scope'],
+    ['client apps by name instead of id', { AUTH_TENANT_ID: tenant, AUTH_AUDIENCE: 'a', AUTH_ALLOWED_CLIENT_APPS: 'logic-app' }, 'AUTH_ALLOWED_CLIENT_APPS must list'],
+    ['client apps that name no app', { AUTH_TENANT_ID: tenant, AUTH_AUDIENCE: 'a', AUTH_ALLOWED_CLIENT_APPS: ',' }, 'AUTH_ALLOWED_CLIENT_APPS names no client app'],
   ])('%s → notConfigured, saying why', (_, env, why) => {
     const settings = auth(env);
     expect(settings.mode).toBe('notConfigured');
@@ -123,15 +142,18 @@ describe('fail closed', () => {
     }
   });
 
-  it('the local stack leaves auth alone when any AUTH_* setting is given', async () => {
-    const stack = await startLocalStack({ ...platform(), AUTH_TENANT_ID: tenant }, { devKeyFile: '/nonexistent/never-written.json' });
-    try {
-      expect(stack.started.tokenIssuer).toBeUndefined();
-      expect(stack.env.AUTH_AUDIENCE).toBeUndefined();
-    } finally {
-      await stack.stop();
-    }
-  });
+  it.each([['AUTH_TENANT_ID', tenant], ['AUTH_ALLOWED_CLIENT_APPS', devIdentities.callerAppId]])(
+    'the local stack leaves auth alone when any AUTH_* setting is given (%s)',
+    async (name, value) => {
+      const stack = await startLocalStack({ ...platform(), [name]: value }, { devKeyFile: '/nonexistent/never-written.json' });
+      try {
+        expect(stack.started.tokenIssuer).toBeUndefined();
+        expect(stack.env.AUTH_AUDIENCE).toBeUndefined();
+      } finally {
+        await stack.stop();
+      }
+    },
+  );
 
   it('without AUTH_* settings locally, the stack starts the dev issuer, keeps its key (0600) and configures the app for it', async () => {
     const folder = mkdtempSync(join(tmpdir(), 'dev-issuer-'));

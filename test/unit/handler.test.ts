@@ -4,7 +4,9 @@ import { freeLoopbackPort, startAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
 import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
+import type { HttpRequest as HttpRequestType, HttpRequestInit } from '@azure/functions';
 import { HttpRequest, InvocationContext } from '../../shared/azureFunctions';
+import { maxBodyBytes } from '../../shared/http/jsonBody';
 import { createOperationHandler, createStages } from '../../shared/pipeline/pipeline';
 import { authenticate } from '../../shared/pipeline/stages/authenticate';
 import { authorize } from '../../shared/pipeline/stages/authorize';
@@ -79,6 +81,26 @@ describe('createExternalGroup handler', () => {
     expect(response.status).toBe(413);
   });
 
+  it('refuses a body nested deeper than 64 levels with a Graph-shaped 400, before validation (5,000 levels used to answer 500)', async () => {
+    const nested = (levels: number) => `{"id":"g1","description":${'['.repeat(levels - 1)}${']'.repeat(levels - 1)}}`;
+    for (const levels of [65, 5_000, 500_000]) {
+      const response = await handler(groupRequest(nested(levels), { 'client-request-id': `deep-${levels}` }), invocation());
+      expect(response.status, `${levels}`).toBe(400);
+      expect(response.jsonBody).toMatchObject({ error: { code: 'invalidRequest', message: expect.stringContaining('deeper than 64 levels'), innerError: { 'client-request-id': `deep-${levels}` } } });
+    }
+    // 64 levels are read; the body is then judged by its schema (description must be text).
+    const atLimit = await handler(groupRequest(nested(64)), invocation());
+    expect(atLimit.status).toBe(400);
+    expect((atLimit.jsonBody as { error: { details: { target: string }[] } }).error.details.map((detail) => detail.target)).toEqual(['description']);
+  });
+
+  it('counts only structure: brackets inside strings, escaped quotes included, are text', async () => {
+    const body = JSON.stringify({ id: 'g1', displayName: `${'['.repeat(100)}\\"{{{`, description: '}'.repeat(100), owner: '{'.repeat(100) });
+    const response = await handler(groupRequest(body), invocation());
+    expect(response.status).toBe(400);
+    expect((response.jsonBody as { error: { details: { target: string }[] } }).error.details.map((detail) => detail.target)).toEqual(['owner']);
+  });
+
   it('reports body and path violations together, each with a target', async () => {
     const response = await handler(
       groupRequest('{"id":"has space","owner":"me"}', {}, { version: 'v9', connectionId: 'x' }),
@@ -147,6 +169,80 @@ describe('audit store failures keep Graph untouched', () => {
     const response = await handler(groupRequest('{"id":"g1"}', { authorization: `Bearer ${await tokens.mint()}` }), invocation());
     expect(response.status).toBe(503);
     expect(response.jsonBody).toMatchObject({ error: { code: 'auditStoreUnavailable' } });
+    expect(graph.graphRequests()).toEqual([]);
+  });
+});
+
+/**
+ * A request as the Functions host hands it over with HTTP streaming on (`enableHttpStream`, set
+ * in shared/operations/registry.ts): built the way @azure/functions builds it from the host's
+ * proxied request (`createStreamRequest`: a fetch Request over the incoming stream), with a body
+ * that never ends and counts what was pulled from it.
+ */
+function streamedGroupRequest(headers: Record<string, string> = {}) {
+  const chunk = new TextEncoder().encode(' '.repeat(64 * 1024));
+  let pulled = 0;
+  let cancelled = false;
+  const body = new ReadableStream<Uint8Array>(
+    {
+      pull(controller) {
+        pulled += chunk.byteLength;
+        controller.enqueue(chunk);
+      },
+      cancel() {
+        cancelled = true;
+      },
+    },
+    // Nothing is pulled until someone reads.
+    { highWaterMark: 0 },
+  );
+  const nativeRequest = new Request('https://func-api.example/api/v1.0/external/connections/contosohr/groups', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body,
+    duplex: 'half',
+  } as RequestInit);
+  const init = { nativeRequest, params: { version: 'v1.0', connectionId: 'contosohr' } } as HttpRequestInit;
+  return {
+    request: new HttpRequest(init) as HttpRequestType,
+    pulled: () => pulled,
+    cancelled: () => cancelled,
+  };
+}
+
+describe('streamed bodies, as under the Functions host with HTTP streaming', () => {
+  it('a body that goes on past 1 MiB is refused with 413 one chunk past the limit, and the rest is never read', async () => {
+    const handler = createOperationHandler(createExternalGroup, withoutAuth, noRuntime);
+    const streamed = streamedGroupRequest();
+    const response = await handler(streamed.request, invocation());
+    expect(response.status).toBe(413);
+    expect(response.jsonBody).toMatchObject({ error: { code: 'requestEntityTooLarge' } });
+    expect(streamed.pulled()).toBeGreaterThan(maxBodyBytes);
+    expect(streamed.pulled()).toBeLessThanOrEqual(maxBodyBytes + 64 * 1024);
+    expect(streamed.cancelled()).toBe(true);
+  });
+
+  it('through the whole pipeline: a caller that is not let in is answered before a byte of the body is read', async () => {
+    graph.reset();
+    const runtime = createRuntime({ ...tokens.env, GRAPH_BASE_URL: graph.baseUrl });
+    const handler = createOperationHandler(createExternalGroup, createStages, () => runtime);
+    const cases: [string, Record<string, string>, number][] = [
+      ['no token', {}, 401],
+      ['a bad token', { authorization: 'Bearer not-a-jwt' }, 401],
+      ['a token without the role', { authorization: `Bearer ${await tokens.mint({ roles: ['ConnectorGroup.Create'] })}` }, 403],
+    ];
+    for (const [name, headers, status] of cases) {
+      const streamed = streamedGroupRequest(headers);
+      const response = await handler(streamed.request, invocation());
+      expect(response.status, name).toBe(status);
+      expect(streamed.pulled(), name).toBe(0);
+    }
+
+    // Let in, the same endless body is read up to the cap and refused, before Graph or storage.
+    const admitted = streamedGroupRequest({ authorization: `Bearer ${await tokens.mint({ roles: ['ExternalGroup.Create'] })}` });
+    const response = await handler(admitted.request, invocation());
+    expect(response.status).toBe(413);
+    expect(admitted.pulled()).toBeLessThanOrEqual(maxBodyBytes + 64 * 1024);
     expect(graph.graphRequests()).toEqual([]);
   });
 });

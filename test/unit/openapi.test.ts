@@ -107,6 +107,10 @@ describe('the OpenAPI documents', () => {
     expect(Object.keys(v1)).not.toContain('state');
     expect(Object.keys(swagger.definitions!.CreateConnectorGroupRequest!.properties!)).not.toEqual(expect.arrayContaining(['id']));
     expect(swagger.definitions!.ConnectorGroup!.properties!.id).toMatchObject({ type: 'string', readOnly: true });
+    // Accepted (false only) and not forwarded; Graph answers with them.
+    expect(swagger.definitions!.CreateConnectorGroupRequest!.properties!.isDefault).toMatchObject({ type: 'boolean', enum: [false], 'x-ms-visibility': 'internal' });
+    expect(swagger.definitions!.ConnectorGroup!.properties!.isDefault).toMatchObject({ type: 'boolean', readOnly: true });
+    expect(swagger.definitions!.ConnectorGroup!.properties!.connectorGroupType).toMatchObject({ type: 'string', readOnly: true });
     expect(swagger.definitions!.ExternalConnection!.properties!.state).toMatchObject({ type: 'string', readOnly: true });
   });
 
@@ -189,6 +193,26 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     expect(swagger.definitions!.CreateExternalGroupMemberRequest!.properties!.type!.enum).toEqual(['user', 'group', 'externalGroup']);
   });
 
+  it('states array limits, and says which are Graph’s and which the facade’s own', () => {
+    const connection = swagger.definitions!.CreateExternalConnectionBetaRequest!.properties!;
+    const property = (schema: OpenAPIV2.SchemaObject | undefined, ...path: string[]) =>
+      path.reduce<OpenAPIV2.SchemaObject | undefined>((at, name) => (name === '[]' ? (at?.items as OpenAPIV2.SchemaObject) : at?.properties?.[name]), schema);
+    const templates = property(connection.searchSettings, 'searchResultTemplates');
+    expect(templates).toMatchObject({ maxItems: 2, description: expect.stringContaining("Microsoft Graph's limit") });
+    expect(property(connection.complianceSettings, 'eDiscoveryResultTemplates')).toMatchObject({ maxItems: 2, description: expect.stringContaining("Microsoft Graph's limit") });
+    for (const [name, array] of [
+      ['authorizedAppIds', property(connection.configuration, 'authorizedAppIds')],
+      ['urlToItemResolvers', property(connection.activitySettings, 'urlToItemResolvers')],
+      ['baseUrls', property(connection.activitySettings, 'urlToItemResolvers', '[]', 'urlMatchInfo', 'baseUrls')],
+      ['rules', property(templates, '[]', 'rules')],
+      ['values', property(templates, '[]', 'rules', '[]', 'values')],
+    ] as const) {
+      expect(array, name).toMatchObject({ maxItems: 100, description: expect.stringContaining("the facade's own limit") });
+    }
+    expect(property(templates, '[]', 'layout')).toMatchObject({ required: ['type', 'version'] });
+    expect(property(templates, '[]', 'priority')).toMatchObject({ minimum: 1 });
+  });
+
   it('uses only Swagger 2.0 schema keywords (no oneOf, anyOf, not, nullable or writeOnly)', () => {
     const text = JSON.stringify(swagger.definitions);
     for (const keyword of ['oneOf', 'anyOf', 'allOf', '"not"', 'nullable"', 'writeOnly']) expect(text).not.toContain(`"${keyword.replace(/"/g, '')}"`);
@@ -231,20 +255,63 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
 });
 
 describe('served documents', () => {
-  const get = (path: string, host = 'func-api-abc.azurewebsites.net') =>
-    new HttpRequest({ method: 'GET', url: `https://${host}/api/${path}` });
+  const get = (path: string, host = 'evil.example') =>
+    new HttpRequest({ method: 'GET', url: `https://${host}/api/${path}`, headers: { host } });
 
-  it('GET swagger.json and openapi.json answer the documents for the host that was called', async () => {
-    const swaggerResponse = await swaggerJson(get('swagger.json'));
-    expect(swaggerResponse.status).toBe(200);
-    expect(swaggerResponse.jsonBody).toMatchObject({ swagger: '2.0', host: 'func-api-abc.azurewebsites.net', schemes: ['https'] });
-    const openApiResponse = await openApiJson(get('openapi.json'));
-    expect(openApiResponse.jsonBody).toMatchObject({ openapi: '3.0.3', servers: [{ url: 'https://func-api-abc.azurewebsites.net/api' }] });
+  /** Runs `body` with these platform variables and settings in the process environment, then restores it. */
+  async function withEnvironment<T>(values: Record<string, string>, body: () => Promise<T>): Promise<T> {
+    const saved = { ...process.env };
+    Object.assign(process.env, values);
+    try {
+      return await body();
+    } finally {
+      for (const name of Object.keys(values)) delete process.env[name];
+      Object.assign(process.env, saved);
+    }
+  }
+
+  it('in Azure the documents name the app’s own host (WEBSITE_HOSTNAME), never the Host header the request carried', async () => {
+    await withEnvironment({ WEBSITE_HOSTNAME: 'func-api-abc.azurewebsites.net' }, async () => {
+      const swaggerResponse = await swaggerJson(get('swagger.json'));
+      expect(swaggerResponse.status).toBe(200);
+      expect(swaggerResponse.jsonBody).toMatchObject({ swagger: '2.0', host: 'func-api-abc.azurewebsites.net', basePath: '/api', schemes: ['https'] });
+      const openApiResponse = await openApiJson(get('openapi.json'));
+      expect(openApiResponse.jsonBody).toMatchObject({ openapi: '3.0.3', servers: [{ url: 'https://func-api-abc.azurewebsites.net/api' }] });
+      expect(JSON.stringify([swaggerResponse.jsonBody, openApiResponse.jsonBody])).not.toContain('evil.example');
+    });
   });
 
-  it('names plain http only for loopback callers', () => {
-    expect(targetOf(new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/swagger.json' }))).toEqual({ host: '127.0.0.1:7071', scheme: 'http' });
-    expect(targetOf(new HttpRequest({ method: 'GET', url: 'http://contoso.example/api/swagger.json' }))).toEqual({ host: 'contoso.example', scheme: 'https' });
+  it('PUBLIC_BASE_URL wins (a custom domain or a gateway, with its path)', async () => {
+    await withEnvironment({ WEBSITE_HOSTNAME: 'func-api-abc.azurewebsites.net', PUBLIC_BASE_URL: 'https://gateway.contoso.com/connectors/' }, async () => {
+      expect((await swaggerJson(get('swagger.json'))).jsonBody).toMatchObject({ host: 'gateway.contoso.com', basePath: '/connectors/api', schemes: ['https'] });
+      expect((await openApiJson(get('openapi.json'))).jsonBody).toMatchObject({ servers: [{ url: 'https://gateway.contoso.com/connectors/api' }] });
+    });
+  });
+
+  it('with neither, a Host header that is not loopback is not reflected: the documents name no host', async () => {
+    const swaggerResponse = await swaggerJson(get('swagger.json'));
+    expect(swaggerResponse.jsonBody).toMatchObject({ basePath: '/api' });
+    expect(swaggerResponse.jsonBody).not.toHaveProperty('host');
+    expect(swaggerResponse.jsonBody).not.toHaveProperty('schemes');
+    expect((await openApiJson(get('openapi.json'))).jsonBody).toMatchObject({ servers: [{ url: '/api' }] });
+    await expect(SwaggerParser.validate(structuredClone(swaggerResponse.jsonBody) as OpenAPI.Document)).resolves.toBeTruthy();
+  });
+
+  it('names the request’s host only on loopback, and plain http only there', () => {
+    const request = (url: string) => new HttpRequest({ method: 'GET', url });
+    expect(targetOf(request('http://127.0.0.1:7071/api/swagger.json'), {})).toEqual({ host: '127.0.0.1:7071', scheme: 'http' });
+    expect(targetOf(request('http://localhost:7071/api/swagger.json'), {})).toEqual({ host: 'localhost:7071', scheme: 'http' });
+    expect(targetOf(request('http://contoso.example/api/swagger.json'), {})).toEqual({});
+    expect(targetOf(request('https://127.0.0.1.evil.example/api/swagger.json'), {})).toEqual({});
+    expect(targetOf(request('http://127.0.0.1:7071/api/swagger.json'), { WEBSITE_HOSTNAME: 'func.azurewebsites.net' })).toEqual({ host: 'func.azurewebsites.net', scheme: 'https' });
+  });
+
+  it('refuses a PUBLIC_BASE_URL that is not an https URL without query or credentials', () => {
+    const request = new HttpRequest({ method: 'GET', url: 'http://127.0.0.1:7071/api/swagger.json' });
+    for (const value of ['gateway.contoso.com', 'http://gateway.contoso.com', 'https://gateway.contoso.com/?a=1', 'https://user:pw@gateway.contoso.com']) {
+      expect(() => targetOf(request, { PUBLIC_BASE_URL: value }), value).toThrow(/PUBLIC_BASE_URL/);
+    }
+    expect(targetOf(request, { PUBLIC_BASE_URL: 'http://127.0.0.1:8080' })).toEqual({ host: '127.0.0.1:8080', scheme: 'http' });
   });
 
   it('builds the model once per instance', () => {

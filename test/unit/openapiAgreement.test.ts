@@ -106,10 +106,12 @@ const resolver = {
 const template = {
   id: 'tickets',
   priority: 1,
-  layout: { type: 'AdaptiveCard' },
+  layout: { type: 'AdaptiveCard', version: '1.3', body: [{ type: 'TextBlock', text: '${title}' }] },
   rules: [{ operation: 'equals', property: 'type', values: ['ticket'], valuesJoinedBy: 'or' }],
 };
 const connection = { id: 'contosohr', name: 'Contoso HR' };
+const templates = (...changes: Record<string, unknown>[]) => ({ ...connection, searchSettings: { searchResultTemplates: changes.map((change) => ({ ...template, ...change })) } });
+const many = <T>(count: number, item: (index: number) => T) => Array.from({ length: count }, (_, index) => item(index));
 
 type Case = [label: string, operation: string, version: string, body: Body, valid: boolean];
 
@@ -123,6 +125,26 @@ const cases: Case[] = [
   }, true],
   ['connection: Power Automate blanks (nulls)', 'createExternalConnection', 'v1.0', { ...connection, description: null, contentCategory: null, configuration: null }, true],
   ['connection: beta experiences', 'createExternalConnection', 'beta', { ...connection, enabledContentExperiences: 'search, compliance', complianceSettings: {} }, true],
+  ['connection: two search result templates', 'createExternalConnection', 'v1.0', templates({}, { id: 'other', priority: 2 }), true],
+  ['connection: three search result templates', 'createExternalConnection', 'v1.0', templates({}, { id: 'b' }, { id: 'c' }), false],
+  ['connection: template priority 0', 'createExternalConnection', 'v1.0', templates({ priority: 0 }), false],
+  ['connection: layout without a version', 'createExternalConnection', 'v1.0', templates({ layout: { type: 'AdaptiveCard' } }), false],
+  ['connection: layout of another type', 'createExternalConnection', 'v1.0', templates({ layout: { type: 'Container', version: '1.3' } }), false],
+  ['connection: layout version that is not one', 'createExternalConnection', 'v1.0', templates({ layout: { type: 'AdaptiveCard', version: 'latest' } }), false],
+  ['connection: rule operation null (the ruleOperation member)', 'createExternalConnection', 'v1.0', templates({ rules: [{ ...template.rules[0], operation: 'null' }] }), true],
+  ['connection: rule operation JSON null', 'createExternalConnection', 'v1.0', templates({ rules: [{ ...template.rules[0], operation: null }] }), false],
+  ['connection: 101 rule values', 'createExternalConnection', 'v1.0', templates({ rules: [{ ...template.rules[0], values: many(101, (index) => `v${index}`) }] }), false],
+  ['connection: 101 rules', 'createExternalConnection', 'v1.0', templates({ rules: many(101, () => template.rules[0]) }), false],
+  ['connection: eDiscovery templates on beta', 'createExternalConnection', 'beta', { ...connection, complianceSettings: { eDiscoveryResultTemplates: [template, { ...template, id: 'b' }] } }, true],
+  ['connection: three eDiscovery templates', 'createExternalConnection', 'beta', { ...connection, complianceSettings: { eDiscoveryResultTemplates: [template, template, template] } }, false],
+  ['connection: unknown compliance setting', 'createExternalConnection', 'beta', { ...connection, complianceSettings: { retention: 'P1Y' } }, false],
+  ['connection: resolver without its nullable fields', 'createExternalConnection', 'v1.0', { ...connection, activitySettings: { urlToItemResolvers: [{ '@odata.type': resolver['@odata.type'], itemId: '{slug}' }] } }, true],
+  ['connection: resolver with nulls', 'createExternalConnection', 'v1.0', { ...connection, activitySettings: { urlToItemResolvers: [{ ...resolver, priority: null, urlMatchInfo: { baseUrls: null, urlPattern: null } }] } }, true],
+  ['connection: resolver without itemId', 'createExternalConnection', 'v1.0', { ...connection, activitySettings: { urlToItemResolvers: [{ '@odata.type': resolver['@odata.type'] }] } }, false],
+  ['connection: 100 authorized apps', 'createExternalConnection', 'v1.0', { ...connection, configuration: { authorizedAppIds: many(100, () => guid) } }, true],
+  ['connection: 101 authorized apps', 'createExternalConnection', 'v1.0', { ...connection, configuration: { authorizedAppIds: many(101, () => guid) } }, false],
+  ['connection: 101 resolvers', 'createExternalConnection', 'v1.0', { ...connection, activitySettings: { urlToItemResolvers: many(101, () => resolver) } }, false],
+  ['connection: 101 base URLs', 'createExternalConnection', 'v1.0', { ...connection, activitySettings: { urlToItemResolvers: [{ ...resolver, urlMatchInfo: { baseUrls: many(101, (index) => `https://contoso.com/${index}`) } }] } }, false],
   ['connection: id of 2', 'createExternalConnection', 'v1.0', { ...connection, id: 'ab' }, false],
   ['connection: id of 33', 'createExternalConnection', 'v1.0', { ...connection, id: 'a'.repeat(33) }, false],
   ['connection: id with a hyphen', 'createExternalConnection', 'v1.0', { ...connection, id: 'contoso-hr' }, false],
@@ -164,7 +186,8 @@ const cases: Case[] = [
   ['connector group: no name', 'createConnectorGroup', 'beta', { region: 'eur' }, false],
   ['connector group: empty name', 'createConnectorGroup', 'beta', { name: '' }, false],
   ['connector group: unknown region', 'createConnectorGroup', 'beta', { name: 'Contoso', region: 'mars' }, false],
-  ['connector group: read-only isDefault', 'createConnectorGroup', 'beta', { name: 'Contoso', isDefault: true }, false],
+  ['connector group: isDefault false (Graph ignores it)', 'createConnectorGroup', 'beta', { name: 'Contoso', isDefault: false }, true],
+  ['connector group: isDefault true', 'createConnectorGroup', 'beta', { name: 'Contoso', isDefault: true }, false],
   ['connector group: read-only id', 'createConnectorGroup', 'beta', { name: 'Contoso', id: guid }, false],
   ['connector group: other type', 'createConnectorGroup', 'beta', { name: 'Contoso', connectorGroupType: 'String' }, false],
 ];

@@ -47,7 +47,7 @@ const noRuntime = (): Runtime => {
 };
 
 const signIn: Stage = async (context, next) => {
-  context.caller = { id: 'caller-oid' };
+  context.caller = { kind: 'app', id: 'caller-oid', roles: [], scopes: [] };
   return next();
 };
 

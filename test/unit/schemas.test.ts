@@ -5,6 +5,7 @@ import { createExternalConnection } from '../../functions/createExternalConnecti
 import { createExternalGroup } from '../../functions/createExternalGroup';
 import { createExternalGroupMember } from '../../functions/createExternalGroupMember';
 import type { OperationDefinition } from '../../shared/operations/operation';
+import { contentCategories } from '../../shared/schemas/externalConnection';
 import { validateWith } from '../../shared/schemas/validate';
 import { seedExamples } from '../support/seedExamples';
 
@@ -28,6 +29,18 @@ function judgeParams(operation: OperationDefinition, params: Record<string, stri
 }
 
 const guid = 'e811976d-83df-4cbd-8b9b-5215b18aa874';
+const template = {
+  id: 'tickets',
+  priority: 1,
+  layout: { type: 'AdaptiveCard', version: '1.3' },
+  rules: [{ operation: 'equals', property: 'type', values: ['ticket'], valuesJoinedBy: 'or' }],
+};
+const resolver = {
+  '@odata.type': '#microsoft.graph.externalConnectors.itemIdResolver',
+  priority: 1,
+  itemId: '{slug}',
+  urlMatchInfo: { baseUrls: ['https://contoso.com'], urlPattern: '/items/(?<slug>[^/]+)' },
+};
 
 describe('seed page examples', () => {
   it.each(seedExamples.map((example) => [example.seed, example] as const))('%s passes once made concrete', (_, example) => {
@@ -166,7 +179,7 @@ describe('externalConnection rules (graph-api.md §1)', () => {
     const template = {
       id: 'tickets',
       priority: 1,
-      layout: { type: 'AdaptiveCard' },
+      layout: { type: 'AdaptiveCard', version: '1.3' },
       rules: [{ operation: 'equals', property: 'type', values: ['ticket'], valuesJoinedBy: 'or' }],
     };
     expect(targetsOf(createExternalConnection, { ...valid, searchSettings: { searchResultTemplates: [template] } })).toEqual([]);
@@ -181,13 +194,93 @@ describe('externalConnection rules (graph-api.md §1)', () => {
   });
 
   it('allows the beta-only properties on beta and refuses them on v1.0', () => {
-    const beta = { ...valid, enabledContentExperiences: 'search,compliance', complianceSettings: {} };
+    const beta = { ...valid, enabledContentExperiences: 'search,compliance', complianceSettings: { eDiscoveryResultTemplates: [template] } };
     expect(targetsOf(createExternalConnection, beta, 'beta')).toEqual([]);
     expect(targetsOf(createExternalConnection, beta, 'v1.0').sort()).toEqual(['complianceSettings', 'enabledContentExperiences']);
   });
 
   it('treats null optional fields, as Power Automate sends them, as absent', () => {
     expect(judge(createExternalConnection, { ...valid, description: null, configuration: null }).value).toEqual(valid);
+  });
+
+  it('names only real values when a value is outside a list (never the null that stands for a blank)', () => {
+    const { problems } = judge(createExternalConnection, { ...valid, contentCategory: 'blog' });
+    expect(problems[0]?.message).toBe(`"contentCategory" must be one of [${contentCategories.join(', ')}]`);
+  });
+});
+
+describe('externalConnection: result templates, activity settings and array limits (graph-api.md §1)', () => {
+  const valid = { id: 'contosohr', name: 'Contoso HR' };
+  const withTemplates = (searchResultTemplates: unknown[]) => ({ ...valid, searchSettings: { searchResultTemplates } });
+  const withTemplate = (changes: Record<string, unknown>) => withTemplates([{ ...template, ...changes }]);
+  const at = 'searchSettings.searchResultTemplates[0]';
+
+  it('at most 2 search result templates per connection (Graph)', () => {
+    expect(targetsOf(createExternalConnection, withTemplates([template, { ...template, id: 'other', priority: 2 }]))).toEqual([]);
+    expect(targetsOf(createExternalConnection, withTemplates([template, { ...template, id: 'b' }, { ...template, id: 'c' }]))).toEqual(['searchSettings.searchResultTemplates']);
+  });
+
+  it('a template priority is a positive whole number', () => {
+    expect(targetsOf(createExternalConnection, withTemplate({ priority: 4 }))).toEqual([]);
+    for (const priority of [0, -1, 1.5]) expect(targetsOf(createExternalConnection, withTemplate({ priority })), `${priority}`).toEqual([`${at}.priority`]);
+  });
+
+  it('a layout looks like an Adaptive Card: type AdaptiveCard and a version, with the card’s own properties', () => {
+    const card = { $schema: 'http://adaptivecards.io/schemas/adaptive-card.json', type: 'AdaptiveCard', version: '1.3', body: [{ type: 'TextBlock', text: '${title}' }] };
+    expect(targetsOf(createExternalConnection, withTemplate({ layout: card }))).toEqual([]);
+    expect(targetsOf(createExternalConnection, withTemplate({ layout: { ...card, type: 'Container' } }))).toEqual([`${at}.layout.type`]);
+    expect(targetsOf(createExternalConnection, withTemplate({ layout: { body: [] } })).sort()).toEqual([`${at}.layout.type`, `${at}.layout.version`]);
+    expect(targetsOf(createExternalConnection, withTemplate({ layout: { ...card, version: 'latest' } }))).toEqual([`${at}.layout.version`]);
+    expect(targetsOf(createExternalConnection, withTemplate({ layout: '{"type":"AdaptiveCard"}' }))).toEqual([`${at}.layout`]);
+  });
+
+  it('rule operations are Graph’s ruleOperation members, null (the member named null) included', () => {
+    const rule = template.rules[0]!;
+    for (const operation of ['null', 'equals', 'startsWith']) {
+      expect(targetsOf(createExternalConnection, withTemplate({ rules: [{ ...rule, operation }] })), operation).toEqual([]);
+    }
+    for (const operation of ['like', 'Equals', null]) {
+      expect(targetsOf(createExternalConnection, withTemplate({ rules: [{ ...rule, operation }] })), String(operation)).toEqual([`${at}.rules[0].operation`]);
+    }
+  });
+
+  it('complianceSettings (beta): eDiscovery result templates of the same shape, at most 2', () => {
+    const compliance = (eDiscoveryResultTemplates: unknown[]) => ({ ...valid, complianceSettings: { eDiscoveryResultTemplates } });
+    expect(targetsOf(createExternalConnection, compliance([template, { ...template, id: 'b' }]), 'beta')).toEqual([]);
+    expect(targetsOf(createExternalConnection, { ...valid, complianceSettings: null }, 'beta')).toEqual([]);
+    expect(targetsOf(createExternalConnection, compliance([template, template, template]), 'beta')).toEqual(['complianceSettings.eDiscoveryResultTemplates']);
+    expect(targetsOf(createExternalConnection, compliance([{ ...template, layout: { type: 'AdaptiveCard' } }]), 'beta')).toEqual([
+      'complianceSettings.eDiscoveryResultTemplates[0].layout.version',
+    ]);
+    expect(targetsOf(createExternalConnection, { ...valid, complianceSettings: { retention: 'P1Y' } }, 'beta')).toEqual(['complianceSettings.retention']);
+  });
+
+  it('resolver fields the metadata marks nullable are optional: priority, urlMatchInfo, baseUrls, urlPattern', () => {
+    const minimal = { '@odata.type': '#microsoft.graph.externalConnectors.itemIdResolver', itemId: '{slug}' };
+    for (const resolver of [
+      minimal,
+      { ...minimal, priority: null, urlMatchInfo: null },
+      { ...minimal, urlMatchInfo: {} },
+      { ...minimal, urlMatchInfo: { baseUrls: null, urlPattern: null } },
+      { ...minimal, urlMatchInfo: { urlPattern: '/items/(?<slug>[^/]+)' } },
+    ]) {
+      expect(targetsOf(createExternalConnection, { ...valid, activitySettings: { urlToItemResolvers: [resolver] } }), JSON.stringify(resolver)).toEqual([]);
+    }
+    const { itemId: _, ...withoutItemId } = minimal;
+    expect(targetsOf(createExternalConnection, { ...valid, activitySettings: { urlToItemResolvers: [withoutItemId] } })).toEqual([
+      'activitySettings.urlToItemResolvers[0].itemId',
+    ]);
+  });
+
+  it.each([
+    ['authorizedAppIds', (n: number) => ({ configuration: { authorizedAppIds: Array.from({ length: n }, () => guid) } }), 'configuration.authorizedAppIds'],
+    ['urlToItemResolvers', (n: number) => ({ activitySettings: { urlToItemResolvers: Array.from({ length: n }, () => resolver) } }), 'activitySettings.urlToItemResolvers'],
+    ['baseUrls', (n: number) => ({ activitySettings: { urlToItemResolvers: [{ ...resolver, urlMatchInfo: { baseUrls: Array.from({ length: n }, (_, i) => `https://contoso.com/${i}`), urlPattern: 'x' } }] } }), 'activitySettings.urlToItemResolvers[0].urlMatchInfo.baseUrls'],
+    ['rules', (n: number) => ({ searchSettings: { searchResultTemplates: [{ ...template, rules: Array.from({ length: n }, () => template.rules[0]) }] } }), `${at}.rules`],
+    ['values', (n: number) => ({ searchSettings: { searchResultTemplates: [{ ...template, rules: [{ ...template.rules[0], values: Array.from({ length: n }, (_, i) => `v${i}`) }] }] } }), `${at}.rules[0].values`],
+  ])('%s: at most 100 (the facade’s own limit, Graph documents none)', (_, body, target) => {
+    expect(targetsOf(createExternalConnection, { ...valid, ...body(100) })).toEqual([]);
+    expect(targetsOf(createExternalConnection, { ...valid, ...body(101) })).toEqual([target]);
   });
 });
 
@@ -247,17 +340,36 @@ describe('connectorGroup rules (graph-api.md §4)', () => {
     expect(targetsOf(createConnectorGroup, { name: '' }, 'beta')).toEqual(['name']);
   });
 
-  it('accepts the documented regions only', () => {
-    for (const region of ['nam', 'eur', 'aus', 'asia', 'ind']) {
+  it('accepts the documented regions only, and names only them when refusing another (not the null a blank may be)', () => {
+    for (const region of ['nam', 'eur', 'aus', 'asia', 'ind', null]) {
       expect(targetsOf(createConnectorGroup, { name: 'g', region }, 'beta')).toEqual([]);
     }
-    expect(targetsOf(createConnectorGroup, { name: 'g', region: 'mars' }, 'beta')).toEqual(['region']);
+    for (const region of ['mars', 7]) {
+      const { problems } = judge(createConnectorGroup, { name: 'g', region }, 'beta');
+      expect(problems).toEqual([{ code: 'invalidValue', target: 'region', message: '"region" must be one of [nam, eur, aus, asia, ind]' }]);
+    }
   });
 
-  it('rejects the read-only id and isDefault by name, and any connectorGroupType but applicationProxy', () => {
-    const { problems } = judge(createConnectorGroup, { name: 'g', id: guid, isDefault: false, connectorGroupType: 'other' }, 'beta');
-    expect(problems.map((problem) => problem.target).sort()).toEqual(['connectorGroupType', 'id', 'isDefault']);
-    expect(problems.filter((problem) => problem.message.includes('read-only'))).toHaveLength(2);
+  it('accepts isDefault false without forwarding it (Graph sets it), and refuses true: a new group cannot be the default', () => {
+    expect(judge(createConnectorGroup, { name: 'g', isDefault: false }, 'beta')).toEqual({ value: { name: 'g' }, problems: [] });
+    for (const isDefault of [true, 'false']) {
+      const { problems } = judge(createConnectorGroup, { name: 'g', isDefault }, 'beta');
+      expect(problems).toEqual([expect.objectContaining({ target: 'isDefault', code: 'invalidValue', message: expect.stringContaining('cannot be the default') })]);
+    }
+  });
+
+  it('rejects the read-only id by name, and any connectorGroupType but applicationProxy', () => {
+    const { problems } = judge(createConnectorGroup, { name: 'g', id: guid, connectorGroupType: 'other' }, 'beta');
+    expect(problems.map((problem) => problem.target).sort()).toEqual(['connectorGroupType', 'id']);
+    expect(problems.find((problem) => problem.target === 'id')?.message).toContain('read-only');
+  });
+});
+
+describe('messages of values outside a list (every schema)', () => {
+  it('name the allowed values, without the null that stands for a blank, and one problem per value', () => {
+    const schema = Joi.object({ one: Joi.string().valid('a').allow(null), some: Joi.string().valid('a', 'b').allow(null), plain: Joi.string().valid('a', 'b') });
+    const { problems } = validateWith(schema, { one: 'x', some: 5, plain: 'x' });
+    expect(problems.map((problem) => problem.message)).toEqual(['"one" must be [a]', '"some" must be one of [a, b]', '"plain" must be one of [a, b]']);
   });
 });
 

@@ -1,20 +1,24 @@
-import { forbidden } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
+import { denialOf } from '../../auth/callerPolicy';
 import { logEvent } from '../../telemetry/requestLog';
-import type { Stage } from '../context';
+import { requireCaller, type Stage } from '../context';
 
-/** The caller must hold the operation's app role; otherwise 403 and nothing further happens. */
+/**
+ * The authenticated caller may run the operation: an allowed client app, an accepted delegated
+ * scope for user tokens, and the operation's app role. Otherwise 403 and nothing further happens:
+ * the body is not even read.
+ */
 export const authorize: Stage = async (context, next) => {
-  const { caller, operation } = context;
-  if (!caller) throw new Error(`${operation.name}: stage order: the caller is not authenticated yet`);
-  if (!caller.roles?.includes(operation.role)) {
-    logEvent(context, 'warn', 'request denied: caller lacks the app role', {
-      status: 403,
-      requiredRole: operation.role,
-      callerRoles: caller.roles?.join(' ') ?? '',
-      ...callerLogFields(caller),
-    });
-    throw forbidden(operation.role);
+  const caller = requireCaller(context);
+  const denial = denialOf(caller, context.runtime.auth.policy, context.operation.role);
+  if (denial) {
+    const message = {
+      clientApp: 'request denied: client application not allowed',
+      scope: 'request denied: no accepted delegated scope',
+      role: 'request denied: caller lacks the app role',
+    }[denial.reason];
+    logEvent(context, 'warn', message, { status: 403, ...denial.fields, ...callerLogFields(caller) });
+    throw denial.error;
   }
   return next();
 };
