@@ -47,7 +47,7 @@ describe('the token defect matrix, through every stage of the create pipeline', 
     });
   });
 
-  it('covers at least the twelve defects of the issue', () => {
+  it('covers at least twelve token defects', () => {
     expect(defects.length).toBeGreaterThanOrEqual(14);
   });
 
