@@ -51,7 +51,7 @@ function linksOf(markdown: string): string[] {
 }
 
 const forbiddenWords: [RegExp, string][] = [
-  [/\bseeds?\b/i, 'seed pages are not something a reader has'],
+  [/\bseeds?\b/i, 'how the facts were collected means nothing to a reader'],
   [/\.\.\/shared\b/, 'a folder outside the repository'],
   [/graph-api\.md/i, 'a file outside the repository (the facts are in docs/graph-facts.md)'],
   [/\bworkplace\b/i, 'where the project was developed'],
