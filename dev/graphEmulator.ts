@@ -1,32 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, jwtVerify } from 'jose';
+import { FaultBook, FaultSpecError, RequestLog, requestLogLimit, type ActiveFault, type FaultRule, type ReceivedRequest } from './emulatorControl';
 import { listenOnLoopback, readRequestBody, sendJson } from './listen';
 
 /**
  * A local Microsoft Graph for the four create operations: real HTTP on loopback, Graph's rules
  * (404 for a missing parent, 409 for a duplicate id or member, generated ids and preset fields
  * for connector groups, `state: draft` for connections), Graph-shaped errors with `request-id`,
- * bearer tokens from the local identity endpoint, and scriptable faults. It records every
- * request it receives so tests can prove what never reached it.
+ * bearer tokens from the local identity endpoint, and scriptable faults. It records the requests
+ * it receives (the last `requestLogLimit`, 1,000 by default, bearer tokens redacted) so tests can
+ * prove what never reached it.
  */
 
-export interface FaultStep {
-  /** Answer with this status and a Graph-shaped error (or `body`). */
-  status?: number;
-  retryAfter?: string;
-  body?: unknown;
-  /** Wait this long first (alone: a slow but otherwise normal answer). */
-  delayMs?: number;
-  /** Never answer. */
-  hang?: boolean;
-  /** Destroy the connection without an answer. */
-  reset?: boolean;
-  /** Carry out the request (create the entity) before the fault: the outcome the caller cannot see. */
-  commit?: boolean;
-  /** Answer with bytes that are not HTTP, then close the connection. */
-  garbage?: boolean;
-}
+export type { ActiveFault, AppliedFault, FaultRule, FaultStep, ReceivedRequest } from './emulatorControl';
 
 /** An entity a create made, and the `client-request-id` of the request that made it. */
 export interface Creation {
@@ -37,38 +24,29 @@ export interface Creation {
   at: string;
 }
 
-export interface FaultRule {
-  method?: string;
-  /** Regular expression tested against the path, version included: `^/v1\.0/external/connections$`. */
-  path: string;
-  steps: FaultStep[];
-}
-
-export interface ReceivedRequest {
-  method: string;
-  path: string;
-  headers: Record<string, string>;
-  body: unknown;
-  receivedAt: string;
-  /** The client's port: the same port on two requests means one kept-alive connection. */
-  remotePort: number | undefined;
-}
-
 export interface GraphEmulatorOptions {
   port?: number;
   /** Key of the local identity endpoint's tokens; absent → any bearer token is accepted. */
   tokenSigningKey?: Uint8Array;
   /** Entities per page of a list (default 100). */
   pageSize?: number;
+  /** Requests the log keeps, the most recent ones (default `requestLogLimit`, 1,000). */
+  requestLogLimit?: number;
 }
 
 export interface GraphEmulator {
   /** Value for `GRAPH_BASE_URL`. */
   baseUrl: string;
+  /** The last requests received (see `requestLogLimit`), oldest first. */
   readonly requests: readonly ReceivedRequest[];
-  /** Requests to Graph proper (not the emulator's own control routes). */
+  /** Requests received since the start or the last reset, including those the log no longer holds. */
+  readonly receivedCount: number;
+  /** Requests to Graph proper (not the emulator's own control routes), from the log. */
   graphRequests(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
-  addFault(rule: FaultRule): void;
+  /** Adds a fault after checking it in full; throws `FaultSpecError` with every reason. */
+  addFault(rule: FaultRule): ActiveFault;
+  /** The faults with steps left. */
+  faults(): ActiveFault[];
   /** How many entities of each kind exist. */
   entityCounts(): Record<keyof Stored, number>;
   /** The connector groups that exist. */
@@ -129,22 +107,12 @@ function rejectReadOnly(body: Record<string, unknown>, ...properties: string[]):
 }
 
 export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {
-  const requests: ReceivedRequest[] = [];
-  let faults: FaultRule[] = [];
+  const requests = new RequestLog(options.requestLogLimit ?? requestLogLimit);
+  const faults = new FaultBook();
   const store: Stored = { connections: new Map(), groups: new Map(), members: new Map(), connectorGroups: new Map() };
   let origin = '';
   const pageSize = options.pageSize ?? 100;
   const creations: Creation[] = [];
-
-  const nextFault = (method: string, path: string): FaultStep | undefined => {
-    for (const rule of faults) {
-      if (rule.method && rule.method.toUpperCase() !== method) continue;
-      if (!new RegExp(rule.path).test(path)) continue;
-      const step = rule.steps.shift();
-      if (step) return step;
-    }
-    return undefined;
-  };
 
   /** The calling app, from its bearer token: the client app id (`appid`/`azp`) when the token names one. */
   async function authorize(request: IncomingMessage): Promise<Caller> {
@@ -261,7 +229,14 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segments[0] ?? ''}'.`);
   }
 
-  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string): Promise<void> {
+  async function handleGraph(
+    request: IncomingMessage,
+    response: ServerResponse,
+    path: string,
+    query: URLSearchParams,
+    bodyText: string,
+    record: ReceivedRequest,
+  ): Promise<void> {
     const requestId = randomUUID();
     const clientRequestId = String(request.headers['client-request-id'] ?? randomUUID());
     const headers = { 'request-id': requestId, 'client-request-id': clientRequestId };
@@ -305,7 +280,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
 
     try {
       caller = await authorize(request);
-      const fault = nextFault(method, path);
+      const applied = faults.next(method, path);
+      record.fault = applied ?? null;
+      const fault = applied?.step;
       if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
       // What the request did when a fault carries it out first: a slow answer then delivers it.
       let committed: { result: [number, unknown] } | { failure: unknown } | undefined;
@@ -350,61 +327,92 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       const url = new URL(request.url ?? '/', 'http://localhost');
       const bodyText = (await readRequestBody(request)).toString('utf8');
       if (url.pathname.startsWith('/_emulator/')) {
-        handleControl(request.method ?? 'GET', url.pathname, bodyText, response);
+        handleControl(request.method ?? 'GET', url.pathname, url.searchParams, bodyText, response);
         return;
       }
       const headers = Object.fromEntries(
         Object.entries(request.headers).map(([name, value]) => [name, Array.isArray(value) ? value.join(', ') : String(value)]),
       );
-      let body: unknown = bodyText;
-      try {
-        body = bodyText ? JSON.parse(bodyText) : undefined;
-      } catch {
-        // Recorded as received.
-      }
-      requests.push({
+      const record = requests.record({
         method: request.method ?? 'GET',
         path: url.pathname,
         headers,
-        body,
+        bodyText,
         receivedAt: new Date().toISOString(),
         remotePort: request.socket.remotePort,
       });
-      await handleGraph(request, response, url.pathname, url.searchParams, bodyText);
+      response.once('finish', () => {
+        record.status = response.statusCode;
+      });
+      await handleGraph(request, response, url.pathname, url.searchParams, bodyText, record);
     })().catch(() => response.destroy());
   });
   origin = running.origin;
 
-  function handleControl(method: string, path: string, bodyText: string, response: ServerResponse): void {
-    if (path === '/_emulator/requests' && method === 'GET') return sendJson(response, 200, requests);
+  const controlError = (response: ServerResponse, status: number, code: string, message: string, details: string[] = [], headers: Record<string, string> = {}) =>
+    sendJson(response, status, { error: { code, message, ...(details.length > 0 ? { details: details.map((detail) => ({ code, message: detail })) } : {}) } }, headers);
+
+  /** `/_emulator/*`: the faults in force, the requests received, and reset. */
+  function handleControl(method: string, path: string, query: URLSearchParams, bodyText: string, response: ServerResponse): void {
+    const faultById = /^\/_emulator\/faults\/(\d+)$/.exec(path);
+    const routes: Record<string, string[]> = {
+      '/_emulator/requests': ['GET'],
+      '/_emulator/faults': ['GET', 'POST', 'DELETE'],
+      '/_emulator/reset': ['POST'],
+    };
+    if (path === '/_emulator/requests' && method === 'GET') {
+      const last = Number(query.get('last') ?? requests.limit);
+      const entries = requests.entries;
+      return sendJson(response, 200, entries.slice(Math.max(0, entries.length - (Number.isInteger(last) && last > 0 ? last : requests.limit))));
+    }
+    if (path === '/_emulator/faults' && method === 'GET') return sendJson(response, 200, { value: faults.list() });
     if (path === '/_emulator/faults' && method === 'POST') {
-      emulator.addFault(JSON.parse(bodyText) as FaultRule);
-      return sendJson(response, 204, undefined);
+      let rule: unknown;
+      try {
+        rule = JSON.parse(bodyText);
+      } catch (error) {
+        return controlError(response, 400, 'invalidFault', `The fault is not valid JSON: ${(error as Error).message}`);
+      }
+      try {
+        return sendJson(response, 201, faults.add(rule));
+      } catch (error) {
+        if (error instanceof FaultSpecError) return controlError(response, 400, 'invalidFault', error.message, error.reasons);
+        throw error;
+      }
     }
     if (path === '/_emulator/faults' && method === 'DELETE') {
       emulator.clearFaults();
       return sendJson(response, 204, undefined);
     }
+    if (faultById && method === 'DELETE') {
+      return faults.remove(Number(faultById[1]))
+        ? sendJson(response, 204, undefined)
+        : controlError(response, 404, 'itemNotFound', `No fault ${faultById[1]} is in force.`);
+    }
     if (path === '/_emulator/reset' && method === 'POST') {
       emulator.reset();
       return sendJson(response, 204, undefined);
     }
-    sendJson(response, 404, { error: 'unknown emulator control route' });
+    const allowed = routes[path] ?? (faultById ? ['DELETE'] : undefined);
+    if (allowed) return controlError(response, 405, 'MethodNotAllowed', `${method} is not supported on ${path}.`, [], { allow: allowed.join(', ') });
+    controlError(response, 404, 'UnknownRoute', `No emulator control route ${path}; there are ${Object.keys(routes).join(', ')} and /_emulator/faults/{id}.`);
   }
 
   const emulator: GraphEmulator = {
     baseUrl: running.origin,
     get requests() {
-      return requests;
+      return requests.entries;
+    },
+    get receivedCount() {
+      return requests.received;
     },
     graphRequests: (filter = {}) =>
-      requests.filter(
+      requests.entries.filter(
         (request) =>
           (!filter.method || request.method === filter.method) && (!filter.path || filter.path.test(request.path)),
       ),
-    addFault: (rule) => {
-      faults.push({ ...rule, steps: [...rule.steps] });
-    },
+    addFault: (rule) => faults.add(rule),
+    faults: () => faults.list(),
     entityCounts: () => ({
       connections: store.connections.size,
       groups: store.groups.size,
@@ -423,12 +431,12 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       return id;
     },
     clearFaults: () => {
-      faults = [];
+      faults.clear();
     },
     reset: () => {
-      requests.length = 0;
+      requests.clear();
       creations.length = 0;
-      faults = [];
+      faults.clear();
       for (const map of Object.values(store)) map.clear();
     },
     close: running.close,

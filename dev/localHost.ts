@@ -2,29 +2,30 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpResponse as HttpResponseType, HttpResponseInit, LogHandler } from '@azure/functions';
 import { HttpRequest, HttpResponse, InvocationContext } from '../shared/azureFunctions';
+import { badRequest, graphErrorBody } from '../shared/errors';
+import { correlationHeaders } from '../shared/http/correlation';
 import { maxBodyBytes } from '../shared/http/jsonBody';
-import type { FunctionDefinition, HttpFunctionDefinition } from '../shared/operations/registry';
+import { pathSegments } from '../shared/http/routes';
+import type { FunctionDefinition } from '../shared/operations/registry';
+import { routeRequest, routeTable } from '../shared/operations/routeTable';
+import { requestLogEvent } from '../shared/telemetry/requestLog';
 import { listenOnLoopback, type RunningServer } from './listen';
+import { consoleLogHandler } from './logFormat';
 
 /**
  * Serves the app's HTTP function definitions the way the Functions host does: below `/api`, route
- * templates with `{param}` segments (literal segments match case-insensitively), the declared
- * methods only, `HttpRequest`/`InvocationContext` in, `HttpResponseInit`/`HttpResponse` out.
- * Stands in for `func start`, which cannot be installed here.
+ * templates with `{param}` segments (literal segments match case-insensitively) and a `{*path}`
+ * catch-all, the declared methods only (HEAD too where GET is), `HttpRequest`/`InvocationContext`
+ * in, `HttpResponseInit`/`HttpResponse` out. A request goes to the first function whose route
+ * matches its path and whose methods include its method, routes tried literal segments before
+ * parameters before the catch-all. Stands in for `func start` where Core Tools are not installed.
  */
-
-interface CompiledRoute {
-  definition: HttpFunctionDefinition;
-  pattern: RegExp;
-  paramNames: string[];
-  methods: Set<string>;
-}
 
 export interface LocalHostOptions {
   definitions: readonly FunctionDefinition[];
   port?: number;
   routePrefix?: string;
-  /** Where function logs go; default: one JSON line each on stdout. */
+  /** Where function logs go; default stdout: a short line each in a terminal, else a JSON line. */
   logHandler?: LogHandler;
 }
 
@@ -33,37 +34,57 @@ export interface LocalHost extends RunningServer {
   apiUrl: string;
 }
 
-function compile(definition: HttpFunctionDefinition): CompiledRoute {
-  const paramNames: string[] = [];
-  const source = definition.options.route
-    .split('/')
-    .map((segment) => {
-      const param = /^\{(\w+)\??\}$/.exec(segment);
-      if (param?.[1]) {
-        paramNames.push(param[1]);
-        return '([^/]+)';
-      }
-      return segment.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-    })
-    .join('/');
-  const methods = new Set((definition.options.methods ?? ['GET', 'POST']).map((method) => method.toUpperCase()));
-  return { definition, pattern: new RegExp(`^${source}/?$`, 'i'), paramNames, methods };
+/**
+ * Bodies past the 1 MiB limit are still read, and thrown away, up to this bound, so the client
+ * finishes sending and reads its 413 instead of a connection reset. Past it the 413 is sent at
+ * once with `Connection: close`.
+ */
+export const discardBodyBytes = 16 * maxBodyBytes;
+
+interface ReadBody {
+  /** At most one byte past the limit: enough for the function to refuse it. */
+  bytes: Buffer;
+  /** The whole body was read: the connection can be kept. */
+  drained: boolean;
 }
 
-/** Reads the body, but never more than one byte past the facade's limit: the handler refuses it then. */
-async function readLimited(request: IncomingMessage, limit: number): Promise<{ bytes: Buffer; complete: boolean }> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of request) {
-    const buffer = chunk as Buffer;
-    chunks.push(buffer);
-    size += buffer.length;
-    if (size > limit) {
-      request.pause();
-      return { bytes: Buffer.concat(chunks).subarray(0, limit + 1), complete: false };
-    }
-  }
-  return { bytes: Buffer.concat(chunks), complete: true };
+/**
+ * Reads the body with events, never by breaking out of an async iterator: that would destroy the
+ * request and with it the socket the answer has to go out on.
+ */
+function readBody(request: IncomingMessage, limit: number, discardLimit: number): Promise<ReadBody> {
+  const declared = Number(request.headers['content-length'] ?? 0);
+  if (declared > discardLimit) return Promise.resolve({ bytes: Buffer.alloc(limit + 1), drained: false });
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let kept = 0;
+    let total = 0;
+    const finish = (drained: boolean) => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      request.off('error', onError);
+      if (!drained) request.pause();
+      resolve({ bytes: Buffer.concat(chunks), drained });
+    };
+    const onData = (chunk: Buffer) => {
+      total += chunk.length;
+      if (kept <= limit) {
+        const part = chunk.subarray(0, limit + 1 - kept);
+        chunks.push(part);
+        kept += part.length;
+      }
+      if (total > discardLimit) finish(false);
+    };
+    const onEnd = () => finish(true);
+    const onError = (error: Error) => {
+      request.off('data', onData);
+      request.off('end', onEnd);
+      reject(error);
+    };
+    request.on('data', onData);
+    request.once('end', onEnd);
+    request.once('error', onError);
+  });
 }
 
 async function writeResult(result: HttpResponseInit | HttpResponseType | void, response: ServerResponse, closeAfter: boolean) {
@@ -94,78 +115,109 @@ async function writeResult(result: HttpResponseInit | HttpResponseType | void, r
   response.end(body);
 }
 
-const jsonLineLog: LogHandler = (level, ...args) => {
-  process.stdout.write(`${JSON.stringify({ level, message: args })}\n`);
-};
+function requestUrl(incoming: IncomingMessage, fallbackHost: string): URL {
+  try {
+    return new URL(incoming.url ?? '/', `http://${incoming.headers.host ?? fallbackHost}`);
+  } catch {
+    return new URL(incoming.url ?? '/', `http://${fallbackHost}`);
+  }
+}
 
 export async function startLocalHost(options: LocalHostOptions): Promise<LocalHost> {
   const prefix = `/${(options.routePrefix ?? 'api').replace(/^\/|\/$/g, '')}/`;
-  const routes = options.definitions
-    .filter((definition): definition is HttpFunctionDefinition => definition.kind === 'http')
-    .map(compile);
-  const logHandler = options.logHandler ?? jsonLineLog;
+  const table = routeTable(options.definitions);
+  const logHandler = options.logHandler ?? consoleLogHandler();
+  let origin = '';
+
+  /** The local host's own refusal of a path no function may see (as the Functions host refuses it). */
+  async function refuseMalformedPath(incoming: IncomingMessage, response: ServerResponse, url: URL, receivedAt: number) {
+    const supplied = incoming.headers['client-request-id'];
+    const correlation = {
+      requestId: randomUUID(),
+      clientRequestId: typeof supplied === 'string' && /^[\x21-\x7e]{1,128}$/.test(supplied) ? supplied : randomUUID(),
+    };
+    const error = badRequest(`The path ${url.pathname} holds a malformed percent-encoding (% must be followed by two hex digits of UTF-8).`, [], url.pathname);
+    logHandler('warning', JSON.stringify({
+      event: requestLogEvent,
+      operation: 'localHost',
+      requestId: correlation.requestId,
+      clientRequestId: correlation.clientRequestId,
+      outcome: 'rejected',
+      status: 400,
+      code: error.code,
+      durationMs: Date.now() - receivedAt,
+    }));
+    incoming.resume();
+    await writeResult({ status: 400, headers: correlationHeaders(correlation), jsonBody: graphErrorBody(error, correlation) }, response, false);
+  }
+
+  async function handle(incoming: IncomingMessage, response: ServerResponse, bodyRefused: boolean) {
+    const receivedAt = Date.now();
+    const url = requestUrl(incoming, new URL(origin).host);
+    const method = (incoming.method ?? 'GET').toUpperCase();
+    const pathname = `${url.pathname.replace(/\/$/, '')}/`;
+    const below = pathname.toLowerCase().startsWith(prefix) ? url.pathname.slice(prefix.length) : undefined;
+    let segments: string[] | undefined;
+    try {
+      segments = below === undefined ? undefined : pathSegments(below);
+    } catch {
+      await refuseMalformedPath(incoming, response, url, receivedAt);
+      return;
+    }
+    const routed = segments ? routeRequest(table, method, segments) : undefined;
+    if (!routed) {
+      // Outside the route prefix: the Functions host's own empty 404.
+      incoming.resume();
+      await writeResult({ status: 404 }, response, false);
+      return;
+    }
+    const { bytes, drained } = method === 'GET' || method === 'HEAD'
+      ? { bytes: Buffer.alloc(0), drained: true }
+      : bodyRefused
+        ? { bytes: Buffer.alloc(0), drained: false }
+        : await readBody(incoming, maxBodyBytes, discardBodyBytes);
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(incoming.headers)) {
+      if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+    const request = new HttpRequest({
+      method,
+      url: url.toString(),
+      headers,
+      query: Object.fromEntries(url.searchParams),
+      params: routed.params,
+      ...(bytes.length > 0 ? { body: { bytes } } : {}),
+    });
+    const context = new InvocationContext({
+      invocationId: randomUUID(),
+      functionName: routed.target.definition.name,
+      logHandler,
+    });
+    let result: HttpResponseInit | HttpResponseType | void;
+    try {
+      result = await routed.target.definition.options.handler(request, context);
+    } catch (error) {
+      context.error('unhandled function error', error instanceof Error ? error.stack : String(error));
+      result = { status: 500 };
+    }
+    await writeResult(result, response, !drained);
+  }
 
   const running = await listenOnLoopback((incoming, response) => {
-    void (async () => {
-      const url = new URL(incoming.url ?? '/', `http://${incoming.headers.host ?? '127.0.0.1'}`);
-      const method = (incoming.method ?? 'GET').toUpperCase();
-      const path = url.pathname.startsWith(prefix) ? url.pathname.slice(prefix.length) : undefined;
-      let matched: { route: CompiledRoute; values: string[] } | undefined;
-      if (path !== undefined) {
-        for (const route of routes) {
-          const match = route.pattern.exec(path);
-          if (match && route.methods.has(method)) {
-            matched = { route, values: match.slice(1) };
-            break;
-          }
-        }
-      }
-      if (!matched) {
-        incoming.resume();
-        await writeResult({ status: 404 }, response, false);
-        return;
-      }
-      const { route, values } = matched;
-      let params: Record<string, string>;
-      try {
-        params = Object.fromEntries(route.paramNames.map((name, index) => [name, decodeURIComponent(values[index] ?? '')]));
-      } catch {
-        // A malformed escape in the path: refused before any function runs, as the Functions host does.
-        incoming.resume();
-        await writeResult({ status: 400, body: 'Malformed URL escape in the path.' }, response, false);
-        return;
-      }
-      const { bytes, complete } = method === 'GET' || method === 'HEAD'
-        ? { bytes: Buffer.alloc(0), complete: true }
-        : await readLimited(incoming, maxBodyBytes);
-      const headers: Record<string, string> = {};
-      for (const [name, value] of Object.entries(incoming.headers)) {
-        if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
-      }
-      const request = new HttpRequest({
-        method,
-        url: url.toString(),
-        headers,
-        query: Object.fromEntries(url.searchParams),
-        params,
-        ...(bytes.length > 0 ? { body: { bytes } } : {}),
-      });
-      const context = new InvocationContext({
-        invocationId: randomUUID(),
-        functionName: route.definition.name,
-        logHandler,
-      });
-      let result: HttpResponseInit | HttpResponseType | void;
-      try {
-        result = await route.definition.options.handler(request, context);
-      } catch (error) {
-        context.error('unhandled function error', error instanceof Error ? error.stack : String(error));
-        result = { status: 500 };
-      }
-      await writeResult(result, response, !complete);
-      if (!complete) incoming.socket.end();
-    })().catch(() => response.destroy());
+    handle(incoming, response, false).catch(() => response.destroy());
   }, options.port ?? 0);
+  origin = running.origin;
+
+  // `Expect: 100-continue` with a body declared past the limit: answer without asking for the body.
+  running.server.on('checkContinue', (incoming: IncomingMessage, response: ServerResponse) => {
+    const declared = Number(incoming.headers['content-length'] ?? 0);
+    if (declared > maxBodyBytes) {
+      handle(incoming, response, true).catch(() => response.destroy());
+      return;
+    }
+    response.writeContinue();
+    handle(incoming, response, false).catch(() => response.destroy());
+  });
 
   return { ...running, apiUrl: `${running.origin}${prefix.slice(0, -1)}` };
 }

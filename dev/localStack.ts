@@ -1,5 +1,6 @@
 import type { AuthSettingName } from '../shared/auth/settings';
 import { startAzurite, type RunningAzurite } from './azurite';
+import { firstLine, StartupError } from './startupError';
 import { startGraphEmulator, type GraphEmulator } from './graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from './identityEndpoint';
 import { defaultDevKeyFile, loadOrCreateDevSigningKey, startDevTokenIssuer, type DevTokenIssuer } from './tokenIssuer';
@@ -15,10 +16,16 @@ export interface LocalStack {
   stop(): Promise<void>;
 }
 
+/** Runs one part's start; `npm start` passes one that prints a progress line with its timing. */
+export type StepRunner = <T>(label: string, start: () => Promise<T>, describe: (started: T) => string) => Promise<T>;
+
 export interface LocalStackOptions {
   /** Where the dev token issuer keeps its key (shared with `npm run token`). */
   devKeyFile?: string;
+  step?: StepRunner;
 }
+
+const silently: StepRunner = (_label, start) => start();
 
 /** Every setting of shared/auth/settings.ts: with any of them given, auth is the caller's to configure. */
 const authSettings = [
@@ -38,27 +45,45 @@ export async function startLocalStack(given: Record<string, string | undefined>,
       started.tokenIssuer?.close(),
     ]);
   };
+  const step = options.step ?? silently;
   try {
     if (!env.IDENTITY_ENDPOINT || !env.IDENTITY_HEADER) {
-      started.identityEndpoint = await startIdentityEndpoint();
+      started.identityEndpoint = await step('identity endpoint', () => startIdentityEndpoint(), (part) => `${part.endpoint} (managed-identity protocol)`);
       env.IDENTITY_ENDPOINT = started.identityEndpoint.endpoint;
       env.IDENTITY_HEADER = started.identityEndpoint.identityHeader;
     }
     if (!env.GRAPH_BASE_URL) {
-      started.graphEmulator = await startGraphEmulator({
-        ...(started.identityEndpoint ? { tokenSigningKey: started.identityEndpoint.signingKey } : {}),
-      });
+      const signingKey = started.identityEndpoint?.signingKey;
+      started.graphEmulator = await step(
+        'Graph emulator',
+        () => startGraphEmulator(signingKey ? { tokenSigningKey: signingKey } : {}),
+        (part) => part.baseUrl,
+      );
       env.GRAPH_BASE_URL = started.graphEmulator.baseUrl;
     }
     if (!env.AuditStorage && !env.AuditStorage__tableServiceUri) {
-      started.azurite = await startAzurite();
+      started.azurite = await step(
+        'Azurite (audit table storage)',
+        () =>
+          startAzurite().catch((error: unknown) => {
+            throw new StartupError(
+              `Azurite, the local table storage for audit records, could not start: ${firstLine(error)}`,
+              'Run npm install (Azurite comes with the dev dependencies) and try again, or set AuditStorage to the connection string of a table service you run yourself.',
+              { cause: error },
+            );
+          }),
+        (part) => `127.0.0.1:${part.port}, in memory`,
+      );
       env.AuditStorage = started.azurite.connectionString;
     }
     // No AUTH_* setting at all: a local issuer stands in for Microsoft Entra ID. Never on an Azure
     // instance (WEBSITE_INSTANCE_ID), where missing settings must refuse every call instead.
     if (authSettings.every((name) => !env[name]) && !env.WEBSITE_INSTANCE_ID) {
-      const key = await loadOrCreateDevSigningKey(options.devKeyFile ?? defaultDevKeyFile);
-      started.tokenIssuer = await startDevTokenIssuer({ key });
+      started.tokenIssuer = await step(
+        'dev token issuer',
+        async () => startDevTokenIssuer({ key: await loadOrCreateDevSigningKey(options.devKeyFile ?? defaultDevKeyFile) }),
+        (part) => `keys at ${part.jwksUri}`,
+      );
       Object.assign(env, started.tokenIssuer.env);
     }
   } catch (error) {

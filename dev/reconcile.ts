@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import { InvocationContext } from '../shared/azureFunctions';
 import { localSettings } from './localSettings';
+import { consoleLogHandler } from './logFormat';
 
 async function main(): Promise<void> {
   for (const [name, value] of Object.entries(localSettings())) process.env[name] ??= value;
@@ -12,7 +13,7 @@ async function main(): Promise<void> {
   const { reconcileAuditRecords } = (await import(entry)) as typeof import('../functions/index');
   const context = new InvocationContext({
     functionName: 'reconcile',
-    logHandler: (level, ...args) => process.stdout.write(`${JSON.stringify({ level, message: args })}\n`),
+    logHandler: consoleLogHandler(),
   });
   const summary = await reconcileAuditRecords(undefined, context);
   process.stdout.write(`${JSON.stringify(summary)}\n`);

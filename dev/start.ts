@@ -1,68 +1,228 @@
 /**
- * `npm start`: the whole API on http://localhost:${PORT:-7071}/api with the embedded defaults
- * (Graph emulator, identity endpoint, Azurite) for whatever is not configured. Settings come from
- * the environment, then `local.settings.json` `Values`, as `func start` reads them.
+ * `npm start`: builds the bundle and serves the whole API on http://127.0.0.1:${PORT:-7071}/api
+ * with the embedded defaults (Graph emulator, identity endpoint, Azurite, dev token issuer) for
+ * whatever is not configured. Settings come from the environment, then `local.settings.json`
+ * `Values`, as `func start` reads them. It says what it is doing, one line per part with its
+ * timing, then prints the shell exports the README's examples use.
+ *
+ * `npm start -- --stack-only` (`npm run stack`) starts only the embedded parts and prints the
+ * `Values` to put in local.settings.json for `func start`.
+ *
+ * `node --import tsx dev/start.ts <bundle>` serves a bundle that is already built (tests).
  */
+import { createServer } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
 import type { FunctionDefinition } from '../shared/operations/registry';
-import { startLocalHost } from './localHost';
+import { startLocalHost, type LocalHost } from './localHost';
 import { localSettings } from './localSettings';
-import { startLocalStack } from './localStack';
+import { startLocalStack, type LocalStack, type StepRunner } from './localStack';
+import { firstLine, StartupError } from './startupError';
 
-async function main(): Promise<void> {
-  const given = { ...localSettings(), ...process.env };
-  const stack = await startLocalStack(given);
-  Object.assign(process.env, stack.env);
+const defaultPort = 7071;
 
-  const entry = pathToFileURL(process.argv[2] ?? 'dist/index.mjs').href;
-  const { functionDefinitions } = (await import(entry)) as { functionDefinitions: FunctionDefinition[] };
-  const quiet = process.env.LOCAL_HOST_QUIET === '1';
-  const host = await startLocalHost({
-    definitions: functionDefinitions,
-    port: Number(process.env.PORT ?? 7071),
-    ...(quiet ? { logHandler: () => undefined } : {}),
+const { values: flags, positionals } = parseArgs({
+  options: { 'stack-only': { type: 'boolean', default: false } },
+  allowPositionals: true,
+  strict: true,
+});
+
+function portFrom(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return defaultPort;
+  const port = Number(value);
+  if (!/^\d+$/.test(value.trim()) || port > 65535) {
+    throw new StartupError(
+      `PORT must be a whole number from 0 to 65535, got "${value}".`,
+      `Set PORT to a free port, e.g. PORT=7072 npm start (PORT=0 picks a free one), or unset it for ${defaultPort}.`,
+    );
+  }
+  return port;
+}
+
+function portInUse(port: number, cause?: unknown): StartupError {
+  return new StartupError(
+    `Port ${port} on 127.0.0.1 is already in use.`,
+    `Is npm start already running? Stop it, or set PORT to another port, e.g. PORT=${port + 1} npm start (PORT=0 picks a free one).`,
+    { cause },
+  );
+}
+
+function listenFailure(port: number, error: unknown): StartupError | undefined {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'EADDRINUSE') return portInUse(port, error);
+  if (code === 'EACCES') {
+    return new StartupError(`Port ${port} needs privileges this user does not have.`, 'Set PORT to a port from 1024 up, e.g. PORT=7071 npm start.', { cause: error });
+  }
+  return undefined;
+}
+
+/** Fails fast, before anything is built or started, when the port is taken. */
+async function ensurePortFree(port: number): Promise<void> {
+  if (port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (error) => reject(listenFailure(port, error) ?? error));
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve()));
   });
+}
 
-  let stopping = false;
-  const shutdown = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    await host.close();
-    await stack.stop();
-    process.exit(code);
-  };
-  process.on('SIGINT', () => void shutdown(0));
-  process.on('SIGTERM', () => void shutdown(0));
-  process.on('disconnect', () => void shutdown(0));
+const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
-  const parts = [
-    `Graph: ${stack.env.GRAPH_BASE_URL}${stack.started.graphEmulator ? ' (local emulator)' : ''}`,
-    `Identity endpoint: ${stack.env.IDENTITY_ENDPOINT}${stack.started.identityEndpoint ? ' (local)' : ''}`,
-    `Audit storage: ${stack.started.azurite ? `Azurite on 127.0.0.1:${stack.started.azurite.port} (in memory)` : 'as configured'}`,
-    `Caller tokens: ${stack.started.tokenIssuer ? `local dev issuer, keys at ${stack.env.AUTH_JWKS_URI} (npm run -s token -- --roles ROLE mints more)` : `Microsoft Entra ID tenant ${stack.env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
+/** One line per part: its name while it starts, then what it is and how long it took. */
+const step: StepRunner = async (label, start, describe) => {
+  process.stdout.write(`  ${label.padEnd(30, ' ')}`);
+  const began = performance.now();
+  try {
+    const started = await start();
+    process.stdout.write(`${describe(started)}  ${seconds(performance.now() - began)}\n`);
+    return started;
+  } catch (error) {
+    process.stdout.write(`failed after ${seconds(performance.now() - began)}\n`);
+    throw error;
+  }
+};
+
+async function buildBundle(): Promise<string> {
+  const { buildApp } = await import('../build');
+  const built = await step('build', () => buildApp().catch((error: unknown) => {
+    throw new StartupError(`The build failed: ${firstLine(error)}`, 'Fix the errors above, then run npm start again.', { cause: error });
+  }), (app) => `dist/index.mjs (${Math.round(app.bundleBytes / 1024)} KiB)`);
+  return built.bundle;
+}
+
+function exportsLine(values: Record<string, string | undefined>): string {
+  const quoted = (value: string) => (/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", "'\\''")}'`);
+  return `export ${Object.entries(values)
+    .filter((entry): entry is [string, string] => entry[1] !== undefined)
+    .map(([name, value]) => `${name}=${quoted(value)}`)
+    .join(' ')}`;
+}
+
+async function devToken(stack: LocalStack): Promise<string | undefined> {
+  return stack.started.tokenIssuer?.mint({ lifetimeSeconds: 12 * 3600 });
+}
+
+function partsSummary(stack: LocalStack): string[] {
+  const { started, env } = stack;
+  return [
+    `  Graph              ${env.GRAPH_BASE_URL}${started.graphEmulator ? ' (local emulator; scripted faults at $GRAPH/_emulator/faults)' : ''}`,
+    `  Identity endpoint  ${env.IDENTITY_ENDPOINT}${started.identityEndpoint ? ' (local)' : ''}`,
+    `  Audit storage      ${started.azurite ? `Azurite on 127.0.0.1:${started.azurite.port} (in memory)` : 'as configured'}`,
+    `  Caller tokens      ${started.tokenIssuer ? 'local dev issuer (npm run -s token -- --roles ROLE mints more)' : `Microsoft Entra ID tenant ${env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
   ];
-  const token = stack.started.tokenIssuer ? await stack.started.tokenIssuer.mint({ lifetimeSeconds: 12 * 3600 }) : '$TOKEN';
-  const apiUrl = host.apiUrl.replace('127.0.0.1', 'localhost');
+}
+
+async function serve(stack: LocalStack, entry: string, port: number, began: number): Promise<LocalHost> {
+  Object.assign(process.env, stack.env);
+  const { functionDefinitions } = (await import(pathToFileURL(entry).href)) as { functionDefinitions: FunctionDefinition[] };
+  const quiet = process.env.LOCAL_HOST_QUIET === '1';
+  const host = await step(
+    'local host',
+    () =>
+      startLocalHost({ definitions: functionDefinitions, port, ...(quiet ? { logHandler: () => undefined } : {}) }).catch((error: unknown) => {
+        throw listenFailure(port, error) ?? error;
+      }),
+    (started) => started.apiUrl,
+  );
+  const token = await devToken(stack);
+  const routes = functionDefinitions.flatMap((definition) =>
+    definition.kind === 'http' && !definition.options.route.includes('{*')
+      ? [`  ${(definition.options.methods ?? ['GET', 'POST']).join(',').padEnd(5)} $API/${definition.options.route}`]
+      : [],
+  );
   process.stdout.write(
     [
+      '',
+      `Ready in ${seconds(performance.now() - began)}.`,
       `API: ${host.apiUrl}`,
-      ...parts,
+      ...partsSummary(stack),
       'Routes:',
-      ...functionDefinitions
-        .filter((definition) => definition.kind === 'http')
-        .map((definition) => `  ${(definition.options.methods ?? ['GET', 'POST']).join(',').padEnd(5)} ${apiUrl}/${definition.options.route}`),
-      'Try:',
-      ...(stack.started.tokenIssuer ? [] : ['  (TOKEN: an access token for the facade app registration, e.g. `az account get-access-token --resource <app id URI>`)']),
-      `  curl -s -X POST ${apiUrl}/v1.0/external/connections -H 'Content-Type: application/json' \\`,
-      `    -H "Authorization: Bearer ${token}" \\`,
-      `    -d '{"id":"contosohr","name":"Contoso HR","description":"Connection to index Contoso HR system"}'`,
+      ...routes,
+      '  any other path or method: a Graph-shaped 404 naming the nearest route, or 405 with Allow',
+      '',
+      'Paste this into another terminal; the README examples use these variables:',
+      '',
+      exportsLine({
+        API: host.apiUrl,
+        GRAPH: stack.env.GRAPH_BASE_URL,
+        TOKEN: token,
+      }),
+      ...(token ? [] : ['  (TOKEN: an access token for the facade app registration, e.g. TOKEN=$(az account get-access-token --resource "$AUTH_AUDIENCE" --query accessToken -o tsv))']),
+      '',
+      `curl -s -X POST "$API/v1.0/external/connections" -H 'Content-Type: application/json' \\`,
+      `  -H "Authorization: Bearer $TOKEN" \\`,
+      `  -d '{"id":"contosohr","name":"Contoso HR","description":"Connection to index Contoso HR system"}'`,
+      '',
+      `${quiet ? 'Requests are not logged (LOCAL_HOST_QUIET=1).' : 'Each request is logged below, one line each.'} Ctrl-C stops everything.`,
+      '',
+    ].join('\n'),
+  );
+  return host;
+}
+
+async function printStackValues(stack: LocalStack): Promise<void> {
+  const names = ['GRAPH_BASE_URL', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AuditStorage', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_JWKS_URI'];
+  const values = Object.fromEntries(names.flatMap((name) => (stack.env[name] ? [[name, stack.env[name]]] : [])));
+  const token = await devToken(stack);
+  process.stdout.write(
+    [
+      '',
+      'Running. Put these in the Values of local.settings.json, then run func start in another terminal:',
+      '',
+      JSON.stringify(values, null, 2),
+      '',
+      exportsLine({ API: 'http://localhost:7071/api', GRAPH: stack.env.GRAPH_BASE_URL, TOKEN: token }),
+      '',
       'Ctrl-C stops everything.',
       '',
     ].join('\n'),
   );
 }
 
+async function main(): Promise<void> {
+  const began = performance.now();
+  const given = { ...localSettings(), ...process.env };
+  const port = portFrom(given.PORT);
+  const stackOnly = flags['stack-only'];
+  if (!stackOnly) await ensurePortFree(port);
+  process.stdout.write(stackOnly ? 'Starting the local parts for func start:\n' : 'Starting graph-connectors-facade:\n');
+  const entry = stackOnly ? '' : positionals[0] ?? (await buildBundle());
+  const stack = await startLocalStack(given, { step });
+
+  let host: LocalHost | undefined;
+  let stopping = false;
+  const shutdown = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    await host?.close();
+    await stack.stop();
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void shutdown(0));
+  process.on('SIGTERM', () => void shutdown(0));
+  process.on('disconnect', () => void shutdown(0));
+  // npm does not pass SIGTERM on through its shell: when the process that started us is gone,
+  // stop too, rather than leave the host and Azurite running with nobody to stop them.
+  const parent = process.ppid;
+  setInterval(() => {
+    if (process.ppid !== parent) void shutdown(0);
+  }, 1_000).unref();
+
+  try {
+    if (stackOnly) await printStackValues(stack);
+    else host = await serve(stack, entry, port, began);
+  } catch (error) {
+    await stack.stop();
+    throw error;
+  }
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(`npm start failed: ${error instanceof Error ? error.stack : String(error)}\n`);
+  if (error instanceof StartupError) {
+    process.stderr.write(`\nnpm start: ${error.message}\n  ${error.fix}\n`);
+  } else {
+    process.stderr.write(`\nnpm start failed unexpectedly: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
   process.exit(1);
 });

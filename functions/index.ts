@@ -9,6 +9,8 @@ import './createConnectorGroup';
 import './health';
 import './openapi';
 import './reconcile';
+// Last: the catch-all answers whatever no function above takes.
+import './unknownRoute';
 
 export { functionDefinitions } from '../shared/operations/registry';
 export { reconcileAuditRecords } from './reconcile';

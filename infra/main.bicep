@@ -10,7 +10,40 @@ targetScope = 'subscription'
 param environmentName string
 
 @minLength(1)
-@description('Region of every resource; one that offers Flex Consumption.')
+@description('Region of every resource; one that offers Flex Consumption (the list of the Azure Functions azd quickstarts).')
+@allowed([
+  'australiaeast'
+  'australiasoutheast'
+  'brazilsouth'
+  'canadacentral'
+  'centralindia'
+  'centralus'
+  'eastasia'
+  'eastus'
+  'eastus2'
+  'francecentral'
+  'germanywestcentral'
+  'italynorth'
+  'japaneast'
+  'koreacentral'
+  'northcentralus'
+  'northeurope'
+  'norwayeast'
+  'southafricanorth'
+  'southcentralus'
+  'southeastasia'
+  'southindia'
+  'spaincentral'
+  'swedencentral'
+  'uaenorth'
+  'uksouth'
+  'ukwest'
+  'westcentralus'
+  'westeurope'
+  'westus'
+  'westus2'
+  'westus3'
+])
 @metadata({
   azd: {
     type: 'location'
@@ -35,6 +68,31 @@ param graphBaseUrl string = 'https://graph.microsoft.com'
 
 @description('Audit table name (AUDIT_TABLE_NAME).')
 param auditTableName string = 'AuditLog'
+
+@description('How callers are authenticated (AUTH_MODE): jwt, or appservice behind App Service Authentication.')
+@allowed(['jwt', 'appservice'])
+param authMode string = 'jwt'
+
+@description('Override of the accepted token issuers (AUTH_ISSUER); empty: the tenant\'s v1 and v2 issuers.')
+param authIssuer string = ''
+
+@description('Override of the token signing keys URL (AUTH_JWKS_URI); empty: the tenant\'s.')
+param authJwksUri string = ''
+
+@description('Deadline of one request\'s Graph work in ms, retries included (GRAPH_DEADLINE_MS).')
+param graphDeadlineMs string = '30000'
+
+@description('Timeout of one attempt at a Graph call in ms (GRAPH_ATTEMPT_TIMEOUT_MS).')
+param graphAttemptTimeoutMs string = '10000'
+
+@description('How long an Idempotency-Key and its answer are kept, in hours (IDEMPOTENCY_RETENTION_HOURS).')
+param idempotencyRetentionHours string = '24'
+
+@description('Reconciliation settles records older than this, in minutes (RECONCILE_AFTER_MINUTES).')
+param reconcileAfterMinutes string = '10'
+
+@description('Most records one reconciliation run settles (RECONCILE_MAX_RECORDS).')
+param reconcileMaxRecords string = '200'
 
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
@@ -111,6 +169,14 @@ module api './app/api.bicep' = {
     authAcceptedScopes: authAcceptedScopes
     authAllowedClientApps: authAllowedClientApps
     publicBaseUrl: publicBaseUrl
+    authMode: authMode
+    authIssuer: authIssuer
+    authJwksUri: authJwksUri
+    graphDeadlineMs: graphDeadlineMs
+    graphAttemptTimeoutMs: graphAttemptTimeoutMs
+    idempotencyRetentionHours: idempotencyRetentionHours
+    reconcileAfterMinutes: reconcileAfterMinutes
+    reconcileMaxRecords: reconcileMaxRecords
   }
   dependsOn: [
     rbac

@@ -1,6 +1,6 @@
 /**
  * Graph-shaped errors. Every failure the facade reports, its own or Graph's, leaves in the body
- * Microsoft Graph uses (graph-api.md §5), so a caller branches on `error.code` alone.
+ * Microsoft Graph uses (docs/graph-facts.md §5), so a caller branches on `error.code` alone.
  */
 
 export interface GraphErrorDetail {

@@ -12,12 +12,19 @@ param applicationInsightsConnectionString string
 param auditTableName string
 param graphBaseUrl string
 param authAudience string
+param authMode string = 'jwt'
 param authIssuer string = ''
 param authJwksUri string = ''
 param authAcceptedScopes string = ''
 param authAllowedClientApps string = ''
 param publicBaseUrl string = ''
-@allowed(['20', '22'])
+param graphDeadlineMs string = '30000'
+param graphAttemptTimeoutMs string = '10000'
+param idempotencyRetentionHours string = '24'
+param reconcileAfterMinutes string = '10'
+param reconcileMaxRecords string = '200'
+// Node.js 20 reached end of life on 2026-04-30.
+@allowed(['22'])
 param nodeVersion string = '22'
 param maximumInstanceCount int = 100
 param instanceMemoryMB int = 2048
@@ -39,12 +46,12 @@ var appSettings = {
   AuditStorage__credential: 'managedidentity'
   AuditStorage__clientId: identityClientId
   AUDIT_TABLE_NAME: auditTableName
-  GRAPH_DEADLINE_MS: '30000'
-  GRAPH_ATTEMPT_TIMEOUT_MS: '10000'
-  IDEMPOTENCY_RETENTION_HOURS: '24'
-  RECONCILE_AFTER_MINUTES: '10'
-  RECONCILE_MAX_RECORDS: '200'
-  AUTH_MODE: 'jwt'
+  GRAPH_DEADLINE_MS: graphDeadlineMs
+  GRAPH_ATTEMPT_TIMEOUT_MS: graphAttemptTimeoutMs
+  IDEMPOTENCY_RETENTION_HOURS: idempotencyRetentionHours
+  RECONCILE_AFTER_MINUTES: reconcileAfterMinutes
+  RECONCILE_MAX_RECORDS: reconcileMaxRecords
+  AUTH_MODE: authMode
   AUTH_TENANT_ID: tenant().tenantId
   AUTH_AUDIENCE: authAudience
   AUTH_ISSUER: authIssuer
@@ -109,6 +116,26 @@ resource api 'Microsoft.Web/sites@2024-04-01' = {
   }
 }
 
+// No FTP and no basic-auth (publishing profile) deployments: azd deploys with Microsoft Entra ID.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: api
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-04-01' = {
+  parent: api
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+// Every app setting, as a whole: a provision replaces what is there, so a setting changed with
+// `az functionapp config appsettings set` is undone by the next `azd up`. Change settings through
+// parameters (`azd env set …`, then `azd provision`).
 resource settings 'Microsoft.Web/sites/config@2024-04-01' = {
   parent: api
   name: 'appsettings'

@@ -1,10 +1,11 @@
 // Admin step, run once after `azd up` by someone who may grant application permissions and
-// create app registrations (e.g. Privileged Role Administrator + Application Administrator):
+// create app registrations (e.g. Privileged Role Administrator + Application Administrator).
+// Needs Bicep CLI 0.36.1 or later (the Microsoft Graph extension, bicepconfig.json beside this file):
 //   az deployment group create -g <resource group> -f infra/graph-permissions/main.bicep \
 //     -p environmentName=<azd env> identityPrincipalId=<AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID> [enableConnectorGroups=true]
 // 1. grants the Function App identity its Microsoft Graph application permissions;
 // 2. creates the facade's own app registration (the audience callers get tokens for) with the
-//    four app roles the operations require (issue 4), and its service principal.
+//    four app roles the operations require, and its service principal.
 extension microsoftGraphV1
 
 @description('Name of the azd environment (as given to azd up): names the app registration.')
@@ -26,7 +27,7 @@ var graphPermissions = concat(
 )
 var facadeUniqueName = 'graph-connectors-facade-${environmentName}'
 
-// App roles of the facade (issue 4): users (Power Automate makers) and apps (Logic Apps managed
+// App roles of the facade: users (Power Automate makers) and apps (Logic Apps managed
 // identities, services) can be assigned them. Ids are stable per environment.
 var facadeRoles = [
   {

@@ -19,7 +19,7 @@ export interface CachedTokenProviderOptions {
 
 /**
  * Single-flight token cache over a credential. `ManagedIdentityCredential` caches tokens, but
- * concurrent calls on a cold credential each go to the identity endpoint (graph-api.md §8):
+ * concurrent calls on a cold credential each go to the identity endpoint (docs/graph-facts.md §8):
  * here every concurrent caller awaits the one request under way.
  */
 export class CachedTokenProvider implements TokenProvider {

@@ -103,7 +103,7 @@ function headerParameters(operation: OperationDefinition): ParameterDoc[] {
       schema: { type: 'string' },
     },
   ];
-  // Teams admin center deployments send it with the connection create (graph-api.md §1).
+  // Teams admin center deployments send it with the connection create (docs/graph-facts.md §1).
   if (operation.entityType === 'externalConnection') {
     headers.push({
       name: 'GraphConnectors-Ticket',
@@ -213,7 +213,7 @@ const stringProperty = (description: string, summary: string, extra: SchemaObjec
   'x-ms-summary': summary,
 });
 
-/** The error body of `shared/errors.ts` (Graph's, graph-api.md §5). */
+/** The error body of `shared/errors.ts` (Graph's, docs/graph-facts.md §5). */
 export const graphErrorSchemas: Record<string, SchemaObject> = {
   GraphErrorDetail: {
     type: 'object',

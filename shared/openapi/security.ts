@@ -2,7 +2,7 @@ import { appRoles } from '../auth/roles';
 
 /**
  * Callers authenticate with Microsoft Entra ID access tokens for the facade's app registration
- * (issue 4: `AUTH_*` settings, app roles below). Power Platform connectors use the `aad`
+ * (`AUTH_*` settings, app roles below). Power Platform connectors use the `aad`
  * identity provider of `connector/apiProperties.json`; these URLs are what connectors expect.
  */
 

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemAssignedPrincipalId } from '../../dev/identityEndpoint';
 import { devIdentities } from '../../dev/tokenIssuer';
 import { call, startTestStack, type TestStack } from '../support/stack';
-import { seedExamples } from '../support/seedExamples';
+import { documentedExamples } from '../support/documentedExamples';
 
 let stack: TestStack;
 
@@ -17,15 +17,15 @@ afterAll(async () => {
 const memberId = 'e811976d-83df-4cbd-8b9b-5215b18aa874';
 
 describe('the four operations end to end (local host, Graph emulator, identity endpoint, Azurite)', () => {
-  it('creates each seed example on its seed route: connection → groups → member → connector group', async () => {
-    for (const example of seedExamples) {
+  it('creates each documented example on its documented route: connection → groups → member → connector group', async () => {
+    for (const example of documentedExamples) {
       const response = await stack.post(`/${example.version}${example.path}`, example.concrete);
-      expect(response.status, `${example.seed}: ${JSON.stringify(response.body)}`).toBe(201);
+      expect(response.status, `${example.name}: ${JSON.stringify(response.body)}`).toBe(201);
       expect(response.headers.get('graph-request-id')).toMatch(/^[0-9a-f-]{36}$/);
       expect(response.headers.get('request-id')).toMatch(/^[0-9a-f-]{36}$/);
     }
 
-    // Graph received the current shapes on the /external paths, never the seeds' older ones.
+    // Graph received the current shapes on the /external paths, never the older ones.
     const received = stack.graph.graphRequests({ method: 'POST' }).map((request) => [request.path, request.body]);
     expect(received).toEqual([
       ['/beta/external/connections', { id: 'contosohr', name: 'Name value', description: 'Description value', configuration: { authorizedAppIds: ['de8bc8b5-d9f9-48b1-a8ad-b748da725064'] } }],

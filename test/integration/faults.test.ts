@@ -4,8 +4,8 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack';
 
 /**
- * The fault matrix of issue 3: each row one test, against the local host process, Azurite and
- * the Graph emulator with injected faults. The deadline is short so the rows stay quick.
+ * The fault matrix of the README ("Failure behaviour"): each row one test, against the local host
+ * process, Azurite and the Graph emulator with injected faults. The deadline is short so the rows stay quick.
  */
 
 const deadlineMs = 6_000;
@@ -87,7 +87,7 @@ describe('Graph throttling and transient failures', () => {
     expect(response.status).toBe(503);
     expect(response.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(elapsed).toBeLessThan(deadlineMs);
-    // A 503 may hide a create Graph made (graph-api.md §1): not "failed" until Graph has been asked.
+    // A 503 may hide a create Graph made (docs/graph-facts.md §1): not "failed" until Graph has been asked.
     expect(await auditRecordOf('createExternalGroup', 'row-503-forever')).toMatchObject({ status: 'unknown', httpStatus: 503 });
     await runReconcile();
     expect(await auditRecordOf('createExternalGroup', 'row-503-forever')).toMatchObject({

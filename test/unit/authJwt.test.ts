@@ -48,7 +48,7 @@ describe('the token defect matrix, through every stage of the create pipeline', 
     });
   });
 
-  it('covers at least the twelve defects of the issue, and each wrong kind of delegated token', () => {
+  it('covers at least the twelve defects, and each wrong kind of delegated token', () => {
     expect(defects.length).toBeGreaterThanOrEqual(24);
   });
 

@@ -142,12 +142,45 @@ describe('infra/main.bicep wiring', () => {
     expect(Object.keys(parameters.parameters).filter((name) => !declared.has(name))).toEqual([]);
   });
 
-  it('runs the Function App on Flex Consumption with a Node.js 20+ runtime and a user-assigned identity', () => {
+  it('runs the Function App on Flex Consumption with Node.js 22 (20 is past its end of life) and a user-assigned identity', () => {
     const api = read('infra/app/api.bicep');
     expect(api).toMatch(/name: 'FC1'\n\s+tier: 'FlexConsumption'/);
     expect(api).toMatch(/name: 'node'\n\s+version: nodeVersion/);
-    expect(api).toMatch(/param nodeVersion string = '(20|22)'/);
+    expect(api).toMatch(/@allowed\(\['22'\]\)\nparam nodeVersion string = '22'/);
     expect(api).toContain("type: 'UserAssigned'");
+  });
+
+  it('offers only regions with Flex Consumption for the location azd asks for', () => {
+    const block = /@allowed\(\[\n([\s\S]*?)\]\)\n@metadata\(\{\n {2}azd: \{\n {4}type: 'location'\n {2}\}\n\}\)\nparam location string/.exec(main);
+    expect(block, 'an @allowed list right before the azd location parameter').not.toBeNull();
+    const regions = [...block![1]!.matchAll(/^ {2}'([a-z0-9]+)'$/gm)].map((match) => match[1]);
+    expect(regions.length).toBeGreaterThan(20);
+    expect(regions).toEqual(expect.arrayContaining(['eastus', 'eastus2', 'westeurope', 'northeurope', 'swedencentral', 'australiaeast']));
+    expect(regions).not.toContain('eastus2euap');
+  });
+
+  it('switches FTP and basic-auth (SCM) publishing off', () => {
+    const api = read('infra/app/api.bicep');
+    for (const name of ['ftp', 'scm']) {
+      const policy = new RegExp(`resource \\w+ 'Microsoft\\.Web/sites/basicPublishingCredentialsPolicies@[\\d-]+' = \\{\\n {2}parent: api\\n {2}name: '${name}'\\n {2}properties: \\{\\n {4}allow: false`);
+      expect(api, name).toMatch(policy);
+    }
+  });
+
+  it('lets every tunable setting be changed with azd env set + azd provision', () => {
+    const parameters = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> };
+    const api = read('infra/app/api.bicep');
+    const apiModule = modules.find((module) => module.symbol === 'api')!;
+    const derived = new Set(['AZURE_CLIENT_ID', 'AuditStorage__tableServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AUTH_TENANT_ID']);
+    const tunable = bicepAppSettings().filter((name) => !hostSetting.test(name) && !derived.has(name));
+    expect(tunable.length).toBeGreaterThan(8);
+    for (const setting of tunable) {
+      const valueExpression = new RegExp(`^ {2}${setting}: (\\w+)$`, 'm').exec(api)?.[1];
+      expect(valueExpression, `${setting} takes its value from a parameter of api.bicep`).toBeDefined();
+      expect(apiModule.body, `main.bicep passes ${valueExpression}`).toMatch(new RegExp(`^ {4}${valueExpression}: `, 'm'));
+      const mapped = Object.entries(parameters.parameters).find(([, parameter]) => parameter.value.startsWith(`\${${setting}`));
+      expect(mapped, `main.parameters.json reads ${setting} from the azd environment`).toBeDefined();
+    }
   });
 
   it('storage refuses shared keys and has the audit table; Application Insights refuses local auth', () => {
@@ -160,6 +193,13 @@ describe('infra/main.bicep wiring', () => {
 
 describe('infra/graph-permissions (admin step)', () => {
   const source = read('infra/graph-permissions/main.bicep');
+
+  it('names the Bicep version the Microsoft Graph extension needs (0.36.1), here and in the README', () => {
+    expect(source).toContain('Bicep CLI 0.36.1 or later');
+    const readme = read('README.md');
+    expect(readme).toContain('Bicep CLI 0.36.1 or later');
+    expect(readme).not.toMatch(/Bicep CLI 0\.(30|3[0-5])\b/);
+  });
 
   it('uses the Microsoft Graph Bicep extension declared in its bicepconfig.json', () => {
     expect(source).toMatch(/^extension microsoftGraphV1$/m);
@@ -187,9 +227,9 @@ describe('infra/graph-permissions (admin step)', () => {
 });
 
 describe('azure.yaml and host.json', () => {
-  it('azure.yaml names the function service at the project root', () => {
+  it('azure.yaml names the function service at the project root and deploys dist/ without a remote build', () => {
     const yaml = read('azure.yaml');
-    expect(yaml).toMatch(/services:\n {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function/);
+    expect(yaml).toMatch(/services:\n {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function\n {4}dist: dist\n {4}remoteBuild: false\n/);
   });
 
   it('host.json: no extension bundle, a timeout above the Graph deadline, failures never sampled', () => {

@@ -7,7 +7,7 @@ import { FacadeError, badRequest, graphErrorBody } from '../../shared/errors';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
 import type { OperationDefinition } from '../../shared/operations/operation';
 import { validateWith } from '../../shared/schemas/validate';
-import { seedExamples } from '../support/seedExamples';
+import { documentedExamples } from '../support/documentedExamples';
 
 /**
  * One source of truth: every case below is judged by joi (as the pipeline validates) and by the
@@ -175,7 +175,7 @@ const cases: Case[] = [
   ['group: unknown property', 'createExternalGroup', 'v1.0', { id: 'g1', owner: 'me' }, false],
   ['member: user', 'createExternalGroupMember', 'v1.0', { id: guid, type: 'user' }, true],
   ['member: external group', 'createExternalGroupMember', 'beta', { id: 'contoso_sales-1', type: 'externalGroup' }, true],
-  ['member: seed 003 shape', 'createExternalGroupMember', 'beta', { id: guid, type: 'group', identitySource: 'azureActiveDirectory' }, true],
+  ['member: the older identitySource shape', 'createExternalGroupMember', 'beta', { id: guid, type: 'group', identitySource: 'azureActiveDirectory' }, true],
   ['member: unknown type', 'createExternalGroupMember', 'v1.0', { id: guid, type: 'robot' }, false],
   ['member: no type', 'createExternalGroupMember', 'v1.0', { id: guid }, false],
   ['member: no id', 'createExternalGroupMember', 'v1.0', { type: 'user' }, false],
@@ -193,9 +193,9 @@ const cases: Case[] = [
 ];
 
 describe('joi and the published schemas judge bodies alike', () => {
-  it.each(seedExamples.flatMap((example) => [
-    [`${example.seed}, made concrete`, example, example.concrete] as const,
-    [`${example.seed}, as documented`, example, example.asDocumented] as const,
+  it.each(documentedExamples.flatMap((example) => [
+    [`${example.name}, made concrete`, example, example.concrete] as const,
+    [`${example.name}, as documented`, example, example.asDocumented] as const,
   ]))('%s', (_, example, body) => {
     const doc = documented(example.operation, example.version);
     const verdict = judgements(doc, body);

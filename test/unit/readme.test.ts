@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, resolve, sep } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { settingsCatalog } from '../../shared/config';
 
@@ -23,4 +24,95 @@ describe('the README configuration table', () => {
 it('runs the same test command as .ci/run', () => {
   expect(readme).toContain('npm test');
   expect(readFileSync('.ci/run', 'utf8')).toMatch(/^npm test$/m);
+});
+
+/**
+ * The README and the documents it links are read by people who have only the repository: every
+ * link stays inside it (or is a public URL), every in-page anchor names a heading, and no word
+ * speaks of how or where the project was made.
+ */
+const userDocuments = ['README.md', 'docs/graph-facts.md', 'connector/README.md'];
+const repositoryRoot = resolve('.');
+
+/** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
+function anchorsOf(markdown: string): Set<string> {
+  return new Set(
+    [...markdown.matchAll(/^#{1,6} (.+)$/gm)].map((match) =>
+      match[1]!.trim().toLowerCase().replace(/[^\p{L}\p{N} _-]/gu, '').replace(/ /g, '-'),
+    ),
+  );
+}
+
+function linksOf(markdown: string): string[] {
+  const inline = [...markdown.matchAll(/\[[^\]]*\]\(([^)\s]+)(?:\s+"[^"]*")?\)/g)].map((match) => match[1]!);
+  const references = [...markdown.matchAll(/^\s*\[[^\]]+\]:\s*(\S+)/gm)].map((match) => match[1]!);
+  const autolinks = [...markdown.matchAll(/<((?:https?:\/\/|\.{1,2}\/)[^>\s]+)>/g)].map((match) => match[1]!);
+  return [...inline, ...references, ...autolinks];
+}
+
+const forbiddenWords: [RegExp, string][] = [
+  [/\bseeds?\b/i, 'how the facts were collected means nothing to a reader'],
+  [/\.\.\/shared\b/, 'a folder outside the repository'],
+  [/graph-api\.md/i, 'a file outside the repository (the facts are in docs/graph-facts.md)'],
+  [/\bworkplace\b/i, 'where the project was developed'],
+  [/\bthis machine\b/i, 'where the project was developed'],
+  [/\/work\//, 'a path on the machine the project was developed on'],
+  [/\bthe issue\b|\bissue \d+\b/i, 'how the work was planned'],
+];
+
+describe.each(userDocuments)('%s', (document) => {
+  const text = readFileSync(document, 'utf8');
+  const folder = dirname(resolve(document));
+
+  it('links only to files inside the repository that exist, or to public URLs', () => {
+    const outside: string[] = [];
+    for (const link of linksOf(text)) {
+      if (/^(https?:|mailto:)/i.test(link) || link.startsWith('#')) continue;
+      const target = resolve(folder, decodeURIComponent(link.split('#')[0]!));
+      const inside = target === repositoryRoot || target.startsWith(`${repositoryRoot}${sep}`);
+      if (!inside || !existsSync(target)) outside.push(link);
+    }
+    expect(outside).toEqual([]);
+  });
+
+  it('names no relative path that leaves the repository', () => {
+    const escaping = [...text.matchAll(/(?:^|[\s(`'"[])((?:\.\.\/)+[^\s)`'"\]]*)/gm)]
+      .map((match) => match[1]!)
+      .filter((path) => {
+        const target = resolve(folder, path);
+        return target !== repositoryRoot && !target.startsWith(`${repositoryRoot}${sep}`);
+      });
+    expect(escaping).toEqual([]);
+  });
+
+  it('points in-page anchors at headings that exist', () => {
+    const anchors = anchorsOf(text);
+    const missing = linksOf(text).filter((link) => link.startsWith('#') && !anchors.has(link.slice(1)));
+    expect(missing).toEqual([]);
+    for (const link of linksOf(text).filter((candidate) => /\.md#/.test(candidate) && !/^https?:/.test(candidate))) {
+      const [file, anchor] = link.split('#');
+      expect(anchorsOf(readFileSync(resolve(folder, file!), 'utf8')).has(anchor!), link).toBe(true);
+    }
+  });
+
+  it.each(forbiddenWords.map(([pattern, why]) => [String(pattern), pattern, why] as const))('never says %s', (_, pattern, why) => {
+    const lines = text.split('\n').filter((line) => pattern.test(line));
+    expect(lines, why).toEqual([]);
+  });
+});
+
+describe('the README examples', () => {
+  it('use $API and $GRAPH from npm start\'s banner, not a fixed port', () => {
+    const examples = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!).join('\n');
+    expect(examples.split('\n').filter((line) => /curl .*(localhost|127\.0\.0\.1):\d+/.test(line))).toEqual([]);
+    expect(examples).toMatch(/curl [^\n]*"\$API\//);
+    expect(examples).toMatch(/curl [^\n]*"\$GRAPH\/_emulator\/faults"/);
+  });
+
+  it('change app settings through azd, never with az functionapp config appsettings set', () => {
+    const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!).join('\n');
+    expect(commands).not.toMatch(/az functionapp config appsettings set/);
+    expect(commands).toMatch(/azd env set \w+ /);
+    expect(commands).toMatch(/^azd provision/m);
+  });
 });

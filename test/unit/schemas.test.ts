@@ -7,7 +7,7 @@ import { createExternalGroupMember } from '../../functions/createExternalGroupMe
 import type { OperationDefinition } from '../../shared/operations/operation';
 import { contentCategories } from '../../shared/schemas/externalConnection';
 import { validateWith } from '../../shared/schemas/validate';
-import { seedExamples } from '../support/seedExamples';
+import { documentedExample, documentedExamples } from '../support/documentedExamples';
 
 const operations: Record<string, OperationDefinition> = {
   createExternalConnection,
@@ -42,14 +42,14 @@ const resolver = {
   urlMatchInfo: { baseUrls: ['https://contoso.com'], urlPattern: '/items/(?<slug>[^/]+)' },
 };
 
-describe('seed page examples', () => {
-  it.each(seedExamples.map((example) => [example.seed, example] as const))('%s passes once made concrete', (_, example) => {
+describe('the documented request examples', () => {
+  it.each(documentedExamples.map((example) => [example.name, example] as const))('%s passes once made concrete', (_, example) => {
     const operation = operations[example.operation]!;
     expect(judge(operation, example.concrete, example.version).problems).toEqual([]);
   });
 
-  it('004 forwards authorizedApps as authorizedAppIds and drops the old @odata.type names', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('004'))!;
+  it('the older connection example: forwards authorizedApps as authorizedAppIds and drops the old @odata.type names', () => {
+    const example = documentedExample('olderConnection');
     expect(judge(createExternalConnection, example.concrete, 'beta').value).toEqual({
       id: 'contosohr',
       name: 'Name value',
@@ -58,47 +58,47 @@ describe('seed page examples', () => {
     });
   });
 
-  it('003 translates identitySource azureActiveDirectory to the identity shape', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('003'))!;
+  it('the older member shape: translates identitySource azureActiveDirectory to the identity shape', () => {
+    const example = documentedExample('olderMember');
     expect(judge(createExternalGroupMember, example.concrete, 'beta').value).toEqual({ id: guid, type: 'user' });
   });
 
-  it('002 accepts connectorGroupType applicationProxy but does not forward it', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('002'))!;
+  it('the connector group example: accepts connectorGroupType applicationProxy but does not forward it', () => {
+    const example = documentedExample('connectorGroup');
     expect(judge(createConnectorGroup, example.concrete, 'beta').value).toEqual({
       name: 'Contoso on-premises apps',
       region: 'eur',
     });
   });
 
-  it('004 as documented lacks the id Graph now requires and has a non-GUID app id', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('004'))!;
+  it('the older connection example as documented lacks the id Graph now requires and has a non-GUID app id', () => {
+    const example = documentedExample('olderConnection');
     expect(targetsOf(createExternalConnection, example.asDocumented, 'beta')).toEqual(
       expect.arrayContaining(['id', 'configuration.authorizedAppIds[0]']),
     );
   });
 
-  it('000 as documented lacks the required id', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('000'))!;
+  it('the older group example as documented lacks the required id', () => {
+    const example = documentedExample('olderGroup');
     expect(targetsOf(createExternalGroup, example.asDocumented)).toEqual(['id']);
   });
 
-  it('003 as documented has placeholder values and no id', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('003'))!;
+  it('the older member example as documented has placeholder values and no id', () => {
+    const example = documentedExample('olderMember');
     expect(targetsOf(createExternalGroupMember, example.asDocumented, 'beta')).toEqual(
       expect.arrayContaining(['type', 'identitySource']),
     );
   });
 
-  it('002 as documented sets read-only isDefault and placeholder enum values, all reported at once', () => {
-    const example = seedExamples.find((candidate) => candidate.seed.startsWith('002'))!;
+  it('the connector group example as documented sets read-only isDefault and placeholder enum values, all reported at once', () => {
+    const example = documentedExample('connectorGroup');
     expect(targetsOf(createConnectorGroup, example.asDocumented, 'beta').sort()).toEqual(
       ['connectorGroupType', 'isDefault', 'region'],
     );
   });
 });
 
-describe('externalConnection rules (graph-api.md §1)', () => {
+describe('externalConnection rules (docs/graph-facts.md §1)', () => {
   const valid = { id: 'contosohr', name: 'Contoso HR' };
 
   it.each([
@@ -284,7 +284,7 @@ describe('externalConnection: result templates, activity settings and array limi
   });
 });
 
-describe('externalGroup rules (graph-api.md §2)', () => {
+describe('externalGroup rules (docs/graph-facts.md §2)', () => {
   it('requires an id of at most 128 URL-safe Base64 characters', () => {
     expect(targetsOf(createExternalGroup, { displayName: 'x' })).toEqual(['id']);
     expect(targetsOf(createExternalGroup, { id: 'a'.repeat(129) })).toEqual(['id']);
@@ -299,7 +299,7 @@ describe('externalGroup rules (graph-api.md §2)', () => {
   });
 });
 
-describe('externalGroupMember rules (graph-api.md §3)', () => {
+describe('externalGroupMember rules (docs/graph-facts.md §3)', () => {
   it('requires id and type', () => {
     expect(targetsOf(createExternalGroupMember, {}).sort()).toEqual(['id', 'type']);
   });
@@ -334,7 +334,7 @@ describe('externalGroupMember rules (graph-api.md §3)', () => {
   });
 });
 
-describe('connectorGroup rules (graph-api.md §4)', () => {
+describe('connectorGroup rules (docs/graph-facts.md §4)', () => {
   it('requires a non-empty name', () => {
     expect(targetsOf(createConnectorGroup, {}, 'beta')).toEqual(['name']);
     expect(targetsOf(createConnectorGroup, { name: '' }, 'beta')).toEqual(['name']);

@@ -1,22 +1,27 @@
 /**
- * The request examples of the seed pages (../shared/seeds), as documented, and made concrete: the
- * seeds' placeholder values ("String", "Boolean") replaced by real ones and, where Graph now
- * requires an id the old example lacks, the id added (graph-api.md §9).
+ * Request examples of Graph's documentation, current and older (docs/graph-facts.md §9), as
+ * documented, and made concrete: placeholder values ("String", "Boolean") replaced by real ones
+ * and, where Graph now requires an id the older example lacks, the id added.
  */
 
-export interface SeedExample {
-  seed: string;
+export type ExampleKey = 'olderConnection' | 'olderGroup' | 'group' | 'olderMember' | 'connectorGroup';
+
+export interface DocumentedExample {
+  key: ExampleKey;
+  /** What the example is, for test names. */
+  name: string;
   operation: 'createExternalConnection' | 'createExternalGroup' | 'createExternalGroupMember' | 'createConnectorGroup';
-  /** The path of the seed's example request below the version. */
+  /** The path of the example request below the version. */
   path: string;
   version: 'v1.0' | 'beta';
   asDocumented: Record<string, unknown>;
   concrete: Record<string, unknown>;
 }
 
-export const seedExamples: SeedExample[] = [
+export const documentedExamples: DocumentedExample[] = [
   {
-    seed: '004 create externalConnection',
+    key: 'olderConnection',
+    name: 'create externalConnection, the older beta example',
     operation: 'createExternalConnection',
     path: '/connections',
     version: 'beta',
@@ -41,7 +46,8 @@ export const seedExamples: SeedExample[] = [
     },
   },
   {
-    seed: '000 create externalGroup (older page)',
+    key: 'olderGroup',
+    name: 'create externalGroup, the older example without an id',
     operation: 'createExternalGroup',
     path: '/connections/contosohr/groups',
     version: 'v1.0',
@@ -58,7 +64,8 @@ export const seedExamples: SeedExample[] = [
     },
   },
   {
-    seed: '001 create externalGroup',
+    key: 'group',
+    name: 'create externalGroup, the current example',
     operation: 'createExternalGroup',
     path: '/external/connections/contosohr/groups',
     version: 'v1.0',
@@ -66,7 +73,8 @@ export const seedExamples: SeedExample[] = [
     concrete: { id: '31bea3d537902000', displayName: 'Contoso Marketing', description: 'The product marketing team' },
   },
   {
-    seed: '003 create externalGroupMember',
+    key: 'olderMember',
+    name: 'add an externalGroupMember, the older beta identitySource shape',
     operation: 'createExternalGroupMember',
     path: '/connections/contosohr/groups/31bea3d537902000/members',
     version: 'beta',
@@ -83,7 +91,8 @@ export const seedExamples: SeedExample[] = [
     },
   },
   {
-    seed: '002 create connectorGroup',
+    key: 'connectorGroup',
+    name: 'create connectorGroup, the beta example',
     operation: 'createConnectorGroup',
     path: '/onPremisesPublishingProfiles/applicationProxy/connectorGroups',
     version: 'beta',
@@ -102,3 +111,9 @@ export const seedExamples: SeedExample[] = [
     },
   },
 ];
+
+export function documentedExample(key: ExampleKey): DocumentedExample {
+  const example = documentedExamples.find((candidate) => candidate.key === key);
+  if (!example) throw new Error(`no documented example ${key}`);
+  return example;
+}
