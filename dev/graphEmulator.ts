@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { jwtVerify } from 'jose';
+import { MalformedBatch, parseBatch, runBatch, type BatchStep, type GraphOutcome } from './graphBatch';
 import { listenOnLoopback, readRequestBody, sendJson } from './listen';
 
 /**
@@ -16,7 +17,10 @@ export interface FaultStep {
   status?: number;
   retryAfter?: string;
   body?: unknown;
-  /** Wait this long first (alone: a slow but otherwise normal answer). */
+  /**
+   * Wait this long before answering (alone: a slow but otherwise normal answer; with `commit`: the
+   * request is carried out first and its own answer comes late).
+   */
   delayMs?: number;
   /** Never answer. */
   hang?: boolean;
@@ -41,6 +45,18 @@ export interface ReceivedRequest {
   receivedAt: string;
   /** The client's port: the same port on two requests means one kept-alive connection. */
   remotePort: number | undefined;
+  /** Set on a step of a JSON batch: the batch's number (1, 2, … in this emulator) and the step's id. */
+  batchStep?: { batch: number; id: string };
+}
+
+/** How many calls reached Graph: over HTTP (a batch counts once) and as batch steps. */
+export interface GraphCallCounts {
+  /** HTTP requests to Graph: direct requests and `$batch` envelopes. */
+  httpCalls: number;
+  /** `$batch` envelopes among them. */
+  batches: number;
+  /** Steps carried out from batches (not those answered 424 or refused for a missing Content-Type). */
+  batchSteps: number;
 }
 
 export interface GraphEmulatorOptions {
@@ -55,8 +71,16 @@ export interface GraphEmulator {
   /** Value for `GRAPH_BASE_URL`. */
   baseUrl: string;
   readonly requests: readonly ReceivedRequest[];
-  /** Requests to Graph proper (not the emulator's own control routes). */
+  /**
+   * Requests to Graph proper (not the emulator's own control routes): direct requests, `$batch`
+   * envelopes and each step a batch carried out, as Graph saw them.
+   */
   graphRequests(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  /** The HTTP requests to Graph (a batch is one): what a client paid in round trips. */
+  graphHttpCalls(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  /** The steps batches carried out, each with its `batchStep`. */
+  batchSteps(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  callCounts(): GraphCallCounts;
   addFault(rule: FaultRule): void;
   /** How many entities of each kind exist. */
   entityCounts(): Record<keyof Stored, number>;
@@ -75,6 +99,22 @@ interface Stored {
   groups: Map<string, Record<string, unknown>>;
   members: Map<string, Record<string, unknown>>;
   connectorGroups: Map<string, Record<string, unknown>>;
+}
+
+/** One request as the emulator carries it out: a direct request or a step of a batch. */
+interface GraphCall {
+  method: string;
+  /** Version included: `/v1.0/external/connections`. */
+  path: string;
+  query: URLSearchParams;
+  contentType: string;
+  bodyText: string;
+  remotePort: number | undefined;
+}
+
+interface CallIds {
+  requestId: string;
+  clientRequestId: string;
 }
 
 class GraphFailure extends Error {
@@ -112,6 +152,7 @@ function rejectReadOnly(body: Record<string, unknown>, ...properties: string[]):
 export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {
   const requests: ReceivedRequest[] = [];
   let faults: FaultRule[] = [];
+  let batchCount = 0;
   const store: Stored = { connections: new Map(), groups: new Map(), members: new Map(), connectorGroups: new Map() };
   let origin = '';
   const pageSize = options.pageSize ?? 100;
@@ -225,74 +266,120 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segments[0] ?? ''}'.`);
   }
 
-  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string): Promise<void> {
-    const requestId = randomUUID();
-    const clientRequestId = String(request.headers['client-request-id'] ?? randomUUID());
-    const headers = { 'request-id': requestId, 'client-request-id': clientRequestId };
-    const answerError = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
-      sendJson(
-        response,
-        status,
-        {
-          error: {
-            code,
-            message,
-            innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), 'request-id': requestId, 'client-request-id': clientRequestId },
-          },
-        },
-        { ...headers, ...extra },
-      );
-    const method = request.method ?? 'GET';
-    const [version = '', ...segments] = path.split('/').filter(Boolean);
+  /** Graph's error body, with the correlation ids of the request it answers. */
+  const errorBody = (code: string, message: string, ids: CallIds) => ({
+    error: {
+      code,
+      message,
+      innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId },
+    },
+  });
 
-    const run = (): [number, unknown] => {
+  /** Graph's logic for one request, faults aside; its refusals come back as Graph-shaped errors. */
+  async function perform(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
+    try {
+      const [version = '', ...segments] = call.path.split('/').filter(Boolean);
       if (!versions.has(version)) throw new GraphFailure(400, 'BadRequest', `Invalid version: ${version}`);
       let body: Record<string, unknown> = {};
-      if (method === 'POST') {
-        if (!/^application\/json/i.test(String(request.headers['content-type'] ?? ''))) {
+      if (call.method === 'POST') {
+        if (!/^application\/json/i.test(call.contentType)) {
           throw new GraphFailure(415, 'UnsupportedMediaType', 'Content-Type must be application/json.');
         }
         try {
-          body = JSON.parse(bodyText) as Record<string, unknown>;
+          body = JSON.parse(call.bodyText) as Record<string, unknown>;
         } catch {
           throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
         }
       }
-      return execute(method, version, segments, body, query);
-    };
+      if (segments.length === 1 && segments[0] === '$batch' && call.method === 'POST') return await performBatch(version, body, call, ids);
+      const [status, answer] = execute(call.method, version, segments, body, call.query);
+      return { kind: 'answer', status, headers: {}, body: answer };
+    } catch (error) {
+      if (error instanceof GraphFailure) return { kind: 'answer', status: error.status, headers: {}, body: errorBody(error.code, error.message, ids) };
+      return { kind: 'answer', status: 500, headers: {}, body: errorBody('generalException', error instanceof Error ? error.message : 'failure', ids) };
+    }
+  }
 
+  /**
+   * One request as Graph answers it, its fault step included; the same for a direct request and
+   * for a step of a batch. With `commit` the request is carried out once, before the fault: a
+   * delay then returns that very answer late, a status or reset hides it.
+   */
+  async function answerCall(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
+    const fault = nextFault(call.method, call.path);
+    const committed = fault?.commit ? await perform(call, ids) : undefined;
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.hang) return { kind: 'hang' };
+    if (fault?.reset) return { kind: 'reset' };
+    if (fault?.status) {
+      const status = fault.status;
+      return {
+        kind: 'answer',
+        status,
+        headers: fault.retryAfter ? { 'retry-after': fault.retryAfter } : {},
+        body: fault.body !== undefined
+          ? fault.body
+          : errorBody(status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected fault.', ids),
+      };
+    }
+    return committed ?? perform(call, ids);
+  }
+
+  /** `POST /{version}/$batch`: each step recorded and answered as a request of its own (dev/graphBatch.ts). */
+  async function performBatch(version: string, payload: unknown, envelope: GraphCall, ids: CallIds): Promise<GraphOutcome> {
+    let steps: BatchStep[];
+    try {
+      steps = parseBatch(version, payload);
+    } catch (error) {
+      if (error instanceof MalformedBatch) throw new GraphFailure(400, 'BadRequest', error.message);
+      throw error;
+    }
+    batchCount += 1;
+    const batch = batchCount;
+    const stepIds = (step: BatchStep): CallIds => ({ requestId: randomUUID(), clientRequestId: step.headers['client-request-id'] ?? ids.clientRequestId });
+    return runBatch(steps, {
+      seed: batch,
+      errorBody: (_status, code, message, step) => errorBody(code, message, stepIds(step)),
+      runStep: (step) => {
+        const bodyText = step.hasBody ? JSON.stringify(step.body) : '';
+        requests.push({
+          method: step.method,
+          path: step.path,
+          headers: step.headers,
+          body: step.hasBody ? step.body : undefined,
+          receivedAt: new Date().toISOString(),
+          remotePort: envelope.remotePort,
+          batchStep: { batch, id: step.id },
+        });
+        return answerCall(
+          { method: step.method, path: step.path, query: step.query, contentType: step.headers['content-type'] ?? '', bodyText, remotePort: envelope.remotePort },
+          stepIds(step),
+        );
+      },
+    });
+  }
+
+  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string): Promise<void> {
+    const ids: CallIds = { requestId: randomUUID(), clientRequestId: String(request.headers['client-request-id'] ?? randomUUID()) };
+    const correlation = { 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId };
     try {
       await authorize(request);
-      const fault = nextFault(method, path);
-      if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-      if (fault?.commit) {
-        try {
-          run();
-        } catch {
-          // The fault hides whatever Graph did, success or not.
-        }
-      }
-      if (fault?.hang) return; // the socket stays open until the caller gives up or the emulator closes
-      if (fault?.reset || fault?.status) {
-        if (fault.reset) {
-          request.socket.destroy();
-          return;
-        }
-        const status = fault.status ?? 500;
-        const extra: Record<string, string> = fault.retryAfter ? { 'retry-after': fault.retryAfter } : {};
-        if (fault.body !== undefined) {
-          sendJson(response, status, fault.body, { ...headers, ...extra });
-        } else {
-          answerError(status, status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected fault.', extra);
-        }
-        return;
-      }
-      const [status, body] = run();
-      sendJson(response, status, body, headers);
     } catch (error) {
-      if (error instanceof GraphFailure) answerError(error.status, error.code, error.message);
-      else answerError(500, 'generalException', error instanceof Error ? error.message : 'failure');
+      const failure = error instanceof GraphFailure ? error : new GraphFailure(500, 'generalException', 'failure');
+      sendJson(response, failure.status, errorBody(failure.code, failure.message, ids), correlation);
+      return;
     }
+    const method = request.method ?? 'GET';
+    const outcome = await answerCall(
+      { method, path, query, contentType: String(request.headers['content-type'] ?? ''), bodyText, remotePort: request.socket.remotePort },
+      ids,
+    );
+    if (outcome.kind === 'hang') return; // the socket stays open until the caller gives up or the emulator closes
+    if (outcome.kind === 'reset') {
+      request.socket.destroy();
+      return;
+    }
+    sendJson(response, outcome.status, outcome.body, { ...correlation, ...outcome.headers });
   }
 
   const running = await listenOnLoopback((request, response) => {
@@ -342,16 +429,22 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     sendJson(response, 404, { error: 'unknown emulator control route' });
   }
 
+  const matches = (request: ReceivedRequest, filter: { method?: string; path?: RegExp }) =>
+    (!filter.method || request.method === filter.method) && (!filter.path || filter.path.test(request.path));
+
   const emulator: GraphEmulator = {
     baseUrl: running.origin,
     get requests() {
       return requests;
     },
-    graphRequests: (filter = {}) =>
-      requests.filter(
-        (request) =>
-          (!filter.method || request.method === filter.method) && (!filter.path || filter.path.test(request.path)),
-      ),
+    graphRequests: (filter = {}) => requests.filter((request) => matches(request, filter)),
+    graphHttpCalls: (filter = {}) => requests.filter((request) => !request.batchStep && matches(request, filter)),
+    batchSteps: (filter = {}) => requests.filter((request) => Boolean(request.batchStep) && matches(request, filter)),
+    callCounts: () => ({
+      httpCalls: requests.filter((request) => !request.batchStep).length,
+      batches: requests.filter((request) => !request.batchStep && /^\/(v1\.0|beta)\/\$batch$/.test(request.path)).length,
+      batchSteps: requests.filter((request) => request.batchStep).length,
+    }),
     addFault: (rule) => {
       faults.push({ ...rule, steps: [...rule.steps] });
     },
