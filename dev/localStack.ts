@@ -46,7 +46,7 @@ export async function startLocalStack(given: Record<string, string | undefined>,
       });
       env.GRAPH_BASE_URL = started.graphEmulator.baseUrl;
     }
-    if (!env.AuditStorage && !env.AuditStorage__tableServiceUri) {
+    if (!env.AuditStorage && !env.AuditStorage__tableServiceUri && !env.AuditStorage__queueServiceUri) {
       started.azurite = await startAzurite();
       env.AuditStorage = started.azurite.connectionString;
     }

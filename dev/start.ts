@@ -38,7 +38,7 @@ async function main(): Promise<void> {
   const parts = [
     `Graph: ${stack.env.GRAPH_BASE_URL}${stack.started.graphEmulator ? ' (local emulator)' : ''}`,
     `Identity endpoint: ${stack.env.IDENTITY_ENDPOINT}${stack.started.identityEndpoint ? ' (local)' : ''}`,
-    `Audit storage: ${stack.started.azurite ? `Azurite on 127.0.0.1:${stack.started.azurite.port} (in memory)` : 'as configured'}`,
+    `Audit storage: ${stack.started.azurite ? `Azurite on 127.0.0.1, tables :${stack.started.azurite.port}, queues :${stack.started.azurite.queuePort} (in memory)` : 'as configured'}`,
     `Caller tokens: ${stack.started.tokenIssuer ? `local dev issuer, keys at ${stack.env.AUTH_JWKS_URI} (npm run -s token -- --roles ROLE mints more)` : `Microsoft Entra ID tenant ${stack.env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
   ];
   const token = stack.started.tokenIssuer ? await stack.started.tokenIssuer.mint({ lifetimeSeconds: 12 * 3600 }) : '$TOKEN';
