@@ -8,6 +8,7 @@ import type { FunctionDefinition } from '../shared/operations/registry';
 import { startLocalHost } from './localHost';
 import { localSettings } from './localSettings';
 import { startLocalStack } from './localStack';
+import { startQueueTriggers } from './queueTriggers';
 
 async function main(): Promise<void> {
   const given = { ...localSettings(), ...process.env };
@@ -22,12 +23,14 @@ async function main(): Promise<void> {
     port: Number(process.env.PORT ?? 7071),
     ...(quiet ? { logHandler: () => undefined } : {}),
   });
+  const queueTriggers = await startQueueTriggers({ definitions: functionDefinitions, env: process.env, ...(quiet ? { logHandler: () => undefined } : {}) });
 
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
     await host.close();
+    await queueTriggers.close();
     await stack.stop();
     process.exit(code);
   };

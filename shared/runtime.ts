@@ -5,6 +5,7 @@ import { loadSettings, type Environment, type Settings } from './config';
 import { GraphClient } from './graph/graphClient';
 import { IdempotencyStore } from './idempotency/idempotencyStore';
 import { CachedTokenProvider } from './identity/tokenProvider';
+import { Queues } from './storage/queue';
 import { Table } from './storage/table';
 
 /** The long-lived parts a request uses, built once per process (cold start) and shared after. */
@@ -13,6 +14,8 @@ export interface Runtime {
   graph: GraphClient;
   audit: AuditStore;
   idempotency: IdempotencyStore;
+  /** The storage account's queues: asynchronous work for the queue-triggered functions. */
+  queues: Queues;
   /** Checks callers; holds the cached signing keys. */
   auth: Authenticator;
 }
@@ -38,6 +41,7 @@ export function createRuntime(env: Environment = process.env): Runtime {
     graph: new GraphClient({ baseUrl: settings.graphBaseUrl, tokens, attemptTimeoutMs: settings.graphAttemptTimeoutMs }),
     audit: new AuditStore(table),
     idempotency: new IdempotencyStore(table, settings.idempotencyRetentionHours * 3_600_000),
+    queues: new Queues({ storage: settings.queueStorage, credentialFor }),
     auth: createAuthenticator(settings.auth),
   };
 }

@@ -192,13 +192,14 @@ describe('azure.yaml and host.json', () => {
     expect(yaml).toMatch(/services:\n {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function/);
   });
 
-  it('host.json: no extension bundle, a timeout above the Graph deadline, failures never sampled', () => {
+  it('host.json: the extension bundle the queue trigger needs, a timeout above the Graph deadline, failures never sampled', () => {
     const host = JSON.parse(read('host.json')) as {
-      extensionBundle?: unknown;
+      extensionBundle?: { id: string; version: string };
       functionTimeout: string;
       logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } };
     };
-    expect(host.extensionBundle).toBeUndefined();
+    // HTTP and timer triggers are built into the host; the storage queue trigger comes with the bundle.
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     const [hours, minutes, seconds] = host.functionTimeout.split(':').map(Number);
     const timeoutMs = ((hours! * 60 + minutes!) * 60 + seconds!) * 1000;
     const deadline = Number(settingsCatalog.find((setting) => setting.name === 'GRAPH_DEADLINE_MS')!.default);
