@@ -36,6 +36,12 @@ export interface SentMessage {
   expiresOn: Date;
 }
 
+/**
+ * The queue of asynchronous work (work accepted with 202 and finished by a queue-triggered
+ * function). infra/app/storage.bicep declares it and its poison queue under this name.
+ */
+export const asyncWorkQueueName = 'async-work';
+
 /** The queue service's limit on one message, as sent (after base64). */
 export const maxQueueMessageBytes = 64 * 1024;
 

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { settingsCatalog } from '../../shared/config';
+import { asyncWorkQueueName, poisonQueueName } from '../../shared/storage/queue';
 
 /**
  * No Bicep compiler here, so the infrastructure is checked as text:
@@ -70,7 +71,7 @@ describe('app settings: settingsCatalog ↔ infra/app/api.bicep', () => {
   it('host storage, audit storage and Application Insights are identity-based', () => {
     expect(inBicep).toEqual(expect.arrayContaining([
       'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__blobServiceUri',
-      'AuditStorage__tableServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AZURE_CLIENT_ID',
+      'AuditStorage__tableServiceUri', 'AuditStorage__queueServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AZURE_CLIENT_ID',
       'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
     ]));
     expect(inBicep.some((name) => /ConnectionString|AccountKey/i.test(name) && name !== 'APPLICATIONINSIGHTS_CONNECTION_STRING')).toBe(false);
@@ -155,6 +156,33 @@ describe('infra/main.bicep wiring', () => {
     expect(storage).toContain('allowSharedKeyAccess: false');
     expect(storage).toContain("tableServices/tables@");
     expect(read('infra/app/monitoring.bicep')).toContain('DisableLocalAuth: true');
+  });
+
+  it('storage has the app\'s queue of asynchronous work and its poison queue, under the names the app uses', () => {
+    const storage = read('infra/app/storage.bicep');
+    expect(storage).toMatch(/^resource queueService 'Microsoft\.Storage\/storageAccounts\/queueServices@[\d-]+' = \{\n {2}parent: storage\n {2}name: 'default'/m);
+    expect(storage).toContain(`param asyncWorkQueueName string = '${asyncWorkQueueName}'`);
+    // A queue's `name:` is the parameter or an interpolated string: evaluate it with the parameter's default.
+    const evaluate = (expression: string) =>
+      expression === 'asyncWorkQueueName' ? asyncWorkQueueName : expression.replace(/^'(.*)'$/, '$1').replace('${asyncWorkQueueName}', asyncWorkQueueName);
+    const queues = [...storage.matchAll(/^resource \w+ 'Microsoft\.Storage\/storageAccounts\/queueServices\/queues@[\d-]+' = \{\n {2}parent: queueService\n {2}name: (.+)$/gm)]
+      .map((match) => evaluate(match[1]!));
+    expect(queues.sort()).toEqual([asyncWorkQueueName, poisonQueueName(asyncWorkQueueName)]);
+    // main.bicep leaves the name to its default, so the code and the infra cannot drift apart.
+    expect(read('infra/main.bicep')).not.toContain('asyncWorkQueueName:');
+  });
+
+  it('the Function App identity may use the queues (Storage Queue Data Contributor on the account) and is told their URI', () => {
+    const rbac = read('infra/app/rbac.bicep');
+    expect(rbac).toContain("var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'");
+    const assignment = /^resource \w+ 'Microsoft\.Authorization\/roleAssignments@[\d-]+' = \{\n(?: {2}.*\n)*?\}/gm;
+    const queueRole = [...rbac.matchAll(assignment)].map((match) => match[0]).find((block) => block.includes('storageQueueDataContributorRoleId'));
+    expect(queueRole).toBeDefined();
+    expect(queueRole).toContain('scope: storage\n');
+    expect(queueRole).toContain('principalId: identityPrincipalId');
+    expect(queueRole).toContain("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributorRoleId)");
+    expect(read('infra/app/api.bicep')).toMatch(/^ {2}AuditStorage__queueServiceUri: queueServiceUri$/m);
+    expect(read('infra/main.bicep')).toMatch(/^ {4}queueServiceUri: storage\.outputs\.queueServiceUri$/m);
   });
 });
 
