@@ -310,7 +310,9 @@ class QueueListener {
   }
 
   start(): void {
-    this.loop = this.poll();
+    this.loop = this.poll().catch((error: unknown) => {
+      this.log('error', `The queue function '${this.definition.name}' stopped polling '${this.queueName}': ${error instanceof Error ? error.message : String(error)}`);
+    });
   }
 
   async close(): Promise<void> {

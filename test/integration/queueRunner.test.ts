@@ -5,6 +5,7 @@ import { startQueueTriggers, type QueueTriggerOptions, type QueueTriggers } from
 import { loadSettings } from '../../shared/config';
 import type { QueueFunctionDefinition } from '../../shared/operations/registry';
 import { encodeQueueMessage, QueueMessageTooLarge, Queues } from '../../shared/storage/queue';
+import { queuesOn, waitFor } from '../support/queues';
 
 /**
  * The queue client the app sends with, and the local queue runner's polling, batching and leases,
@@ -17,12 +18,7 @@ const runners: QueueTriggers[] = [];
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  queues = new Queues({
-    storage: { kind: 'connectionString', connectionString: azurite.connectionString },
-    credentialFor: () => {
-      throw new Error('connection-string storage needs no credential');
-    },
-  });
+  queues = queuesOn(azurite);
 });
 
 afterAll(async () => {
@@ -31,14 +27,6 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function waitFor(what: string, condition: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 function queueFunction(queueName: string, handler: (item: unknown, context: InvocationContext) => Promise<void>): QueueFunctionDefinition {
   return { kind: 'queue', name: `run_${queueName.replace(/-/g, '_')}`, options: { queueName, connection: 'AuditStorage', handler } };

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { queueTriggerOptions } from '../../dev/queueTriggers';
-import { encodeQueueMessage, poisonQueueName, Queues } from '../../shared/storage/queue';
+import { encodeQueueMessage, poisonQueueName, type Queues } from '../../shared/storage/queue';
 import type { ProbeEvent, ProbeMessage } from '../support/queueProbe';
+import { queuesOn, waitFor } from '../support/queues';
 import { startHostProcess, type HostProcess } from '../support/stack';
 
 /**
@@ -25,12 +26,7 @@ const hosts: HostProcess[] = [];
 
 beforeAll(async () => {
   azurite = await startAzurite();
-  queues = new Queues({
-    storage: { kind: 'connectionString', connectionString: azurite.connectionString },
-    credentialFor: () => {
-      throw new Error('connection-string storage needs no credential');
-    },
-  });
+  queues = queuesOn(azurite);
 });
 
 afterAll(async () => {
@@ -66,16 +62,6 @@ function eventsOf(host: HostProcess, id: string): ProbeEvent[] {
     .filter((line) => line.startsWith('queue-probe '))
     .map((line) => JSON.parse(line.slice('queue-probe '.length)) as ProbeEvent)
     .filter((event) => event.id === id);
-}
-
-async function waitFor<T>(what: string, probe: () => T | undefined | Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
 }
 
 async function messagesIn(queueName: string): Promise<string[]> {
