@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, it } from 'vitest';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { queueTriggerOptions } from '../../dev/queueTriggers';
 import { encodeQueueMessage, poisonQueueName, type Queues } from '../../shared/storage/queue';
@@ -17,16 +17,22 @@ const hostJson = JSON.parse(readFileSync('host.json', 'utf8')) as unknown;
 const { maxDequeueCount } = queueTriggerOptions(hostJson);
 /** Retries after 1 s instead of host.json's value, through the host's own override setting. */
 const retryAfterMs = 1_000;
-/** A short lease (renewed every second while the function runs) so a killed instance's message is back soon. */
-const leaseSeconds = 2;
+/**
+ * A short lease (renewed every 1.5 s while the function runs) so a killed instance's message is
+ * back soon, with room for a busy machine to renew late.
+ */
+const leaseSeconds = 3;
 
 let azurite: RunningAzurite;
 let queues: Queues;
+/** One instance serving a queue per test below that needs no instance of its own. */
+let shared: HostProcess;
 const hosts: HostProcess[] = [];
 
 beforeAll(async () => {
   azurite = await startAzurite();
   queues = queuesOn(azurite);
+  shared = await startProbeHost(['probe-once', 'probe-twice', 'probe-never', 'probe-plain']);
 });
 
 afterAll(async () => {
@@ -34,11 +40,11 @@ afterAll(async () => {
   await azurite?.stop();
 });
 
-async function startProbeHost(queueName: string): Promise<HostProcess> {
+async function startProbeHost(queueNames: string[]): Promise<HostProcess> {
   const host = await startHostProcess(
     {
       AuditStorage: azurite.connectionString,
-      PROBE_QUEUE: queueName,
+      PROBE_QUEUES: queueNames.join(','),
       AzureFunctionsJobHost__extensions__queues__visibilityTimeout: '00:00:01',
       LOCAL_QUEUE_LEASE_SECONDS: String(leaseSeconds),
       // Everything else configured (unused), so the host starts no part of its own.
@@ -71,33 +77,30 @@ async function messagesIn(queueName: string): Promise<string[]> {
 }
 
 const sendProbe = (queueName: string, message: ProbeMessage) => queues.send(queueName, message);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-describe('one host instance', () => {
-  const queueName = 'probe-basic';
-  let host: HostProcess;
-
-  beforeAll(async () => {
-    host = await startProbeHost(queueName);
-  });
-
-  it('runs the function once with the parsed message and its trigger metadata, then deletes the message', async () => {
+// Each case has a queue of its own, so they run side by side.
+describe.concurrent('queue-triggered functions on the local host', () => {
+  it('runs the function once with the parsed message and its trigger metadata, then deletes the message', async ({ expect }) => {
+    const queueName = 'probe-once';
     const message = { id: 'once', nested: { members: [1, 2, 3] } };
     const sent = await sendProbe(queueName, message);
     const [started, succeeded] = await waitFor('the run', () => {
-      const events = eventsOf(host, 'once');
+      const events = eventsOf(shared, 'once');
       return events.length >= 2 ? events : undefined;
     });
-    expect(started).toMatchObject({ event: 'started', dequeueCount: 1, messageId: sent.messageId, item: message, pid: host.pid });
+    expect(started).toMatchObject({ event: 'started', dequeueCount: 1, messageId: sent.messageId, item: message, pid: shared.pid });
     expect(succeeded?.event).toBe('succeeded');
     await waitFor('the message deleted', async () => (await messagesIn(queueName)).length === 0);
-    await new Promise((resolve) => setTimeout(resolve, leaseSeconds * 1_000 + 500));
-    expect(eventsOf(host, 'once')).toHaveLength(2);
+    await sleep(leaseSeconds * 1_000 + 500);
+    expect(eventsOf(shared, 'once')).toHaveLength(2);
   });
 
-  it('fails twice, then succeeds on the third receipt; each retry comes after visibilityTimeout', async () => {
+  it('fails twice, then succeeds on the third receipt; each retry comes after visibilityTimeout', async ({ expect }) => {
+    const queueName = 'probe-twice';
     await sendProbe(queueName, { id: 'twice', failTimes: 2 });
     const events = await waitFor('the third attempt to succeed', () => {
-      const seen = eventsOf(host, 'twice');
+      const seen = eventsOf(shared, 'twice');
       return seen.some((event) => event.event === 'succeeded') ? seen : undefined;
     });
     expect(events.map((event) => `${event.event}@${event.dequeueCount}`)).toEqual([
@@ -110,7 +113,8 @@ describe('one host instance', () => {
     expect(await messagesIn(poisonQueueName(queueName))).toEqual([]);
   });
 
-  it(`always fails: after maxDequeueCount (${maxDequeueCount}, host.json) attempts the message moves, unchanged, to the poison queue`, async () => {
+  it(`always fails: after maxDequeueCount (${maxDequeueCount}, host.json) attempts the message moves, unchanged, to the poison queue`, async ({ expect }) => {
+    const queueName = 'probe-never';
     const message = { id: 'never', alwaysFail: true };
     await sendProbe(queueName, message);
     const poisoned = await waitFor('the poison queue', async () => {
@@ -118,23 +122,24 @@ describe('one host instance', () => {
       return texts.length > 0 ? texts : undefined;
     }, 30_000);
     expect(poisoned).toEqual([encodeQueueMessage(message)]);
-    const attempts = eventsOf(host, 'never').filter((event) => event.event === 'started');
+    const attempts = eventsOf(shared, 'never').filter((event) => event.event === 'started');
     expect(attempts.map((event) => event.dequeueCount)).toEqual(Array.from({ length: maxDequeueCount }, (_, index) => index + 1));
     expect(await messagesIn(queueName)).toEqual([]);
-    await new Promise((resolve) => setTimeout(resolve, retryAfterMs + 500));
-    expect(eventsOf(host, 'never').filter((event) => event.event === 'started')).toHaveLength(maxDequeueCount);
+    await sleep(retryAfterMs + 500);
+    expect(eventsOf(shared, 'never').filter((event) => event.event === 'started')).toHaveLength(maxDequeueCount);
   }, 40_000);
 
-  it('a message that is not base64 goes to the poison queue without running', async () => {
+  it('a message that is not base64 goes to the poison queue without running', async ({ expect }) => {
+    const queueName = 'probe-plain';
     const client = await queues.client(queueName);
+    await client.createIfNotExists();
     await client.sendMessage('{"id":"plain"} is not base64');
     await waitFor('the poison queue', async () => (await messagesIn(poisonQueueName(queueName))).includes('{"id":"plain"} is not base64'));
-    expect(eventsOf(host, 'plain')).toEqual([]);
+    expect(eventsOf(shared, 'plain')).toEqual([]);
+    expect(await messagesIn(queueName)).toEqual([]);
   });
-});
 
-describe('instances that crash', () => {
-  it('a message received more than maxDequeueCount times (its instances died) goes to the poison queue without running', async () => {
+  it('a message received more than maxDequeueCount times (its instances died) goes to the poison queue without running', async ({ expect }) => {
     const queueName = 'probe-doomed';
     const client = await queues.client(queueName);
     await client.createIfNotExists();
@@ -147,22 +152,22 @@ describe('instances that crash', () => {
       });
       expect(received[0]?.dequeueCount).toBe(receipt);
     }
-    const host = await startProbeHost(queueName);
+    const host = await startProbeHost([queueName]);
     await waitFor('the poison queue', async () => (await messagesIn(poisonQueueName(queueName))).length > 0);
     expect(eventsOf(host, 'doomed')).toEqual([]);
     expect(await messagesIn(queueName)).toEqual([]);
   }, 40_000);
 
-  it('a message whose instance is killed mid-work stays invisible while it runs, then reappears for another instance', async () => {
+  it('a message whose instance is killed mid-work stays invisible while it runs, then reappears for another instance', async ({ expect }) => {
     const queueName = 'probe-crash';
-    const first = await startProbeHost(queueName);
+    const first = await startProbeHost([queueName]);
     await sendProbe(queueName, { id: 'orphan', hangOnFirstAttempt: true });
     await waitFor('the first instance to start it', () => eventsOf(first, 'orphan').find((event) => event.event === 'started'));
 
-    // A second instance polls the same queue; the lease, renewed every second, keeps the
-    // message from it for as long as the first instance works on it.
-    const second = await startProbeHost(queueName);
-    await new Promise((resolve) => setTimeout(resolve, 3 * leaseSeconds * 1_000));
+    // A second instance polls the same queue; the lease, renewed at half-time, keeps the message
+    // from it for as long as the first instance works on it.
+    const second = await startProbeHost([queueName]);
+    await sleep(2 * leaseSeconds * 1_000);
     expect(eventsOf(second, 'orphan')).toEqual([]);
 
     process.kill(first.pid!, 'SIGKILL');

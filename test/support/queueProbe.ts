@@ -1,8 +1,8 @@
 /**
- * A host entry for queue trigger tests (`dev/start.ts test/support/queueProbe.ts`): it serves one
- * queue function, `queueProbe`, on the queue named by `PROBE_QUEUE`, and the message says what
- * the function does with it. Every attempt prints `queue-probe {event}` lines on stdout, which the
- * test reads from the host's output.
+ * A host entry for queue trigger tests (`dev/start.ts test/support/queueProbe.ts`): it serves the
+ * queue function `queueProbe` on each queue named in `PROBE_QUEUES` (comma-separated), and the
+ * message says what the function does with it. Every attempt prints `queue-probe {event}` lines
+ * on stdout, which the test reads from the host's output.
  */
 import type { InvocationContext } from '@azure/functions';
 import { functionDefinitions, registerQueue } from '../../shared/operations/registry';
@@ -51,6 +51,8 @@ export async function queueProbe(item: unknown, context: InvocationContext): Pro
   report(message, 'succeeded', context, item);
 }
 
-registerQueue('queueProbe', { queueName: process.env.PROBE_QUEUE ?? 'probe', connection: 'AuditStorage', handler: queueProbe });
+for (const queueName of (process.env.PROBE_QUEUES ?? 'probe').split(',')) {
+  registerQueue(`queueProbe_${queueName.replace(/-/g, '_')}`, { queueName, connection: 'AuditStorage', handler: queueProbe });
+}
 
 export { functionDefinitions };
