@@ -69,6 +69,8 @@ export interface ReceivedRequest {
   status: number | null;
   /** The scripted fault step applied to this request, if any. */
   fault: AppliedFault | null;
+  /** Set on a step of a JSON batch: the batch's number (1, 2, … in this emulator) and the step's id. */
+  batchStep?: { batch: number; id: string };
 }
 
 export const maxFaultPathLength = 200;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, jwtVerify } from 'jose';
 import { FaultBook, FaultSpecError, RequestLog, requestLogLimit, type ActiveFault, type FaultRule, type ReceivedRequest } from './emulatorControl';
+import { MalformedBatch, parseBatch, runBatch, type BatchStep, type GraphOutcome } from './graphBatch';
 import { listenOnLoopback, readRequestBody, sendJson } from './listen';
 
 /**
@@ -24,6 +25,16 @@ export interface Creation {
   at: string;
 }
 
+/** How many calls reached Graph: over HTTP (a batch counts once) and as batch steps. */
+export interface GraphCallCounts {
+  /** HTTP requests to Graph: direct requests and `$batch` envelopes. */
+  httpCalls: number;
+  /** `$batch` envelopes among them. */
+  batches: number;
+  /** Steps carried out from batches (not those answered 424 or refused for a missing Content-Type). */
+  batchSteps: number;
+}
+
 export interface GraphEmulatorOptions {
   port?: number;
   /** Key of the local identity endpoint's tokens; absent → any bearer token is accepted. */
@@ -41,8 +52,16 @@ export interface GraphEmulator {
   readonly requests: readonly ReceivedRequest[];
   /** Requests received since the start or the last reset, including those the log no longer holds. */
   readonly receivedCount: number;
-  /** Requests to Graph proper (not the emulator's own control routes), from the log. */
+  /**
+   * Requests to Graph proper (not the emulator's own control routes), from the log: direct
+   * requests, `$batch` envelopes and each step a batch carried out, as Graph saw them.
+   */
   graphRequests(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  /** The HTTP requests to Graph (a batch is one): what a client paid in round trips. */
+  graphHttpCalls(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  /** The steps batches carried out, each with its `batchStep`. */
+  batchSteps(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  callCounts(): GraphCallCounts;
   /** Adds a fault after checking it in full; throws `FaultSpecError` with every reason. */
   addFault(rule: FaultRule): ActiveFault;
   /** The faults with steps left. */
@@ -65,6 +84,24 @@ export interface GraphEmulator {
 
 interface Caller {
   appId?: string;
+}
+
+/** One request as the emulator carries it out: a direct request or a step of a batch. */
+interface GraphCall {
+  method: string;
+  /** Version included: `/v1.0/external/connections`. */
+  path: string;
+  query: URLSearchParams;
+  contentType: string;
+  bodyText: string;
+  caller: Caller;
+  /** Where the request's fault is noted. */
+  record: ReceivedRequest;
+}
+
+interface CallIds {
+  requestId: string;
+  clientRequestId: string;
 }
 
 interface Stored {
@@ -113,6 +150,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   let origin = '';
   const pageSize = options.pageSize ?? 100;
   const creations: Creation[] = [];
+  let batchCount = 0;
 
   /** The calling app, from its bearer token: the client app id (`appid`/`azp`) when the token names one. */
   async function authorize(request: IncomingMessage): Promise<Caller> {
@@ -229,97 +267,134 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segments[0] ?? ''}'.`);
   }
 
-  async function handleGraph(
-    request: IncomingMessage,
-    response: ServerResponse,
-    path: string,
-    query: URLSearchParams,
-    bodyText: string,
-    record: ReceivedRequest,
-  ): Promise<void> {
-    const requestId = randomUUID();
-    const clientRequestId = String(request.headers['client-request-id'] ?? randomUUID());
-    const headers = { 'request-id': requestId, 'client-request-id': clientRequestId };
-    const answerError = (status: number, code: string, message: string, extra: Record<string, string> = {}) =>
-      sendJson(
-        response,
-        status,
-        {
-          error: {
-            code,
-            message,
-            innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), 'request-id': requestId, 'client-request-id': clientRequestId },
-          },
-        },
-        { ...headers, ...extra },
-      );
-    const method = request.method ?? 'GET';
-    const [version = '', ...segments] = path.split('/').filter(Boolean);
+  /** Graph's error body, with the correlation ids of the request it answers. */
+  const errorBody = (code: string, message: string, ids: CallIds) => ({
+    error: {
+      code,
+      message,
+      innerError: { date: new Date().toISOString().replace(/\.\d{3}Z$/, 'Z'), 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId },
+    },
+  });
 
-    let caller: Caller = {};
-    const run = (): [number, unknown] => {
+  /** Graph's logic for one request, faults aside; its refusals come back as Graph-shaped errors. */
+  async function perform(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
+    try {
+      const [version = '', ...segments] = call.path.split('/').filter(Boolean);
       if (!versions.has(version)) throw new GraphFailure(400, 'BadRequest', `Invalid version: ${version}`);
       let body: Record<string, unknown> = {};
-      if (method === 'POST') {
-        if (!/^application\/json/i.test(String(request.headers['content-type'] ?? ''))) {
+      if (call.method === 'POST') {
+        if (!/^application\/json/i.test(call.contentType)) {
           throw new GraphFailure(415, 'UnsupportedMediaType', 'Content-Type must be application/json.');
         }
         try {
-          body = JSON.parse(bodyText) as Record<string, unknown>;
+          body = JSON.parse(call.bodyText) as Record<string, unknown>;
         } catch {
           throw new GraphFailure(400, 'BadRequest', 'Unable to read JSON request payload.');
         }
       }
-      const [status, answer] = execute(method, version, segments, body, query, caller);
+      if (segments.length === 1 && segments[0] === '$batch' && call.method === 'POST') return await performBatch(version, body, call, ids);
+      const [status, answer] = execute(call.method, version, segments, body, call.query, call.caller);
       const id = (answer as { id?: unknown } | undefined)?.id;
-      if (method === 'POST' && status === 201 && typeof id === 'string') {
-        creations.push({ path: `${segments.join('/')}/${id}`, id, clientRequestId, at: new Date().toISOString() });
+      if (call.method === 'POST' && status === 201 && typeof id === 'string') {
+        creations.push({ path: `${segments.join('/')}/${encodeURIComponent(id)}`, id, clientRequestId: ids.clientRequestId, at: new Date().toISOString() });
       }
-      return [status, answer];
-    };
+      return { kind: 'answer', status, headers: {}, body: answer };
+    } catch (error) {
+      if (error instanceof GraphFailure) return { kind: 'answer', status: error.status, headers: {}, body: errorBody(error.code, error.message, ids) };
+      return { kind: 'answer', status: 500, headers: {}, body: errorBody('generalException', error instanceof Error ? error.message : 'failure', ids) };
+    }
+  }
 
+  /**
+   * One request as Graph answers it, its fault step included; the same for a direct request and
+   * for a step of a batch. With `commit` the request is carried out once, before the fault: a
+   * delay then returns that very answer late; a status, hang, reset or garbage hides it.
+   */
+  async function answerCall(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
+    const applied = faults.next(call.method, call.path);
+    call.record.fault = applied ?? null;
+    const fault = applied?.step;
+    const committed = fault?.commit ? await perform(call, ids) : undefined;
+    if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
+    if (fault?.hang) return { kind: 'hang' };
+    if (fault?.reset) return { kind: 'reset' };
+    if (fault?.garbage) return { kind: 'garbage' };
+    if (fault?.status) {
+      const status = fault.status;
+      return {
+        kind: 'answer',
+        status,
+        headers: fault.retryAfter ? { 'retry-after': fault.retryAfter } : {},
+        body: fault.body !== undefined
+          ? fault.body
+          : errorBody(status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected fault.', ids),
+      };
+    }
+    return committed ?? perform(call, ids);
+  }
+
+  /** `POST /{version}/$batch`: each step recorded and answered as a request of its own (dev/graphBatch.ts). */
+  async function performBatch(version: string, payload: unknown, envelope: GraphCall, ids: CallIds): Promise<GraphOutcome> {
+    let steps: BatchStep[];
+    try {
+      steps = parseBatch(version, payload);
+    } catch (error) {
+      if (error instanceof MalformedBatch) throw new GraphFailure(400, 'BadRequest', error.message);
+      throw error;
+    }
+    batchCount += 1;
+    const batch = batchCount;
+    const stepIds = (step: BatchStep): CallIds => ({ requestId: randomUUID(), clientRequestId: step.headers['client-request-id'] ?? ids.clientRequestId });
+    return runBatch(steps, {
+      seed: batch,
+      errorBody: (_status, code, message, step) => errorBody(code, message, stepIds(step)),
+      runStep: async (step) => {
+        const bodyText = step.hasBody ? JSON.stringify(step.body) : '';
+        const record = requests.record({
+          method: step.method,
+          path: step.path,
+          headers: step.headers,
+          bodyText,
+          receivedAt: new Date().toISOString(),
+          remotePort: envelope.record.remotePort,
+          batchStep: { batch, id: step.id },
+        });
+        const outcome = await answerCall(
+          { method: step.method, path: step.path, query: step.query, contentType: step.headers['content-type'] ?? '', bodyText, caller: envelope.caller, record },
+          stepIds(step),
+        );
+        if (outcome.kind === 'answer') record.status = outcome.status;
+        return outcome;
+      },
+    });
+  }
+
+  async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string, record: ReceivedRequest): Promise<void> {
+    const ids: CallIds = { requestId: randomUUID(), clientRequestId: String(request.headers['client-request-id'] ?? randomUUID()) };
+    const correlation = { 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId };
+    let caller: Caller;
     try {
       caller = await authorize(request);
-      const applied = faults.next(method, path);
-      record.fault = applied ?? null;
-      const fault = applied?.step;
-      if (fault?.delayMs) await new Promise((resolve) => setTimeout(resolve, fault.delayMs));
-      // What the request did when a fault carries it out first: a slow answer then delivers it.
-      let committed: { result: [number, unknown] } | { failure: unknown } | undefined;
-      if (fault?.commit) {
-        try {
-          committed = { result: run() };
-        } catch (failure) {
-          committed = { failure };
-        }
-      }
-      if (fault?.hang) return; // the socket stays open until the caller gives up or the emulator closes
-      if (fault?.garbage) {
-        request.socket.end('this is not an HTTP answer\r\n\r\n');
-        return;
-      }
-      if (fault?.reset || fault?.status) {
-        if (fault.reset) {
-          request.socket.destroy();
-          return;
-        }
-        const status = fault.status ?? 500;
-        const extra: Record<string, string> = fault.retryAfter ? { 'retry-after': fault.retryAfter } : {};
-        if (fault.body !== undefined) {
-          sendJson(response, status, fault.body, { ...headers, ...extra });
-        } else {
-          answerError(status, status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected fault.', extra);
-        }
-        return;
-      }
-      // A request carried out by the fault (a slow answer with `commit`) is not carried out twice.
-      if (committed && 'failure' in committed) throw committed.failure;
-      const [status, body] = committed ? committed.result : run();
-      sendJson(response, status, body, headers);
     } catch (error) {
-      if (error instanceof GraphFailure) answerError(error.status, error.code, error.message);
-      else answerError(500, 'generalException', error instanceof Error ? error.message : 'failure');
+      const failure = error instanceof GraphFailure ? error : new GraphFailure(500, 'generalException', 'failure');
+      sendJson(response, failure.status, errorBody(failure.code, failure.message, ids), correlation);
+      return;
     }
+    const method = request.method ?? 'GET';
+    const outcome = await answerCall(
+      { method, path, query, contentType: String(request.headers['content-type'] ?? ''), bodyText, caller, record },
+      ids,
+    );
+    if (outcome.kind === 'hang') return; // the socket stays open until the caller gives up or the emulator closes
+    if (outcome.kind === 'reset') {
+      request.socket.destroy();
+      return;
+    }
+    if (outcome.kind === 'garbage') {
+      request.socket.end('this is not an HTTP answer\r\n\r\n');
+      return;
+    }
+    sendJson(response, outcome.status, outcome.body, { ...correlation, ...outcome.headers });
   }
 
   const running = await listenOnLoopback((request, response) => {
@@ -398,6 +473,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     controlError(response, 404, 'UnknownRoute', `No emulator control route ${path}; there are ${Object.keys(routes).join(', ')} and /_emulator/faults/{id}.`);
   }
 
+  const matches = (request: ReceivedRequest, filter: { method?: string; path?: RegExp }) =>
+    (!filter.method || request.method === filter.method) && (!filter.path || filter.path.test(request.path));
+
   const emulator: GraphEmulator = {
     baseUrl: running.origin,
     get requests() {
@@ -406,11 +484,14 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     get receivedCount() {
       return requests.received;
     },
-    graphRequests: (filter = {}) =>
-      requests.entries.filter(
-        (request) =>
-          (!filter.method || request.method === filter.method) && (!filter.path || filter.path.test(request.path)),
-      ),
+    graphRequests: (filter = {}) => requests.entries.filter((request) => matches(request, filter)),
+    graphHttpCalls: (filter = {}) => requests.entries.filter((request) => !request.batchStep && matches(request, filter)),
+    batchSteps: (filter = {}) => requests.entries.filter((request) => Boolean(request.batchStep) && matches(request, filter)),
+    callCounts: () => ({
+      httpCalls: requests.entries.filter((request) => !request.batchStep).length,
+      batches: requests.entries.filter((request) => !request.batchStep && /^\/(v1\.0|beta)\/\$batch$/.test(request.path)).length,
+      batchSteps: requests.entries.filter((request) => request.batchStep).length,
+    }),
     addFault: (rule) => faults.add(rule),
     faults: () => faults.list(),
     entityCounts: () => ({
@@ -436,6 +517,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     reset: () => {
       requests.clear();
       creations.length = 0;
+      batchCount = 0;
       faults.clear();
       for (const map of Object.values(store)) map.clear();
     },

@@ -61,18 +61,18 @@ export async function startLocalStack(given: Record<string, string | undefined>,
       );
       env.GRAPH_BASE_URL = started.graphEmulator.baseUrl;
     }
-    if (!env.AuditStorage && !env.AuditStorage__tableServiceUri) {
+    if (!env.AuditStorage && !env.AuditStorage__tableServiceUri && !env.AuditStorage__queueServiceUri) {
       started.azurite = await step(
-        'Azurite (audit table storage)',
+        'Azurite (audit tables, queues)',
         () =>
           startAzurite().catch((error: unknown) => {
             throw new StartupError(
-              `Azurite, the local table storage for audit records, could not start: ${firstLine(error)}`,
+              `Azurite, the local storage for audit records and queued work, could not start: ${firstLine(error)}`,
               'Run npm install (Azurite comes with the dev dependencies) and try again, or set AuditStorage to the connection string of a table service you run yourself.',
               { cause: error },
             );
           }),
-        (part) => `127.0.0.1:${part.port}, in memory`,
+        (part) => `127.0.0.1 tables :${part.port}, queues :${part.queuePort}, in memory`,
       );
       env.AuditStorage = started.azurite.connectionString;
     }

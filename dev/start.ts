@@ -18,6 +18,7 @@ import type { FunctionDefinition } from '../shared/operations/registry';
 import { startLocalHost, type LocalHost } from './localHost';
 import { localSettings } from './localSettings';
 import { startLocalStack, type LocalStack, type StepRunner } from './localStack';
+import { startQueueTriggers, type QueueTriggers } from './queueTriggers';
 import { firstLine, StartupError } from './startupError';
 
 const defaultPort = 7071;
@@ -108,12 +109,12 @@ function partsSummary(stack: LocalStack): string[] {
   return [
     `  Graph              ${env.GRAPH_BASE_URL}${started.graphEmulator ? ' (local emulator; scripted faults at $GRAPH/_emulator/faults)' : ''}`,
     `  Identity endpoint  ${env.IDENTITY_ENDPOINT}${started.identityEndpoint ? ' (local)' : ''}`,
-    `  Audit storage      ${started.azurite ? `Azurite on 127.0.0.1:${started.azurite.port} (in memory)` : 'as configured'}`,
+    `  Audit storage      ${started.azurite ? `Azurite on 127.0.0.1, tables :${started.azurite.port}, queues :${started.azurite.queuePort} (in memory)` : 'as configured'}`,
     `  Caller tokens      ${started.tokenIssuer ? 'local dev issuer (npm run -s token -- --roles ROLE mints more)' : `Microsoft Entra ID tenant ${env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
   ];
 }
 
-async function serve(stack: LocalStack, entry: string, port: number, began: number): Promise<LocalHost> {
+async function serve(stack: LocalStack, entry: string, port: number, began: number): Promise<{ host: LocalHost; queueTriggers: QueueTriggers }> {
   Object.assign(process.env, stack.env);
   const { functionDefinitions } = (await import(pathToFileURL(entry).href)) as { functionDefinitions: FunctionDefinition[] };
   const quiet = process.env.LOCAL_HOST_QUIET === '1';
@@ -125,6 +126,7 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
       }),
     (started) => started.apiUrl,
   );
+  const queueTriggers = await startQueueTriggers({ definitions: functionDefinitions, env: process.env, ...(quiet ? { logHandler: () => undefined } : {}) });
   const token = await devToken(stack);
   const routes = functionDefinitions.flatMap((definition) =>
     definition.kind === 'http' && !definition.options.route.includes('{*')
@@ -158,7 +160,7 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
       '',
     ].join('\n'),
   );
-  return host;
+  return { host, queueTriggers };
 }
 
 async function printStackValues(stack: LocalStack): Promise<void> {
@@ -190,12 +192,13 @@ async function main(): Promise<void> {
   const entry = stackOnly ? '' : positionals[0] ?? (await buildBundle());
   const stack = await startLocalStack(given, { step });
 
-  let host: LocalHost | undefined;
+  let served: { host: LocalHost; queueTriggers: QueueTriggers } | undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    await host?.close();
+    await served?.host.close();
+    await served?.queueTriggers.close();
     await stack.stop();
     process.exit(code);
   };
@@ -211,7 +214,7 @@ async function main(): Promise<void> {
 
   try {
     if (stackOnly) await printStackValues(stack);
-    else host = await serve(stack, entry, port, began);
+    else served = await serve(stack, entry, port, began);
   } catch (error) {
     await stack.stop();
     throw error;

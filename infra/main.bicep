@@ -1,5 +1,6 @@
 // `azd up` provisions this: a resource group with the Function App (Flex Consumption), its
-// managed identity, storage (host + audit table), monitoring, and the role assignments.
+// managed identity, storage (host, audit table, queue of asynchronous work), monitoring, and the
+// role assignments.
 // Microsoft Graph permissions and the facade's app registration need a directory admin:
 // infra/graph-permissions/main.bicep, run once after this (README "Deploy to Azure").
 targetScope = 'subscription'
@@ -161,6 +162,7 @@ module api './app/api.bicep' = {
     identityClientId: identity.outputs.clientId
     blobServiceUri: storage.outputs.blobServiceUri
     tableServiceUri: storage.outputs.tableServiceUri
+    queueServiceUri: storage.outputs.queueServiceUri
     deploymentContainerName: deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     auditTableName: storage.outputs.auditTableName

@@ -26,13 +26,15 @@ export const settingsCatalog = [
   { name: 'AZURE_CLIENT_ID', default: undefined, scope: 'app',
     description: 'Client id of a user-assigned managed identity to call Graph with; absent → the system-assigned identity.' },
   { name: 'AuditStorage', default: undefined, scope: 'app',
-    description: 'Connection string of the audit Table Storage account. Locally, absent (and no `AuditStorage__tableServiceUri`) → Azurite is started.' },
+    description: 'Connection string of the audit storage account: its tables (audit) and queues (asynchronous work, read by the queue-triggered functions). Locally, absent (and no `AuditStorage__tableServiceUri` or `__queueServiceUri`) → Azurite is started.' },
   { name: 'AuditStorage__tableServiceUri', default: undefined, scope: 'app',
     description: 'Identity-based alternative to `AuditStorage`: the table service URI, e.g. `https://acct.table.core.windows.net`.' },
+  { name: 'AuditStorage__queueServiceUri', default: undefined, scope: 'app',
+    description: 'Identity-based alternative to `AuditStorage` for queues: the queue service URI, e.g. `https://acct.queue.core.windows.net` (the app sends to it; the Functions host reads its queue triggers from it).' },
   { name: 'AuditStorage__credential', default: 'managedidentity', scope: 'app',
-    description: 'With `AuditStorage__tableServiceUri`: the credential kind (only `managedidentity`).' },
+    description: 'With `AuditStorage__tableServiceUri`/`__queueServiceUri`: the credential kind (only `managedidentity`).' },
   { name: 'AuditStorage__clientId', default: undefined, scope: 'app',
-    description: 'With `AuditStorage__tableServiceUri`: client id of the user-assigned identity for storage; absent → `AZURE_CLIENT_ID`, then system-assigned.' },
+    description: 'With `AuditStorage__tableServiceUri`/`__queueServiceUri`: client id of the user-assigned identity for storage; absent → `AZURE_CLIENT_ID`, then system-assigned.' },
   { name: 'AUDIT_TABLE_NAME', default: 'AuditLog', scope: 'app',
     description: 'Audit table name; created if missing.' },
   { name: 'GRAPH_DEADLINE_MS', default: '30000', scope: 'app',
@@ -65,6 +67,8 @@ export const settingsCatalog = [
     description: 'Port of the local host (`npm start`); the API is served below `/api`.' },
   { name: 'LOCAL_HOST_QUIET', default: '0', scope: 'local',
     description: 'Local host only: `1` silences the per-request log lines (tests set it).' },
+  { name: 'LOCAL_QUEUE_LEASE_SECONDS', default: '600', scope: 'local',
+    description: 'Local host only: how long a queue message stays invisible while its function runs, renewed at half-time (the Functions host uses 10 minutes); a crashed instance\'s message reappears after it.' },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof settingsCatalog)[number]['name'];
@@ -73,11 +77,18 @@ export type AuditStorageSettings =
   | { kind: 'connectionString'; connectionString: string }
   | { kind: 'managedIdentity'; tableServiceUri: string; clientId: string | undefined };
 
+/** The storage account's queues: the same `AuditStorage` connection, its queue service. */
+export type QueueStorageSettings =
+  | { kind: 'connectionString'; connectionString: string }
+  | { kind: 'managedIdentity'; queueServiceUri: string; clientId: string | undefined };
+
 export interface Settings {
   graphBaseUrl: string;
   graphScope: string;
   managedIdentityClientId: string | undefined;
   auditStorage: AuditStorageSettings | undefined;
+  /** Queues of the same account (asynchronous work); absent when neither a connection string nor a queue URI is set. */
+  queueStorage: QueueStorageSettings | undefined;
   auditTableName: string;
   graphDeadlineMs: number;
   graphAttemptTimeoutMs: number;
@@ -147,20 +158,29 @@ export function publicBaseUrlFrom(env: Environment): URL | undefined {
   return platformHost && /^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(platformHost) ? new URL(`https://${platformHost}`) : undefined;
 }
 
+/** The identity for identity-based storage (`AuditStorage__*`, as the Functions host reads them). */
+function storageIdentityFrom(env: Environment): string | undefined {
+  const credential = read(env, 'AuditStorage__credential');
+  if (credential?.toLowerCase() !== 'managedidentity') {
+    throw new Error(`Setting AuditStorage__credential must be "managedidentity", got "${credential}".`);
+  }
+  return read(env, 'AuditStorage__clientId') ?? read(env, 'AZURE_CLIENT_ID');
+}
+
 function auditStorageFrom(env: Environment): AuditStorageSettings | undefined {
   const connectionString = read(env, 'AuditStorage');
   if (connectionString) return { kind: 'connectionString', connectionString };
   const tableServiceUri = read(env, 'AuditStorage__tableServiceUri');
   if (!tableServiceUri) return undefined;
-  const credential = read(env, 'AuditStorage__credential');
-  if (credential?.toLowerCase() !== 'managedidentity') {
-    throw new Error(`Setting AuditStorage__credential must be "managedidentity", got "${credential}".`);
-  }
-  return {
-    kind: 'managedIdentity',
-    tableServiceUri,
-    clientId: read(env, 'AuditStorage__clientId') ?? read(env, 'AZURE_CLIENT_ID'),
-  };
+  return { kind: 'managedIdentity', tableServiceUri, clientId: storageIdentityFrom(env) };
+}
+
+function queueStorageFrom(env: Environment): QueueStorageSettings | undefined {
+  const connectionString = read(env, 'AuditStorage');
+  if (connectionString) return { kind: 'connectionString', connectionString };
+  const queueServiceUri = read(env, 'AuditStorage__queueServiceUri');
+  if (!queueServiceUri) return undefined;
+  return { kind: 'managedIdentity', queueServiceUri, clientId: storageIdentityFrom(env) };
 }
 
 export function loadSettings(env: Environment = process.env): Settings {
@@ -174,6 +194,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     graphScope: graphScopeFor(graphBaseUrl),
     managedIdentityClientId: read(env, 'AZURE_CLIENT_ID'),
     auditStorage: auditStorageFrom(env),
+    queueStorage: queueStorageFrom(env),
     auditTableName: tableName,
     graphDeadlineMs: positiveInteger(env, 'GRAPH_DEADLINE_MS'),
     graphAttemptTimeoutMs: positiveInteger(env, 'GRAPH_ATTEMPT_TIMEOUT_MS'),

@@ -5,6 +5,7 @@ import { loadSettings, type Environment, type Settings } from './config';
 import { GraphClient } from './graph/graphClient';
 import { IdempotencyStore } from './idempotency/idempotencyStore';
 import { CachedTokenProvider } from './identity/tokenProvider';
+import { Queues } from './storage/queue';
 import { Table, type TablePolicy } from './storage/table';
 import { systemClock, type Clock } from './time/clock';
 
@@ -14,6 +15,8 @@ export interface Runtime {
   graph: GraphClient;
   audit: AuditStore;
   idempotency: IdempotencyStore;
+  /** The storage account's queues: asynchronous work for the queue-triggered functions. */
+  queues: Queues;
   /** Checks callers; holds the cached signing keys. */
   auth: Authenticator;
   clock: Clock;
@@ -64,6 +67,7 @@ export function createRuntime(env: Environment = process.env, options: RuntimeOp
     }),
     audit: new AuditStore(table),
     idempotency: new IdempotencyStore(table, settings.idempotencyRetentionHours * 3_600_000),
+    queues: new Queues({ storage: settings.queueStorage, credentialFor }),
     auth: createAuthenticator(settings.auth),
     clock,
   };

@@ -7,6 +7,7 @@ param identityId string
 param identityClientId string
 param blobServiceUri string
 param tableServiceUri string
+param queueServiceUri string
 param deploymentContainerName string
 param applicationInsightsConnectionString string
 param auditTableName string
@@ -43,6 +44,7 @@ var appSettings = {
   AZURE_CLIENT_ID: identityClientId
   GRAPH_BASE_URL: graphBaseUrl
   AuditStorage__tableServiceUri: tableServiceUri
+  AuditStorage__queueServiceUri: queueServiceUri
   AuditStorage__credential: 'managedidentity'
   AuditStorage__clientId: identityClientId
   AUDIT_TABLE_NAME: auditTableName

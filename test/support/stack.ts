@@ -15,9 +15,12 @@ export interface HostProcess {
   stop(): Promise<void>;
 }
 
-/** Runs `dev/start.ts` (what `npm start` runs) as a child process and waits for its API line. */
-export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000): Promise<HostProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts', 'dist/index.mjs'], {
+/**
+ * Runs `dev/start.ts` (what `npm start` runs) as a child process and waits for its API line.
+ * `entry` is the module whose `functionDefinitions` it serves (default the built app).
+ */
+export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000, entry = 'dist/index.mjs'): Promise<HostProcess> {
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts', entry], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOCAL_HOST_QUIET: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
   });

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { settingsCatalog } from '../../shared/config';
+import { asyncWorkQueueName, poisonQueueName } from '../../shared/storage/queue';
 
 /**
  * No Bicep compiler here, so the infrastructure is checked as text:
@@ -70,7 +71,7 @@ describe('app settings: settingsCatalog ↔ infra/app/api.bicep', () => {
   it('host storage, audit storage and Application Insights are identity-based', () => {
     expect(inBicep).toEqual(expect.arrayContaining([
       'AzureWebJobsStorage__credential', 'AzureWebJobsStorage__clientId', 'AzureWebJobsStorage__blobServiceUri',
-      'AuditStorage__tableServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AZURE_CLIENT_ID',
+      'AuditStorage__tableServiceUri', 'AuditStorage__queueServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AZURE_CLIENT_ID',
       'APPLICATIONINSIGHTS_AUTHENTICATION_STRING',
     ]));
     expect(inBicep.some((name) => /ConnectionString|AccountKey/i.test(name) && name !== 'APPLICATIONINSIGHTS_CONNECTION_STRING')).toBe(false);
@@ -171,7 +172,7 @@ describe('infra/main.bicep wiring', () => {
     const parameters = JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, { value: string }> };
     const api = read('infra/app/api.bicep');
     const apiModule = modules.find((module) => module.symbol === 'api')!;
-    const derived = new Set(['AZURE_CLIENT_ID', 'AuditStorage__tableServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AUTH_TENANT_ID']);
+    const derived = new Set(['AZURE_CLIENT_ID', 'AuditStorage__tableServiceUri', 'AuditStorage__queueServiceUri', 'AuditStorage__credential', 'AuditStorage__clientId', 'AUTH_TENANT_ID']);
     const tunable = bicepAppSettings().filter((name) => !hostSetting.test(name) && !derived.has(name));
     expect(tunable.length).toBeGreaterThan(8);
     for (const setting of tunable) {
@@ -188,6 +189,33 @@ describe('infra/main.bicep wiring', () => {
     expect(storage).toContain('allowSharedKeyAccess: false');
     expect(storage).toContain("tableServices/tables@");
     expect(read('infra/app/monitoring.bicep')).toContain('DisableLocalAuth: true');
+  });
+
+  it('storage has the app\'s queue of asynchronous work and its poison queue, under the names the app uses', () => {
+    const storage = read('infra/app/storage.bicep');
+    expect(storage).toMatch(/^resource queueService 'Microsoft\.Storage\/storageAccounts\/queueServices@[\d-]+' = \{\n {2}parent: storage\n {2}name: 'default'/m);
+    expect(storage).toContain(`param asyncWorkQueueName string = '${asyncWorkQueueName}'`);
+    // A queue's `name:` is the parameter or an interpolated string: evaluate it with the parameter's default.
+    const evaluate = (expression: string) =>
+      expression === 'asyncWorkQueueName' ? asyncWorkQueueName : expression.replace(/^'(.*)'$/, '$1').replace('${asyncWorkQueueName}', asyncWorkQueueName);
+    const queues = [...storage.matchAll(/^resource \w+ 'Microsoft\.Storage\/storageAccounts\/queueServices\/queues@[\d-]+' = \{\n {2}parent: queueService\n {2}name: (.+)$/gm)]
+      .map((match) => evaluate(match[1]!));
+    expect(queues.sort()).toEqual([asyncWorkQueueName, poisonQueueName(asyncWorkQueueName)]);
+    // main.bicep leaves the name to its default, so the code and the infra cannot drift apart.
+    expect(read('infra/main.bicep')).not.toContain('asyncWorkQueueName:');
+  });
+
+  it('the Function App identity may use the queues (Storage Queue Data Contributor on the account) and is told their URI', () => {
+    const rbac = read('infra/app/rbac.bicep');
+    expect(rbac).toContain("var storageQueueDataContributorRoleId = '974c5e8b-45b9-4653-ba55-5f855dd0fb88'");
+    const assignment = /^resource \w+ 'Microsoft\.Authorization\/roleAssignments@[\d-]+' = \{\n(?: {2}.*\n)*?\}/gm;
+    const queueRole = [...rbac.matchAll(assignment)].map((match) => match[0]).find((block) => block.includes('storageQueueDataContributorRoleId'));
+    expect(queueRole).toBeDefined();
+    expect(queueRole).toContain('scope: storage\n');
+    expect(queueRole).toContain('principalId: identityPrincipalId');
+    expect(queueRole).toContain("subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageQueueDataContributorRoleId)");
+    expect(read('infra/app/api.bicep')).toMatch(/^ {2}AuditStorage__queueServiceUri: queueServiceUri$/m);
+    expect(read('infra/main.bicep')).toMatch(/^ {4}queueServiceUri: storage\.outputs\.queueServiceUri$/m);
   });
 });
 
@@ -232,13 +260,14 @@ describe('azure.yaml and host.json', () => {
     expect(yaml).toMatch(/services:\n {2}api:\n {4}project: \.\n {4}language: ts\n {4}host: function\n {4}dist: dist\n {4}remoteBuild: false\n/);
   });
 
-  it('host.json: no extension bundle, a timeout above the Graph deadline, failures never sampled', () => {
+  it('host.json: the extension bundle the queue trigger needs, a timeout above the Graph deadline, failures never sampled', () => {
     const host = JSON.parse(read('host.json')) as {
-      extensionBundle?: unknown;
+      extensionBundle?: { id: string; version: string };
       functionTimeout: string;
       logging: { applicationInsights: { samplingSettings: { excludedTypes: string } } };
     };
-    expect(host.extensionBundle).toBeUndefined();
+    // HTTP and timer triggers are built into the host; the storage queue trigger comes with the bundle.
+    expect(host.extensionBundle).toEqual({ id: 'Microsoft.Azure.Functions.ExtensionBundle', version: '[4.*, 5.0.0)' });
     const [hours, minutes, seconds] = host.functionTimeout.split(':').map(Number);
     const timeoutMs = ((hours! * 60 + minutes!) * 60 + seconds!) * 1000;
     const deadline = Number(settingsCatalog.find((setting) => setting.name === 'GRAPH_DEADLINE_MS')!.default);

@@ -37,9 +37,25 @@ describe('the local stack', () => {
     try {
       expect(Object.keys(stack.started)).toEqual(['azurite']);
       expect(stack.env.AuditStorage).toMatch(/TableEndpoint=http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1;/);
+      expect(stack.env.AuditStorage).toMatch(/QueueEndpoint=http:\/\/127\.0\.0\.1:\d+\/devstoreaccount1;/);
       expect(stack.env.GRAPH_BASE_URL).toBe(configured.GRAPH_BASE_URL);
     } finally {
       await stack.stop();
+    }
+  });
+
+  it('starts no Azurite when storage is configured identity-based, for tables or for queues', async () => {
+    const { AuditStorage: _absent, ...rest } = configured;
+    for (const setting of ['AuditStorage__tableServiceUri', 'AuditStorage__queueServiceUri']) {
+      const uri = setting.endsWith('queueServiceUri') ? 'https://acct.queue.core.windows.net' : 'https://acct.table.core.windows.net';
+      const stack = await startLocalStack({ ...rest, [setting]: uri }, { devKeyFile });
+      try {
+        expect(stack.started).toEqual({});
+        expect(stack.env.AuditStorage).toBeUndefined();
+        expect(stack.env[setting]).toBe(uri);
+      } finally {
+        await stack.stop();
+      }
     }
   });
 

@@ -1,0 +1,66 @@
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
+import { call, type ApiResponse } from '../support/stack';
+
+/** The Graph emulator itself, over real HTTP: its fault steps carry a request out at most once. */
+
+let graph: GraphEmulator;
+
+beforeAll(async () => {
+  graph = await startGraphEmulator();
+});
+
+afterAll(async () => {
+  await graph?.close();
+});
+
+beforeEach(() => graph.reset());
+
+function post(path: string, body: unknown): Promise<ApiResponse> {
+  return call(`${graph.baseUrl}${path}`, {
+    method: 'POST',
+    headers: { authorization: 'Bearer any', 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+  });
+}
+
+const connectorGroups = '/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups';
+
+describe('a slow answer after Graph carried the request out ({ delayMs, commit })', () => {
+  it('creates a connector group once and answers with that group', async () => {
+    graph.addFault({ method: 'POST', path: 'connectorGroups$', steps: [{ delayMs: 200, commit: true }] });
+    const response = await post(connectorGroups, { name: 'Slow but done' });
+    expect(response.status).toBe(201);
+    expect(graph.connectorGroups()).toHaveLength(1);
+    expect(response.body.id).toBe(graph.connectorGroups()[0]!.id);
+  });
+
+  it('answers 201 for a connection, not the 409 of a second create', async () => {
+    graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ delayMs: 200, commit: true }] });
+    const response = await post('/v1.0/external/connections', { id: 'slowdone', name: 'Slow but done' });
+    expect(response.status).toBe(201);
+    expect(response.body).toMatchObject({ id: 'slowdone', state: 'draft' });
+    expect(graph.entityCounts().connections).toBe(1);
+  });
+
+  it('takes the delay after carrying the request out: the entity exists before the answer comes', async () => {
+    graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ delayMs: 600, commit: true }] });
+    const answer = post('/v1.0/external/connections', { id: 'visibleearly', name: 'Visible early' });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(graph.entityCounts().connections).toBe(1);
+    expect((await answer).status).toBe(201);
+  });
+});
+
+describe('every fault step with commit carries the request out exactly once', () => {
+  it.each([
+    ['status', { status: 503, commit: true }],
+    ['reset', { reset: true, commit: true }],
+    ['delay and status', { delayMs: 50, status: 503, commit: true }],
+    ['delay alone', { delayMs: 50, commit: true }],
+  ])('%s', async (_name, step) => {
+    graph.addFault({ method: 'POST', path: 'connectorGroups$', steps: [step] });
+    await post(connectorGroups, { name: 'Once' }).catch(() => undefined);
+    expect(graph.connectorGroups()).toHaveLength(1);
+  });
+});
