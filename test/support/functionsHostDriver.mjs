@@ -46,4 +46,6 @@ process.stdout.write(
     results,
     systemLogs: core.systemLogs,
   }),
+  // The library's HTTP stream proxy keeps a server listening, as it does under the worker.
+  () => process.exit(0),
 );

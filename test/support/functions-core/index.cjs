@@ -14,6 +14,7 @@
  */
 
 const { randomUUID } = require('node:crypto');
+const http = require('node:http');
 
 class Disposable {
   static from(...disposables) {
@@ -71,6 +72,57 @@ function registrations() {
   return functions.map(({ metadata }) => ({ name: metadata.name, bindings: metadata.bindings, retryOptions: metadata.retryOptions }));
 }
 
+/** The worker's capabilities, asked of the programming model once, as the worker does at start-up. */
+let capabilities;
+async function workerCapabilities() {
+  capabilities ??= programmingModel && typeof programmingModel.getCapabilities === 'function' ? await programmingModel.getCapabilities({}) : {};
+  return capabilities;
+}
+
+/**
+ * With HTTP streaming on (`HttpUri` among the capabilities) the host does not put the request in
+ * the invocation: it sends it to the library's proxy with the invocation id, and reads the answer
+ * from there; headers and route parameters travel in the trigger metadata.
+ */
+function sendThroughProxy(httpUri, invocationId, rpcHttp) {
+  const url = new URL(rpcHttp.url);
+  const target = new URL(`${url.pathname}${url.search}`, httpUri);
+  return new Promise((resolve, reject) => {
+    const request = http.request(
+      target,
+      {
+        method: rpcHttp.method,
+        headers: {
+          ...(rpcHttp.headers ?? {}),
+          'x-ms-invocation-id': invocationId,
+          'x-forwarded-host': url.host,
+          'x-forwarded-proto': url.protocol.replace(/:$/, ''),
+        },
+      },
+      (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () =>
+          resolve({
+            statusCode: String(response.statusCode),
+            headers: Object.fromEntries(Object.entries(response.headers).filter(([name]) => name !== 'x-ms-invocation-id').map(([name, value]) => [name, String(value)])),
+            body: { bytes: Buffer.concat(chunks) },
+          }),
+        );
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    request.end(rpcHttp.body?.string ?? undefined);
+  });
+}
+
+function streamTriggerMetadata(rpcHttp) {
+  const metadata = { Headers: { json: JSON.stringify(rpcHttp.headers ?? {}) }, Query: { json: JSON.stringify(rpcHttp.query ?? {}) } };
+  for (const [name, value] of Object.entries(rpcHttp.params ?? {})) metadata[name] = { string: value };
+  return metadata;
+}
+
 /**
  * Invokes a registered function as the worker does. `inputData` is the host's list of
  * `{ name, data }` bindings (e.g. `{ http: RpcHttpData }` for an HTTP trigger).
@@ -80,10 +132,13 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
   if (!entry) throw new Error(`No function "${functionName}" is registered`);
   if (!programmingModel) throw new Error('No programming model was set');
   const invocationId = randomUUID();
+  const { HttpUri: httpUri } = await workerCapabilities();
+  const rpcHttp = inputData.find((binding) => binding.data && binding.data.http)?.data.http;
+  const streamed = httpUri && rpcHttp ? sendThroughProxy(httpUri, invocationId, rpcHttp) : undefined;
   const logs = [];
   const coreContext = {
     invocationId,
-    request: { invocationId, functionId: functionName, inputData, triggerMetadata },
+    request: { invocationId, functionId: functionName, inputData, triggerMetadata: streamed ? { ...streamTriggerMetadata(rpcHttp), ...triggerMetadata } : triggerMetadata },
     metadata: { ...entry.metadata, bindings: entry.metadata.bindings },
     state: undefined,
     log: (level, category, message) => logs.push({ level, category, message }),
@@ -108,6 +163,8 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
   coreContext.state = undefined;
   if (post.error) throw post.error;
   const response = await model.getResponse(context, post.result);
+  // Streamed: the answer went back over the proxy; it is reported as the invocation's http return value.
+  if (streamed) return { response: { ...response, returnValue: { http: await streamed } }, logs, streamed: true };
   return { response, logs };
 }
 
