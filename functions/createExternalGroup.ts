@@ -15,6 +15,8 @@ export const createExternalGroup = defineOperation({
   body: externalGroupBody,
   graphPath: '/{version}/external/connections/{connectionId}/groups',
   entityId: (body) => String(body.id),
+  // Beta documents no read of one group; v1.0 does (docs/graph-facts.md §2).
+  existenceCheck: { readById: { version: 'v1.0' } },
 });
 
 registerOperation(createExternalGroup);

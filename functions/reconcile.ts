@@ -4,7 +4,7 @@ import { registerTimer } from '../shared/operations/registry';
 import { reconcile, type ReconcileSummary } from '../shared/reconciliation/reconcile';
 import { getRuntime } from '../shared/runtime';
 
-/** Every 5 minutes: settle audit records left `pending` or `unknown` by asking Graph what exists. */
+/** Every 5 minutes: settle audit records left `pending` or `unknown` by reading what Graph holds (it never creates). */
 export async function reconcileAuditRecords(_timer: Timer | undefined, context: InvocationContext): Promise<ReconcileSummary> {
   const runtime = getRuntime();
   const summary = await reconcile(runtime, operationDefinitions, {
@@ -12,7 +12,15 @@ export async function reconcileAuditRecords(_timer: Timer | undefined, context: 
     maxRecords: runtime.settings.reconcileMaxRecords,
   });
   context.info(
-    JSON.stringify({ event: 'reconciliation finished', examined: summary.examined, ...summary.settled, skipped: summary.skipped, expiredKeysDeleted: summary.expiredKeysDeleted }),
+    JSON.stringify({
+      event: 'reconciliation finished',
+      examined: summary.examined,
+      ...summary.settled,
+      waiting: summary.waiting,
+      skipped: summary.skipped,
+      expiredKeysDeleted: summary.expiredKeysDeleted,
+      attemptRowsDeleted: summary.attemptRowsDeleted,
+    }),
   );
   for (const error of summary.errors) context.warn(JSON.stringify({ event: 'reconciliation skipped a record', error }));
   return summary;

@@ -86,6 +86,9 @@ param graphDeadlineMs string = '30000'
 @description('Timeout of one attempt at a Graph call in ms (GRAPH_ATTEMPT_TIMEOUT_MS).')
 param graphAttemptTimeoutMs string = '10000'
 
+@description('Timeout of one audit table call in ms (AUDIT_TABLE_TIMEOUT_MS).')
+param auditTableTimeoutMs string = '5000'
+
 @description('How long an Idempotency-Key and its answer are kept, in hours (IDEMPOTENCY_RETENTION_HOURS).')
 param idempotencyRetentionHours string = '24'
 
@@ -176,6 +179,7 @@ module api './app/api.bicep' = {
     authJwksUri: authJwksUri
     graphDeadlineMs: graphDeadlineMs
     graphAttemptTimeoutMs: graphAttemptTimeoutMs
+    auditTableTimeoutMs: auditTableTimeoutMs
     idempotencyRetentionHours: idempotencyRetentionHours
     reconcileAfterMinutes: reconcileAfterMinutes
     reconcileMaxRecords: reconcileMaxRecords

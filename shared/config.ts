@@ -37,6 +37,8 @@ export const settingsCatalog = [
     description: 'With `AuditStorage__tableServiceUri`/`__queueServiceUri`: client id of the user-assigned identity for storage; absent → `AZURE_CLIENT_ID`, then system-assigned.' },
   { name: 'AUDIT_TABLE_NAME', default: 'AuditLog', scope: 'app',
     description: 'Audit table name; created if missing.' },
+  { name: 'AUDIT_TABLE_TIMEOUT_MS', default: '5000', scope: 'app',
+    description: 'Each audit table call gives up after this long (an outage answers 503 instead of hanging). A request holds its `Idempotency-Key` for `GRAPH_DEADLINE_MS` + 3× this + 2 s.' },
   { name: 'GRAPH_DEADLINE_MS', default: '30000', scope: 'app',
     description: 'Overall deadline for the Graph part of one request, retries included (well under the 120 s Logic Apps and Power Automate wait).' },
   { name: 'GRAPH_ATTEMPT_TIMEOUT_MS', default: '10000', scope: 'app',
@@ -90,6 +92,7 @@ export interface Settings {
   /** Queues of the same account (asynchronous work); absent when neither a connection string nor a queue URI is set. */
   queueStorage: QueueStorageSettings | undefined;
   auditTableName: string;
+  auditTableTimeoutMs: number;
   graphDeadlineMs: number;
   graphAttemptTimeoutMs: number;
   idempotencyRetentionHours: number;
@@ -196,6 +199,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     auditStorage: auditStorageFrom(env),
     queueStorage: queueStorageFrom(env),
     auditTableName: tableName,
+    auditTableTimeoutMs: positiveInteger(env, 'AUDIT_TABLE_TIMEOUT_MS'),
     graphDeadlineMs: positiveInteger(env, 'GRAPH_DEADLINE_MS'),
     graphAttemptTimeoutMs: positiveInteger(env, 'GRAPH_ATTEMPT_TIMEOUT_MS'),
     idempotencyRetentionHours: positiveInteger(env, 'IDEMPOTENCY_RETENTION_HOURS'),

@@ -33,6 +33,8 @@ export interface FacadeErrorInit {
   cause?: unknown;
   /** Graph may have carried out the request although the facade saw no success. */
   outcomeUnknown?: boolean;
+  /** Why the outcome is not known, for the audit record (the caller gets `message`). */
+  reason?: string;
 }
 
 /** A failure that ends the pipeline with a Graph-shaped response of the given status. */
@@ -42,6 +44,7 @@ export class FacadeError extends Error {
   readonly retryAfterSeconds: number | undefined;
   readonly headers: Record<string, string>;
   readonly outcomeUnknown: boolean;
+  readonly reason: string | undefined;
 
   constructor(
     readonly status: number,
@@ -56,6 +59,7 @@ export class FacadeError extends Error {
     this.retryAfterSeconds = init.retryAfterSeconds;
     this.headers = init.headers ?? {};
     this.outcomeUnknown = init.outcomeUnknown ?? false;
+    this.reason = init.reason;
   }
 }
 

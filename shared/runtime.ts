@@ -7,6 +7,7 @@ import { IdempotencyStore } from './idempotency/idempotencyStore';
 import { CachedTokenProvider } from './identity/tokenProvider';
 import { Queues } from './storage/queue';
 import { Table, type TablePolicy } from './storage/table';
+import type { RecoveryDependencies } from './recovery/attribution';
 import { systemClock, type Clock } from './time/clock';
 
 /** The long-lived parts a request uses, built once per process (cold start) and shared after. */
@@ -23,14 +24,30 @@ export interface Runtime {
 }
 
 /**
- * What a runtime is built with besides the settings: the clock, and the table and Graph client
- * tuning a fault simulation needs (short timeouts and back-off, fault-injecting table policies).
+ * What a runtime is built with besides the settings: the clock, and what a fault simulation needs
+ * (fault-injecting table policies, a short Graph back-off).
  */
 export interface RuntimeOptions {
   clock?: Clock;
   tablePolicies?: TablePolicy[];
-  tableTimeoutMs?: number;
   graphBackoffBaseMs?: number;
+}
+
+/** The stores kept in the audit table: records with their index and attempts, and idempotency keys. */
+export function tableStores(table: Table, settings: Settings): Pick<Runtime, 'audit' | 'idempotency'> {
+  const retentionMs = settings.idempotencyRetentionHours * 3_600_000;
+  return { audit: new AuditStore(table, retentionMs), idempotency: new IdempotencyStore(table, retentionMs) };
+}
+
+/** What the lost-answer rules (shared/recovery) use of a runtime. */
+export function recoveryDependencies(runtime: Runtime): RecoveryDependencies {
+  return {
+    audit: runtime.audit,
+    graph: runtime.graph,
+    clock: runtime.clock,
+    retentionMs: runtime.settings.idempotencyRetentionHours * 3_600_000,
+    reconcileAfterMs: runtime.settings.reconcileAfterMinutes * 60_000,
+  };
 }
 
 export function createRuntime(env: Environment = process.env, options: RuntimeOptions = {}): Runtime {
@@ -53,7 +70,7 @@ export function createRuntime(env: Environment = process.env, options: RuntimeOp
     storage: settings.auditStorage,
     tableName: settings.auditTableName,
     credentialFor,
-    ...(options.tableTimeoutMs ? { timeoutMs: options.tableTimeoutMs } : {}),
+    timeoutMs: settings.auditTableTimeoutMs,
     ...(options.tablePolicies ? { policies: options.tablePolicies } : {}),
   });
   return {
@@ -65,8 +82,7 @@ export function createRuntime(env: Environment = process.env, options: RuntimeOp
       clock,
       ...(options.graphBackoffBaseMs === undefined ? {} : { backoffBaseMs: options.graphBackoffBaseMs }),
     }),
-    audit: new AuditStore(table),
-    idempotency: new IdempotencyStore(table, settings.idempotencyRetentionHours * 3_600_000),
+    ...tableStores(table, settings),
     queues: new Queues({ storage: settings.queueStorage, credentialFor }),
     auth: createAuthenticator(settings.auth),
     clock,

@@ -21,6 +21,7 @@ param authAllowedClientApps string = ''
 param publicBaseUrl string = ''
 param graphDeadlineMs string = '30000'
 param graphAttemptTimeoutMs string = '10000'
+param auditTableTimeoutMs string = '5000'
 param idempotencyRetentionHours string = '24'
 param reconcileAfterMinutes string = '10'
 param reconcileMaxRecords string = '200'
@@ -50,6 +51,7 @@ var appSettings = {
   AUDIT_TABLE_NAME: auditTableName
   GRAPH_DEADLINE_MS: graphDeadlineMs
   GRAPH_ATTEMPT_TIMEOUT_MS: graphAttemptTimeoutMs
+  AUDIT_TABLE_TIMEOUT_MS: auditTableTimeoutMs
   IDEMPOTENCY_RETENTION_HOURS: idempotencyRetentionHours
   RECONCILE_AFTER_MINUTES: reconcileAfterMinutes
   RECONCILE_MAX_RECORDS: reconcileMaxRecords

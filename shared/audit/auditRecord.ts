@@ -1,23 +1,35 @@
+import { createHash } from 'node:crypto';
+
 /** What the audit table says about one create request (README "Audit records"). */
 
 /**
- * `pending`: Graph may be called or have been called; `succeeded`/`failed`: Graph's answer;
- * `unknown`: Graph's answer was lost and the create was not repeated; `orphaned`: reconciliation
- * found the entity a lost answer created, which the caller never learnt of.
+ * - `pending`: the request may call or have called Graph, and has not recorded what happened;
+ * - `succeeded`: the entity exists, made by this request (or, for a retry, by an earlier attempt of
+ *   the same ask, named in `madeBy`);
+ * - `failed`: this request made nothing;
+ * - `unknown`: Graph's answer was lost; the entity may exist (`reason` says why it is not known);
+ * - `orphaned`: this request made the entity, but its id never reached a caller (ids Graph chooses);
+ * - `unresolved`: still not known when the retention ended; operators decide (`reason`).
  */
-export type AuditStatus = 'pending' | 'succeeded' | 'failed' | 'unknown' | 'orphaned';
+export type AuditStatus = 'pending' | 'succeeded' | 'failed' | 'unknown' | 'orphaned' | 'unresolved';
+
+export const openStatuses: readonly AuditStatus[] = ['pending', 'unknown'];
 
 /**
- * How a create whose answer was lost was settled: `readBack` (read after a 409 and found to be
- * what was sent), `createConflict` (a 409 to the same member create), `earlierAttempt` (a retry
- * found what the lost attempt made), `reconciliation` (the timer function found it).
+ * How a record came to be settled when Graph's own answer to it was not the proof:
+ * - `readBack`: after a 409, the entity read back holds what this ask sent;
+ * - `createConflict`: after a 409, for members (Graph has no read of one): the ask's earlier
+ *   attempt is the only one that can have made it;
+ * - `earlierAttempt`: this request answered with what an earlier attempt of the same ask made;
+ * - `laterRequest`: a later request of the same ask found what this one made (or that it made nothing);
+ * - `reconciliation`: the reconciliation run found it out by reading Graph and the audit table.
  */
-export type Recovery = 'readBack' | 'createConflict' | 'earlierAttempt' | 'reconciliation';
+export type Recovery = 'readBack' | 'createConflict' | 'earlierAttempt' | 'laterRequest' | 'reconciliation';
 
 export interface AuditIntent {
   operation: string;
   entityType: string;
-  /** The entity's own id; for Graph-generated ids, empty until Graph answers. */
+  /** The entity's own id; for ids Graph chooses, empty until known. */
   entityId: string;
   graphPath: string;
   graphVersion: string;
@@ -28,8 +40,17 @@ export interface AuditIntent {
   callerName?: string;
   callerTenantId?: string;
   requestedAt: Date;
+  /** After this, the request sends nothing more to Graph. */
+  deadlineAt: Date;
   requestBody: unknown;
-  /** JSON array, ids Graph generates only: same-named entities that existed before the create. */
+  /**
+   * What identifies the entity before it exists: its path below the version for ids the caller
+   * chooses (`external/connections/c1/groups/g1`), the collection and natural key otherwise.
+   */
+  entityKey: string;
+  /** The ask: the same caller, Graph path and body. Requests of one ask are retries of each other. */
+  askKey: string;
+  /** JSON array, ids Graph chooses only: same-named entities that existed before the create. */
   preexistingIds?: string;
 }
 
@@ -37,14 +58,19 @@ export interface AuditOutcome {
   status: Exclude<AuditStatus, 'pending'>;
   httpStatus: number;
   entityId?: string;
-  graphRequestId: string | undefined;
+  graphRequestId?: string | undefined;
   errorCode?: string;
+  /** Why the record says what it says, when Graph's answer alone does not: unknown, orphaned, unresolved, recovered. */
+  reason?: string;
   completedAt: Date;
   responseBody: unknown;
   /** Graph attempts after the first. */
   retries?: number;
-  /** How a lost answer was settled. */
   recovery?: Recovery;
+  /** The record (row key) of the request whose attempt made the entity, when not this one. */
+  madeBy?: string;
+  /** The record (row key) of the request whose answer settled this one. */
+  settledBy?: string;
 }
 
 export interface AuditKey {
@@ -52,11 +78,13 @@ export interface AuditKey {
   rowKey: string;
 }
 
-/** Stored form: a Table Storage entity, the intent's fields plus what Graph's answer settled. */
+/** Stored form: a Table Storage entity, the intent's fields plus what settled it. */
 export interface AuditEntity extends AuditKey, Omit<AuditIntent, 'requestBody'> {
+  kind: 'record';
   status: AuditStatus;
   httpStatus?: number;
   errorCode?: string;
+  reason?: string;
   graphRequestId?: string;
   completedAt?: Date;
   durationMs?: number;
@@ -65,11 +93,14 @@ export interface AuditEntity extends AuditKey, Omit<AuditIntent, 'requestBody'> 
   responseBody?: string;
   responseBodyTruncated?: boolean;
   retries?: number;
-  recovery?: string;
+  recovery?: Recovery;
+  madeBy?: string;
+  settledBy?: string;
   reconciledAt?: Date;
-  /** Failed reconciliations of this record, the next one not before `reconcileAfter`. */
+  /** Reconciliation does not look at the record before this (written with the intent, then pushed back). */
+  reconcileAfter: Date;
+  /** Failed reconciliations of this record. */
   reconcileAttempts?: number;
-  reconcileAfter?: Date;
   reconcileError?: string;
 }
 
@@ -87,13 +118,70 @@ export function cappedJson(value: unknown): { json: string; truncated: boolean }
 }
 
 /**
- * PartitionKey is the operation and RowKey the request time then the request id, so one
- * partition query lists an operation's records in time order, a time window being a RowKey range.
+ * The table's layout: one partition per operation, so every write a request makes is one entity
+ * group transaction. Row keys tell the rows apart; records start with a digit and sort before the
+ * rest:
+ * - `{inverted time}_{requestId}`: a request's record; newest first, a time window is a range;
+ * - `entity_{entity path}`: which record made an entity (the entity index);
+ * - `open_{hash of the entity key}_{record row key}`: an attempt not yet settled;
+ * - `key_{hash of caller and key}`: an Idempotency-Key.
  */
-export function auditKeyFor(intent: Pick<AuditIntent, 'operation' | 'requestedAt' | 'requestId'>): AuditKey {
-  return { partitionKey: intent.operation, rowKey: `${intent.requestedAt.toISOString()}_${intent.requestId}` };
+const newestTime = 9_999_999_999_999;
+
+/** The row key prefix of records requested at `time`: later times sort first. */
+export function timePrefix(time: Date | number): string {
+  return String(newestTime - (typeof time === 'number' ? time : time.getTime())).padStart(13, '0');
 }
 
-/** Index rows find the record of a created entity from its Graph path (`external/connections/c1`). */
-export const entityIndexPartition = (entityType: string) => `entity_${entityType}`;
-export const entityIndexRowKey = (entityPath: string) => encodeURIComponent(entityPath.replace(/^\/+/, ''));
+export function recordRowKey(requestedAt: Date, requestId: string): string {
+  return `${timePrefix(requestedAt)}_${requestId}`;
+}
+
+export function auditKeyFor(intent: Pick<AuditIntent, 'operation' | 'requestedAt' | 'requestId'>): AuditKey {
+  return { partitionKey: intent.operation, rowKey: recordRowKey(intent.requestedAt, intent.requestId) };
+}
+
+/**
+ * Row key bounds of the records requested in [from, to): `RowKey ge low and RowKey lt high`.
+ * Every record row key starts with 13 digits, so the bounds never reach the other rows.
+ */
+export function recordRange(from: Date, to: Date): { low: string; high: string } {
+  const within = (time: number) => Math.min(newestTime, Math.max(0, time));
+  return {
+    low: timePrefix(within(to.getTime() - 1)),
+    high: from.getTime() <= 0 ? lastRecordRowKey : timePrefix(within(from.getTime() - 1)),
+  };
+}
+
+/** Above every record row key (digits and `_`), below the other rows (letters). */
+export const lastRecordRowKey = '`';
+
+export const entityIndexRowKey = (entityPath: string) => `entity_${encodeURIComponent(entityPath.replace(/^\/+/, ''))}`;
+
+const hashOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32);
+
+export const openAttemptPrefix = (entityKey: string) => `open_${hashOf(entityKey)}_`;
+export const openAttemptRowKey = (entityKey: string, recordKey: string) => `${openAttemptPrefix(entityKey)}${recordKey}`;
+
+/** The ask of a request: who asked, which Graph path, which body (its fingerprint). */
+export const askKeyOf = (callerId: string, graphPath: string, bodyFingerprint: string) => hashOf(`${callerId}\n${graphPath}\n${bodyFingerprint}`);
+
+/** Where the index says an entity came from: Graph's own answer to its create, or a recovery. */
+export interface EntityIndexRow extends AuditKey {
+  kind: 'entity';
+  auditRowKey: string;
+  /** `answered`: Graph answered the create of that record; `attributed`: found out later. */
+  proof: 'answered' | 'attributed';
+}
+
+/** An attempt whose outcome is not settled: later requests for the same entity find it here. */
+export interface OpenAttemptRow extends AuditKey {
+  kind: 'attempt';
+  state: 'open' | 'closed';
+  recordRowKey: string;
+  askKey: string;
+  callerId: string;
+  requestedAt: Date;
+  /** Deleted once past: a request past the retention no longer counts as an earlier attempt. */
+  expiresAt: Date;
+}

@@ -1,24 +1,22 @@
-import type { TableEntityResult } from '@azure/data-tables';
+import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { serviceUnavailable } from '../errors';
 import { isStatus, type Table } from '../storage/table';
 import {
   auditKeyFor,
   cappedJson,
-  entityIndexPartition,
   entityIndexRowKey,
+  lastRecordRowKey,
+  openAttemptPrefix,
+  openAttemptRowKey,
+  openStatuses,
+  recordRange,
   type AuditEntity,
   type AuditIntent,
   type AuditKey,
   type AuditOutcome,
-  type AuditStatus,
+  type EntityIndexRow,
+  type OpenAttemptRow,
 } from './auditRecord';
-
-interface EntityIndexRow {
-  partitionKey: string;
-  rowKey: string;
-  auditPartitionKey: string;
-  auditRowKey: string;
-}
 
 export type StoredAuditRecord = AuditEntity & { etag: string };
 
@@ -30,141 +28,253 @@ const unavailable = (cause: unknown) =>
     cause,
   );
 
-const escape = (value: string) => value.replace(/'/g, "''");
+/** One record to settle: its new state over what it held, and the attempt row to close with it. */
+export interface RecordChange {
+  /** The record as it is now: the intent just written, or a stored record. */
+  record: Omit<AuditEntity, 'status' | 'reconcileAfter'> & Partial<Pick<AuditEntity, 'status' | 'reconcileAfter'>>;
+  outcome: AuditOutcome;
+  /** Apply only if the record is still as read (another writer may have settled it meanwhile). */
+  etag?: string;
+  /** Keep the attempt open (the outcome is still not known), pushing reconciliation back to this time. */
+  stillOpenUntil?: Date;
+}
+
+/** Everything one request's answer settles, written as one entity group transaction. */
+export interface Settlement {
+  partitionKey: string;
+  /** The request's own record first; then earlier records its answer settles. */
+  changes: RecordChange[];
+  /** Point the entity index at a record: `answered` replaces any row, `attributed` only fills a missing one. */
+  index?: { entityPath: string; auditRowKey: string; proof: EntityIndexRow['proof'] };
+  /** Other rows of the partition to write in the same transaction (the Idempotency-Key's answer). */
+  extra?: TransactionAction[];
+}
+
+/** Which parts of a settlement landed (`settle` throws when storage fails). */
+export interface Settled {
+  /** False when the own record was settled by someone else meanwhile (its etag no longer held). */
+  own: boolean;
+  others: boolean;
+  index: boolean;
+  extra: boolean;
+}
+
+/** What the audit record of a settled request holds: the intent's fields, then the outcome's. */
+function settledEntity(change: RecordChange, completedAtFallback: Date): AuditEntity {
+  const { record, outcome } = change;
+  const { etag: _etag, timestamp: _timestamp, ...kept } = record as typeof record & { etag?: string; timestamp?: string };
+  const body = cappedJson(outcome.responseBody);
+  const completedAt = outcome.completedAt ?? completedAtFallback;
+  const entity: AuditEntity = {
+    ...kept,
+    status: outcome.status,
+    httpStatus: outcome.httpStatus,
+    completedAt,
+    durationMs: completedAt.getTime() - new Date(record.requestedAt).getTime(),
+    responseBody: body.json,
+    responseBodyTruncated: body.truncated,
+    reconcileAfter: change.stillOpenUntil ?? record.reconcileAfter ?? record.requestedAt,
+  } as AuditEntity;
+  // Settled anew: nothing of an earlier state lingers (an error code on a success, a stale reason).
+  for (const name of ['errorCode', 'reason', 'recovery', 'madeBy', 'settledBy', 'graphRequestId', 'reconciledAt', 'reconcileError'] as const) {
+    delete entity[name];
+  }
+  if (outcome.entityId) entity.entityId = outcome.entityId;
+  if (outcome.graphRequestId ?? record.graphRequestId) entity.graphRequestId = outcome.graphRequestId ?? record.graphRequestId;
+  if (outcome.errorCode && (outcome.status === 'failed' || outcome.status === 'unknown' || outcome.status === 'unresolved')) {
+    entity.errorCode = outcome.errorCode;
+  }
+  if (outcome.reason) entity.reason = outcome.reason.slice(0, 1_000);
+  if (outcome.retries !== undefined) entity.retries = outcome.retries;
+  if (outcome.recovery) entity.recovery = outcome.recovery;
+  if (outcome.recovery === 'reconciliation') entity.reconciledAt = completedAt;
+  if (outcome.madeBy) entity.madeBy = outcome.madeBy;
+  if (outcome.settledBy) entity.settledBy = outcome.settledBy;
+  return entity;
+}
+
+function attemptRow(partitionKey: string, record: Pick<AuditEntity, 'entityKey' | 'askKey' | 'callerId' | 'requestedAt' | 'rowKey'>, state: OpenAttemptRow['state'], expiresAt: Date): OpenAttemptRow {
+  return {
+    partitionKey,
+    rowKey: openAttemptRowKey(record.entityKey, record.rowKey),
+    kind: 'attempt',
+    state,
+    recordRowKey: record.rowKey,
+    askKey: record.askKey,
+    callerId: record.callerId,
+    requestedAt: new Date(record.requestedAt),
+    expiresAt,
+  };
+}
+
+/** A row of ours as the SDK takes it (our row types have no index signature). */
+const tableRow = (row: object) => row as TableEntity<Record<string, unknown>>;
+
+function changeActions(partitionKey: string, change: RecordChange, now: Date, retentionMs: number): TransactionAction[] {
+  const entity = settledEntity(change, now);
+  const open = change.stillOpenUntil !== undefined;
+  const expiresAt = new Date(new Date(entity.requestedAt).getTime() + retentionMs);
+  return [
+    ['update', tableRow(entity), 'Replace', change.etag ? { etag: change.etag } : undefined],
+    ['upsert', tableRow(attemptRow(partitionKey, entity, open ? 'open' : 'closed', expiresAt)), 'Replace'],
+  ];
+}
+
+const isConflict = (error: unknown) => isStatus(error, 409) || isStatus(error, 412) || isStatus(error, 404);
 
 export class AuditStore {
-  constructor(private readonly table: Table) {}
+  /**
+   * @param retentionMs how long an attempt counts as an earlier attempt for later requests of the
+   *   same ask (the Idempotency-Key retention).
+   */
+  constructor(
+    private readonly table: Table,
+    private readonly retentionMs: number,
+  ) {}
 
-  /** Writes the `pending` record that must exist before Graph is called. Fails with a 503. */
-  async recordIntent(intent: AuditIntent): Promise<AuditKey> {
+  /**
+   * Writes the `pending` record that must exist before Graph is called, with its open attempt row,
+   * in one transaction. Fails with a 503. Returns the record's etag.
+   */
+  async recordIntent(intent: AuditIntent): Promise<{ key: AuditKey; etag: string }> {
     const key = auditKeyFor(intent);
     const body = cappedJson(intent.requestBody);
     const { requestBody: _sent, ...fields } = intent;
     const entity: AuditEntity = {
       ...key,
       ...fields,
+      kind: 'record',
       status: 'pending',
       requestBody: body.json,
       requestBodyTruncated: body.truncated,
+      reconcileAfter: intent.requestedAt,
     };
+    const expiresAt = new Date(intent.requestedAt.getTime() + this.retentionMs);
     try {
       const client = await this.table.ready();
-      await client.createEntity(entity, { abortSignal: this.table.signal() });
+      const result = await client.submitTransaction(
+        [
+          ['create', tableRow(entity)],
+          ['upsert', tableRow(attemptRow(key.partitionKey, entity, 'open', expiresAt)), 'Replace'],
+        ],
+        { abortSignal: this.table.signal() },
+      );
+      return { key, etag: result.getResponseForEntity(key.rowKey)?.etag ?? result.subResponses[0]?.etag ?? '*' };
     } catch (error) {
       throw unavailable(error);
     }
-    return key;
   }
 
   /**
-   * Settles a record and, for a created entity, indexes it by its Graph path. With an etag the
-   * update only applies if nobody settled the record meanwhile (reconciliation runs concurrently).
+   * Writes a settlement in one transaction. If a conditional part of it does not hold (another
+   * writer settled an earlier record, the index row exists, the key was taken over), the request's
+   * own record is written alone and the other parts one by one, each only if it still holds.
    */
-  async recordOutcome(
-    key: AuditKey,
-    intent: Pick<AuditIntent, 'entityType' | 'requestedAt'>,
-    outcome: AuditOutcome,
-    entityPath?: string,
-    etag?: string,
-  ): Promise<void> {
-    const body = cappedJson(outcome.responseBody);
+  async settle(settlement: Settlement, now: Date): Promise<Settled> {
     const client = await this.table.ready();
-    const update: Partial<AuditEntity> & AuditKey = {
-      ...key,
-      status: outcome.status,
-      httpStatus: outcome.httpStatus,
-      ...(outcome.entityId ? { entityId: outcome.entityId } : {}),
-      ...(outcome.graphRequestId ? { graphRequestId: outcome.graphRequestId } : {}),
-      ...(outcome.errorCode ? { errorCode: outcome.errorCode } : {}),
-      ...(outcome.retries !== undefined ? { retries: outcome.retries } : {}),
-      ...(outcome.recovery ? { recovery: outcome.recovery } : {}),
-      ...(outcome.recovery === 'reconciliation' ? { reconciledAt: outcome.completedAt } : {}),
-      completedAt: outcome.completedAt,
-      durationMs: outcome.completedAt.getTime() - new Date(intent.requestedAt).getTime(),
-      responseBody: body.json,
-      responseBodyTruncated: body.truncated,
-    };
-    const index: EntityIndexRow | undefined =
-      (outcome.status === 'succeeded' || outcome.status === 'orphaned') && entityPath
-        ? {
-            partitionKey: entityIndexPartition(intent.entityType),
-            rowKey: entityIndexRowKey(entityPath),
-            auditPartitionKey: key.partitionKey,
-            auditRowKey: key.rowKey,
-          }
-        : undefined;
-    const settle = () => client.updateEntity(update, 'Merge', { abortSignal: this.table.signal(), ...(etag ? { etag } : {}) });
-    const indexIt = () => (index ? client.upsertEntity(index, 'Replace', { abortSignal: this.table.signal() }) : Promise.resolve());
-    if (etag) {
-      // Conditional: the index is written only once the record really was ours to settle.
-      await settle();
-      await indexIt();
-      return;
+    const { partitionKey } = settlement;
+    const [own, ...others] = settlement.changes;
+    if (!own) throw new Error('a settlement settles at least the request’s own record');
+    const indexAction = settlement.index ? this.indexAction(partitionKey, settlement.index) : undefined;
+    const actions: TransactionAction[] = [
+      ...changeActions(partitionKey, own, now, this.retentionMs),
+      ...others.flatMap((change) => changeActions(partitionKey, change, now, this.retentionMs)),
+      ...(indexAction ? [indexAction] : []),
+      ...(settlement.extra ?? []),
+    ];
+    try {
+      await client.submitTransaction(actions, { abortSignal: this.table.signal() });
+      return { own: true, others: true, index: true, extra: true };
+    } catch (error) {
+      if (!isConflict(error)) throw error;
     }
-    // Both in one round trip's time. Each is awaited to its end, so none lands after the request has
-    // been answered; if either failed the whole settlement is retried (both writes are idempotent).
-    const failed = (await Promise.allSettled([settle(), indexIt()])).find((result) => result.status === 'rejected');
-    if (failed) throw failed.reason;
+    const one = async (part: TransactionAction[]) => {
+      try {
+        await client.submitTransaction(part, { abortSignal: this.table.signal() });
+        return true;
+      } catch (error) {
+        if (isConflict(error)) return false;
+        throw error;
+      }
+    };
+    const ownSettled = await one(changeActions(partitionKey, own, now, this.retentionMs));
+    let settledOthers = true;
+    for (const change of others) settledOthers = (await one(changeActions(partitionKey, change, now, this.retentionMs))) && settledOthers;
+    const indexed = indexAction ? await one([indexAction]) : true;
+    const extra = settlement.extra ? await one(settlement.extra) : true;
+    return { own: ownSettled, others: settledOthers, index: indexed, extra };
+  }
+
+  private indexAction(partitionKey: string, index: NonNullable<Settlement['index']>): TransactionAction {
+    const row: EntityIndexRow = {
+      partitionKey,
+      rowKey: entityIndexRowKey(index.entityPath),
+      kind: 'entity',
+      auditRowKey: index.auditRowKey,
+      proof: index.proof,
+    };
+    // Graph's own answer to a create proves who made the entity; anything found out later only
+    // fills a missing row and never repoints one.
+    return index.proof === 'answered' ? ['upsert', tableRow(row), 'Replace'] : ['create', tableRow(row)];
   }
 
   async get(key: AuditKey): Promise<StoredAuditRecord | undefined> {
     const client = await this.table.ready();
     try {
-      return withoutTimestamp(
-        await client.getEntity<AuditEntity>(key.partitionKey, key.rowKey, { abortSignal: this.table.signal() }),
-      );
+      return withoutTimestamp(await client.getEntity<AuditEntity>(key.partitionKey, key.rowKey, { abortSignal: this.table.signal() }));
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }
 
-  /** The record of the request that created the entity at this Graph path (`external/connections/c1`). */
-  async findByEntity(entityType: string, entityPath: string): Promise<StoredAuditRecord | undefined> {
+  /** The index row of an entity (its path below the version, `external/connections/c1`). */
+  async indexOf(operation: string, entityPath: string): Promise<EntityIndexRow | undefined> {
     const client = await this.table.ready();
     try {
-      const index = await client.getEntity<EntityIndexRow>(entityIndexPartition(entityType), entityIndexRowKey(entityPath), {
-        abortSignal: this.table.signal(),
-      });
-      return await this.get({ partitionKey: index.auditPartitionKey, rowKey: index.auditRowKey });
+      return await client.getEntity<EntityIndexRow>(operation, entityIndexRowKey(entityPath), { abortSignal: this.table.signal() });
     } catch (error) {
       if (isStatus(error, 404)) return undefined;
       throw error;
     }
   }
 
-  /** An operation's records requested in [from, to), oldest first: one partition range query. */
-  async listByOperation(operation: string, from: Date, to: Date): Promise<StoredAuditRecord[]> {
-    return this.query(
-      `PartitionKey eq '${escape(operation)}' and RowKey ge '${from.toISOString()}' and RowKey lt '${to.toISOString()}'`,
-    );
+  /** The record of the request that made the entity at this Graph path (`external/connections/c1`). */
+  async findByEntity(operation: string, entityPath: string): Promise<StoredAuditRecord | undefined> {
+    const index = await this.indexOf(operation, entityPath);
+    return index ? this.get({ partitionKey: operation, rowKey: index.auditRowKey }) : undefined;
   }
 
   /**
-   * Records of an operation still `pending` or `unknown`, requested in [since, olderThan): a
-   * partition range query bounded in time, oldest first, at most `limit`.
+   * Attempts at the entity that are not settled yet, however old (one past the retention no longer
+   * counts as an earlier attempt of a later request, but may still have made the entity): one range read.
    */
-  async listUnsettled(operation: string, since: Date, olderThan: Date, limit: number): Promise<StoredAuditRecord[]> {
-    const open: AuditStatus[] = ['pending', 'unknown'];
-    return this.query(
-      `PartitionKey eq '${escape(operation)}' and RowKey ge '${since.toISOString()}' and RowKey lt '${olderThan.toISOString()}' and (${open
-        .map((status) => `status eq '${status}'`)
-        .join(' or ')})`,
+  async openAttempts(operation: string, entityKey: string): Promise<OpenAttemptRow[]> {
+    const prefix = openAttemptPrefix(entityKey);
+    return this.query<OpenAttemptRow>(
+      odata`PartitionKey eq ${operation} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`} and state eq ${'open'}`,
+      100,
+    );
+  }
+
+  /** An operation's records requested in [from, to), newest first: one partition range query. */
+  async listByOperation(operation: string, from: Date, to: Date): Promise<StoredAuditRecord[]> {
+    const { low, high } = recordRange(from, to);
+    return this.query<AuditEntity>(odata`PartitionKey eq ${operation} and RowKey ge ${low} and RowKey lt ${high}`);
+  }
+
+  /**
+   * Records of an operation still `pending` or `unknown`, requested in [from, to), whose
+   * reconciliation is due by `now`: a partition range query; records backing off are not returned,
+   * so they cannot crowd out the others.
+   */
+  async listOpen(operation: string, from: Date, to: Date, now: Date, limit: number): Promise<StoredAuditRecord[]> {
+    const { low, high } = recordRange(from, to);
+    const [pending, unknown] = openStatuses;
+    return this.query<AuditEntity>(
+      odata`PartitionKey eq ${operation} and RowKey ge ${low} and RowKey lt ${high} and (status eq ${pending} or status eq ${unknown}) and reconcileAfter le ${now}`,
       limit,
     );
-  }
-
-  /**
-   * Did an earlier request since `since` create this entity without its caller learning so: a
-   * record still `pending` or `unknown`, or one reconciliation settled as created?
-   */
-  async hasUncertainAttempt(operation: string, entityId: string, since: Date, exceptRowKey?: string): Promise<boolean> {
-    const records = await this.query(
-      `PartitionKey eq '${escape(operation)}' and RowKey ge '${since.toISOString()}' and entityId eq '${escape(entityId)}' and ` +
-        `(status eq 'pending' or status eq 'unknown' or (status eq 'succeeded' and recovery eq 'reconciliation'))`,
-      10,
-    );
-    return records.some((record) => record.rowKey !== exceptRowKey);
   }
 
   /** Notes a failed reconciliation of a record, and when the next may be tried. */
@@ -183,17 +293,39 @@ export class AuditStore {
     );
   }
 
-  private async query(filter: string, limit = Number.POSITIVE_INFINITY): Promise<StoredAuditRecord[]> {
+  /**
+   * Deletes the rows of settled attempts, at most `limit`. An open one stays until its record is
+   * settled (at the latest `unresolved` when its retention ends): until then it may have made the entity.
+   */
+  async purgeAttempts(operation: string, limit: number): Promise<number> {
+    const rows = await this.query<OpenAttemptRow>(
+      odata`PartitionKey eq ${operation} and RowKey ge ${'open_'} and RowKey lt ${'open`'} and state eq ${'closed'}`,
+      limit,
+    );
     const client = await this.table.ready();
-    const records: StoredAuditRecord[] = [];
-    const pages = client.listEntities<AuditEntity>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1_000) });
-    for await (const page of withTimeout(pages, this.table.timeoutMs)) {
-      for (const entity of page) {
-        records.push(withoutTimestamp(entity));
-        if (records.length >= limit) return records;
+    let deleted = 0;
+    for (const row of rows) {
+      try {
+        await client.deleteEntity(row.partitionKey, row.rowKey, { etag: (row as { etag?: string }).etag, abortSignal: this.table.signal() });
+        deleted += 1;
+      } catch (error) {
+        if (!isStatus(error, 404) && !isStatus(error, 412)) throw error;
       }
     }
-    return records;
+    return deleted;
+  }
+
+  private async query<T extends object>(filter: string, limit = Number.POSITIVE_INFINITY): Promise<(T & { etag: string })[]> {
+    const client = await this.table.ready();
+    const rows: (T & { etag: string })[] = [];
+    const pages = client.listEntities<T>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1_000) });
+    for await (const page of withTimeout(pages, this.table.timeoutMs)) {
+      for (const entity of page) {
+        rows.push(withoutTimestamp(entity) as T & { etag: string });
+        if (rows.length >= limit) return rows;
+      }
+    }
+    return rows;
   }
 }
 
@@ -201,18 +333,23 @@ export class AuditStore {
 async function* withTimeout<T>(pages: AsyncIterableIterator<T>, timeoutMs: number): AsyncGenerator<T> {
   for (;;) {
     let timer: NodeJS.Timeout | undefined;
-    const next = await Promise.race([
-      pages.next(),
+    const next = pages.next();
+    // A page that arrives (or fails) after the time is up is nobody's business any more.
+    next.catch(() => undefined);
+    const result = await Promise.race([
+      next,
       new Promise<never>((_, reject) => {
         timer = setTimeout(() => reject(new Error(`the audit table did not answer within ${timeoutMs} ms`)), timeoutMs);
       }),
     ]).finally(() => clearTimeout(timer));
-    if (next.done) return;
-    yield next.value;
+    if (result.done) return;
+    yield result.value;
   }
 }
 
-function withoutTimestamp(entity: TableEntityResult<AuditEntity>): StoredAuditRecord {
-  const { timestamp: _timestamp, ...rest } = entity as TableEntityResult<AuditEntity> & { timestamp?: string };
-  return rest as StoredAuditRecord;
+function withoutTimestamp<T extends object>(entity: TableEntityResult<T>): T & { etag: string } {
+  const { timestamp: _timestamp, ...rest } = entity as TableEntityResult<T> & { timestamp?: string };
+  return rest as T & { etag: string };
 }
+
+export { lastRecordRowKey };

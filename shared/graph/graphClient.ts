@@ -32,6 +32,8 @@ export interface SendOptions {
   retryMode: RetryMode;
   /** Filled in as the exchange goes, so a caller knows the retries also when it ends in an error. */
   progress?: ExchangeProgress;
+  /** The deadline's length, for the message when it runs out (GRAPH_DEADLINE_MS). */
+  deadlineMs?: number;
 }
 
 export interface ExchangeProgress {
@@ -60,10 +62,11 @@ export interface GraphClientOptions {
 }
 
 /**
- * `refused`: nothing reached Graph. `reset`/`timeout`: the request may have reached Graph.
- * `local`: it never left this process (say, a header fetch will not send).
+ * `refused`: the connection was never made, so nothing reached Graph. `timeout`, `lost`: the
+ * request may have reached Graph and been carried out — any failure not proven to have happened
+ * before the request left this process (a reset, an answer that is not HTTP, …) counts as lost.
  */
-type AttemptFailure = { kind: 'timeout' | 'reset' | 'refused' | 'local'; error: unknown };
+type AttemptFailure = { kind: 'timeout' | 'lost' | 'refused'; error: unknown };
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -103,18 +106,29 @@ export class GraphClient {
     for (let retry = 0; ; retry += 1) {
       progress.retries = retry;
       const remaining = options.deadlineAt - this.clock.now();
-      if (remaining < minimumAttemptMs) throw deadlinePassed(retry, progress.uncertain);
-      const token = await this.options.tokens.getToken();
+      if (remaining < minimumAttemptMs) throw deadlinePassed(retry, progress.uncertain, options.deadlineMs);
+      let token: string;
+      try {
+        token = await this.options.tokens.getToken();
+      } catch (error) {
+        if (!progress.uncertain || !(error instanceof FacadeError)) throw error;
+        // Nothing is sent without a token, but an earlier attempt may have been carried out.
+        throw new FacadeError(error.status, error.code, error.message, {
+          ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
+          cause: error,
+          outcomeUnknown: true,
+          reason: 'an earlier attempt’s answer was lost, then no token could be had for another',
+        });
+      }
       const outcome = await this.attempt(request, token, retry, Math.min(this.options.attemptTimeoutMs, remaining));
 
       if ('kind' in outcome) {
-        if (outcome.kind === 'local') throw localFailure(outcome.error);
         const uncertain = outcome.kind !== 'refused';
         const mayRetry = retry < maxRetries && (options.retryMode === 'all' || !uncertain);
         const delay = backoffDelay(retry + 1, this.backoffBaseMs);
         if (!mayRetry || this.clock.now() + delay + minimumAttemptMs > options.deadlineAt) {
           progress.uncertain ||= uncertain;
-          throw transportFailure(outcome, progress.uncertain, this.options.attemptTimeoutMs);
+          throw transportFailure(outcome, progress.uncertain, retry + 1, this.options.attemptTimeoutMs, options.deadlineMs);
         }
         progress.uncertain ||= uncertain;
         await this.sleep(delay);
@@ -153,20 +167,26 @@ export class GraphClient {
     retry: number,
     timeoutMs: number,
   ): Promise<GraphResponse | AttemptFailure> {
+    // Everything that can fail before the request leaves the process fails here, outside the attempt.
+    let url: string;
+    let headers: Headers;
+    let body: string | null;
+    try {
+      url = `${this.options.baseUrl}${request.path}`;
+      headers = new Headers({
+        ...request.headers,
+        authorization: `Bearer ${token}`,
+        accept: 'application/json',
+        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(retry > 0 ? { 'retry-attempt': String(retry) } : {}),
+      });
+      body = request.body === undefined ? null : JSON.stringify(request.body);
+    } catch (error) {
+      throw new FacadeError(500, 'generalException', 'The request to Microsoft Graph could not be sent.', { cause: error });
+    }
     const signal = AbortSignal.timeout(timeoutMs);
     try {
-      const response = await fetch(`${this.options.baseUrl}${request.path}`, {
-        method: request.method,
-        headers: {
-          ...request.headers,
-          authorization: `Bearer ${token}`,
-          accept: 'application/json',
-          ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
-          ...(retry > 0 ? { 'retry-attempt': String(retry) } : {}),
-        },
-        body: request.body === undefined ? null : JSON.stringify(request.body),
-        signal,
-      });
+      const response = await fetch(url, { method: request.method, headers, body, signal });
       const text = await response.text();
       return {
         status: response.status,
@@ -180,17 +200,14 @@ export class GraphClient {
   }
 }
 
-/** Connection errors after which nothing can have reached Graph. */
+/** Connection errors after which nothing can have reached Graph: the connection was never made. */
 const nothingSent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-/** Connection errors on a request that may have reached Graph. */
-const connectionLost = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
 
 function classify(error: unknown, signal: AbortSignal): AttemptFailure['kind'] {
   if (signal.aborted) return 'timeout';
   const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
   if (typeof code === 'string' && nothingSent.has(code)) return 'refused';
-  if (typeof code === 'string' && connectionLost.has(code)) return 'reset';
-  return 'local';
+  return 'lost';
 }
 
 function parseJson(text: string): unknown {
@@ -202,34 +219,38 @@ function parseJson(text: string): unknown {
   }
 }
 
-function deadlinePassed(retry: number, outcomeUnknown: boolean): FacadeError {
+const deadlineOf = (deadlineMs: number | undefined) => (deadlineMs === undefined ? 'its deadline' : `its deadline of ${deadlineMs} ms`);
+const attemptsOf = (attempts: number) => (attempts === 1 ? 'one attempt' : `${attempts} attempts`);
+
+function deadlinePassed(retry: number, outcomeUnknown: boolean, deadlineMs: number | undefined): FacadeError {
   if (retry === 0) {
     // Graph was never called: the time went on the way to it (storage, identity), not on Graph.
-    return new FacadeError(503, 'deadlineExceeded', 'The request ran out of time before Microsoft Graph could be called. Retry later.', {
+    return new FacadeError(503, 'deadlineExceeded', `The request ran out of ${deadlineOf(deadlineMs)} before Microsoft Graph could be called; nothing was sent. Retry later.`, {
       retryAfterSeconds: 5,
     });
   }
-  return new FacadeError(504, 'gatewayTimeout', 'Microsoft Graph did not complete the request within the deadline.', {
+  return new FacadeError(504, 'gatewayTimeout', `Microsoft Graph did not complete the request within ${deadlineOf(deadlineMs)} (${attemptsOf(retry)}).`, {
     retryAfterSeconds: 5,
     outcomeUnknown,
+    ...(outcomeUnknown ? { reason: 'an attempt’s answer was lost and the deadline ran out before another could tell' } : {}),
   });
 }
 
-function localFailure(error: unknown): FacadeError {
-  return new FacadeError(500, 'generalException', 'The request to Microsoft Graph could not be sent.', { cause: error });
-}
-
-function transportFailure(failure: AttemptFailure, outcomeUnknown: boolean, attemptTimeoutMs: number): FacadeError {
+function transportFailure(failure: AttemptFailure, outcomeUnknown: boolean, attempts: number, attemptTimeoutMs: number, deadlineMs: number | undefined): FacadeError {
+  const reason = outcomeUnknown ? { reason: 'Graph’s answer to an attempt was lost (a timeout, a reset or an answer that is not HTTP): the create may have taken place' } : {};
   if (failure.kind === 'timeout') {
-    return new FacadeError(504, 'gatewayTimeout', `Microsoft Graph did not answer within ${attemptTimeoutMs} ms.`, {
-      retryAfterSeconds: 5,
-      cause: failure.error,
-      outcomeUnknown,
-    });
+    return new FacadeError(
+      504,
+      'gatewayTimeout',
+      `Microsoft Graph did not answer: ${attemptsOf(attempts)} of at most ${attemptTimeoutMs} ms each, within ${deadlineOf(deadlineMs)}.`,
+      { retryAfterSeconds: 5, cause: failure.error, outcomeUnknown, ...reason },
+    );
   }
-  return new FacadeError(502, 'badGateway', 'The connection to Microsoft Graph failed.', {
+  const what = failure.kind === 'refused' ? 'could not be reached' : 'connection failed before it answered';
+  return new FacadeError(502, 'badGateway', `Microsoft Graph ${what} (${attemptsOf(attempts)}).`, {
     retryAfterSeconds: 5,
     cause: failure.error,
     outcomeUnknown,
+    ...reason,
   });
 }

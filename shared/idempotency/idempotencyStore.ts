@@ -1,14 +1,18 @@
 import { createHash } from 'node:crypto';
-import type { AuditKey } from '../audit/auditRecord';
+import { odata, type TransactionAction } from '@azure/data-tables';
 import type { Table } from '../storage/table';
 import { isStatus } from '../storage/table';
 
 /**
  * Idempotency keys (draft-ietf-httpapi-idempotency-key-header) in Table Storage, so every
- * instance sees them. One row per operation, caller and key; its state moves
- * inFlight → completed (answer stored) | unknown (Graph's answer was lost) | removed (a transient
- * failure: the same request may simply run again). Every write after the claim is conditional on
- * the row being the one claimed, so a request whose lease ran out cannot undo its successor's.
+ * instance sees them: one row per operation, caller and key, in the operation's partition of the
+ * audit table (so a request's answer and its key are settled in one transaction). A row moves
+ * inFlight (leased to one request) → completed (its answer stored, replayed from then on) or open
+ * (free for the next request with the key). It lists the audit records of every request that held
+ * it (`attempts`), from the moment each claims it: a later request with the key knows which
+ * earlier attempts to account for before it may create anything. Every write after the claim is
+ * conditional on the row being the one claimed, so a request whose lease ran out cannot undo its
+ * successor's.
  */
 
 export interface StoredAnswer {
@@ -20,21 +24,26 @@ export interface StoredAnswer {
 interface KeyRow {
   partitionKey: string;
   rowKey: string;
-  state: 'inFlight' | 'completed' | 'unknown';
+  kind: 'idempotencyKey';
+  state: 'inFlight' | 'completed' | 'open';
   fingerprint: string;
   /** When the first request with this key was made (kept across takeovers). */
   claimedAt: Date;
   leaseUntil: Date;
   expiresAt: Date;
+  /** JSON array: the audit record row keys of the requests that held the key, oldest first. */
+  attempts: string;
   answerChunks?: number;
-  /** The audit record of the attempt whose answer was lost. */
-  auditPartitionKey?: string;
-  auditRowKey?: string;
   [chunk: `answer${number}`]: string;
 }
 
 export type Claim =
-  | { kind: 'claimed'; etag: string; priorOutcomeUnknown: boolean; priorAuditKey?: AuditKey }
+  | {
+      kind: 'claimed';
+      etag: string;
+      /** Audit records (row keys) of earlier requests with this key, oldest first. */
+      earlierAttempts: string[];
+    }
   | { kind: 'replay'; answer: StoredAnswer }
   | { kind: 'mismatch' }
   | { kind: 'inFlight'; retryAfterSeconds: number };
@@ -51,6 +60,8 @@ export interface KeyScope {
  */
 const chunkLength = 30_000;
 const maxChunks = 15;
+/** Earlier attempts a key remembers (the most recent ones). */
+const maxAttempts = 20;
 
 export function fingerprintOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('base64url');
@@ -68,8 +79,8 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? 'null';
 }
 
-const partitionOf = (scope: KeyScope | string) => `idempotency_${typeof scope === 'string' ? scope : scope.operation}`;
-const rowOf = (scope: KeyScope) => createHash('sha256').update(`${scope.callerId}\n${scope.key}`).digest('hex');
+export const keyRowPrefix = 'key_';
+const rowOf = (scope: KeyScope) => `${keyRowPrefix}${createHash('sha256').update(`${scope.callerId}\n${scope.key}`).digest('hex')}`;
 
 /** The answer as row properties; an answer too large for a row keeps its status and the created id. */
 function answerProperties(answer: StoredAnswer): Record<string, string | number> {
@@ -92,29 +103,43 @@ function answerOf(row: KeyRow): StoredAnswer | undefined {
   return JSON.parse(Buffer.from(encoded, 'base64').toString('utf8')) as StoredAnswer;
 }
 
+function attemptsOf(row: KeyRow): string[] {
+  try {
+    const parsed: unknown = JSON.parse(row.attempts ?? '[]');
+    return Array.isArray(parsed) ? parsed.filter((item): item is string => typeof item === 'string') : [];
+  } catch {
+    return [];
+  }
+}
+
 export class IdempotencyStore {
   constructor(
     private readonly table: Table,
     private readonly retentionMs: number,
   ) {}
 
-  /** Claims the key for this request, or says why the request must not run. */
-  async claim(scope: KeyScope, fingerprint: string, leaseMs: number, now = new Date()): Promise<Claim> {
+  /**
+   * Claims the key for this request, whose audit record will be `recordRowKey`, or says why the
+   * request must not run.
+   */
+  async claim(scope: KeyScope, fingerprint: string, leaseMs: number, now: Date, recordRowKey: string): Promise<Claim> {
     const client = await this.table.ready();
     const fresh = {
-      partitionKey: partitionOf(scope),
+      partitionKey: scope.operation,
       rowKey: rowOf(scope),
+      kind: 'idempotencyKey' as const,
       state: 'inFlight' as const,
       fingerprint,
       claimedAt: now,
       leaseUntil: new Date(now.getTime() + leaseMs),
       expiresAt: new Date(now.getTime() + this.retentionMs),
+      attempts: JSON.stringify([recordRowKey]),
     };
-    // A row can vanish between our failed insert and our read (its request released it): try again.
+    // A row can vanish between our failed insert and our read (its retention ended): try again.
     for (let attempt = 0; attempt < 3; attempt += 1) {
       try {
         const created = await client.createEntity(fresh, { abortSignal: this.table.signal() });
-        return { kind: 'claimed', etag: created.etag ?? '*', priorOutcomeUnknown: false };
+        return { kind: 'claimed', etag: created.etag ?? '*', earlierAttempts: [] };
       } catch (error) {
         if (!isStatus(error, 409)) throw error;
       }
@@ -133,21 +158,17 @@ export class IdempotencyStore {
       if (!expired && existing.state === 'inFlight' && leaseLeft > 0) {
         return { kind: 'inFlight', retryAfterSeconds: Math.max(1, Math.min(30, Math.ceil(leaseLeft / 1000))) };
       }
-      // Expired, abandoned (its request died with the lease) or a lost answer: take the key over.
-      // An abandoned or lost attempt may have created the entity; the retry must look first.
-      const priorOutcomeUnknown = !expired;
-      const priorAuditKey =
-        priorOutcomeUnknown && existing.auditPartitionKey && existing.auditRowKey
-          ? { partitionKey: existing.auditPartitionKey, rowKey: existing.auditRowKey }
-          : undefined;
+      // Expired: a new key. Free, or abandoned by a request that died with its lease: taken over,
+      // and its attempts are this request's earlier attempts.
+      const earlierAttempts = expired ? [] : attemptsOf(existing);
       const takeover = {
         ...fresh,
-        ...(priorOutcomeUnknown ? { claimedAt: new Date(existing.claimedAt) } : {}),
-        ...(priorAuditKey ? { auditPartitionKey: priorAuditKey.partitionKey, auditRowKey: priorAuditKey.rowKey } : {}),
+        ...(expired ? {} : { claimedAt: new Date(existing.claimedAt), expiresAt: new Date(existing.expiresAt) }),
+        attempts: JSON.stringify([...earlierAttempts, recordRowKey].slice(-maxAttempts)),
       };
       try {
         const taken = await client.updateEntity(takeover, 'Replace', { etag: existing.etag, abortSignal: this.table.signal() });
-        return { kind: 'claimed', etag: taken.etag ?? '*', priorOutcomeUnknown, ...(priorAuditKey ? { priorAuditKey } : {}) };
+        return { kind: 'claimed', etag: taken.etag ?? '*', earlierAttempts };
       } catch (error) {
         if (isStatus(error, 412)) return { kind: 'inFlight', retryAfterSeconds: 1 };
         throw error;
@@ -156,30 +177,27 @@ export class IdempotencyStore {
     return { kind: 'inFlight', retryAfterSeconds: 1 };
   }
 
+  /** The write that stores the answer to replay, for the request's settlement transaction. */
+  completion(scope: KeyScope, etag: string, answer: StoredAnswer): TransactionAction {
+    return ['update', { partitionKey: scope.operation, rowKey: rowOf(scope), state: 'completed', ...answerProperties(answer) }, 'Merge', { etag }];
+  }
+
+  /** The write that frees the key (keeping its attempts), for the request's settlement transaction. */
+  releasing(scope: KeyScope, etag: string): TransactionAction {
+    return ['update', { partitionKey: scope.operation, rowKey: rowOf(scope), state: 'open', leaseUntil: new Date(0) }, 'Merge', { etag }];
+  }
+
   /** Stores the answer to replay. False when the claim was lost (the lease ran out and another request took the key). */
   async complete(scope: KeyScope, etag: string, answer: StoredAnswer): Promise<boolean> {
     return this.settle(scope, etag, { state: 'completed', ...answerProperties(answer) });
   }
 
-  /** Keeps the key, marked: the attempt's answer was lost, and a retry must look before it creates. */
-  async markUnknown(scope: KeyScope, etag: string, auditKey: AuditKey | undefined): Promise<boolean> {
-    return this.settle(scope, etag, {
-      state: 'unknown',
-      leaseUntil: new Date(0),
-      ...(auditKey ? { auditPartitionKey: auditKey.partitionKey, auditRowKey: auditKey.rowKey } : {}),
-    });
-  }
-
-  /** Frees the key, so the same request may run again. */
+  /**
+   * Frees the key for the next request with it, keeping what it knows of this and earlier
+   * attempts: a retry must account for them before it creates anything.
+   */
   async release(scope: KeyScope, etag: string): Promise<boolean> {
-    const client = await this.table.ready();
-    try {
-      await client.deleteEntity(partitionOf(scope), rowOf(scope), { etag, abortSignal: this.table.signal() });
-      return true;
-    } catch (error) {
-      if (isStatus(error, 404) || isStatus(error, 412)) return false;
-      throw error;
-    }
+    return this.settle(scope, etag, { state: 'open', leaseUntil: new Date(0) });
   }
 
   /**
@@ -188,7 +206,7 @@ export class IdempotencyStore {
    */
   async purgeExpired(operation: string, now: Date, limit: number): Promise<number> {
     const client = await this.table.ready();
-    const filter = `PartitionKey eq '${partitionOf(operation).replace(/'/g, "''")}' and expiresAt lt datetime'${now.toISOString()}'`;
+    const filter = odata`PartitionKey eq ${operation} and RowKey ge ${keyRowPrefix} and RowKey lt ${'key`'} and expiresAt lt ${now}`;
     let deleted = 0;
     const pages = client.listEntities<KeyRow>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }).byPage({ maxPageSize: limit });
     for await (const page of pages) {
@@ -210,7 +228,7 @@ export class IdempotencyStore {
   private async settle(scope: KeyScope, etag: string, change: Record<string, unknown>): Promise<boolean> {
     const client = await this.table.ready();
     try {
-      await client.updateEntity({ partitionKey: partitionOf(scope), rowKey: rowOf(scope), ...change }, 'Merge', {
+      await client.updateEntity({ partitionKey: scope.operation, rowKey: rowOf(scope), ...change }, 'Merge', {
         etag,
         abortSignal: this.table.signal(),
       });

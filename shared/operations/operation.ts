@@ -2,14 +2,15 @@ import type Joi from 'joi';
 import type { AppRole } from '../auth/roles';
 
 /**
- * How the facade learns whether a create whose answer was lost took place:
- * - `readById`: read the entity by its id and compare it with what was sent;
- * - `createConflict`: Graph offers no read of one entity (group members): a 409 to the same create
- *   says it exists, so the create itself is the check;
+ * How the facade learns whether a create whose answer was lost took place. It only ever reads:
+ * - `readById`: read the entity by its id and compare it with what was sent; `{ readById: {
+ *   version } }` reads on that Graph version (when the create's own version documents no read);
+ * - `createConflict`: Graph offers no read of one entity (group members): only a 409 to a later
+ *   create of the same ask tells that it exists;
  * - `{ naturalKey }`: Graph chose the id (connector groups): list the collection and look for an
  *   entity with the same value of this property that did not exist before the create.
  */
-export type ExistenceCheck = 'readById' | 'createConflict' | { naturalKey: string };
+export type ExistenceCheck = 'readById' | { readById: { version: string } } | 'createConflict' | { naturalKey: string };
 
 /**
  * What a create operation is: the whole of a function file. Everything it does at run time
@@ -49,9 +50,23 @@ export function existenceCheckOf(operation: OperationDefinition): ExistenceCheck
   return operation.existenceCheck ?? 'readById';
 }
 
+/** The natural key of an operation whose ids Graph chooses; undefined for ids the caller chooses. */
+export function naturalKeyOf(operation: OperationDefinition): string | undefined {
+  const check = existenceCheckOf(operation);
+  return typeof check === 'object' && 'naturalKey' in check ? check.naturalKey : undefined;
+}
+
+/** Whether one entity can be read back (and on which version): undefined when Graph has no read. */
+export function readBackOf(operation: OperationDefinition): { version?: string } | undefined {
+  const check = existenceCheckOf(operation);
+  if (check === 'readById') return {};
+  if (typeof check === 'object' && 'readById' in check) return { version: check.readById.version };
+  return undefined;
+}
+
 export function defineOperation(definition: OperationDefinition): OperationDefinition {
   const check = definition.existenceCheck ?? 'readById';
-  if ((definition.entityId === 'generatedByGraph') !== (typeof check === 'object')) {
+  if ((definition.entityId === 'generatedByGraph') !== (typeof check === 'object' && 'naturalKey' in check)) {
     throw new Error(`${definition.name}: an id Graph generates is found by a naturalKey existence check, and only such an id`);
   }
   const templateParams = [...definition.graphPath.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);

@@ -1,9 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import type { AuditKey, Recovery } from '../audit/auditRecord';
+import type { AuditKey } from '../audit/auditRecord';
 import type { AuthenticatedCaller } from '../auth/caller';
 import type { Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
 import type { OperationDefinition } from '../operations/operation';
+import type { KeyScope } from '../idempotency/idempotencyStore';
+import type { Attribution, SettledRecord } from '../recovery/attribution';
 import type { Runtime } from '../runtime';
 
 export interface ValidatedInput {
@@ -39,15 +41,36 @@ export interface OperationContext {
   graphResponse?: GraphResponse;
   /** Graph attempts after the first (throttling, transient failures). */
   graphRetries?: number;
-  auditKey?: AuditKey;
-  /** How a create whose answer was lost was confirmed. */
-  recovery?: Recovery;
-  /** An earlier request with the same Idempotency-Key lost Graph's answer. */
-  priorOutcomeUnknown?: boolean;
-  /** The audit record of that earlier request. */
-  priorAuditKey?: AuditKey;
-  /** For ids Graph generates: the ids with the same natural key that existed before the create. */
+  /** The Idempotency-Key this request holds, and the records of earlier requests that held it. */
+  idempotencyClaim?: IdempotencyClaim;
+  /** This request's attempt, recorded before Graph is called. */
+  attempt?: RecordedAttempt;
+  /** A success that Graph's answer to this request's own create did not prove alone. */
+  attribution?: Attribution;
+  /** Earlier records a success Graph answered settles too (they made nothing). */
+  alsoSettles?: SettledRecord[];
+  /**
+   * For ids Graph generates: the ids with the same natural key that existed before the create;
+   * absent when they could not be listed (or were too many to keep).
+   */
   preexistingIds?: string[];
+}
+
+export interface IdempotencyClaim {
+  scope: KeyScope;
+  etag: string;
+  /** Audit record row keys of earlier requests with the key, oldest first. */
+  earlierAttempts: string[];
+  /** The request's settlement stored the key's outcome too. */
+  settled: boolean;
+}
+
+export interface RecordedAttempt {
+  key: AuditKey;
+  /** The intent's etag: an unknown outcome only replaces the record if nobody settled it meanwhile. */
+  etag: string;
+  askKey: string;
+  entityKey: string;
 }
 
 export type Next = () => Promise<HttpResponseInit>;

@@ -1,13 +1,13 @@
 import type { AuditStatus } from '../audit/auditRecord';
-import type { StoredAuditRecord } from '../audit/auditStore';
-import { entityPathOf, splitGraphPath } from '../graph/paths';
+import type { RecordChange, StoredAuditRecord } from '../audit/auditStore';
 import type { OperationDefinition } from '../operations/operation';
-import type { Runtime } from '../runtime';
+import { reasonOf } from '../recovery/conflict';
+import { judgeRecord, type RecordVerdict } from '../recovery/settleRecord';
+import { recoveryDependencies, type Runtime } from '../runtime';
 import { isStatus } from '../storage/table';
-import { lookUpCreatedEntity } from './entityLookup';
 
 export interface ReconcileOptions {
-  /** Only records requested before now − this are settled: younger ones may still be running. */
+  /** Only records requested before now − this are looked at: younger ones may still be running. */
   olderThanMs: number;
   /** At most this many records per run. */
   maxRecords: number;
@@ -16,15 +16,18 @@ export interface ReconcileOptions {
 
 export interface ReconcileSummary {
   examined: number;
-  settled: Record<'succeeded' | 'failed' | 'orphaned', number>;
-  /** Left for a later run (Graph or storage did not answer, or the answer could not be told). */
+  settled: Record<'succeeded' | 'failed' | 'orphaned' | 'unresolved', number>;
+  /** Still not known: `unknown` with the reason, looked at again later. */
+  waiting: number;
+  /** Left for a later run (Graph or storage did not answer). */
   skipped: number;
-  /** Idempotency keys past their retention, deleted. */
+  /** Idempotency keys past their retention, and settled attempt rows, deleted. */
   expiredKeysDeleted: number;
+  attemptRowsDeleted: number;
   errors: string[];
 }
 
-/** How far back a run looks: older unsettled records are left to people (README). */
+/** How far back a run looks: records older than this were settled, or made `unresolved`, long ago. */
 export const reconcileLookbackMs = 7 * 24 * 3_600_000;
 
 /** Wait before trying a record again after a failed try: 5 min, doubling, at most a day. */
@@ -32,68 +35,69 @@ function retryDelayMs(attempts: number): number {
   return Math.min(24 * 3_600_000, 5 * 60_000 * 2 ** attempts);
 }
 
-function settledStatus(record: StoredAuditRecord, operation: OperationDefinition, found: boolean): Exclude<AuditStatus, 'pending' | 'unknown'> {
-  if (!found) return 'failed';
-  // A lost answer that created an entity whose id Graph chose: its caller never learnt the id.
-  return record.status === 'unknown' && operation.entityId === 'generatedByGraph' ? 'orphaned' : 'succeeded';
-}
+type SettledStatus = Exclude<AuditStatus, 'pending' | 'unknown'>;
 
 /**
- * Settles audit records left `pending` (the outcome write failed) or `unknown` (Graph's answer
- * was lost) by asking Graph whether the entity exists, then deletes idempotency keys whose
- * retention has ended. Safe to run anywhere, any number of times: each update is conditional on
- * the record being unchanged since it was read. A record that cannot be settled now is tried again
- * later, less and less often, so it cannot hold up the others.
+ * Settles audit records left `pending` (the request never recorded its outcome) or `unknown`
+ * (Graph's answer was lost) by reading Graph and the audit table (shared/recovery/settleRecord.ts)
+ * — it never sends a create — then deletes idempotency keys and attempt rows past their retention.
+ * What cannot be told yet says `unknown` with the reason, and past the retention `unresolved`, for
+ * people to decide. Safe to run anywhere, any number of times: each update is conditional on the
+ * record being unchanged since it was read. A record whose check fails is tried again later, less
+ * and less often; records waiting are not even read, so they cannot hold up the others.
  */
-export async function reconcile(
-  runtime: Runtime,
-  operations: readonly OperationDefinition[],
-  options: ReconcileOptions,
-): Promise<ReconcileSummary> {
+export async function reconcile(runtime: Runtime, operations: readonly OperationDefinition[], options: ReconcileOptions): Promise<ReconcileSummary> {
   const now = options.now ?? new Date(runtime.clock.now());
+  const deps = recoveryDependencies(runtime);
   const olderThan = new Date(now.getTime() - options.olderThanMs);
-  const since = new Date(now.getTime() - reconcileLookbackMs);
-  const summary: ReconcileSummary = { examined: 0, settled: { succeeded: 0, failed: 0, orphaned: 0 }, skipped: 0, expiredKeysDeleted: 0, errors: [] };
+  const since = new Date(now.getTime() - Math.max(reconcileLookbackMs, deps.retentionMs + 24 * 3_600_000));
+  const summary: ReconcileSummary = {
+    examined: 0,
+    settled: { succeeded: 0, failed: 0, orphaned: 0, unresolved: 0 },
+    waiting: 0,
+    skipped: 0,
+    expiredKeysDeleted: 0,
+    attemptRowsDeleted: 0,
+    errors: [],
+  };
   const perOperation = Math.max(1, Math.floor(options.maxRecords / Math.max(1, operations.length)));
 
   for (const operation of operations) {
-    // Each operation gets its share, so one operation's backlog cannot starve the others.
-    const records = (await runtime.audit.listUnsettled(operation.name, since, olderThan, perOperation * 4))
-      .filter((record) => !record.reconcileAfter || new Date(record.reconcileAfter).getTime() <= now.getTime())
-      .slice(0, perOperation);
+    let records: StoredAuditRecord[];
+    try {
+      // Each operation gets its share, so one operation's backlog cannot starve the others.
+      records = await runtime.audit.listOpen(operation.name, since, olderThan, now, perOperation);
+    } catch (error) {
+      summary.errors.push(`${operation.name}: the audit table could not be listed: ${reasonOf(error)}`);
+      continue;
+    }
     for (const record of records) {
       summary.examined += 1;
+      const pastRetention = now.getTime() - new Date(record.requestedAt).getTime() > deps.retentionMs;
+      let verdict: RecordVerdict;
       try {
-        const lookup = await lookUpCreatedEntity(runtime, operation, record, runtime.clock.now() + runtime.settings.graphDeadlineMs);
-        if (!lookup.found && lookup.reason === 'ambiguous') throw new Error('which entity this request created cannot be told');
-        const status = settledStatus(record, operation, lookup.found);
-        const { collectionPath } = splitGraphPath(record.graphPath);
-        await runtime.audit.recordOutcome(
-          record,
-          record,
-          {
-            status,
-            httpStatus: lookup.found ? 201 : (record.httpStatus ?? 0),
-            graphRequestId: record.graphRequestId,
-            ...(lookup.found ? { entityId: lookup.entityId } : { errorCode: lookup.reason === 'differs' ? 'entityDiffers' : 'notCreated' }),
-            completedAt: new Date(),
-            responseBody: lookup.found ? lookup.entity : null,
-            recovery: 'reconciliation',
-          },
-          lookup.found ? entityPathOf(collectionPath, lookup.entityId) : undefined,
-          record.etag,
-        );
-        summary.settled[status] += 1;
+        verdict = await judgeRecord(deps, operation, record, runtime.clock.now() + runtime.settings.graphDeadlineMs);
+      } catch (error) {
+        const reason = reasonOf(error);
+        if (pastRetention) {
+          verdict = { kind: 'wait', reason: `still not known when the retention ended; the last check failed: ${reason}`, recheckAt: now };
+        } else {
+          summary.skipped += 1;
+          summary.errors.push(`${record.partitionKey}/${record.rowKey}: ${reason}`);
+          await runtime.audit
+            .noteReconcileFailure(record, new Date(now.getTime() + retryDelayMs(record.reconcileAttempts ?? 0)), reason)
+            .catch(() => undefined);
+          continue;
+        }
+      }
+      try {
+        const counted = await apply(runtime, record, verdict, pastRetention, now);
+        if (counted === 'waiting') summary.waiting += 1;
+        else if (counted) summary.settled[counted] += 1;
       } catch (error) {
         summary.skipped += 1;
-        // 412: another run settled the record after we read it; nothing to report.
-        if (isStatus(error, 412)) continue;
-        const reason = error instanceof Error ? error.message : String(error);
-        summary.errors.push(`${record.partitionKey}/${record.rowKey}: ${reason}`);
-        const attempts = record.reconcileAttempts ?? 0;
-        await runtime.audit
-          .noteReconcileFailure(record, new Date(now.getTime() + retryDelayMs(attempts)), reason)
-          .catch(() => undefined);
+        // 412: another run, or a later request, settled the record after we read it.
+        if (!isStatus(error, 412)) summary.errors.push(`${record.partitionKey}/${record.rowKey}: ${reasonOf(error)}`);
       }
     }
   }
@@ -101,9 +105,55 @@ export async function reconcile(
   for (const operation of operations) {
     try {
       summary.expiredKeysDeleted += await runtime.idempotency.purgeExpired(operation.name, now, perOperation);
+      summary.attemptRowsDeleted += await runtime.audit.purgeAttempts(operation.name, perOperation);
     } catch (error) {
-      summary.errors.push(`idempotency keys of ${operation.name}: ${error instanceof Error ? error.message : String(error)}`);
+      summary.errors.push(`cleaning up ${operation.name}: ${reasonOf(error)}`);
     }
   }
   return summary;
+}
+
+/** Writes the verdict; returns what the record now says (undefined when another writer was first). */
+async function apply(
+  runtime: Runtime,
+  record: StoredAuditRecord,
+  verdict: RecordVerdict,
+  pastRetention: boolean,
+  now: Date,
+): Promise<SettledStatus | 'waiting' | undefined> {
+  const common = { httpStatus: record.httpStatus ?? 0, completedAt: now, graphRequestId: record.graphRequestId };
+  let changes: RecordChange[];
+  let counted: SettledStatus | 'waiting';
+  if (verdict.kind === 'settle') {
+    changes = verdict.settles.map(({ record: settled, outcome }) => ({
+      record: settled,
+      etag: settled.etag,
+      outcome: { ...common, ...outcome, httpStatus: settled.httpStatus ?? 0, responseBody: settled.responseBody ? parse(settled.responseBody) : null },
+    }));
+    counted = verdict.settles[0]!.outcome.status as SettledStatus;
+  } else if (pastRetention) {
+    changes = [{ record, etag: record.etag, outcome: { ...common, status: 'unresolved', errorCode: 'outcomeUnresolved', reason: verdict.reason, recovery: 'reconciliation', responseBody: null } }];
+    counted = 'unresolved';
+  } else {
+    changes = [
+      {
+        record,
+        etag: record.etag,
+        outcome: { ...common, status: 'unknown', errorCode: record.errorCode ?? 'outcomeUnknown', reason: verdict.reason, responseBody: null },
+        stillOpenUntil: verdict.recheckAt,
+      },
+    ];
+    counted = 'waiting';
+  }
+  const index = verdict.kind === 'settle' && verdict.index ? { ...verdict.index, proof: 'attributed' as const } : undefined;
+  const settled = await runtime.audit.settle({ partitionKey: record.partitionKey, changes, ...(index ? { index } : {}) }, now);
+  return settled.own ? counted : undefined;
+}
+
+function parse(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
 }

@@ -71,7 +71,7 @@ describe('allowed calls are audited with the caller', () => {
     const token = await stack.token({ roles: ['ExternalConnection.Create'] });
     const response = await stack.post('/v1.0/external/connections', { id: 'byapp', name: 'n' }, { 'client-request-id': 'by-app' }, { token });
     expect(response.status).toBe(201);
-    const record = await stack.audit.findByEntity('externalConnection', 'external/connections/byapp');
+    const record = await stack.audit.findByEntity('createExternalConnection', 'external/connections/byapp');
     expect(record).toMatchObject({
       status: 'succeeded',
       clientRequestId: 'by-app',
@@ -86,7 +86,7 @@ describe('allowed calls are audited with the caller', () => {
     const token = await stack.token({ user: true, roles: ['ExternalGroup.Create'] });
     const response = await stack.post('/v1.0/external/connections/byapp/groups', { id: 'byuser' }, {}, { token });
     expect(response.status).toBe(201);
-    const record = await stack.audit.findByEntity('externalGroup', 'external/connections/byapp/groups/byuser');
+    const record = await stack.audit.findByEntity('createExternalGroup', 'external/connections/byapp/groups/byuser');
     expect(record).toMatchObject({
       status: 'succeeded',
       callerId: devIdentities.userObjectId,
@@ -114,9 +114,10 @@ describe('allowed calls are audited with the caller', () => {
     expect(other.status).toBe(409);
     const records = await stack.audit.listByOperation('createExternalConnection', new Date(0), new Date(Date.now() + 60_000));
     const callers = records.filter((record) => record.entityId === 'keyedbyoid').map((record) => [record.callerId, record.callerAppId]);
+    // Newest first.
     expect(callers).toEqual([
-      [devIdentities.callerObjectId, devIdentities.callerAppId],
       [otherPrincipal, devIdentities.callerAppId],
+      [devIdentities.callerObjectId, devIdentities.callerAppId],
     ]);
   });
 

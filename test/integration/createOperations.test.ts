@@ -37,7 +37,7 @@ describe('the four operations end to end (local host, Graph emulator, identity e
   });
 
   it('keeps a succeeded audit record of each created entity, found from its entity path', async () => {
-    const connection = await stack.audit.findByEntity('externalConnection', 'external/connections/contosohr');
+    const connection = await stack.audit.findByEntity('createExternalConnection', 'external/connections/contosohr');
     expect(connection).toMatchObject({
       operation: 'createExternalConnection',
       entityId: 'contosohr',
@@ -57,7 +57,7 @@ describe('the four operations end to end (local host, Graph emulator, identity e
     expect(JSON.parse(connection!.responseBody!)).toMatchObject({ id: 'contosohr', state: 'draft' });
 
     const member = await stack.audit.findByEntity(
-      'externalGroupMember',
+      'createExternalGroupMember',
       `external/connections/contosohr/groups/31bea3d537902000/members/${memberId}`,
     );
     expect(member).toMatchObject({ operation: 'createExternalGroupMember', status: 'succeeded', entityId: memberId });
@@ -66,7 +66,7 @@ describe('the four operations end to end (local host, Graph emulator, identity e
     expect(connectorGroup).toMatchObject({ status: 'succeeded', graphVersion: 'beta' });
     expect(connectorGroup?.entityId).toMatch(/^[0-9a-f-]{36}$/);
     const byId = await stack.audit.findByEntity(
-      'connectorGroup',
+      'createConnectorGroup',
       `onPremisesPublishingProfiles/applicationProxy/connectorGroups/${connectorGroup?.entityId}`,
     );
     expect(byId?.rowKey).toBe(connectorGroup?.rowKey);
@@ -76,7 +76,7 @@ describe('the four operations end to end (local host, Graph emulator, identity e
     const description = 'é'.repeat(40_000);
     const response = await stack.post('/v1.0/external/connections', { id: 'bigdesc', name: 'Big', description });
     expect(response.status).toBe(201);
-    const record = await stack.audit.findByEntity('externalConnection', 'external/connections/bigdesc');
+    const record = await stack.audit.findByEntity('createExternalConnection', 'external/connections/bigdesc');
     expect(record).toMatchObject({ requestBodyTruncated: true, responseBodyTruncated: true });
     expect(Buffer.byteLength(record!.requestBody)).toBeLessThanOrEqual(32 * 1024);
     expect(record!.requestBody).not.toContain('\uFFFD');
@@ -96,11 +96,11 @@ describe('the four operations end to end (local host, Graph emulator, identity e
     }
   });
 
-  it('lists an operation’s audit records by time from one partition', async () => {
+  it('lists an operation’s audit records by time, newest first, from one partition', async () => {
     const records = await stack.audit.listByOperation('createExternalGroup', new Date(Date.now() - 60_000), new Date(Date.now() + 60_000));
     expect(records.length).toBeGreaterThanOrEqual(4);
     const times = records.map((record) => new Date(record.requestedAt).getTime());
-    expect(times).toEqual([...times].sort((a, b) => a - b));
+    expect(times).toEqual([...times].sort((a, b) => b - a));
     expect(new Set(records.map((record) => record.partitionKey))).toEqual(new Set(['createExternalGroup']));
   });
 });
@@ -114,7 +114,7 @@ describe('what Graph documents, met as Graph does it', () => {
     // The facade calls Graph with its managed identity (here the system-assigned one).
     expect(response.body.configuration).toEqual({ authorizedAppIds: [systemAssignedPrincipalId] });
     expect(stack.graph.graphRequests({ method: 'POST' }).at(-1)?.body).toEqual({ id: 'appauthorized', name: 'n' });
-    const record = await stack.audit.findByEntity('externalConnection', 'external/connections/appauthorized');
+    const record = await stack.audit.findByEntity('createExternalConnection', 'external/connections/appauthorized');
     expect(record).toMatchObject({ status: 'succeeded', httpStatus: 201 });
   });
 
@@ -143,14 +143,14 @@ describe('what Graph documents, met as Graph does it', () => {
       (candidate) => candidate.clientRequestId === 'answered-200',
     );
     expect(record).toMatchObject({ status: 'succeeded', httpStatus: 200, entityId: id });
-    expect((await stack.audit.findByEntity('connectorGroup', `onPremisesPublishingProfiles/applicationProxy/connectorGroups/${id}`))?.rowKey).toBe(record?.rowKey);
+    expect((await stack.audit.findByEntity('createConnectorGroup', `onPremisesPublishingProfiles/applicationProxy/connectorGroups/${id}`))?.rowKey).toBe(record?.rowKey);
   });
 
   it('any 2xx is a create: a connection answered 200 is 201 and audited as created', async () => {
     stack.graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ status: 200, commit: true, body: { id: 'answered200', name: 'n', state: 'draft' } }] });
     const response = await stack.post('/v1.0/external/connections', { id: 'answered200', name: 'n' });
     expect(response.status).toBe(201);
-    expect(await stack.audit.findByEntity('externalConnection', 'external/connections/answered200')).toMatchObject({ status: 'succeeded', httpStatus: 200 });
+    expect(await stack.audit.findByEntity('createExternalConnection', 'external/connections/answered200')).toMatchObject({ status: 'succeeded', httpStatus: 200 });
   });
 });
 

@@ -98,27 +98,27 @@ describe('Idempotency-Key', () => {
   it('a request whose lease ran out cannot overwrite the request that took its key over', async () => {
     const keys = directStore();
     const scope = { operation: 'createExternalGroup', callerId: 'lease-test', key: 'lease-1' };
-    const first = await keys.claim(scope, 'body-a', 1);
+    const first = await keys.claim(scope, 'body-a', 1, new Date(), 'record-of-first');
     expect(first.kind).toBe('claimed');
     await new Promise((resolve) => setTimeout(resolve, 20));
-    const second = await keys.claim(scope, 'body-a', 60_000);
-    // The first request died with its lease: it may have created the entity, so the successor must look.
-    expect(second).toMatchObject({ kind: 'claimed', priorOutcomeUnknown: true });
+    const second = await keys.claim(scope, 'body-a', 60_000, new Date(), 'record-of-second');
+    // The first request died with its lease: it may have created the entity, so the successor accounts for it.
+    expect(second).toMatchObject({ kind: 'claimed', earlierAttempts: ['record-of-first'] });
     if (first.kind !== 'claimed' || second.kind !== 'claimed') return;
     expect(await keys.complete(scope, first.etag, { status: 201, headers: {}, jsonBody: { from: 'first' } })).toBe(false);
     expect(await keys.release(scope, first.etag)).toBe(false);
     expect(await keys.complete(scope, second.etag, { status: 201, headers: {}, jsonBody: { from: 'second' } })).toBe(true);
-    expect(await keys.claim(scope, 'body-a', 60_000)).toEqual({ kind: 'replay', answer: { status: 201, headers: {}, jsonBody: { from: 'second' } } });
+    expect(await keys.claim(scope, 'body-a', 60_000, new Date(), 'record-of-third')).toEqual({ kind: 'replay', answer: { status: 201, headers: {}, jsonBody: { from: 'second' } } });
   });
 
   it('stores and replays an answer larger than one table property', async () => {
     const keys = directStore();
     const scope = { operation: 'createExternalConnection', callerId: 'size-test', key: 'big-1' };
-    const claim = await keys.claim(scope, 'body-b', 60_000);
+    const claim = await keys.claim(scope, 'body-b', 60_000, new Date(), 'record-big');
     if (claim.kind !== 'claimed') throw new Error('not claimed');
     const jsonBody = { id: 'big', description: 'é'.repeat(100_000) };
     expect(await keys.complete(scope, claim.etag, { status: 201, headers: {}, jsonBody })).toBe(true);
-    expect(await keys.claim(scope, 'body-b', 60_000)).toEqual({ kind: 'replay', answer: { status: 201, headers: {}, jsonBody } });
+    expect(await keys.claim(scope, 'body-b', 60_000, new Date(), 'record-big-2')).toEqual({ kind: 'replay', answer: { status: 201, headers: {}, jsonBody } });
   });
 
   it('deletes keys past their retention, after which a key may be used afresh', async () => {

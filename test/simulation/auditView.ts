@@ -1,5 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
-import { operationDefinitions } from '../../shared/operations/registerOperation';
+import type { OperationDefinition } from '../../shared/operations/operation';
 import { reconcile } from '../../shared/reconciliation/reconcile';
 import type { Runtime } from '../../shared/runtime';
 
@@ -28,9 +28,9 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
   for await (const entity of table.listEntities<Record<string, unknown>>()) {
     const partition = String(entity.partitionKey);
     const row = String(entity.rowKey);
-    if (partition.startsWith('entity_')) {
-      index.set(decodeURIComponent(row), String(entity.auditRowKey));
-    } else if (!partition.startsWith('idempotency_')) {
+    if (entity.kind === 'entity') {
+      index.set(decodeURIComponent(row.slice('entity_'.length)), String(entity.auditRowKey));
+    } else if (entity.kind === 'record') {
       records.push({
         operation: partition,
         rowKey: row,
@@ -39,7 +39,7 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
         callerId: String(entity.callerId),
         entityId: String(entity.entityId ?? ''),
         graphPath: String(entity.graphPath),
-        reason: (entity.reason ?? entity.errorCode ?? entity.reconcileError) as string | undefined,
+        reason: entity.reason as string | undefined,
         recovery: entity.recovery as string | undefined,
       });
     }
@@ -47,9 +47,12 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
   return { records, index };
 }
 
-/** One run of the reconciliation timer function, as the instance would run it (a failed run is tried again next time). */
-export async function reconcileOnce(runtime: Runtime): Promise<void> {
-  await reconcile(runtime, operationDefinitions, {
+/**
+ * One run of the reconciliation timer function, as the instance would run it (a failed run is
+ * tried again next time). Only the schedule's operation has records in its table.
+ */
+export async function reconcileOnce(runtime: Runtime, operation: OperationDefinition): Promise<void> {
+  await reconcile(runtime, [operation], {
     olderThanMs: runtime.settings.reconcileAfterMinutes * 60_000,
     maxRecords: runtime.settings.reconcileMaxRecords,
   }).catch(() => undefined);

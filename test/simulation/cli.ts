@@ -3,7 +3,7 @@
  * longer than the one in `npm test` (before a release), or one failure replayed by its seed and path.
  */
 import { parseArgs } from 'node:util';
-import { describeResult, simulate, survey } from './simulate';
+import { describeResult, simulate, survey, trace } from './simulate';
 
 const { values } = parseArgs({
   options: {
@@ -12,6 +12,8 @@ const { values } = parseArgs({
     path: { type: 'string' },
     /** Runs every schedule and tallies each kind of violation instead of stopping at the first. */
     survey: { type: 'boolean', default: false },
+    /** Runs this one schedule (JSON, as a failure prints it) and prints what happened. */
+    schedule: { type: 'string' },
   },
   strict: true,
 });
@@ -22,6 +24,10 @@ if (!Number.isInteger(runs) || runs <= 0) {
 }
 const seed = values.seed === undefined ? undefined : Number(values.seed);
 const started = Date.now();
+if (values.schedule) {
+  process.stdout.write(`${await trace(JSON.parse(values.schedule))}\n`);
+  process.exit(0);
+}
 if (values.survey) {
   const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });
   process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);

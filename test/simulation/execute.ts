@@ -25,6 +25,10 @@ export interface ObservedRequest {
   path: string;
   clientRequestId: string;
   answer: Answer;
+  /** Where its instance died, if it did. */
+  crash: RequestStep['crash'];
+  /** When it was sent, on the schedule's clock. */
+  at: number;
 }
 
 export interface Observation {
@@ -111,6 +115,7 @@ async function play(
     const call = target.request(step);
     const caller = world.callers[step.caller];
     const clientRequestId = `sim-${salt}-${index}`;
+    const at = clock.now();
     graph.clearFaults();
     if (step.createFaults.length > 0) graph.addFault({ method: 'POST', path: target.createPath, steps: step.createFaults.map(faultStep) });
     if (step.readFaults.length > 0) graph.addFault({ method: 'GET', path: target.readPath, steps: step.readFaults.map(faultStep) });
@@ -163,7 +168,7 @@ async function play(
       crash.then((): Answer => ({ kind: 'crashed' })),
       sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
     ]);
-    requests.push({ step: index, caller: step.caller, callerId: caller.id, key: step.key, body: step.body, path: call.path, clientRequestId, answer });
+    requests.push({ step: index, caller: step.caller, callerId: caller.id, key: step.key, body: step.body, path: call.path, clientRequestId, answer, crash: step.crash, at });
   };
 
   const settleAlongside = async () => {
@@ -179,7 +184,7 @@ async function play(
       }
       await running;
     } else if (step.kind === 'reconcile') {
-      await reconcileOnce(scene.instances[step.instance].runtime);
+      await reconcileOnce(scene.instances[step.instance].runtime, target.operation);
     } else {
       clock.offsetMs += step.ms;
       for (const resume of stalled.splice(0)) {
@@ -209,7 +214,7 @@ async function play(
   // Later, reconciliation has had its turn on every record left open.
   clock.offsetMs += 15 * minute;
   graph.clearFaults();
-  await reconcileOnce(scene.instances[0].runtime);
+  await reconcileOnce(scene.instances[0].runtime, target.operation);
   violations.push(...check(await observe(true)).map((violation) => `after reconciliation: ${violation}`));
   return violations;
 }

@@ -1,4 +1,5 @@
 import type { Answer, Observation, ObservedRequest } from './execute';
+import { simulationSettings } from './world';
 
 /**
  * The guarantees, checked after a schedule against what Graph holds (the emulator's entities and
@@ -7,13 +8,16 @@ import type { Answer, Observation, ObservedRequest } from './execute';
  *   `failed`, and says why when it says `unknown`, `orphaned` or `unresolved`;
  * - nothing in Graph that no request asked for, and no create Graph received from anything but a
  *   caller's request (reconciliation sends none);
- * - at most one entity per Idempotency-Key, and every success answered under a key names it;
+ * - at most one entity per Idempotency-Key (within its retention: after that the key is new), and
+ *   every success answered under a key names it;
  * - a success names an entity that exists and that this request made, or another request of the
  *   same caller for the same path and body (a retry is the same ask), or one with the same key;
  *   a 4xx other than 409 means the request made nothing;
  * - the entity index points at the record of the request that made the entity (or of a retry of it:
  *   which attempt of one ask made it cannot always be told, and need not be);
- * - a connector group's record says `succeeded` only if its id reached a caller, else `orphaned`;
+ * - a connector group's record says `succeeded` only if its id reached a caller, else `orphaned`
+ *   (unless the request settled it itself and then its instance died or stalled: whether that
+ *   answer reached its caller, nobody can know);
  * - every request that was not abandoned was answered, Graph-shaped, a 5xx with a retry hint.
  */
 
@@ -26,6 +30,8 @@ const sameAsk = (one: ObservedRequest, other: ObservedRequest) =>
   one === other ||
   (one.caller === other.caller && one.path === other.path && one.body === other.body) ||
   (one.caller === other.caller && one.key !== null && one.key === other.key);
+
+const retentionMs = Number(simulationSettings.IDEMPOTENCY_RETENTION_HOURS) * 3_600_000;
 
 export function checkInvariants(observation: Observation): string[] {
   const violations: string[] = [];
@@ -59,7 +65,8 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${creation.path}: the record of ${describe(maker)} says ${record.status} without a reason`);
     }
     if (observation.target.kind === 'connectorGroup') {
-      if (record.status === 'succeeded' && !answeredIds.has(creation.id)) {
+      const settledItselfThenDied = maker.answer.kind === 'crashed' && record.recovery === undefined;
+      if (record.status === 'succeeded' && !answeredIds.has(creation.id) && !settledItselfThenDied) {
         violations.push(`connector group ${creation.id} is recorded succeeded, but its id never reached a caller (orphaned)`);
       }
       if (record.status === 'orphaned' && answeredIds.has(creation.id)) {
@@ -75,9 +82,19 @@ export function checkInvariants(observation: Observation): string[] {
     }
   }
 
+  // A key lives for the retention from its first use; a request after that starts it afresh.
   const keyed = new Map<string, ObservedRequest[]>();
-  for (const request of requests) {
-    if (request.key) keyed.set(`${request.caller}/${request.key}`, [...(keyed.get(`${request.caller}/${request.key}`) ?? []), request]);
+  const lifetimes = new Map<string, { started: number; generation: number }>();
+  for (const request of [...requests].sort((one, other) => one.at - other.at)) {
+    if (!request.key) continue;
+    const name = `${request.caller}/${request.key}`;
+    let lifetime = lifetimes.get(name);
+    if (!lifetime || request.at >= lifetime.started + retentionMs) {
+      lifetime = { started: request.at, generation: (lifetime?.generation ?? 0) + 1 };
+      lifetimes.set(name, lifetime);
+    }
+    const key = lifetime.generation === 1 ? name : `${name} (after its retention, use ${lifetime.generation})`;
+    keyed.set(key, [...(keyed.get(key) ?? []), request]);
   }
   for (const [key, sharing] of keyed) {
     const ids = new Set(sharing.map((request) => request.clientRequestId));

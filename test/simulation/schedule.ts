@@ -1,4 +1,7 @@
 import fc from 'fast-check';
+import { createStages } from '../../shared/pipeline/pipeline';
+import { auditTrail } from '../../shared/pipeline/stages/auditTrail';
+import { callGraph } from '../../shared/pipeline/stages/callGraph';
 
 /**
  * A fault schedule: what callers ask of the facade about one entity, in which order, and what goes
@@ -67,8 +70,11 @@ export interface Schedule {
   steps: Step[];
 }
 
-/** Stage boundaries a crash can hit (the pipeline has ten stages; 0, `respond`, answers). */
-export const stageCount = 10;
+/** Stage boundaries a crash can hit (stage 0, `respond`, is where the answer leaves). */
+export const stageCount = createStages.length;
+/** Where the audit intent and outcome are written, and where Graph is called. */
+export const auditTrailStage = createStages.indexOf(auditTrail);
+export const callGraphStage = createStages.indexOf(callGraph);
 
 const graphFault: fc.Arbitrary<GraphFault> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<GraphFault>({ kind: 'throttle' }) },
@@ -83,7 +89,7 @@ const graphFault: fc.Arbitrary<GraphFault> = fc.oneof(
 
 /** Where instances die most interestingly: around the audit intent, the Graph call and its outcome. */
 const crashStage = fc.oneof(
-  { weight: 3, arbitrary: fc.constantFrom(8, 9) },
+  { weight: 3, arbitrary: fc.constantFrom(auditTrailStage, callGraphStage) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: stageCount - 1 }) },
 );
 

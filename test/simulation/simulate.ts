@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { runSchedule } from './execute';
+import { runSchedule, type Observation } from './execute';
 import { checkInvariants } from './invariants';
 import { scheduleArbitrary, type Schedule } from './schedule';
 import { startWorld, type World } from './world';
@@ -138,5 +138,33 @@ export async function survey(options: SimulationOptions, given?: World): Promise
     return { seed, runs: options.runs, kinds };
   } finally {
     if (!given) await world.stop();
+  }
+}
+
+/** Runs one schedule and tells what happened: each request and its answer, what Graph holds, the records. */
+export async function trace(schedule: Schedule): Promise<string> {
+  const world = await startWorld(1);
+  try {
+    let seen: Observation | undefined;
+    const violations = await runSchedule(world, world.lanes[0]!, schedule, (observation) => {
+      seen = observation;
+      return checkInvariants(observation);
+    });
+    const lines = [JSON.stringify(schedule), 'Requests:'];
+    for (const request of seen?.requests ?? []) {
+      const answer = request.answer.kind === 'answered' ? `${request.answer.status} ${JSON.stringify(request.answer.body).slice(0, 200)}` : request.answer.kind;
+      lines.push(`  ${request.step} ${request.caller} key=${request.key} body=${request.body} ${request.path} crid=${request.clientRequestId} -> ${answer}`);
+    }
+    lines.push('Graph made:', ...(seen?.creations ?? []).map((creation) => `  ${creation.path} by ${creation.clientRequestId}`));
+    lines.push('Graph received creates:', ...(seen?.graphPosts ?? []).map((post) => `  ${post.path} crid=${post.headers['client-request-id']} -> ${post.status} fault=${JSON.stringify(post.fault?.step ?? null)}`));
+    lines.push('Records (after reconciliation):');
+    for (const record of seen?.audit.records ?? []) {
+      lines.push(`  ${record.rowKey} crid=${record.clientRequestId} ${record.status} entity=${record.entityId} recovery=${record.recovery ?? ''} reason=${record.reason ?? ''}`);
+    }
+    lines.push('Index:', ...[...(seen?.audit.index ?? new Map<string, string>())].map(([path, rowKey]) => `  ${path} -> ${rowKey}`));
+    lines.push('Violations:', ...violations.map((violation) => `  - ${violation}`));
+    return lines.join('\n');
+  } finally {
+    await world.stop();
   }
 }

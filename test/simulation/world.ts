@@ -5,9 +5,7 @@ import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
 import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
-import { AuditStore } from '../../shared/audit/auditStore';
-import { IdempotencyStore } from '../../shared/idempotency/idempotencyStore';
-import { createRuntime, type Runtime } from '../../shared/runtime';
+import { createRuntime, tableStores, type Runtime } from '../../shared/runtime';
 import { Table, type TablePolicy } from '../../shared/storage/table';
 import type { Clock } from '../../shared/time/clock';
 import type { Crash, TableFault } from './schedule';
@@ -111,6 +109,7 @@ export interface Scene {
 }
 
 export const simulationSettings = {
+  AUDIT_TABLE_TIMEOUT_MS: '100',
   GRAPH_DEADLINE_MS: '3000',
   GRAPH_ATTEMPT_TIMEOUT_MS: '80',
   RECONCILE_AFTER_MINUTES: '10',
@@ -118,7 +117,6 @@ export const simulationSettings = {
   RECONCILE_MAX_RECORDS: '200',
 };
 
-const tableTimeoutMs = 100;
 
 export async function startWorld(laneCount = 6): Promise<World> {
   const parts: (() => Promise<void>)[] = [];
@@ -164,7 +162,7 @@ export async function startWorld(laneCount = 6): Promise<World> {
 function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<string, string>): Lane {
   const clock = new ScheduleClock();
   const bases = [0, 1].map(() =>
-    createRuntime(settings, { clock, tablePolicies: [auditStoreFaults], tableTimeoutMs, graphBackoffBaseMs: 5 }),
+    createRuntime(settings, { clock, tablePolicies: [auditStoreFaults], graphBackoffBaseMs: 5 }),
   );
   const onTable = (base: Runtime, tableName: string): Runtime => {
     const table = new Table({
@@ -173,14 +171,10 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
       credentialFor: () => {
         throw new Error('connection-string storage needs no credential');
       },
-      timeoutMs: tableTimeoutMs,
+      timeoutMs: base.settings.auditTableTimeoutMs,
       policies: [auditStoreFaults],
     });
-    return {
-      ...base,
-      audit: new AuditStore(table),
-      idempotency: new IdempotencyStore(table, base.settings.idempotencyRetentionHours * 3_600_000),
-    };
+    return { ...base, ...tableStores(table, base.settings) };
   };
   return {
     graph,

@@ -165,7 +165,7 @@ export async function startTestStack(extraEnv: Record<string, string> = {}, opti
         throw new Error('connection-string storage needs no credential');
       },
     });
-    const audit = new AuditStore(table);
+    const audit = new AuditStore(table, Number((env as Record<string, string>).IDEMPOTENCY_RETENTION_HOURS ?? 24) * 3_600_000);
     return {
       table,
       azurite,

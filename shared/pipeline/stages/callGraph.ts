@@ -1,183 +1,148 @@
 import type { HttpResponseInit } from '@azure/functions';
-import type { Recovery } from '../../audit/auditRecord';
 import { FacadeError, parseGraphError, type GraphErrorDetail } from '../../errors';
-import { containsSent } from '../../graph/containsSent';
 import type { ExchangeProgress, GraphExchange, GraphResponse } from '../../graph/graphClient';
-import { entityUrlOf } from '../../graph/paths';
-import { existenceCheckOf } from '../../operations/operation';
-import { lookUpCreatedEntity } from '../../reconciliation/entityLookup';
+import { entityPathOf } from '../../graph/paths';
+import { readBackOf } from '../../operations/operation';
+import type { Attribution, OwnAttempt } from '../../recovery/attribution';
+import { attemptsAnsweredByCreate, resolveConflict } from '../../recovery/conflict';
+import { accountForEarlierAttempts } from '../../recovery/earlierAttempts';
+import { recoveryDependencies } from '../../runtime';
 import { graphPathOf, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
-function graphDetails(body: unknown): GraphErrorDetail[] {
-  const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
-  return Array.isArray(details)
-    ? details.filter((detail): detail is GraphErrorDetail => typeof detail?.code === 'string')
-    : [];
-}
+/**
+ * Terminal stage: sends the validated body to Graph and answers with what Graph made. Graph's 2xx
+ * body comes back as 201; Graph's own errors keep Graph's status, code and message. Whether a
+ * create whose answer was lost took place is for the lost-answer rules (shared/recovery): before
+ * sending, what earlier requests with the same Idempotency-Key made; after a 409, whether the
+ * entity is this ask's. An answer that may hide a create is marked, so the record says `unknown`.
+ */
+export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
+  const own = ownAttemptOf(context);
+  const deps = recoveryDependencies(context.runtime);
+
+  const earlier = await accountForEarlierAttempts(deps, own, context.idempotencyClaim?.earlierAttempts ?? []);
+  if (earlier.kind === 'answered') return answerWith(context, earlier.attribution);
+
+  // Where Graph has no read of one entity, only a create's answer can settle earlier attempts at
+  // it: they are read while Graph works, at no cost in time.
+  const attempts = own.entity && !readBackOf(own.operation)
+    ? deps.audit.openAttempts(own.operation.name, own.entityKey).catch(() => undefined)
+    : undefined;
+  const exchange = await send(context, own);
+  const { response } = exchange;
+  if (response.status >= 200 && response.status < 300) {
+    const open = await attempts;
+    if (open && open.length > 1) context.alsoSettles = await attemptsAnsweredByCreate(deps, own, open).catch(() => undefined);
+    return created(response);
+  }
+  if (response.status === 409 && own.entity) {
+    const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain, attempts);
+    if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
+    if (verdict.kind === 'undecided') throw graphFailure(context, response, true, verdict.reason);
+    throw graphFailure(context, response, false);
+  }
+  throw graphFailure(context, response, exchange.earlierAttemptUncertain);
+};
 
 function requireGraphCall(context: OperationContext): GraphCall {
   if (!context.graphCall) throw new Error(`${context.operation.name}: stage order: no Graph call was prepared`);
   return context.graphCall;
 }
 
-function createdBy(context: OperationContext, recovery: Recovery, body: unknown, requestId?: string): void {
-  context.graphResponse = { status: 201, body, requestId, retryAfter: undefined };
-  context.recovery = recovery;
-}
-
-function created(context: OperationContext): HttpResponseInit {
-  const answer = context.graphResponse;
+function ownAttemptOf(context: OperationContext): OwnAttempt {
+  const { operation } = context;
+  const call = requireGraphCall(context);
+  const attempt = context.attempt;
+  if (!attempt) throw new Error(`${operation.name}: stage order: the attempt is not recorded yet`);
+  const entityId = operation.entityId === 'generatedByGraph' ? undefined : operation.entityId(requireInput(context).body);
   return {
-    status: 201,
-    headers: answer?.requestId ? { 'graph-request-id': answer.requestId } : {},
-    jsonBody: answer?.body ?? {},
+    operation,
+    rowKey: attempt.key.rowKey,
+    askKey: attempt.askKey,
+    entityKey: attempt.entityKey,
+    graphPath: graphPathOf(call),
+    body: call.body,
+    ...(entityId === undefined ? {} : { entity: { id: entityId, path: entityPathOf(call.path, entityId) } }),
+    headers: call.headers,
+    deadlineAt: context.deadlineAt,
   };
 }
 
-const lostAnswer = (status: number, message: string, init: { cause?: unknown; headers?: Record<string, string> } = {}) =>
-  new FacadeError(status, 'createOutcomeUnknown', message, { retryAfterSeconds: 5, outcomeUnknown: true, ...init });
+const graphChoosesId = (context: OperationContext) => context.operation.entityId === 'generatedByGraph';
 
 /**
- * Is a 409 possibly the answer to our own create? Yes when an attempt of this request, or an
- * earlier request for the same entity, lost Graph's answer (graph-api.md §1, §6).
+ * The create, retried as Graph asks. An entity whose id Graph chooses is only sent again after an
+ * answer that proves nothing was made (429, a refused connection): anything else could duplicate it.
  */
-async function conflictMayBeOurs(context: OperationContext, exchange: GraphExchange, entityId: string): Promise<boolean> {
-  if (exchange.earlierAttemptUncertain || context.priorOutcomeUnknown) return true;
-  const since = new Date(context.receivedAt.getTime() - context.runtime.settings.idempotencyRetentionHours * 3_600_000);
-  return context.runtime.audit
-    .hasUncertainAttempt(context.operation.name, entityId, since, context.auditKey?.rowKey)
-    .catch(() => false);
-}
-
-/** After a 409 that may be ours: is the entity in Graph what we asked for? */
-async function confirmOurs(context: OperationContext, call: GraphCall): Promise<boolean> {
-  const { operation } = context;
-  if (operation.entityId === 'generatedByGraph') return false;
-  const entityId = operation.entityId(requireInput(context).body);
-  if (existenceCheckOf(operation) === 'createConflict') {
-    // Graph has no read of one member: the 409 itself says the member is there, as asked.
-    createdBy(context, 'createConflict', call.body);
-    return true;
-  }
-  let readBack: GraphResponse;
-  try {
-    ({ response: readBack } = await context.runtime.graph.send(
-      { method: 'GET', path: entityUrlOf(graphPathOf(call), entityId), headers: call.headers },
-      { deadlineAt: context.deadlineAt, retryMode: 'all' },
-    ));
-  } catch (error) {
-    throw lostAnswer(502, 'Microsoft Graph says the entity exists, but it could not be read to tell whether this request created it.', { cause: error });
-  }
-  if (readBack.status === 200 && containsSent(call.body, readBack.body)) {
-    createdBy(context, 'readBack', readBack.body, readBack.requestId);
-    return true;
-  }
-  if (readBack.status === 200 || readBack.status === 404) return false;
-  throw lostAnswer(502, `Microsoft Graph says the entity exists, but reading it back answered ${readBack.status}.`);
-}
-
-/**
- * A retry (same Idempotency-Key) of a connector group create whose answer was lost: if the group
- * the earlier request made exists, that is the answer, and nothing is sent again.
- */
-async function findEarlierCreate(context: OperationContext): Promise<boolean> {
-  const { operation, runtime } = context;
-  if (operation.entityId !== 'generatedByGraph' || !context.priorOutcomeUnknown || !context.priorAuditKey) return false;
-  const earlier = await runtime.audit.get(context.priorAuditKey).catch((error: unknown) => {
-    throw new FacadeError(503, 'auditStoreUnavailable', 'The earlier attempt of this request cannot be read. Retry later.', {
-      retryAfterSeconds: 10,
-      cause: error,
-    });
-  });
-  if (!earlier) return false;
-  // This request sends nothing until the earlier attempt is accounted for, so its own outcome is known.
-  const lookup = await lookUpCreatedEntity(runtime, operation, earlier, context.deadlineAt).catch((error: unknown) => {
-    throw new FacadeError(503, 'serviceNotAvailable', 'Whether the earlier attempt of this request created the entity cannot be checked now; nothing was sent. Retry later.', {
-      retryAfterSeconds: 5,
-      cause: error,
-    });
-  });
-  if (!lookup.found && lookup.reason === 'absent') return false;
-  if (!lookup.found) {
-    throw new FacadeError(409, 'createOutcomeUnknown', 'Whether the earlier attempt of this request created the entity cannot be told; it is not sent again. See its audit record.');
-  }
-  createdBy(context, 'earlierAttempt', lookup.entity);
-  await runtime.audit
-    .recordOutcome(earlier, earlier, {
-      status: 'succeeded',
-      httpStatus: 201,
-      entityId: lookup.entityId,
-      graphRequestId: earlier.graphRequestId,
-      completedAt: new Date(),
-      responseBody: lookup.entity,
-      recovery: 'reconciliation',
-    }, undefined, earlier.etag)
-    .catch(() => undefined); // Reconciliation settles it otherwise.
-  return true;
-}
-
-/**
- * Terminal stage: sends the validated body to Graph. Graph's 2xx body comes back as 201; Graph's
- * own errors keep Graph's status, code and message. An answer Graph may have hidden a create
- * behind (a lost attempt, a 503/504) is marked so the audit record says `unknown`.
- */
-export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
-  const call = requireGraphCall(context);
-  const { operation } = context;
-  const graphChoosesId = operation.entityId === 'generatedByGraph';
-  if (await findEarlierCreate(context)) return created(context);
-
+async function send(context: OperationContext, own: OwnAttempt): Promise<GraphExchange> {
   const progress: ExchangeProgress = { retries: 0, uncertain: false };
-  let exchange: GraphExchange;
   try {
-    exchange = await context.runtime.graph.send(
-      { method: 'POST', path: graphPathOf(call), body: call.body, headers: call.headers },
-      { deadlineAt: context.deadlineAt, retryMode: graphChoosesId ? 'throttlingOnly' : 'all', progress },
+    const exchange = await context.runtime.graph.send(
+      { method: 'POST', path: own.graphPath, body: own.body, headers: own.headers },
+      {
+        deadlineAt: context.deadlineAt,
+        deadlineMs: context.runtime.settings.graphDeadlineMs,
+        retryMode: graphChoosesId(context) ? 'throttlingOnly' : 'all',
+        progress,
+      },
     );
+    context.graphResponse = exchange.response;
+    context.graphRetries = exchange.retries;
+    return exchange;
   } catch (error) {
     context.graphRetries = progress.retries;
-    if (graphChoosesId && error instanceof FacadeError && error.outcomeUnknown) {
-      throw lostAnswer(
+    if (graphChoosesId(context) && error instanceof FacadeError && error.outcomeUnknown) {
+      throw new FacadeError(
         error.status,
-        'Microsoft Graph did not confirm the create; it may have happened. It was not sent again, so no duplicate is created; the audit record is left for reconciliation.',
-        { cause: error },
+        'createOutcomeUnknown',
+        `${error.message} The create may have happened; it was not sent again, so no duplicate is made. Its audit record is settled by reconciliation; an Idempotency-Key retry answers with what it made.`,
+        { retryAfterSeconds: error.retryAfterSeconds ?? 5, outcomeUnknown: true, cause: error, headers: error.headers },
       );
     }
     throw error;
   }
-  context.graphResponse = exchange.response;
-  context.graphRetries = exchange.retries;
-  const response = exchange.response;
+}
 
-  if (response.status >= 200 && response.status < 300) return created(context);
-  const chosenId = operation.entityId === 'generatedByGraph' ? undefined : operation.entityId(requireInput(context).body);
-  if (
-    response.status === 409 &&
-    chosenId !== undefined &&
-    (await conflictMayBeOurs(context, exchange, chosenId)) &&
-    (await confirmOurs(context, call))
-  ) {
-    return created(context);
-  }
+function created(answer: Pick<GraphResponse, 'requestId' | 'body'>): HttpResponseInit {
+  return {
+    status: 201,
+    headers: answer.requestId ? { 'graph-request-id': answer.requestId } : {},
+    jsonBody: answer.body ?? {},
+  };
+}
 
+function answerWith(context: OperationContext, attribution: Attribution): HttpResponseInit {
+  context.attribution = attribution;
+  return created({ requestId: attribution.graphRequestId, body: attribution.entity });
+}
+
+function graphDetails(body: unknown): GraphErrorDetail[] {
+  const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
+  return Array.isArray(details) ? details.filter((detail): detail is GraphErrorDetail => typeof detail?.code === 'string') : [];
+}
+
+/**
+ * Graph's own error, passed on. After an attempt whose answer was lost any failure may hide a
+ * create (so does a 5xx or 408 on its own: Graph documents a 503 that created), and the record
+ * says `unknown`; a 5xx always leaves with a retry hint.
+ */
+function graphFailure(context: OperationContext, response: GraphResponse, earlierAttemptUncertain: boolean, reason?: string): FacadeError {
   const graphHeaders: Record<string, string> = response.requestId ? { 'graph-request-id': response.requestId } : {};
-  if (graphChoosesId && response.status >= 500) {
-    throw lostAnswer(
-      502,
-      `Microsoft Graph answered ${response.status}; the create may still have happened. It was not sent again, so no duplicate is created; the audit record is left for reconciliation.`,
-      { headers: graphHeaders },
+  const mayHideCreate = earlierAttemptUncertain || response.status >= 500 || response.status === 408;
+  if (graphChoosesId(context) && mayHideCreate) {
+    return new FacadeError(
+      response.status >= 500 ? 502 : response.status,
+      'createOutcomeUnknown',
+      `Microsoft Graph answered ${response.status}; the create may still have happened. It was not sent again, so no duplicate is made. Its audit record is settled by reconciliation; an Idempotency-Key retry answers with what it made.`,
+      { headers: graphHeaders, retryAfterSeconds: 5, outcomeUnknown: true },
     );
   }
-  const error = parseGraphError(response.body) ?? {
-    code: 'generalException',
-    message: `Microsoft Graph answered ${response.status}.`,
-  };
-  // A 503/504, or any failure after an attempt whose answer was lost, may hide a create Graph made.
-  const outcomeUnknown =
-    response.status !== 409 && (exchange.earlierAttemptUncertain || response.status === 503 || response.status === 504);
-  throw new FacadeError(response.status, error.code, error.message, {
+  const error = parseGraphError(response.body) ?? { code: 'generalException', message: `Microsoft Graph answered ${response.status}.` };
+  const retryAfter = response.retryAfter ?? (response.status >= 500 ? '5' : undefined);
+  return new FacadeError(response.status, error.code, error.message, {
     details: graphDetails(response.body),
-    headers: { ...graphHeaders, ...(response.retryAfter ? { 'retry-after': response.retryAfter } : {}) },
-    outcomeUnknown,
+    headers: { ...graphHeaders, ...(retryAfter ? { 'retry-after': retryAfter } : {}) },
+    outcomeUnknown: mayHideCreate,
+    ...(mayHideCreate ? { reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status}: the create may have taken place` } : {}),
   });
-};
+}

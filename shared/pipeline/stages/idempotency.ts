@@ -1,23 +1,42 @@
 import type { HttpResponseInit } from '@azure/functions';
+import { recordRowKey } from '../../audit/auditRecord';
+import type { Settings } from '../../config';
 import { FacadeError, badRequest, serviceUnavailable, type GraphErrorDetail } from '../../errors';
-import {
-  fingerprintOf,
-  type Claim,
-  type IdempotencyStore,
-  type KeyScope,
-  type StoredAnswer,
-} from '../../idempotency/idempotencyStore';
+import { fingerprintOf, type Claim, type KeyScope, type StoredAnswer } from '../../idempotency/idempotencyStore';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
+import { requireCaller, requireInput, type IdempotencyClaim, type Stage } from '../context';
 
 const keyRule = /^[\x20-\x7e]{1,255}$/;
 
-/** After the Graph deadline: the audit outcome writes (with their retries) and the key's own write. */
-const leaseBeyondDeadlineMs = 45_000;
+/**
+ * How long a request holds its key: past its Graph deadline (after which it sends nothing) and
+ * the audit writes that may follow, each with its retries. A request that takes the key over
+ * after that knows the first one will not send again.
+ */
+export function leaseMs(settings: Pick<Settings, 'graphDeadlineMs' | 'auditTableTimeoutMs'>): number {
+  return settings.graphDeadlineMs + 3 * settings.auditTableTimeoutMs + 2_000;
+}
 
 /** Answers that are final for this body: the same request would get them again. */
-function isFinal(error: FacadeError): boolean {
+export function isFinal(error: FacadeError): boolean {
   return !error.outcomeUnknown && error.status < 500 && error.status !== 408 && error.status !== 429;
+}
+
+/** What a later request with the key is answered: the 2xx, or the final error (Graph-shaped). */
+export function storedAnswerOf(response: HttpResponseInit | undefined, failure: unknown): StoredAnswer | undefined {
+  if (response) {
+    const headers = response.headers as Record<string, string> | undefined;
+    return {
+      status: response.status ?? 200,
+      headers: headers?.['graph-request-id'] ? { 'graph-request-id': headers['graph-request-id'] } : {},
+      jsonBody: response.jsonBody,
+    };
+  }
+  if (failure instanceof FacadeError && isFinal(failure)) {
+    const body = { error: { code: failure.code, message: failure.message, ...(failure.details.length ? { details: failure.details } : {}) } };
+    return { status: failure.status, headers: {}, jsonBody: body };
+  }
+  return undefined;
 }
 
 function replay(answer: StoredAnswer): HttpResponseInit {
@@ -31,7 +50,10 @@ function replay(answer: StoredAnswer): HttpResponseInit {
 /**
  * Optional `Idempotency-Key`: the same key and body (same operation and caller) replays the stored
  * answer without calling Graph; the same key with another body is a 422; while the first request
- * is still running, a 409 with `Retry-After`. Runs after validation, so invalid input stores nothing.
+ * is still running, a 409 with `Retry-After`. A request that takes a key over inherits the earlier
+ * requests' attempts, which it must account for before it creates anything (shared/recovery). Runs
+ * after validation, so invalid input stores nothing. The request's own settlement stores the key's
+ * answer with its audit record (auditTrail); this stage settles the key only when that did not.
  */
 export const idempotency: Stage = async (context, next) => {
   const key = context.request.headers.get('idempotency-key');
@@ -41,7 +63,7 @@ export const idempotency: Stage = async (context, next) => {
       { code: 'invalidValue', message: 'Idempotency-Key must be 1 to 255 printable ASCII characters', target: 'Idempotency-Key' },
     ]);
   }
-  const { idempotency: store, settings } = context.runtime;
+  const { idempotency: store, settings, clock } = context.runtime;
   const scope: KeyScope = { operation: context.operation.name, callerId: requireCaller(context).id, key };
   const input = requireInput(context);
   let claim: Claim;
@@ -49,8 +71,9 @@ export const idempotency: Stage = async (context, next) => {
     claim = await store.claim(
       scope,
       fingerprintOf({ params: input.params, body: input.body }),
-      settings.graphDeadlineMs + leaseBeyondDeadlineMs,
-      new Date(context.runtime.clock.now()),
+      leaseMs(settings),
+      new Date(clock.now()),
+      recordRowKey(context.receivedAt, context.correlation.requestId),
     );
   } catch (error) {
     throw serviceUnavailable('idempotencyStoreUnavailable', 'The idempotency key could not be checked; nothing was sent to Microsoft Graph. Retry later.', 10, error);
@@ -65,63 +88,26 @@ export const idempotency: Stage = async (context, next) => {
     case 'replay':
       return replay(claim.answer);
     case 'claimed':
-      context.priorOutcomeUnknown = claim.priorOutcomeUnknown;
-      if (claim.priorAuditKey) context.priorAuditKey = claim.priorAuditKey;
   }
+  const held: IdempotencyClaim = { scope, etag: claim.etag, earlierAttempts: claim.earlierAttempts, settled: false };
+  context.idempotencyClaim = held;
 
-  const { etag } = claim;
-  let response: HttpResponseInit;
+  let response: HttpResponseInit | undefined;
+  let failure: unknown;
   try {
     response = await next();
   } catch (error) {
-    await settleFailure(context, error, scope, etag, store).catch((storeError: unknown) =>
-      logEvent(context, 'warn', 'idempotency key not settled after a failure; it frees itself when its lease ends', {
-        reason: storeError instanceof Error ? storeError.message : String(storeError),
+    failure = error;
+  }
+  if (!held.settled) {
+    const answer = storedAnswerOf(response, failure);
+    const settled = answer ? store.complete(scope, held.etag, answer) : store.release(scope, held.etag);
+    await settled.catch((error: unknown) =>
+      logEvent(context, 'warn', 'idempotency key not settled; it frees itself when its lease ends', {
+        reason: error instanceof Error ? error.message : String(error),
       }),
     );
-    throw error;
   }
-  const headers = response.headers as Record<string, string> | undefined;
-  const stored = await store
-    .complete(scope, etag, {
-      status: response.status ?? 200,
-      headers: headers?.['graph-request-id'] ? { 'graph-request-id': headers['graph-request-id'] } : {},
-      jsonBody: response.jsonBody,
-    })
-    .catch((error: unknown) => {
-      logEvent(context, 'warn', 'idempotency answer not stored; a retry with this key will run again', {
-        reason: error instanceof Error ? error.message : String(error),
-      });
-      return true;
-    });
-  if (!stored) logEvent(context, 'warn', 'idempotency key was taken over while this request ran; its answer is not stored');
-  return response;
+  if (response) return response;
+  throw failure;
 };
-
-/**
- * After a failure: a lost Graph answer keeps the key marked (so the retry looks before it creates),
- * and so does any failure of a retry that was itself looking for a lost answer; a final answer is
- * stored for replay; otherwise the key is freed for the retry.
- */
-async function settleFailure(
-  context: OperationContext,
-  error: unknown,
-  scope: KeyScope,
-  etag: string,
-  store: IdempotencyStore,
-): Promise<void> {
-  if (error instanceof FacadeError && error.outcomeUnknown) {
-    await store.markUnknown(scope, etag, context.auditKey ?? context.priorAuditKey);
-    return;
-  }
-  if (error instanceof FacadeError && isFinal(error)) {
-    const body = { error: { code: error.code, message: error.message, ...(error.details.length ? { details: error.details } : {}) } };
-    await store.complete(scope, etag, { status: error.status, headers: {}, jsonBody: body });
-    return;
-  }
-  if (context.priorOutcomeUnknown) {
-    await store.markUnknown(scope, etag, context.priorAuditKey);
-    return;
-  }
-  await store.release(scope, etag);
-}

@@ -1,0 +1,141 @@
+import type { OpenAttemptRow } from '../audit/auditRecord';
+import type { StoredAuditRecord } from '../audit/auditStore';
+import { readBackOf } from '../operations/operation';
+import { isOpen, oldestFirst, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies, type SettledRecord } from './attribution';
+import { readEntity, type Read } from './graphReads';
+import { holdsWhatWasSent } from './sameEntity';
+
+/**
+ * After Graph answers a create with 409 (the entity exists): did this ask make it? Only if an
+ * attempt of this very ask — this request's own earlier try, or an earlier request of the same
+ * caller for the same path and body — may have made it and nobody else can have:
+ * - the entity index names another request as its maker → not ours;
+ * - no attempt of this ask is open → not ours (the 409 is Graph's answer, passed on);
+ * - the entity, read back, does not hold what this ask sent → not ours;
+ * - another ask has an open attempt the entity could equally come from → undecided;
+ * - otherwise ours: the oldest open attempt of the ask made it, and this answer settles the others.
+ * Graph without a read of one entity (group members) cannot tell a body apart: there, any open
+ * attempt of another ask leaves it undecided.
+ */
+export type ConflictVerdict =
+  | { kind: 'ours'; attribution: Attribution }
+  | { kind: 'notOurs' }
+  /** The 409 stands, but this request's own lost attempt may have made the entity. */
+  | { kind: 'undecided'; reason: string };
+
+export async function resolveConflict(
+  deps: RecoveryDependencies,
+  own: OwnAttempt,
+  ownAttemptUncertain: boolean,
+  /** The open attempts at the entity, when already read. */
+  known?: Promise<OpenAttemptRow[] | undefined>,
+): Promise<ConflictVerdict> {
+  const { audit, clock } = deps;
+  const { operation } = own;
+  const undecided = (reason: string): ConflictVerdict => (ownAttemptUncertain ? { kind: 'undecided', reason } : { kind: 'notOurs' });
+  if (!own.entity) return { kind: 'notOurs' };
+
+  let attempts: OpenAttemptRow[];
+  try {
+    const [index, open] = await Promise.all([
+      audit.indexOf(operation.name, own.entity.path),
+      (known ? known.then((rows) => rows ?? audit.openAttempts(operation.name, own.entityKey)) : audit.openAttempts(operation.name, own.entityKey)),
+    ]);
+    if (index && index.auditRowKey !== own.rowKey) return { kind: 'notOurs' };
+    attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);
+  } catch (error) {
+    return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
+  }
+
+  // An attempt of the ask counts as this request's earlier one within the retention; an older one
+  // that is still open may have made the entity all the same, so it is treated as another's.
+  const now = clock.now();
+  const counts = (attempt: OpenAttemptRow) => attempt.askKey === own.askKey && new Date(attempt.expiresAt).getTime() > now;
+  const sameAsk = attempts.filter(counts);
+  const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
+  if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };
+
+  let earlier: StoredAuditRecord[];
+  let rivals: StoredAuditRecord[];
+  try {
+    const records = await Promise.all(attempts.map((attempt) => audit.get({ partitionKey: operation.name, rowKey: attempt.recordRowKey })));
+    const open = records.filter((record): record is StoredAuditRecord => record !== undefined && isOpen(record));
+    earlier = open.filter((record) => earlierKeys.has(record.rowKey));
+    rivals = open.filter((record) => !earlierKeys.has(record.rowKey));
+  } catch (error) {
+    return undecided(`the earlier attempts could not be read: ${reasonOf(error)}`);
+  }
+  if (!ownAttemptUncertain && earlier.length === 0) return { kind: 'notOurs' };
+
+  const readBack = readBackOf(operation);
+  let read: Read | undefined;
+  if (readBack) {
+    try {
+      read = await readEntity(deps.graph, own.graphPath, own.entity.id, own.deadlineAt, {
+        ...(readBack.version ? { version: readBack.version } : {}),
+        headers: own.headers,
+      });
+    } catch (error) {
+      return undecided(`Microsoft Graph says the entity exists, but it could not be read back: ${reasonOf(error)}`);
+    }
+    // Graph said it exists, the read says it does not (just deleted, or not readable yet): nobody can tell.
+    if (!read.found) return undecided('Microsoft Graph says the entity exists, but reading it back found nothing');
+    if (!holdsWhatWasSent(own.body, read.entity)) return { kind: 'notOurs' };
+    const found = read.entity;
+    rivals = rivals.filter((rival) => {
+      const sent = sentBodyOf(rival);
+      return sent === undefined || holdsWhatWasSent(sent, found);
+    });
+  }
+  if (rivals.length > 0) {
+    return undecided(
+      `another request for the same entity (${rivals.map((rival) => rival.rowKey).join(', ')}) may have made it just as well; which one did cannot be told`,
+    );
+  }
+
+  // An earlier request of the ask sent before this one did: the oldest is taken for the maker.
+  const maker = oldestFirst(earlier)[0]?.rowKey ?? own.rowKey;
+  const entityId = own.entity.id;
+  return {
+    kind: 'ours',
+    attribution: {
+      entity: read?.found ? read.entity : own.body,
+      graphRequestId: read?.found ? read.requestId : undefined,
+      recovery: maker !== own.rowKey ? 'earlierAttempt' : readBack ? 'readBack' : 'createConflict',
+      ...(maker !== own.rowKey ? { madeBy: maker } : {}),
+      settles: earlier.map((record) => ({
+        record,
+        outcome: {
+          status: 'succeeded',
+          entityId,
+          recovery: 'laterRequest',
+          reason: 'a later request of the same ask found the entity it asked for',
+          ...(record.rowKey === maker ? {} : { madeBy: maker }),
+        },
+      })),
+    },
+  };
+}
+
+/**
+ * Graph created the entity for this request (its own answer says so): no earlier attempt at it
+ * made anything, whoever sent it. Where Graph has no read of one entity (members), this is how
+ * they are settled — reconciliation cannot find it out.
+ */
+export async function attemptsAnsweredByCreate(deps: RecoveryDependencies, own: OwnAttempt, attempts: readonly OpenAttemptRow[]): Promise<SettledRecord[]> {
+  const others = attempts.filter((attempt) => attempt.recordRowKey !== own.rowKey);
+  const records = await Promise.all(others.map((attempt) => deps.audit.get({ partitionKey: own.operation.name, rowKey: attempt.recordRowKey })));
+  return records
+    .filter((record): record is StoredAuditRecord => record !== undefined && isOpen(record))
+    .map((record) => ({
+      record,
+      outcome: {
+        status: 'failed',
+        errorCode: 'notCreated',
+        recovery: 'laterRequest',
+        reason: `a later request (${own.rowKey}) created the entity, so this one made nothing`,
+      },
+    }));
+}
+
+export const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);
