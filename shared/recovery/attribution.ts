@@ -13,10 +13,10 @@ import type { Clock } from '../time/clock';
  * the entity.
  */
 
-/** What recovery needs of the runtime: the audit table, Graph (reads only) and the clock. */
+/** What recovery needs of the runtime: the audit table (reads), Graph (reads only) and the clock. */
 export interface RecoveryDependencies {
-  audit: AuditStore;
-  graph: GraphClient;
+  audit: Pick<AuditStore, 'get' | 'indexOf' | 'openAttempts'>;
+  graph: GraphReader;
   clock: Clock;
   /** How long an attempt counts for later requests (the Idempotency-Key retention). */
   retentionMs: number;
@@ -58,6 +58,9 @@ export interface Attribution {
   madeBy?: string;
   settles: SettledRecord[];
 }
+
+/** The part of the Graph client recovery uses. */
+export type GraphReader = Pick<GraphClient, 'send' | 'relativePath'>;
 
 export const isOpen = (record: Pick<StoredAuditRecord, 'status'>) => record.status === 'pending' || record.status === 'unknown';
 
