@@ -161,7 +161,30 @@ export class AuditStore {
       );
       return { key, etag: result.getResponseForEntity(key.rowKey)?.etag ?? result.subResponses[0]?.etag ?? '*' };
     } catch (error) {
+      // Not awaited: the caller's 503 does not wait on a store that is failing.
+      void this.withdraw(entity, expiresAt);
       throw unavailable(error);
+    }
+  }
+
+  /**
+   * The intent may have been written although its write did not say so (a timeout): nothing was
+   * sent, so a record that did land says so, rather than leave reconciliation a question Graph
+   * may not be able to answer (members). Best effort: storage is likely failing already.
+   */
+  private async withdraw(entity: AuditEntity, expiresAt: Date): Promise<void> {
+    const withdrawn: AuditEntity = { ...entity, status: 'failed', errorCode: 'notSent', reason: 'the audit store did not confirm the record before Microsoft Graph was called, so nothing was sent' };
+    try {
+      const client = await this.table.ready();
+      await client.submitTransaction(
+        [
+          ['update', tableRow(withdrawn), 'Replace'],
+          ['upsert', tableRow(attemptRow(entity.partitionKey, entity, 'closed', expiresAt)), 'Replace'],
+        ],
+        { abortSignal: this.table.signal() },
+      );
+    } catch {
+      // Not there (the intent never landed), or storage is down: reconciliation has the last word.
     }
   }
 
