@@ -112,7 +112,8 @@ const tableRow = (row: object) => row as TableEntity<Record<string, unknown>>;
 
 function changeActions(partitionKey: string, change: RecordChange, now: Date, retentionMs: number): TransactionAction[] {
   const entity = settledEntity(change, now);
-  const open = change.stillOpenUntil !== undefined;
+  // An unresolved record may still have made its entity: later requests keep finding its attempt.
+  const open = change.stillOpenUntil !== undefined || entity.status === 'unresolved';
   const expiresAt = new Date(new Date(entity.requestedAt).getTime() + retentionMs);
   return [
     ['update', tableRow(entity), 'Replace', change.etag ? { etag: change.etag } : undefined],

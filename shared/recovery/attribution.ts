@@ -62,7 +62,10 @@ export interface Attribution {
 /** The part of the Graph client recovery uses. */
 export type GraphReader = Pick<GraphClient, 'send' | 'relativePath'>;
 
+/** Not settled yet: reconciliation still looks at it. */
 export const isOpen = (record: Pick<StoredAuditRecord, 'status'>) => record.status === 'pending' || record.status === 'unknown';
+/** Whether it made the entity is not known, settled or not (`unresolved` is left to people, but may have). */
+export const mayHaveMadeIt = (record: Pick<StoredAuditRecord, 'status'>) => isOpen(record) || record.status === 'unresolved';
 
 /** The body a record says was sent, or undefined when it was too large to keep whole. */
 export function sentBodyOf(record: Pick<StoredAuditRecord, 'requestBody' | 'requestBodyTruncated'>): Record<string, unknown> | undefined {

@@ -1,7 +1,7 @@
 import type { OpenAttemptRow } from '../audit/auditRecord';
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { readBackOf } from '../operations/operation';
-import { isOpen, oldestFirst, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies, type SettledRecord } from './attribution';
+import { isOpen, mayHaveMadeIt, oldestFirst, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies, type SettledRecord } from './attribution';
 import { readEntity, type Read } from './graphReads';
 import { holdsWhatWasSent } from './sameEntity';
 
@@ -59,9 +59,9 @@ export async function resolveConflict(
   let rivals: StoredAuditRecord[];
   try {
     const records = await Promise.all(attempts.map((attempt) => audit.get({ partitionKey: operation.name, rowKey: attempt.recordRowKey })));
-    const open = records.filter((record): record is StoredAuditRecord => record !== undefined && isOpen(record));
-    earlier = open.filter((record) => earlierKeys.has(record.rowKey));
-    rivals = open.filter((record) => !earlierKeys.has(record.rowKey));
+    const undecided = records.filter((record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record));
+    earlier = undecided.filter((record) => earlierKeys.has(record.rowKey) && isOpen(record));
+    rivals = undecided.filter((record) => !earlier.includes(record));
   } catch (error) {
     return undecided(`the earlier attempts could not be read: ${reasonOf(error)}`);
   }
@@ -126,7 +126,7 @@ export async function attemptsAnsweredByCreate(deps: RecoveryDependencies, own: 
   const others = attempts.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   const records = await Promise.all(others.map((attempt) => deps.audit.get({ partitionKey: own.operation.name, rowKey: attempt.recordRowKey })));
   return records
-    .filter((record): record is StoredAuditRecord => record !== undefined && isOpen(record))
+    .filter((record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record))
     .map((record) => ({
       record,
       outcome: {
