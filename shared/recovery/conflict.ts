@@ -27,8 +27,6 @@ export async function resolveConflict(
   deps: RecoveryDependencies,
   own: OwnAttempt,
   ownAttemptUncertain: boolean,
-  /** The open attempts at the entity, when already read. */
-  known?: Promise<OpenAttemptRow[] | undefined>,
 ): Promise<ConflictVerdict> {
   const { audit, clock } = deps;
   const { operation } = own;
@@ -39,7 +37,8 @@ export async function resolveConflict(
   try {
     const [index, open] = await Promise.all([
       audit.indexOf(operation.name, own.entity.path),
-      (known ? known.then((rows) => rows ?? audit.openAttempts(operation.name, own.entityKey)) : audit.openAttempts(operation.name, own.entityKey)),
+      // Read after the 409, never before: an attempt recorded later was sent after the entity existed.
+      audit.openAttempts(operation.name, own.entityKey),
     ]);
     if (index && index.auditRowKey !== own.rowKey) return { kind: 'notOurs' };
     attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);

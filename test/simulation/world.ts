@@ -109,7 +109,7 @@ export interface Scene {
 }
 
 export const simulationSettings = {
-  AUDIT_TABLE_TIMEOUT_MS: '100',
+  AUDIT_TABLE_TIMEOUT_MS: '400',
   GRAPH_DEADLINE_MS: '3000',
   GRAPH_ATTEMPT_TIMEOUT_MS: '80',
   RECONCILE_AFTER_MINUTES: '10',

@@ -24,7 +24,8 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   if (earlier.kind === 'answered') return answerWith(context, earlier.attribution);
 
   // Where Graph has no read of one entity, only a create's answer can settle earlier attempts at
-  // it: they are read while Graph works, at no cost in time.
+  // it: they are read while Graph works, at no cost in time. (After a 409 they are read again:
+  // what matters then is who may have made the entity before that answer.)
   const attempts = own.entity && !readBackOf(own.operation)
     ? deps.audit.openAttempts(own.operation.name, own.entityKey).catch(() => undefined)
     : undefined;
@@ -36,7 +37,7 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
     return created(response);
   }
   if (response.status === 409 && own.entity) {
-    const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain, attempts);
+    const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
     if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
     if (verdict.kind === 'undecided') throw graphFailure(context, response, true, verdict.reason);
     throw graphFailure(context, response, false);
