@@ -221,10 +221,14 @@ export class AuditStore {
         throw error;
       }
     };
-    const ownSettled = await one(changeActions(partitionKey, own, now, this.retentionMs));
+    // The record's attempt closes together with the index row naming the maker, never before it:
+    // in between, a later request would find neither and could take the entity for its own.
+    const ownActions = changeActions(partitionKey, own, now, this.retentionMs);
+    let indexed = indexAction ? await one([...ownActions, indexAction]) : false;
+    const ownSettled = indexed || (await one(ownActions));
+    if (!indexAction) indexed = true;
     let settledOthers = true;
     for (const change of others) settledOthers = (await one(changeActions(partitionKey, change, now, this.retentionMs))) && settledOthers;
-    const indexed = indexAction ? await one([indexAction]) : true;
     const extra = settlement.extra ? await one(settlement.extra) : true;
     return { own: ownSettled, others: settledOthers, index: indexed, extra };
   }

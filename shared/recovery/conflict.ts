@@ -34,13 +34,18 @@ export async function resolveConflict(
   if (!own.entity) return { kind: 'notOurs' };
 
   let attempts: OpenAttemptRow[];
+  let indexed: StoredAuditRecord | undefined;
   try {
     const [index, open] = await Promise.all([
       audit.indexOf(operation.name, own.entity.path),
       // Read after the 409, never before: an attempt recorded later was sent after the entity existed.
       audit.openAttempts(operation.name, own.entityKey),
     ]);
-    if (index && index.auditRowKey !== own.rowKey) return { kind: 'notOurs' };
+    if (index && index.auditRowKey !== own.rowKey) {
+      // The index names the maker: another request of this ask (then the ask made it), or not ours.
+      indexed = await audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey });
+      if (indexed?.askKey !== own.askKey) return { kind: 'notOurs' };
+    }
     attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   } catch (error) {
     return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
@@ -53,6 +58,11 @@ export async function resolveConflict(
   const sameAsk = attempts.filter(counts);
   const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
   if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };
+  if (indexed) {
+    // Another request of this ask is known to have made it: this retry of the ask succeeds with it.
+    const made = indexed.responseBody && !indexed.responseBodyTruncated ? sentBodyOf({ requestBody: indexed.responseBody, requestBodyTruncated: false }) : undefined;
+    return { kind: 'ours', attribution: { entity: made ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.rowKey, settles: [] } };
+  }
 
   let earlier: StoredAuditRecord[];
   let rivals: StoredAuditRecord[];

@@ -139,6 +139,20 @@ function graphFailure(context: OperationContext, response: GraphResponse, earlie
     );
   }
   const error = parseGraphError(response.body) ?? { code: 'generalException', message: `Microsoft Graph answered ${response.status}.` };
+  if (earlierAttemptUncertain && response.status < 500) {
+    // A 4xx tells the caller this request made nothing, which after a lost attempt nobody knows.
+    return new FacadeError(
+      502,
+      'createOutcomeUnknown',
+      `An attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}: the create may have taken place. Retry: a retry of the same request is recognised.`,
+      {
+        headers: graphHeaders,
+        retryAfterSeconds: Math.max(1, Number(response.retryAfter) || 5),
+        outcomeUnknown: true,
+        reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}`,
+      },
+    );
+  }
   const retryAfter = response.retryAfter ?? (response.status >= 500 ? '5' : undefined);
   return new FacadeError(response.status, error.code, error.message, {
     details: graphDetails(response.body),
