@@ -107,6 +107,17 @@ function attemptRow(partitionKey: string, record: Pick<AuditEntity, 'entityKey' 
   };
 }
 
+/**
+ * A transaction's operations with the rows that tell who made an entity (index, records) before
+ * the attempt rows that stop saying an attempt is open. Table Storage applies a transaction
+ * atomically; a store that applies it one row at a time (Azurite) then never shows a reader an
+ * entity with neither its maker nor an open attempt.
+ */
+function inEvidenceOrder(actions: TransactionAction[]): TransactionAction[] {
+  const closing = (action: TransactionAction) => (action[1] as { kind?: unknown }).kind === 'attempt';
+  return [...actions.filter((action) => !closing(action)), ...actions.filter(closing)];
+}
+
 /** A row of ours as the SDK takes it (our row types have no index signature). */
 const tableRow = (row: object) => row as TableEntity<Record<string, unknown>>;
 
@@ -200,12 +211,12 @@ export class AuditStore {
     const [own, ...others] = settlement.changes;
     if (!own) throw new Error('a settlement settles at least the request’s own record');
     const indexAction = settlement.index ? this.indexAction(partitionKey, settlement.index) : undefined;
-    const actions: TransactionAction[] = [
+    const actions: TransactionAction[] = inEvidenceOrder([
+      ...(indexAction ? [indexAction] : []),
       ...changeActions(partitionKey, own, now, this.retentionMs),
       ...others.flatMap((change) => changeActions(partitionKey, change, now, this.retentionMs)),
-      ...(indexAction ? [indexAction] : []),
       ...(settlement.extra ?? []),
-    ];
+    ]);
     try {
       await client.submitTransaction(actions, { abortSignal: this.table.signal() });
       return { own: true, others: true, index: true, extra: true };
@@ -224,7 +235,7 @@ export class AuditStore {
     // The record's attempt closes together with the index row naming the maker, never before it:
     // in between, a later request would find neither and could take the entity for its own.
     const ownActions = changeActions(partitionKey, own, now, this.retentionMs);
-    let indexed = indexAction ? await one([...ownActions, indexAction]) : false;
+    let indexed = indexAction ? await one(inEvidenceOrder([indexAction, ...ownActions])) : false;
     const ownSettled = indexed || (await one(ownActions));
     if (!indexAction) indexed = true;
     let settledOthers = true;

@@ -58,21 +58,25 @@ export async function resolveConflict(
   const sameAsk = attempts.filter(counts);
   const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
   if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };
-  if (indexed) {
-    // Another request of this ask is known to have made it: this retry of the ask succeeds with it.
-    const made = indexed.responseBody && !indexed.responseBodyTruncated ? sentBodyOf({ requestBody: indexed.responseBody, requestBodyTruncated: false }) : undefined;
-    return { kind: 'ours', attribution: { entity: made ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.rowKey, settles: [] } };
-  }
-
   let earlier: StoredAuditRecord[];
   let rivals: StoredAuditRecord[];
   try {
-    const records = await Promise.all(attempts.map((attempt) => audit.get({ partitionKey: operation.name, rowKey: attempt.recordRowKey })));
-    const undecided = records.filter((record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record));
+    const records = (await Promise.all(attempts.map((attempt) => audit.get({ partitionKey: operation.name, rowKey: attempt.recordRowKey })))).filter(
+      (record): record is StoredAuditRecord => record !== undefined,
+    );
+    // An attempt settled since its row was read as open, as having made the entity, names the maker as the index would.
+    indexed ??= records.find((record) => record.status === 'succeeded' || record.status === 'orphaned');
+    if (indexed && indexed.askKey !== own.askKey) return { kind: 'notOurs' };
+    const undecided = records.filter(mayHaveMadeIt);
     earlier = undecided.filter((record) => earlierKeys.has(record.rowKey) && isOpen(record));
     rivals = undecided.filter((record) => !earlier.includes(record));
   } catch (error) {
     return undecided(`the earlier attempts could not be read: ${reasonOf(error)}`);
+  }
+  if (indexed) {
+    // Another request of this ask is known to have made it: this retry of the ask succeeds with it.
+    const made = indexed.responseBody && !indexed.responseBodyTruncated ? sentBodyOf({ requestBody: indexed.responseBody, requestBodyTruncated: false }) : undefined;
+    return { kind: 'ours', attribution: { entity: made ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.madeBy ?? indexed.rowKey, settles: [] } };
   }
   if (!ownAttemptUncertain && earlier.length === 0) return { kind: 'notOurs' };
 

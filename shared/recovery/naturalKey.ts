@@ -67,9 +67,16 @@ export async function findMadeEntity(
 
   const markers = await deps.audit.openAttempts(operation.name, first.entityKey);
   const others = markers.filter((marker) => !ours.has(marker.recordRowKey) && !exclude.has(marker.recordRowKey));
-  const rivals = (await Promise.all(others.map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
-    (record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record),
+  const read = (await Promise.all(others.map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
+    (record): record is StoredAuditRecord => record !== undefined,
   );
+  // A rival settled since its row was read as open claims the group it made, as the index would.
+  const claimed = new Set(read.filter((record) => record.status === 'succeeded' || record.status === 'orphaned').map((record) => record.entityId));
+  const unclaimed = candidates.filter((entity) => !claimed.has(entity.id as string));
+  candidates.length = 0;
+  candidates.push(...unclaimed);
+  if (candidates.length === 0) return { kind: 'absent' };
+  const rivals = read.filter(mayHaveMadeIt);
   const explainedByRival = candidates.filter((entity) =>
     rivals.some((rival) => {
       const snapshot = snapshotOf(rival);

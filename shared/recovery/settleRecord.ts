@@ -77,9 +77,17 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
 
   // Other open attempts at the same entity: this ask's settle with it; another ask's that the entity would fit too makes it undecidable.
   const markers = await deps.audit.openAttempts(operation.name, record.entityKey);
-  const others = (await Promise.all(markers.filter((marker) => marker.recordRowKey !== record.rowKey).map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
-    (other): other is StoredAuditRecord => other !== undefined && mayHaveMadeIt(other),
+  const attemptRecords = (await Promise.all(markers.filter((marker) => marker.recordRowKey !== record.rowKey).map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
+    (other): other is StoredAuditRecord => other !== undefined,
   );
+  // One of them settled since, as having made the entity: it is the maker, as the index would say.
+  const settledMaker = attemptRecords.find((other) => other.status === 'succeeded' || other.status === 'orphaned');
+  if (settledMaker) {
+    return settledMaker.askKey === record.askKey
+      ? settle('succeeded', `request ${settledMaker.rowKey} of the same ask made the entity`, { entityId, madeBy: settledMaker.madeBy ?? settledMaker.rowKey })
+      : settle('failed', `request ${settledMaker.rowKey} made the entity, not this one`, { errorCode: 'notCreated' });
+  }
+  const others = attemptRecords.filter(mayHaveMadeIt);
   // Attempts of the same ask within the retention are settled with this one; any other that the
   // entity would fit, as well.
   const withinRetention = (other: StoredAuditRecord) => now - new Date(other.requestedAt).getTime() <= deps.retentionMs;

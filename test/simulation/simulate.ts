@@ -158,7 +158,7 @@ export async function trace(schedule: Schedule): Promise<string> {
     lines.push('Graph received creates:', ...(seen?.graphPosts ?? []).map((post) => `  ${post.path} crid=${post.headers['client-request-id']} -> ${post.status} fault=${JSON.stringify(post.fault?.step ?? null)}`));
     lines.push('Records (after reconciliation):');
     for (const record of seen?.audit.records ?? []) {
-      lines.push(`  ${record.rowKey} crid=${record.clientRequestId} ${record.status} entity=${record.entityId} recovery=${record.recovery ?? ''} reason=${record.reason ?? ''}`);
+      lines.push(`  ${record.rowKey} crid=${record.clientRequestId} ${record.status} entity=${record.entityId} recovery=${record.recovery ?? ''} settledBy=${record.settledBy ?? ''} reason=${record.reason ?? ''}`);
     }
     lines.push('Index:', ...[...(seen?.audit.index ?? new Map<string, string>())].map(([path, rowKey]) => `  ${path} -> ${rowKey}`));
     lines.push('Violations:', ...violations.map((violation) => `  - ${violation}`));
