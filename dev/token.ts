@@ -1,8 +1,9 @@
 /**
  * `npm run -s token -- [--roles A,B] [--user] [--minutes N]`: prints an access token for the local
  * stack's dev token issuer (`dev/tokenIssuer.ts`), signed with the key `npm start` uses
- * (`.local/dev-token-issuer.json`, created if missing). Default: an app-only token holding all
- * four app roles, valid for 60 minutes. `--roles ''` gives a token with no role at all.
+ * (`.local/dev-token-issuer.json`, created if missing). Default: an app-only token holding every
+ * app role (the four create roles and Audit.Read), valid for 60 minutes. `--roles ''` gives a
+ * token with no role at all.
  */
 import { parseArgs } from 'node:util';
 import { appRoles } from '../shared/auth/roles';
