@@ -25,12 +25,15 @@ import { entityRecordView, listedProperties, recordView } from './auditView';
  * operations, and the records of one entity. Reading only: nothing here writes to the table.
  */
 
-/** Whatever keeps the table from answering is the caller's 503 with a retry hint, never a 500. */
+/**
+ * Whatever keeps the table from answering (refused, timed out, not configured) is the caller's
+ * 503 with a retry hint; a fault of the code itself stays a 500.
+ */
 async function reading<T>(read: () => Promise<T>): Promise<T> {
   try {
     return await read();
   } catch (error) {
-    if (error instanceof FacadeError) throw error;
+    if (error instanceof FacadeError || error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError) throw error;
     throw serviceUnavailable('auditStoreUnavailable', 'The audit store cannot be read now. Retry later.', 10, error);
   }
 }

@@ -350,6 +350,28 @@ describe('one entity\'s records', () => {
   });
 });
 
+describe('the request log line', () => {
+  it('one line per query, outcome read, with the caller and the correlation ids, no record in it', async () => {
+    const handler = createQueryHandler(listAuditRecords, () => ({ operations: operationDefinitions }), queryStages, () => runtime);
+    const { invocation, logs } = capturingInvocation('listAuditRecords');
+    const request = new HttpRequest({
+      method: 'GET',
+      url: 'http://127.0.0.1:7071/api/audit?operation=createConnectorGroup&$top=2',
+      headers: { authorization: `Bearer ${token}`, 'client-request-id': 'audit-log-1' },
+      query: { operation: 'createConnectorGroup', $top: '2' },
+    });
+    const response = await handler(request, invocation);
+    expect(response.status).toBe(200);
+    expect(logs).toHaveLength(1);
+    expect(logs[0]).toMatchObject({
+      level: 'information',
+      message: 'facade.request',
+      fields: { operation: 'listAuditRecords', outcome: 'read', status: 200, clientRequestId: 'audit-log-1', callerId: expect.any(String) },
+    });
+    expect(JSON.stringify(logs[0]!.fields)).not.toContain('createConnectorGroup');
+  });
+});
+
 describe('when the audit store cannot be read', () => {
   it('answers 503 auditStoreUnavailable with Retry-After, Graph-shaped', async () => {
     const unreachable = createRuntime({ ...tokens.env, AuditStorage: azurite.connectionString.replace(`:${azurite.port}/`, ':9/'), AUDIT_TABLE_TIMEOUT_MS: '1000' });

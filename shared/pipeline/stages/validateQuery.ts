@@ -17,6 +17,7 @@ import type { QueryContext, Stage } from '../context';
 const functionKeyParameter = 'code';
 
 interface QueryRules {
+  paramNames: readonly string[];
   params: Joi.ObjectSchema;
   query: Joi.ObjectSchema;
   numeric: ReadonlySet<string>;
@@ -33,6 +34,7 @@ function rulesOf(context: QueryContext): QueryRules {
     const params = operation.params(scope);
     const query = operation.query(scope);
     rules = {
+      paramNames: Object.keys(params),
       params: Joi.object(Object.fromEntries(Object.entries(params).map(([name, rule]) => [name, rule.required()]))),
       query: Joi.object(query),
       numeric: new Set(Object.entries(query).filter(([, rule]) => rule.type === 'number').map(([name]) => name)),
@@ -62,7 +64,7 @@ function queryValues(search: URLSearchParams, numeric: ReadonlySet<string>): { v
 export const validateQuery: Stage<QueryContext> = async (context, next) => {
   const rules = rulesOf(context);
   const { request } = context;
-  const rawParams = Object.fromEntries(Object.keys(rules.params.describe().keys ?? {}).map((name) => [name, request.params[name]]));
+  const rawParams = Object.fromEntries(rules.paramNames.map((name) => [name, request.params[name]]));
   const params = validateWith<Record<string, string>>(rules.params, rawParams);
   const query = queryValues(request.query, rules.numeric);
   const checked = validateWith<Record<string, unknown>>(rules.query, query.values);
