@@ -155,7 +155,8 @@ const tableRow = (row: object) => row as TableEntity<Record<string, unknown>>;
 
 function changeActions(partitionKey: string, change: RecordChange, now: Date, retentionMs: number): TransactionAction[] {
   const entity = settledEntity(change, now);
-  const open = change.stillOpenUntil !== undefined;
+  // An unresolved record may still have made its entity: later requests keep finding its attempt.
+  const open = change.stillOpenUntil !== undefined || entity.status === 'unresolved';
   const expiresAt = new Date(new Date(entity.requestedAt).getTime() + retentionMs);
   return [
     ['update', tableRow(entity), 'Replace', change.etag ? { etag: change.etag } : undefined],
@@ -204,7 +205,30 @@ export class AuditStore {
       );
       return { key, etag: result.getResponseForEntity(key.rowKey)?.etag ?? result.subResponses[0]?.etag ?? '*' };
     } catch (error) {
+      // Not awaited: the caller's 503 does not wait on a store that is failing.
+      void this.withdraw(entity, expiresAt);
       throw unavailable(error);
+    }
+  }
+
+  /**
+   * The intent may have been written although its write did not say so (a timeout): nothing was
+   * sent, so a record that did land says so, rather than leave reconciliation a question Graph
+   * may not be able to answer (members). Best effort: storage is likely failing already.
+   */
+  private async withdraw(entity: AuditEntity, expiresAt: Date): Promise<void> {
+    const withdrawn: AuditEntity = { ...entity, status: 'failed', errorCode: 'notSent', reason: 'the audit store did not confirm the record before Microsoft Graph was called, so nothing was sent' };
+    try {
+      const client = await this.table.ready();
+      await client.submitTransaction(
+        [
+          ['update', tableRow(withdrawn), 'Replace'],
+          ['upsert', tableRow(attemptRow(entity.partitionKey, entity, 'closed', expiresAt)), 'Replace'],
+        ],
+        { abortSignal: this.table.signal() },
+      );
+    } catch {
+      // Not there (the intent never landed), or storage is down: reconciliation has the last word.
     }
   }
 
@@ -240,10 +264,14 @@ export class AuditStore {
         throw error;
       }
     };
-    const ownSettled = await one(changeActions(partitionKey, own, now, this.retentionMs));
+    // The record's attempt closes together with the index row naming the maker, never before it:
+    // in between, a later request would find neither and could take the entity for its own.
+    const ownActions = changeActions(partitionKey, own, now, this.retentionMs);
+    let indexed = indexAction ? await one([...ownActions, indexAction]) : false;
+    const ownSettled = indexed || (await one(ownActions));
+    if (!indexAction) indexed = true;
     let settledOthers = true;
     for (const change of others) settledOthers = (await one(changeActions(partitionKey, change, now, this.retentionMs))) && settledOthers;
-    const indexed = indexAction ? await one([indexAction]) : true;
     const extra = settlement.extra ? await one(settlement.extra) : true;
     return { own: ownSettled, others: settledOthers, index: indexed, extra };
   }

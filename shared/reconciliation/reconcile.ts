@@ -25,6 +25,8 @@ export interface ReconcileSummary {
   expiredKeysDeleted: number;
   attemptRowsDeleted: number;
   errors: string[];
+  /** Records settled `orphaned` or `unresolved` by this run: for people to look at. */
+  needsAttention: { operation: string; rowKey: string; status: 'orphaned' | 'unresolved'; entityId: string; reason: string }[];
 }
 
 /** How far back a run looks: records older than this were settled, or made `unresolved`, long ago. */
@@ -59,6 +61,7 @@ export async function reconcile(runtime: Runtime, operations: readonly Operation
     expiredKeysDeleted: 0,
     attemptRowsDeleted: 0,
     errors: [],
+    needsAttention: [],
   };
   const perOperation = Math.max(1, Math.floor(options.maxRecords / Math.max(1, operations.length)));
 
@@ -94,6 +97,16 @@ export async function reconcile(runtime: Runtime, operations: readonly Operation
         const counted = await apply(runtime, record, verdict, pastRetention, now);
         if (counted === 'waiting') summary.waiting += 1;
         else if (counted) summary.settled[counted] += 1;
+        if (counted === 'orphaned' || counted === 'unresolved') {
+          const settled = verdict.kind === 'settle' ? verdict.settles[0]?.outcome : undefined;
+          summary.needsAttention.push({
+            operation: operation.name,
+            rowKey: record.rowKey,
+            status: counted,
+            entityId: settled?.entityId ?? record.entityId,
+            reason: (settled?.reason ?? (verdict.kind === 'wait' ? verdict.reason : '')).slice(0, 300),
+          });
+        }
       } catch (error) {
         summary.skipped += 1;
         // 412: another run, or a later request, settled the record after we read it.

@@ -13,10 +13,10 @@ import type { Clock } from '../time/clock';
  * the entity.
  */
 
-/** What recovery needs of the runtime: the audit table, Graph (reads only) and the clock. */
+/** What recovery needs of the runtime: the audit table (reads), Graph (reads only) and the clock. */
 export interface RecoveryDependencies {
-  audit: AuditStore;
-  graph: GraphClient;
+  audit: Pick<AuditStore, 'get' | 'indexOf' | 'openAttempts'>;
+  graph: GraphReader;
   clock: Clock;
   /** How long an attempt counts for later requests (the Idempotency-Key retention). */
   retentionMs: number;
@@ -59,7 +59,13 @@ export interface Attribution {
   settles: SettledRecord[];
 }
 
+/** The part of the Graph client recovery uses. */
+export type GraphReader = Pick<GraphClient, 'send' | 'relativePath'>;
+
+/** Not settled yet: reconciliation still looks at it. */
 export const isOpen = (record: Pick<StoredAuditRecord, 'status'>) => record.status === 'pending' || record.status === 'unknown';
+/** Whether it made the entity is not known, settled or not (`unresolved` is left to people, but may have). */
+export const mayHaveMadeIt = (record: Pick<StoredAuditRecord, 'status'>) => isOpen(record) || record.status === 'unresolved';
 
 /** The body a record says was sent, or undefined when it was too large to keep whole. */
 export function sentBodyOf(record: Pick<StoredAuditRecord, 'requestBody' | 'requestBodyTruncated'>): Record<string, unknown> | undefined {

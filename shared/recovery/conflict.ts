@@ -1,7 +1,7 @@
 import type { OpenAttemptRow } from '../audit/auditRecord';
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { readBackOf } from '../operations/operation';
-import { isOpen, oldestFirst, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies, type SettledRecord } from './attribution';
+import { isOpen, mayHaveMadeIt, oldestFirst, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies, type SettledRecord } from './attribution';
 import { readEntity, type Read } from './graphReads';
 import { holdsWhatWasSent } from './sameEntity';
 
@@ -27,8 +27,6 @@ export async function resolveConflict(
   deps: RecoveryDependencies,
   own: OwnAttempt,
   ownAttemptUncertain: boolean,
-  /** The open attempts at the entity, when already read. */
-  known?: Promise<OpenAttemptRow[] | undefined>,
 ): Promise<ConflictVerdict> {
   const { audit, clock } = deps;
   const { operation } = own;
@@ -36,12 +34,18 @@ export async function resolveConflict(
   if (!own.entity) return { kind: 'notOurs' };
 
   let attempts: OpenAttemptRow[];
+  let indexed: StoredAuditRecord | undefined;
   try {
     const [index, open] = await Promise.all([
       audit.indexOf(operation.name, own.entity.path),
-      (known ? known.then((rows) => rows ?? audit.openAttempts(operation.name, own.entityKey)) : audit.openAttempts(operation.name, own.entityKey)),
+      // Read after the 409, never before: an attempt recorded later was sent after the entity existed.
+      audit.openAttempts(operation.name, own.entityKey),
     ]);
-    if (index && index.auditRowKey !== own.rowKey) return { kind: 'notOurs' };
+    if (index && index.auditRowKey !== own.rowKey) {
+      // The index names the maker: another request of this ask (then the ask made it), or not ours.
+      indexed = await audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey });
+      if (indexed?.askKey !== own.askKey) return { kind: 'notOurs' };
+    }
     attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   } catch (error) {
     return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
@@ -54,14 +58,19 @@ export async function resolveConflict(
   const sameAsk = attempts.filter(counts);
   const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
   if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };
+  if (indexed) {
+    // Another request of this ask is known to have made it: this retry of the ask succeeds with it.
+    const made = indexed.responseBody && !indexed.responseBodyTruncated ? sentBodyOf({ requestBody: indexed.responseBody, requestBodyTruncated: false }) : undefined;
+    return { kind: 'ours', attribution: { entity: made ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.rowKey, settles: [] } };
+  }
 
   let earlier: StoredAuditRecord[];
   let rivals: StoredAuditRecord[];
   try {
     const records = await Promise.all(attempts.map((attempt) => audit.get({ partitionKey: operation.name, rowKey: attempt.recordRowKey })));
-    const open = records.filter((record): record is StoredAuditRecord => record !== undefined && isOpen(record));
-    earlier = open.filter((record) => earlierKeys.has(record.rowKey));
-    rivals = open.filter((record) => !earlierKeys.has(record.rowKey));
+    const undecided = records.filter((record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record));
+    earlier = undecided.filter((record) => earlierKeys.has(record.rowKey) && isOpen(record));
+    rivals = undecided.filter((record) => !earlier.includes(record));
   } catch (error) {
     return undecided(`the earlier attempts could not be read: ${reasonOf(error)}`);
   }
@@ -126,7 +135,7 @@ export async function attemptsAnsweredByCreate(deps: RecoveryDependencies, own: 
   const others = attempts.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   const records = await Promise.all(others.map((attempt) => deps.audit.get({ partitionKey: own.operation.name, rowKey: attempt.recordRowKey })));
   return records
-    .filter((record): record is StoredAuditRecord => record !== undefined && isOpen(record))
+    .filter((record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record))
     .map((record) => ({
       record,
       outcome: {

@@ -1,4 +1,4 @@
-import type { GraphClient } from '../graph/graphClient';
+import type { GraphReader } from './attribution';
 import { entityUrlOf, splitGraphPath } from '../graph/paths';
 
 /**
@@ -16,7 +16,7 @@ const maxPages = 20;
  * Throws when Graph does not tell (an error other than 404, or no answer).
  */
 export async function readEntity(
-  graph: GraphClient,
+  graph: GraphReader,
   graphPath: string,
   entityId: string,
   deadlineAt: number,
@@ -34,7 +34,7 @@ export async function readEntity(
 
 /** The collection's entities whose natural key has this value, following `@odata.nextLink`. */
 export async function listWithNaturalKey(
-  graph: GraphClient,
+  graph: GraphReader,
   graphPath: string,
   naturalKey: string,
   value: unknown,

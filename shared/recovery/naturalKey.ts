@@ -1,7 +1,7 @@
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { entityPathOf, splitGraphPath } from '../graph/paths';
 import type { OperationDefinition } from '../operations/operation';
-import { isOpen, oldestFirst, sentBodyOf, type RecoveryDependencies } from './attribution';
+import { mayHaveMadeIt, oldestFirst, sentBodyOf, type RecoveryDependencies } from './attribution';
 import { listWithNaturalKey } from './graphReads';
 
 /**
@@ -68,7 +68,7 @@ export async function findMadeEntity(
   const markers = await deps.audit.openAttempts(operation.name, first.entityKey);
   const others = markers.filter((marker) => !ours.has(marker.recordRowKey) && !exclude.has(marker.recordRowKey));
   const rivals = (await Promise.all(others.map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
-    (record): record is StoredAuditRecord => record !== undefined && isOpen(record),
+    (record): record is StoredAuditRecord => record !== undefined && mayHaveMadeIt(record),
   );
   const explainedByRival = candidates.filter((entity) =>
     rivals.some((rival) => {

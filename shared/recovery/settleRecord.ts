@@ -1,7 +1,7 @@
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { entityPathOf, splitGraphPath } from '../graph/paths';
 import { naturalKeyOf, readBackOf, type OperationDefinition } from '../operations/operation';
-import { isOpen, oldestFirst, sentBodyOf, type RecoveryDependencies, type SettledRecord } from './attribution';
+import { isOpen, mayHaveMadeIt, oldestFirst, sentBodyOf, type RecoveryDependencies, type SettledRecord } from './attribution';
 import { readEntity } from './graphReads';
 import { findMadeEntity } from './naturalKey';
 import { holdsWhatWasSent } from './sameEntity';
@@ -78,11 +78,14 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
   // Other open attempts at the same entity: this ask's settle with it; another ask's that the entity would fit too makes it undecidable.
   const markers = await deps.audit.openAttempts(operation.name, record.entityKey);
   const others = (await Promise.all(markers.filter((marker) => marker.recordRowKey !== record.rowKey).map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
-    (other): other is StoredAuditRecord => other !== undefined && isOpen(other),
+    (other): other is StoredAuditRecord => other !== undefined && mayHaveMadeIt(other),
   );
-  const sameAsk = others.filter((other) => other.askKey === record.askKey);
+  // Attempts of the same ask within the retention are settled with this one; any other that the
+  // entity would fit, as well.
+  const withinRetention = (other: StoredAuditRecord) => now - new Date(other.requestedAt).getTime() <= deps.retentionMs;
+  const sameAsk = others.filter((other) => other.askKey === record.askKey && isOpen(other) && withinRetention(other));
   const rivals = others.filter((other) => {
-    if (other.askKey === record.askKey) return false;
+    if (sameAsk.includes(other)) return false;
     const body = sentBodyOf(other);
     return body === undefined || holdsWhatWasSent(body, read.entity);
   });

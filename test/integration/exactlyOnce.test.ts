@@ -179,3 +179,48 @@ describe('defect 4: an answer that is not HTTP is a lost answer, not a failure',
     expect(await recordOf('defect4-lost')).toMatchObject({ status: 'succeeded', recovery: 'laterRequest' });
   });
 });
+
+describe('the rest of the lost-answer rules', () => {
+  it('reconciliation is not starved by records backing off: it pages past them in the query', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/external/connections$', steps: Array(4).fill({ status: 503, retryAfter: '0' }) });
+    expect((await stack.post('/v1.0/external/connections', { id: 'duenow', name: 'n' }, { 'client-request-id': 'starved' })).status).toBe(503);
+    expect(await recordOf('starved')).toMatchObject({ status: 'unknown' });
+    stack.graph.clearFaults();
+    // Newer records backing off, more than one run examines per operation: newest first, they come before the due one.
+    for (let index = 0; index < 6; index += 1) {
+      const requestedAt = new Date(Date.now() - 100 + index);
+      const { key } = await stack.audit.recordIntent({
+        operation: 'createExternalConnection',
+        entityType: 'externalConnection',
+        entityId: `backoff${index}`,
+        graphPath: '/v1.0/external/connections',
+        graphVersion: 'v1.0',
+        requestId: `backoff-${index}`,
+        clientRequestId: `backoff-${index}`,
+        callerId: 'someone',
+        requestedAt,
+        deadlineAt: requestedAt,
+        requestBody: { id: `backoff${index}`, name: 'n' },
+        entityKey: `external/connections/backoff${index}`,
+        askKey: `backoff-${index}`,
+      });
+      const stored = await stack.audit.get(key);
+      await stack.audit.noteReconcileFailure(stored!, new Date(Date.now() + 86_400_000), 'Graph did not answer');
+    }
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
+      env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0', RECONCILE_MAX_RECORDS: '4' },
+      timeout: 60_000,
+    });
+    expect(stdout).toContain('"examined"');
+    expect(await recordOf('starved')).toMatchObject({ status: 'failed', errorCode: 'notCreated', recovery: 'reconciliation' });
+  });
+
+  it('a connector group whose name more groups share than a snapshot keeps is still created (lost answers then go to people)', async () => {
+    for (let index = 0; index < 600; index += 1) stack.graph.seedConnectorGroup('Crowded name');
+    const response = await stack.post('/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups', { name: 'Crowded name' }, { 'client-request-id': 'crowded' });
+    expect(response.status).toBe(201);
+    const record = await recordOf('crowded');
+    expect(record).toMatchObject({ status: 'succeeded', entityId: response.body.id });
+    expect(record?.preexistingIds).toBeUndefined();
+  });
+});

@@ -168,7 +168,7 @@ describe('no duplicates when an answer is lost', () => {
     await stack.post('/v1.0/external/connections', { id: 'othersconn', name: 'Theirs' });
     stack.graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ status: 503 }] });
     const response = await stack.post('/v1.0/external/connections', { id: 'othersconn', name: 'Mine' });
-    expect(response.status).toBe(409);
+    expect(response.status, JSON.stringify(response.body)).toBe(409);
   });
 
   it('timeout on a connector group create → no second POST, audit unknown, then reconciled', async () => {

@@ -16,8 +16,8 @@ import { simulationSettings } from './world';
  * - the entity index points at the record of the request that made the entity (or of a retry of it:
  *   which attempt of one ask made it cannot always be told, and need not be);
  * - a connector group's record says `succeeded` only if its id reached a caller, else `orphaned`
- *   (unless the request settled it itself and then its instance died or stalled: whether that
- *   answer reached its caller, nobody can know);
+ *   (unless the request that settled it — itself, or a keyed retry answering with it — died or
+ *   stalled after settling: whether that answer reached its caller, nobody can know);
  * - every request that was not abandoned was answered, Graph-shaped, a 5xx with a retry hint.
  */
 
@@ -65,8 +65,13 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${creation.path}: the record of ${describe(maker)} says ${record.status} without a reason`);
     }
     if (observation.target.kind === 'connectorGroup') {
-      const settledItselfThenDied = maker.answer.kind === 'crashed' && record.recovery === undefined;
-      if (record.status === 'succeeded' && !answeredIds.has(creation.id) && !settledItselfThenDied) {
+      const settler = record.settledBy
+        ? requestBy.get(audit.records.find((candidate) => candidate.rowKey === record.settledBy)?.clientRequestId ?? '')
+        : record.recovery === undefined
+          ? maker
+          : undefined;
+      const settlerDied = settler?.answer.kind === 'crashed';
+      if (record.status === 'succeeded' && !answeredIds.has(creation.id) && !settlerDied) {
         violations.push(`connector group ${creation.id} is recorded succeeded, but its id never reached a caller (orphaned)`);
       }
       if (record.status === 'orphaned' && answeredIds.has(creation.id)) {

@@ -29,7 +29,7 @@ class Violated extends Error {
 }
 
 /** Schedules run side by side, one per lane: most of a schedule's time is spent waiting. */
-const batchOf = (world: World) => fc.array(scheduleArbitrary, { minLength: 1, maxLength: world.lanes.length });
+const batchOf = (world: World) => fc.array(scheduleArbitrary, { minLength: world.lanes.length, maxLength: world.lanes.length });
 
 /** A promise rejected with nobody listening: under the Functions host, the worker process would end. */
 const unhandled: string[] = [];
@@ -70,8 +70,7 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
       if (failures.length > 0) throw new Violated(failures);
     });
     const details = await fc.check(property, {
-      // Batches average half the lanes: this many of them make about `runs` schedules.
-      numRuns: Math.max(1, Math.ceil(options.runs / ((world.lanes.length + 1) / 2))),
+      numRuns: Math.max(1, Math.ceil(options.runs / world.lanes.length)),
       seed,
       ...(options.path ? { path: options.path } : {}),
     });

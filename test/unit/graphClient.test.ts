@@ -48,6 +48,43 @@ describe('GraphClient', () => {
     expect(progress).toEqual({ retries: 3, uncertain: true });
   });
 
+  it('takes an answer that is not HTTP for a lost answer (Graph may have carried the request out), not a local failure', async () => {
+    graph.addFault({ method: 'POST', path: 'garbled$', steps: [{ garbage: true }] });
+    const client = new GraphClient({ baseUrl: graph.baseUrl, tokens, attemptTimeoutMs: 1_000 });
+    const failure = await client
+      .send({ method: 'POST', path: '/v1.0/garbled', body: {} }, { deadlineAt: Date.now() + 5_000, retryMode: 'throttlingOnly' })
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 502, code: 'badGateway', outcomeUnknown: true });
+    expect((failure as FacadeError).retryAfterSeconds).toBeGreaterThan(0);
+  });
+
+  it('once an attempt was lost, a token that cannot be had for the next one is an unknown outcome too', async () => {
+    graph.addFault({ method: 'POST', path: 'flaky$', steps: [{ reset: true }] });
+    let calls = 0;
+    const failingAfterFirst = {
+      getToken: async () => {
+        calls += 1;
+        if (calls > 1) throw new FacadeError(503, 'managedIdentityUnavailable', 'no token', { retryAfterSeconds: 5 });
+        return 'token';
+      },
+    };
+    const client = new GraphClient({ baseUrl: graph.baseUrl, tokens: failingAfterFirst, attemptTimeoutMs: 1_000, backoffBaseMs: 10 });
+    const failure = await client
+      .send({ method: 'POST', path: '/v1.0/flaky', body: {} }, { deadlineAt: Date.now() + 5_000, retryMode: 'all' })
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 503, code: 'managedIdentityUnavailable', outcomeUnknown: true });
+  });
+
+  it('names the deadline spent when Graph never answers', async () => {
+    graph.addFault({ method: 'GET', path: 'slow$', steps: Array(5).fill({ hang: true }) });
+    const client = new GraphClient({ baseUrl: graph.baseUrl, tokens, attemptTimeoutMs: 300, backoffBaseMs: 10 });
+    const failure = await client
+      .send({ method: 'GET', path: '/v1.0/slow' }, { deadlineAt: Date.now() + 1_500, deadlineMs: 1_500, retryMode: 'all' })
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 504, code: 'gatewayTimeout' });
+    expect((failure as Error).message).toMatch(/deadline of 1500 ms/);
+  });
+
   it('follows @odata.nextLink only on Graph itself', () => {
     const client = new GraphClient({ baseUrl: `${graph.baseUrl}`, tokens, attemptTimeoutMs: 1_000 });
     expect(client.relativePath(`${graph.baseUrl}/beta/things?$skiptoken=2`)).toBe('/beta/things?$skiptoken=2');

@@ -24,7 +24,8 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   if (earlier.kind === 'answered') return answerWith(context, earlier.attribution);
 
   // Where Graph has no read of one entity, only a create's answer can settle earlier attempts at
-  // it: they are read while Graph works, at no cost in time.
+  // it: they are read while Graph works, at no cost in time. (After a 409 they are read again:
+  // what matters then is who may have made the entity before that answer.)
   const attempts = own.entity && !readBackOf(own.operation)
     ? deps.audit.openAttempts(own.operation.name, own.entityKey).catch(() => undefined)
     : undefined;
@@ -36,7 +37,7 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
     return created(response);
   }
   if (response.status === 409 && own.entity) {
-    const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain, attempts);
+    const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
     if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
     if (verdict.kind === 'undecided') throw graphFailure(context, response, true, verdict.reason);
     throw graphFailure(context, response, false);
@@ -138,6 +139,20 @@ function graphFailure(context: OperationContext, response: GraphResponse, earlie
     );
   }
   const error = parseGraphError(response.body) ?? { code: 'generalException', message: `Microsoft Graph answered ${response.status}.` };
+  if (earlierAttemptUncertain && response.status < 500) {
+    // A 4xx tells the caller this request made nothing, which after a lost attempt nobody knows.
+    return new FacadeError(
+      502,
+      'createOutcomeUnknown',
+      `An attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}: the create may have taken place. Retry: a retry of the same request is recognised.`,
+      {
+        headers: graphHeaders,
+        retryAfterSeconds: Math.max(1, Number(response.retryAfter) || 5),
+        outcomeUnknown: true,
+        reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}`,
+      },
+    );
+  }
   const retryAfter = response.retryAfter ?? (response.status >= 500 ? '5' : undefined);
   return new FacadeError(response.status, error.code, error.message, {
     details: graphDetails(response.body),
