@@ -8,6 +8,9 @@
  * `npm start -- --stack-only` (`npm run stack`) starts only the embedded parts and prints the
  * `Values` to put in local.settings.json for `func start`.
  *
+ * While it runs, `.local/stack.json` (`LOCAL_STATE_DIR`) holds the settings it serves with and the
+ * API's URL, for `npm run audit` and `npm run reconcile`; it is removed when it stops.
+ *
  * `node --import tsx dev/start.ts <bundle>` serves a bundle that is already built (tests).
  */
 import { createServer } from 'node:net';
@@ -18,6 +21,7 @@ import type { FunctionDefinition } from '../shared/operations/registry';
 import { startLocalHost, type LocalHost } from './localHost';
 import { localSettings } from './localSettings';
 import { startLocalStack, type LocalStack, type StepRunner } from './localStack';
+import { appSettingsOf, devKeyFileIn, localStateDir, removeStackFile, stackFileIn, writeStackFile } from './localState';
 import { startQueueTriggers, type QueueTriggers } from './queueTriggers';
 import { firstLine, StartupError } from './startupError';
 
@@ -104,17 +108,31 @@ async function devToken(stack: LocalStack): Promise<string | undefined> {
   return stack.started.tokenIssuer?.mint({ lifetimeSeconds: 12 * 3600 });
 }
 
-function partsSummary(stack: LocalStack): string[] {
+function partsSummary(stack: LocalStack, stateDir: string): string[] {
   const { started, env } = stack;
   return [
     `  Graph              ${env.GRAPH_BASE_URL}${started.graphEmulator ? ' (local emulator; scripted faults at $GRAPH/_emulator/faults)' : ''}`,
     `  Identity endpoint  ${env.IDENTITY_ENDPOINT}${started.identityEndpoint ? ' (local)' : ''}`,
     `  Audit storage      ${started.azurite ? `Azurite on 127.0.0.1, tables :${started.azurite.port}, queues :${started.azurite.queuePort} (in memory)` : 'as configured'}`,
     `  Caller tokens      ${started.tokenIssuer ? 'local dev issuer (npm run -s token -- --roles ROLE mints more)' : `Microsoft Entra ID tenant ${env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
+    `  Audit trail        $API/audit (role Audit.Read) or npm run audit; npm run audit and reconcile use this stack (${displayPath(stackFileIn(stateDir))})`,
   ];
 }
 
-async function serve(stack: LocalStack, entry: string, port: number, began: number): Promise<{ host: LocalHost; queueTriggers: QueueTriggers }> {
+const displayPath = (path: string) => (path.startsWith(`${process.cwd()}/`) ? path.slice(process.cwd().length + 1) : path);
+
+/** The settings the stack serves with, for the tools beside it (dev/localState.ts). */
+function recordStack(stack: LocalStack, stateDir: string, api: string | undefined): void {
+  writeStackFile(stateDir, {
+    pid: process.pid,
+    startedAt: new Date().toISOString(),
+    ...(api ? { api } : {}),
+    devTokens: stack.started.tokenIssuer !== undefined,
+    settings: appSettingsOf(stack.env),
+  });
+}
+
+async function serve(stack: LocalStack, entry: string, port: number, began: number, stateDir: string): Promise<{ host: LocalHost; queueTriggers: QueueTriggers }> {
   Object.assign(process.env, stack.env);
   const { functionDefinitions } = (await import(pathToFileURL(entry).href)) as { functionDefinitions: FunctionDefinition[] };
   const quiet = process.env.LOCAL_HOST_QUIET === '1';
@@ -127,6 +145,7 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
     (started) => started.apiUrl,
   );
   const queueTriggers = await startQueueTriggers({ definitions: functionDefinitions, env: process.env, ...(quiet ? { logHandler: () => undefined } : {}) });
+  recordStack(stack, stateDir, host.apiUrl);
   const token = await devToken(stack);
   const routes = functionDefinitions.flatMap((definition) =>
     definition.kind === 'http' && !definition.options.route.includes('{*')
@@ -138,7 +157,7 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
       '',
       `Ready in ${seconds(performance.now() - began)}.`,
       `API: ${host.apiUrl}`,
-      ...partsSummary(stack),
+      ...partsSummary(stack, stateDir),
       'Routes:',
       ...routes,
       '  any other path or method: a Graph-shaped 404 naming the nearest route, or 405 with Allow',
@@ -155,6 +174,7 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
       `curl -s -X POST "$API/v1.0/external/connections" -H 'Content-Type: application/json' \\`,
       `  -H "Authorization: Bearer $TOKEN" \\`,
       `  -d '{"id":"contosohr","name":"Contoso HR","description":"Connection to index Contoso HR system"}'`,
+      `curl -s "$API/audit?operation=createExternalConnection" -H "Authorization: Bearer $TOKEN"`,
       '',
       `${quiet ? 'Requests are not logged (LOCAL_HOST_QUIET=1).' : 'Each request is logged below, one line each.'} Ctrl-C stops everything.`,
       '',
@@ -163,7 +183,8 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
   return { host, queueTriggers };
 }
 
-async function printStackValues(stack: LocalStack): Promise<void> {
+async function printStackValues(stack: LocalStack, stateDir: string): Promise<void> {
+  recordStack(stack, stateDir, undefined);
   const names = ['GRAPH_BASE_URL', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AuditStorage', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_JWKS_URI'];
   const values = Object.fromEntries(names.flatMap((name) => (stack.env[name] ? [[name, stack.env[name]]] : [])));
   const token = await devToken(stack);
@@ -176,7 +197,7 @@ async function printStackValues(stack: LocalStack): Promise<void> {
       '',
       exportsLine({ API: 'http://localhost:7071/api', GRAPH: stack.env.GRAPH_BASE_URL, TOKEN: token }),
       '',
-      'Ctrl-C stops everything.',
+      `npm run reconcile uses these parts while they run (${displayPath(stackFileIn(stateDir))}). Ctrl-C stops everything.`,
       '',
     ].join('\n'),
   );
@@ -190,13 +211,15 @@ async function main(): Promise<void> {
   if (!stackOnly) await ensurePortFree(port);
   process.stdout.write(stackOnly ? 'Starting the local parts for func start:\n' : 'Starting graph-connectors-facade:\n');
   const entry = stackOnly ? '' : positionals[0] ?? (await buildBundle());
-  const stack = await startLocalStack(given, { step });
+  const stateDir = localStateDir(given);
+  const stack = await startLocalStack(given, { step, devKeyFile: devKeyFileIn(stateDir) });
 
   let served: { host: LocalHost; queueTriggers: QueueTriggers } | undefined;
   let stopping = false;
   const shutdown = async (code: number) => {
     if (stopping) return;
     stopping = true;
+    removeStackFile(stateDir, process.pid);
     await served?.host.close();
     await served?.queueTriggers.close();
     await stack.stop();
@@ -213,9 +236,10 @@ async function main(): Promise<void> {
   }, 1_000).unref();
 
   try {
-    if (stackOnly) await printStackValues(stack);
-    else served = await serve(stack, entry, port, began);
+    if (stackOnly) await printStackValues(stack, stateDir);
+    else served = await serve(stack, entry, port, began, stateDir);
   } catch (error) {
+    removeStackFile(stateDir, process.pid);
     await stack.stop();
     throw error;
   }

@@ -1,19 +1,21 @@
 /**
  * `npm run -s token -- [--roles A,B] [--user] [--minutes N]`: prints an access token for the local
  * stack's dev token issuer (`dev/tokenIssuer.ts`), signed with the key `npm start` uses
- * (`.local/dev-token-issuer.json`, created if missing). Default: an app-only token holding all
- * four app roles, valid for 60 minutes. `--roles ''` gives a token with no role at all.
+ * (`dev-token-issuer.json` in `LOCAL_STATE_DIR`, default `.local/`; created if missing). Default:
+ * an app-only token holding every app role (the four create roles and Audit.Read), valid for 60
+ * minutes. `--roles ''` gives a token with no role at all.
  */
 import { parseArgs } from 'node:util';
 import { appRoles } from '../shared/auth/roles';
-import { defaultDevKeyFile, loadOrCreateDevSigningKey, mintDevToken } from './tokenIssuer';
+import { devKeyFileIn, localStateDir } from './localState';
+import { loadOrCreateDevSigningKey, mintDevToken } from './tokenIssuer';
 
 const { values } = parseArgs({
   options: {
     roles: { type: 'string', multiple: true },
     user: { type: 'boolean', default: false },
     minutes: { type: 'string', default: '60' },
-    'key-file': { type: 'string', default: defaultDevKeyFile },
+    'key-file': { type: 'string', default: devKeyFileIn(localStateDir()) },
     help: { type: 'boolean', short: 'h', default: false },
   },
   strict: true,

@@ -40,7 +40,7 @@ export interface DevSigningKey {
 }
 
 export interface MintOptions {
-  /** App roles in the `roles` claim; default all four. */
+  /** App roles in the `roles` claim; default every app role (shared/auth/roles.ts). */
   roles?: readonly string[];
   /** A delegated (user) token instead of an app-only one. */
   user?: boolean;

@@ -6,6 +6,8 @@ import './createExternalConnection';
 import './createExternalGroup';
 import './createExternalGroupMember';
 import './createConnectorGroup';
+import './listAuditRecords';
+import './getEntityAuditRecords';
 import './health';
 import './openapi';
 import './reconcile';

@@ -1,9 +1,9 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
-import { publicBaseUrlFrom, type Environment } from '../shared/config';
-import { isLoopbackHost } from '../shared/http/loopback';
+import type { Environment } from '../shared/config';
+import { publicLocationOf } from '../shared/http/publicLocation';
 import type { DocumentTarget } from '../shared/openapi/documents';
-import type { OperationDefinition } from '../shared/operations/operation';
-import { operationDefinitions } from '../shared/operations/registerOperation';
+import type { ApiOperation } from '../shared/operations/query';
+import { apiOperations } from '../shared/operations/registerOperation';
 import { registerHttp } from '../shared/operations/registry';
 
 /**
@@ -14,8 +14,8 @@ import { registerHttp } from '../shared/operations/registry';
  * and its output is cached for the life of the instance.
  */
 
-/** Every registered create operation (functions/index.ts imports them all before this file). */
-export const documentedOperations: readonly OperationDefinition[] = operationDefinitions;
+/** Every registered operation, creates and queries (functions/index.ts imports them all before this file). */
+export const documentedOperations: readonly ApiOperation[] = apiOperations;
 
 let generator: Promise<typeof import('../shared/openapi/documents')> | undefined;
 const loadGenerator = () => (generator ??= import('../shared/openapi/documents'));
@@ -27,14 +27,7 @@ const loadGenerator = () => (generator ??= import('../shared/openapi/documents')
  * client uses the one it fetched them from.
  */
 export function targetOf(request: HttpRequest, env: Environment = process.env): DocumentTarget {
-  const published = publicBaseUrlFrom(env);
-  if (published) {
-    const pathPrefix = published.pathname.replace(/\/+$/, '');
-    return { host: published.host, scheme: published.protocol === 'http:' ? 'http' : 'https', ...(pathPrefix ? { pathPrefix } : {}) };
-  }
-  const url = new URL(request.url);
-  if (isLoopbackHost(url.hostname)) return { host: url.host, scheme: url.protocol === 'http:' ? 'http' : 'https' };
-  return {};
+  return publicLocationOf(request.url, env);
 }
 
 // Locally the documents may name the loopback host that was called: not for shared caches.

@@ -5,7 +5,8 @@
 //     -p environmentName=<azd env> identityPrincipalId=<AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID> [enableConnectorGroups=true]
 // 1. grants the Function App identity its Microsoft Graph application permissions;
 // 2. creates the facade's own app registration (the audience callers get tokens for) with the
-//    four app roles the operations require, and its service principal.
+//    app roles the operations require (one per create, and Audit.Read for the audit queries),
+//    and its service principal.
 extension microsoftGraphV1
 
 @description('Name of the azd environment (as given to azd up): names the app registration.')
@@ -49,6 +50,11 @@ var facadeRoles = [
     value: 'ConnectorGroup.Create'
     displayName: 'Create connector groups'
     description: 'Create application proxy connector groups through the facade.'
+  }
+  {
+    value: 'Audit.Read'
+    displayName: 'Read the audit trail'
+    description: 'Read the audit records of the facade: who created which entity, when, and what became of it.'
   }
 ]
 

@@ -20,6 +20,49 @@ import {
 
 export type StoredAuditRecord = AuditEntity & { etag: string };
 
+/** Record row keys to scan: `[low, high)`, after a resume point. Row keys sort newest first. */
+export interface RecordRange {
+  low: string;
+  high: string;
+  /** Only rows after this key (`inclusive`: from it on). */
+  after?: { key: string; inclusive: boolean };
+}
+
+export interface ScanOptions {
+  /** Further conditions on the records, OData (built with `odata`): applied by the table service. */
+  where?: string;
+  /** Only these properties (the table service leaves the others out of its answer). */
+  select?: readonly string[];
+  /** At most this many records; the table service is never asked for more than are still wanted. */
+  limit: number;
+  /**
+   * At most this many answers of the table service, each holding what it found within its own
+   * five seconds or 1,000 rows: a sparse condition over a long range stops here rather than keep
+   * the caller waiting, and says where to resume.
+   */
+  maxServicePages: number;
+}
+
+export interface RecordScan {
+  /** Newest first. */
+  records: StoredAuditRecord[];
+  /** Nothing after the last record matches. */
+  exhausted: boolean;
+  /** Set when the scan stopped for its page budget before `limit`: every match before this row key is in `records`. */
+  resumeAt?: string;
+}
+
+/** The next row key the table service would have scanned (the SDK's continuation token: base64 JSON). */
+function nextRowKeyOf(continuationToken: string): string | undefined {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(continuationToken, 'base64').toString('utf8'));
+    const nextRowKey = (parsed as { nextRowKey?: unknown } | null)?.nextRowKey;
+    return typeof nextRowKey === 'string' && nextRowKey !== '' ? nextRowKey : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const unavailable = (cause: unknown) =>
   serviceUnavailable(
     'auditStoreUnavailable',
@@ -303,6 +346,37 @@ export class AuditStore {
   }
 
   /**
+   * Records of one operation in a row key range, newest first: one partition range query, never
+   * more than `limit` records asked of the table service. Only record rows are in the range (the
+   * entity index, attempt and key rows sort after every record).
+   */
+  async scanRecords(operation: string, range: RecordRange, options: ScanOptions): Promise<RecordScan> {
+    const client = await this.table.ready();
+    const after = range.after
+      ? range.after.inclusive
+        ? odata` and RowKey ge ${range.after.key}`
+        : odata` and RowKey gt ${range.after.key}`
+      : '';
+    const filter = `${odata`PartitionKey eq ${operation} and RowKey ge ${range.low} and RowKey lt ${range.high}`}${after}${options.where ? ` and (${options.where})` : ''}`;
+    const records: StoredAuditRecord[] = [];
+    let continuationToken: string | undefined;
+    for (let pages = 1; ; pages += 1) {
+      const wanted = Math.min(options.limit - records.length, 1_000);
+      const listing = client
+        .listEntities<AuditEntity>({ queryOptions: { filter, ...(options.select ? { select: [...options.select] } : {}) } })
+        .byPage({ maxPageSize: wanted, ...(continuationToken ? { continuationToken } : {}) });
+      const { value: page, done } = await nextWithin(listing, this.table.timeoutMs);
+      if (done || !page) return { records, exhausted: true };
+      for (const entity of page) records.push(withoutTimestamp(entity));
+      continuationToken = page.continuationToken;
+      if (!continuationToken) return { records, exhausted: true };
+      if (records.length >= options.limit) return { records, exhausted: false };
+      const resumeAt = pages >= options.maxServicePages ? nextRowKeyOf(continuationToken) : undefined;
+      if (resumeAt) return { records, exhausted: false, resumeAt };
+    }
+  }
+
+  /**
    * Records of an operation still `pending` or `unknown`, requested in [from, to), whose
    * reconciliation is due by `now`: a partition range query; records backing off are not returned,
    * so they cannot crowd out the others.
@@ -366,6 +440,12 @@ export class AuditStore {
     }
     return rows;
   }
+}
+
+/** One page of a listing, within the time a single table call gets. */
+async function nextWithin<T>(pages: AsyncIterableIterator<T>, timeoutMs: number): Promise<IteratorResult<T>> {
+  for await (const page of withTimeout(pages, timeoutMs)) return { value: page, done: false };
+  return { value: undefined, done: true };
 }
 
 /** Each page of a listing must arrive within the time a single table call gets. */

@@ -20,3 +20,12 @@ export function entityPathOf(collectionPath: string, entityId: string): string {
 export function entityUrlOf(graphPath: string, entityId: string): string {
   return `${graphPath}/${encodeURIComponent(entityId)}`;
 }
+
+/**
+ * The collection a create goes to, below the version, from its Graph path template
+ * (`/{version}/external/connections/{connectionId}/groups`): each parameter URL-encoded into
+ * exactly one segment, so nothing a caller sends can change which Graph resource is meant.
+ */
+export function collectionPathOf(graphPathTemplate: string, params: Record<string, string>): string {
+  return graphPathTemplate.replace(/^\/[^/]+/, '').replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
+}

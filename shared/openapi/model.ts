@@ -1,17 +1,19 @@
 import type Joi from 'joi';
 import type { OperationDefinition } from '../operations/operation';
+import { isQuery, type ApiOperation, type QueryDefinition, type QueryScope } from '../operations/query';
 import { schemaFromJoi, type SchemaObject } from './joiSchema';
 import { pascalCase, sentenceFromName, titleCase } from './text';
 
 /**
- * What both documents say, built once from the operation declarations: one documented operation
- * per canonical route and Graph version. The older alias routes (`/{v}/connections/…`) are served
- * but not documented, so a connector shows each action once.
+ * What both documents say, built once from the operation declarations: one documented create
+ * operation per canonical route and Graph version, and each query of the audit trail. The older
+ * alias routes (`/{v}/connections/…`) are served but not documented, so a connector shows each
+ * action once.
  */
 
 export interface ParameterDoc {
   name: string;
-  in: 'path' | 'header';
+  in: 'path' | 'header' | 'query';
   required: boolean;
   description: string;
   summary: string;
@@ -28,15 +30,17 @@ export interface ResponseDoc {
 }
 
 export interface OperationDoc {
+  method: 'post' | 'get';
   operationId: string;
   summary: string;
   description: string;
   path: string;
   parameters: ParameterDoc[];
-  /** Name of the request body schema in `ApiModel.schemas`. */
-  requestSchema: string;
-  requestSummary: string;
+  /** A create's body: the name of its schema in `ApiModel.schemas`, and its summary. */
+  request?: { schema: string; summary: string };
   responses: ResponseDoc[];
+  /** The 200 answer is a page of `value`, the next behind `@odata.nextLink` (`x-ms-pageable`). */
+  pageable?: boolean;
 }
 
 export interface ApiModel {
@@ -50,7 +54,7 @@ export const documentVersion = '1.0';
 export const documentDescription =
   'Creates Microsoft Graph connector entities safely: external connections, external groups and their members, and application proxy connector groups. ' +
   'Each request is checked against the rules of Microsoft Graph before it is sent, Graph is called with the managed identity of the service, ' +
-  'and every created entity has an audit record.';
+  'and every created entity has an audit record, which the audit actions list.';
 
 const text = (description: string): SchemaObject => ({ type: 'string', description });
 
@@ -80,18 +84,22 @@ const errorResponses: [status: string, description: string, retry: boolean][] = 
   ['504', 'Microsoft Graph did not answer in time (gatewayTimeout); retry after Retry-After.', true],
 ];
 
+/** The caller's own id for a request, echoed in the answer (and, by a create, sent on to Microsoft Graph). */
+function clientRequestIdParameter(sentToGraph: boolean): ParameterDoc {
+  return {
+    name: 'client-request-id',
+    in: 'header',
+    required: false,
+    description: `Your id for this request (up to 128 printable ASCII characters): returned in the client-request-id header${sentToGraph ? ' and sent on to Microsoft Graph' : ' and logged with the request'}. One is generated when absent.`,
+    summary: 'Client Request ID',
+    visibility: 'advanced',
+    schema: { type: 'string', maxLength: 128 },
+  };
+}
+
 function headerParameters(operation: OperationDefinition): ParameterDoc[] {
   const headers: ParameterDoc[] = [
-    {
-      name: 'client-request-id',
-      in: 'header',
-      required: false,
-      description:
-        'Your id for this request (up to 128 printable ASCII characters): returned in the client-request-id header and sent on to Microsoft Graph. One is generated when absent.',
-      summary: 'Client Request ID',
-      visibility: 'advanced',
-      schema: { type: 'string', maxLength: 128 },
-    },
+    clientRequestIdParameter(true),
     {
       name: 'Idempotency-Key',
       in: 'header',
@@ -126,20 +134,23 @@ export function graphVersionsOf(operation: OperationDefinition): string[] {
   return allowed.filter((value): value is string => typeof value === 'string');
 }
 
-function pathParameter(name: string, rule: Joi.Schema): ParameterDoc {
+function parameterOf(name: string, rule: Joi.Schema, where: 'path' | 'query'): ParameterDoc {
   const { description, ...schema } = schemaFromJoi(rule, { direction: 'request', context: {} });
   delete schema['x-ms-summary'];
   delete schema['x-ms-visibility'];
+  const required = where === 'path';
   return {
     name,
-    in: 'path',
-    required: true,
+    in: where,
+    required,
     description: typeof description === 'string' ? description : `${titleCase(name)}.`,
     summary: titleCase(name),
-    visibility: 'important',
+    visibility: required ? 'important' : 'advanced',
     schema,
   };
 }
+
+const pathParameter = (name: string, rule: Joi.Schema) => parameterOf(name, rule, 'path');
 
 const sameJson = (left: unknown, right: unknown) => JSON.stringify(left) === JSON.stringify(right);
 
@@ -151,9 +162,10 @@ function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: 
   return name;
 }
 
-export function buildModel(operations: readonly OperationDefinition[]): ApiModel {
+export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
   const schemas: Record<string, SchemaObject> = { ...graphErrorSchemas };
   const documented: OperationDoc[] = [];
+  const operations = apiOperations.filter((operation): operation is OperationDefinition => !isQuery(operation));
   for (const operation of operations) {
     const versions = graphVersionsOf(operation);
     const variesByVersion = 'version' in operation.params;
@@ -176,13 +188,13 @@ export function buildModel(operations: readonly OperationDefinition[]): ApiModel
       const summary = operation.summary ?? sentenceFromName(operation.name);
       const description = operation.description ?? `${summary}.`;
       documented.push({
+        method: 'post',
         operationId,
         summary: suffix ? `${summary} in Graph ${version}` : summary,
         description: `${description} Calls Microsoft Graph ${version}; requires the app role ${operation.role}.`,
         path: `/${route}`,
         parameters: [...pathParameters, ...headerParameters(operation)],
-        requestSchema,
-        requestSummary: titleCase(operation.entityType),
+        request: { schema: requestSchema, summary: titleCase(operation.entityType) },
         responses: [
           {
             status: '201',
@@ -203,7 +215,47 @@ export function buildModel(operations: readonly OperationDefinition[]): ApiModel
       });
     }
   }
+  const scope: QueryScope = { operations };
+  for (const query of apiOperations.filter(isQuery)) documented.push(queryDoc(query, scope, schemas));
   return { operations: documented, schemas };
+}
+
+/** How a query can fail, in the Graph error shape; the texts of the statuses it shares with the creates. */
+function queryErrors(query: QueryDefinition): ResponseDoc[] {
+  const shared = (status: string) => errorResponses.find(([candidate]) => candidate === status)![1];
+  const errors: [status: string, description: string, retry: boolean][] = [
+    ['400', 'Invalid parameters (invalidRequest, with one detail per problem): an unknown or malformed one, a time window too long for the filters (windowTooLarge), or a $skiptoken this service did not issue.', false],
+    ['401', shared('401'), false],
+    ['403', shared('403'), false],
+    ...(query.notFound ? [['404', query.notFound, false] as [string, string, boolean]] : []),
+    ['500', shared('500'), false],
+    ['503', 'The audit store cannot be read now (auditStoreUnavailable), or callers cannot be checked; retry after Retry-After.', true],
+  ];
+  return errors.map(([status, description, retry]) => ({
+    status,
+    description,
+    schema: 'GraphError',
+    headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
+  }));
+}
+
+function queryDoc(query: QueryDefinition, scope: QueryScope, schemas: Record<string, SchemaObject>): OperationDoc {
+  const responseSchema = addSchema(schemas, query.response.name, schemaFromJoi(query.response.schema, { direction: 'response', context: {} }));
+  const pathParameters = Object.entries(query.params(scope)).map(([name, rule]) => pathParameter(name, rule));
+  const queryParameters = Object.entries(query.query(scope)).map(([name, rule]) => parameterOf(name, rule, 'query'));
+  return {
+    method: 'get',
+    operationId: pascalCase(query.name),
+    summary: query.summary,
+    description: `${query.description} Requires the app role ${query.role}.`,
+    path: `/${query.route}`,
+    parameters: [...pathParameters, ...queryParameters, clientRequestIdParameter(false)],
+    responses: [
+      { status: '200', description: query.response.description, schema: responseSchema, headers: correlationHeaders },
+      ...queryErrors(query),
+    ],
+    ...(query.pageable ? { pageable: true } : {}),
+  };
 }
 
 const stringProperty = (description: string, summary: string, extra: SchemaObject = {}): SchemaObject => ({

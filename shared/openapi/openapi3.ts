@@ -1,6 +1,7 @@
 import type { OpenAPIV3 } from 'openapi-types';
 import { documentDescription, documentTitle, documentVersion, type ApiModel } from './model';
 import { openApiOAuth2, openApiSecurityName } from './security';
+import { pageable } from './swagger2';
 
 /** OpenAPI 3.0 for REST callers: the same operations, parameters, schemas and security. */
 export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.Document {
@@ -20,7 +21,8 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
       };
     }
     paths[operation.path] = {
-      post: {
+      ...paths[operation.path],
+      [operation.method]: {
         operationId: operation.operationId,
         summary: operation.summary,
         description: operation.description,
@@ -33,12 +35,17 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
           'x-ms-summary': parameter.summary,
           'x-ms-visibility': parameter.visibility,
         })),
-        requestBody: {
-          required: true,
-          description: 'The entity to create.',
-          content: { 'application/json': { schema: { $ref: `#/components/schemas/${operation.requestSchema}` } } },
-        },
+        ...(operation.request
+          ? {
+              requestBody: {
+                required: true,
+                description: 'The entity to create.',
+                content: { 'application/json': { schema: { $ref: `#/components/schemas/${operation.request.schema}` } } },
+              },
+            }
+          : {}),
         responses,
+        ...(operation.pageable ? { 'x-ms-pageable': pageable } : {}),
       },
     };
   }

@@ -46,41 +46,47 @@ function parameter(doc: ParameterDoc): OpenAPIV2.GeneralParameterObject {
   };
 }
 
+/** Power Automate's paging of a list action (its Pagination setting follows the link). */
+export const pageable = { nextLinkName: '@odata.nextLink' } as const;
+
+function operationObject(operation: ApiModel['operations'][number]): OpenAPIV2.OperationObject {
+  const responses: OpenAPIV2.ResponsesObject = {};
+  for (const response of operation.responses) {
+    responses[response.status] = {
+      description: response.description,
+      schema: { $ref: `#/definitions/${response.schema}` },
+      headers: Object.fromEntries(
+        Object.entries(response.headers).map(([name, header]) => [name, { type: 'string', description: header.description }]),
+      ),
+    };
+  }
+  const body = operation.request
+    ? [{
+        name: 'body',
+        in: 'body',
+        required: true,
+        description: 'The entity to create.',
+        'x-ms-summary': operation.request.summary,
+        schema: { $ref: `#/definitions/${operation.request.schema}` },
+      } as OpenAPIV2.InBodyParameterObject]
+    : [];
+  return {
+    operationId: operation.operationId,
+    summary: operation.summary,
+    description: operation.description,
+    ...(operation.request ? { consumes: ['application/json'] } : {}),
+    produces: ['application/json'],
+    parameters: [...operation.parameters.map(parameter), ...body],
+    responses,
+    ...(operation.pageable ? { 'x-ms-pageable': pageable } : {}),
+  };
+}
+
 export function swaggerDocument(model: ApiModel, host: string, scheme: 'https' | 'http' = 'https'): OpenAPIV2.Document {
   // Key order: swagger, info, host, basePath, schemes, … (kept by documents.ts when it sets the host).
   const paths: OpenAPIV2.PathsObject = {};
   for (const operation of model.operations) {
-    const responses: OpenAPIV2.ResponsesObject = {};
-    for (const response of operation.responses) {
-      responses[response.status] = {
-        description: response.description,
-        schema: { $ref: `#/definitions/${response.schema}` },
-        headers: Object.fromEntries(
-          Object.entries(response.headers).map(([name, header]) => [name, { type: 'string', description: header.description }]),
-        ),
-      };
-    }
-    paths[operation.path] = {
-      post: {
-        operationId: operation.operationId,
-        summary: operation.summary,
-        description: operation.description,
-        consumes: ['application/json'],
-        produces: ['application/json'],
-        parameters: [
-          ...operation.parameters.map(parameter),
-          {
-            name: 'body',
-            in: 'body',
-            required: true,
-            description: 'The entity to create.',
-            'x-ms-summary': operation.requestSummary,
-            schema: { $ref: `#/definitions/${operation.requestSchema}` },
-          } as OpenAPIV2.InBodyParameterObject,
-        ],
-        responses,
-      },
-    };
+    paths[operation.path] = { ...paths[operation.path], [operation.method]: operationObject(operation) };
   }
   return {
     swagger: '2.0',

@@ -1,14 +1,18 @@
 /** Wording rules of Power Platform connectors (summary sentence case, x-ms-summary title case). */
 
-const acronyms: Record<string, string> = { id: 'ID', ids: 'IDs', url: 'URL', urls: 'URLs', odata: 'OData', uri: 'URI' };
+const acronyms: Record<string, string> = { id: 'ID', ids: 'IDs', url: 'URL', urls: 'URLs', odata: 'OData', uri: 'URI', http: 'HTTP' };
 
 /** Words title case leaves in lower case unless they come first or last. */
 export const minorWords = new Set(['a', 'an', 'and', 'as', 'at', 'by', 'for', 'in', 'of', 'on', 'or', 'the', 'to']);
 
-/** `authorizedAppIds` → `Authorized App IDs`, `@odata.type` → `OData Type`, `urlToItemResolvers` → `URL to Item Resolvers`. */
+/**
+ * `authorizedAppIds` → `Authorized App IDs`, `@odata.type` → `OData Type`, `urlToItemResolvers` →
+ * `URL to Item Resolvers`, `$skiptoken` → `Skip Token`.
+ */
 export function titleCase(name: string): string {
   const words = name
-    .replace(/[@._-]+/g, ' ')
+    .replace(/^\$skiptoken$/i, 'skipToken')
+    .replace(/[@._$-]+/g, ' ')
     .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
     .trim()
     .split(/\s+/)

@@ -12,11 +12,17 @@ import type { AppRole } from '../auth/roles';
  */
 export type ExistenceCheck = 'readById' | { readById: { version: string } } | 'createConflict' | { naturalKey: string };
 
+/** What every served operation names: itself (function name, log field) and the app role it needs. */
+export interface ServedOperation {
+  name: string;
+  role: AppRole;
+}
+
 /**
  * What a create operation is: the whole of a function file. Everything it does at run time
  * comes from the shared pipeline.
  */
-export interface OperationDefinition {
+export interface OperationDefinition extends ServedOperation {
   /** Function name, audit `operation`, log field: `createExternalGroup`. */
   name: string;
   /** The app role a caller needs to run it (declared in shared/auth/roles.ts). */

@@ -24,10 +24,18 @@ interface Nearest {
   filled: string;
 }
 
+/** Whether a route has one of its fixed segments where the request has the same one (`external` in `v1.0/external/…`). */
+function sharesALiteral(entry: HttpRoute, segments: readonly string[]): boolean {
+  return entry.route.segments.some((segment, index) => segment.kind === 'literal' && segment.text.toLowerCase() === segments[index]?.toLowerCase());
+}
+
 function nearestRoute(routes: readonly HttpRoute[], segments: readonly string[], method: string): Nearest | undefined {
   const requested = segments.join('/');
+  // Parameters take the request's own segments, so a route made mostly of them (`audit/{operation}/{entityId}`)
+  // would look near anything of its length: a route that shares a fixed segment with the request comes first.
+  const sharing = routes.filter((entry) => sharesALiteral(entry, segments));
   let best: (Nearest & { distance: number }) | undefined;
-  for (const entry of routes) {
+  for (const entry of sharing.length > 0 ? sharing : routes) {
     const filled = routeFilledFrom(entry.route, segments);
     // A route taking the request's method wins a tie: that is what the caller was after.
     const distance = editDistance(requested, filled) * 2 + (entry.methods.has(method) ? 0 : 1);

@@ -3,7 +3,8 @@ import type { AuditKey } from '../audit/auditRecord';
 import type { AuthenticatedCaller } from '../auth/caller';
 import type { Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
-import type { OperationDefinition } from '../operations/operation';
+import type { OperationDefinition, ServedOperation } from '../operations/operation';
+import type { QueryDefinition, QueryInput, QueryScope } from '../operations/query';
 import type { KeyScope } from '../idempotency/idempotencyStore';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import type { Runtime } from '../runtime';
@@ -24,23 +25,31 @@ export interface GraphCall {
 /** The Graph path a call goes to, version included: `/v1.0/external/connections/c1/groups`. */
 export const graphPathOf = (call: GraphCall): string => `/${call.version}${call.path}`;
 
-/** One request's state as it passes along the pipeline; each stage fills in its own part. */
-export interface OperationContext {
-  operation: OperationDefinition;
+/**
+ * What every request knows as it passes along its stages, a create or a query alike: the stages
+ * every request takes (respond, authenticate, authorize) need no more than this.
+ */
+export interface RequestContext<Operation extends ServedOperation = ServedOperation> {
+  operation: Operation;
   request: HttpRequest;
   invocation: InvocationContext;
   runtime: Runtime;
   correlation: Correlation;
   receivedAt: Date;
-  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS). */
-  deadlineAt: number;
   caller?: AuthenticatedCaller;
-  rawBody?: unknown;
-  input?: ValidatedInput;
-  graphCall?: GraphCall;
+  /** Graph's answer, when the request called Graph (the log line names its request id). */
   graphResponse?: GraphResponse;
   /** Graph attempts after the first (throttling, transient failures). */
   graphRetries?: number;
+}
+
+/** One create request's state as it passes along the pipeline; each stage fills in its own part. */
+export interface OperationContext extends RequestContext<OperationDefinition> {
+  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS). */
+  deadlineAt: number;
+  rawBody?: unknown;
+  input?: ValidatedInput;
+  graphCall?: GraphCall;
   /** The Idempotency-Key this request holds, and the records of earlier requests that held it. */
   idempotencyClaim?: IdempotencyClaim;
   /** This request's attempt, recorded before Graph is called. */
@@ -73,12 +82,21 @@ export interface RecordedAttempt {
   entityKey: string;
 }
 
+/** One query's state: the read operation, what it reads across, and its parameters once validated. */
+export interface QueryContext extends RequestContext<QueryDefinition> {
+  scope: QueryScope;
+  input?: QueryInput;
+}
+
 export type Next = () => Promise<HttpResponseInit>;
 
-/** A pipeline stage: does its one job, then hands on to the next stage (or answers itself). */
-export type Stage = (context: OperationContext, next: Next) => Promise<HttpResponseInit>;
+/**
+ * A pipeline stage: does its one job, then hands on to the next stage (or answers itself). A stage
+ * every request takes is a `Stage<RequestContext>`, and fits any pipeline.
+ */
+export type Stage<Context extends RequestContext = OperationContext> = (context: Context, next: Next) => Promise<HttpResponseInit>;
 
-export function requireCaller(context: OperationContext): AuthenticatedCaller {
+export function requireCaller(context: RequestContext): AuthenticatedCaller {
   if (!context.caller) throw new Error(`${context.operation.name}: stage order: the caller is not authenticated yet`);
   return context.caller;
 }

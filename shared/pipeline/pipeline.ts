@@ -1,9 +1,11 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { correlationFor } from '../http/correlation';
 import type { OperationDefinition } from '../operations/operation';
+import type { QueryDefinition, QueryScope } from '../operations/query';
 import { getRuntime, type Runtime } from '../runtime';
 import { systemClock, type Clock } from '../time/clock';
-import type { OperationContext, Stage } from './context';
+import type { OperationContext, QueryContext, RequestContext, Stage } from './context';
+import { answerQuery } from './stages/answerQuery';
 import { auditTrail } from './stages/auditTrail';
 import { acquireToken } from './stages/acquireToken';
 import { authenticate } from './stages/authenticate';
@@ -14,6 +16,7 @@ import { noteExisting } from './stages/noteExisting';
 import { readBody } from './stages/readBody';
 import { respond } from './stages/respond';
 import { validate } from './stages/validate';
+import { validateQuery } from './stages/validateQuery';
 
 /** The order every create request takes; see README "How a request is handled". */
 export const createStages: readonly Stage[] = [
@@ -30,7 +33,14 @@ export const createStages: readonly Stage[] = [
   callGraph,
 ];
 
-function run(stages: readonly Stage[], context: OperationContext, index = 0): ReturnType<Stage> {
+/**
+ * The order every query of the audit trail takes: who is calling and whether they hold the
+ * query's role, as for a create, then its parameters, then its answer. Nothing is read before the
+ * caller is known to hold the role.
+ */
+export const queryStages: readonly Stage<QueryContext>[] = [respond, authenticate, authorize, validateQuery, answerQuery];
+
+function run<Context extends RequestContext>(stages: readonly Stage<Context>[], context: Context, index = 0): ReturnType<Stage<Context>> {
   const stage = stages[index];
   if (!stage) throw new Error(`${context.operation.name}: the last stage must answer`);
   return stage(context, () => run(stages, context, index + 1));
@@ -73,6 +83,29 @@ export function createOperationHandler(
       get deadlineAt() {
         return graphDeadlineAt(receivedAt, runtimeOf().settings.graphDeadlineMs);
       },
+    };
+    return run(stages, context);
+  };
+}
+
+/** The handler of a query: `queryStages` over what the query reads across (`scope`). */
+export function createQueryHandler(
+  query: QueryDefinition,
+  scope: () => QueryScope,
+  stages: readonly Stage<QueryContext>[] = queryStages,
+  runtimeOf: () => Runtime = getRuntime,
+): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
+  return async (request: HttpRequest, invocation: InvocationContext) => {
+    const context: QueryContext = {
+      operation: query,
+      request,
+      invocation,
+      get runtime() {
+        return runtimeOf();
+      },
+      scope: scope(),
+      correlation: correlationFor(request),
+      receivedAt: new Date(clockOf(runtimeOf).now()),
     };
     return run(stages, context);
   };

@@ -1,4 +1,4 @@
-import type { OperationContext } from '../pipeline/context';
+import type { RequestContext } from '../pipeline/context';
 
 /**
  * The one structured line each request writes, through the invocation context so the Functions
@@ -11,7 +11,8 @@ import type { OperationContext } from '../pipeline/context';
 
 export const requestLogEvent = 'facade.request';
 
-export type Outcome = 'created' | 'rejected' | 'denied' | 'graphError' | 'failed';
+/** `created` a create's success, `read` a query's (the audit API). */
+export type Outcome = 'created' | 'read' | 'rejected' | 'denied' | 'graphError' | 'failed';
 
 /** The correlation fields every log line of a request carries. */
 export interface CorrelationFields {
@@ -39,7 +40,7 @@ export interface FailureSummary {
   reason?: string;
 }
 
-export function correlationFields(context: OperationContext): CorrelationFields {
+export function correlationFields(context: RequestContext): CorrelationFields {
   return {
     invocationId: context.invocation.invocationId,
     operation: context.operation.name,
@@ -52,20 +53,20 @@ export function correlationFields(context: OperationContext): CorrelationFields 
 }
 
 /** What happened, for dashboards: refused before Graph, refused by Graph, or the facade failed. */
-export function outcomeOf(status: number, graphAnswered: boolean): Outcome {
-  if (status >= 200 && status < 300) return 'created';
+export function outcomeOf(status: number, graphAnswered: boolean, success: 'created' | 'read' = 'created'): Outcome {
+  if (status >= 200 && status < 300) return success;
   if (status === 401 || status === 403) return 'denied';
   if (graphAnswered) return 'graphError';
   if (status >= 400 && status < 500) return 'rejected';
   return 'failed';
 }
 
-export function requestLogFields(context: OperationContext, status: number, failure?: FailureSummary): RequestLogFields {
+export function requestLogFields(context: RequestContext, status: number, failure?: FailureSummary): RequestLogFields {
   const graphAnswered = context.graphResponse !== undefined && !(context.graphResponse.status >= 200 && context.graphResponse.status < 300);
   return {
     event: requestLogEvent,
     ...correlationFields(context),
-    outcome: outcomeOf(status, graphAnswered),
+    outcome: outcomeOf(status, graphAnswered, 'kind' in context.operation && context.operation.kind === 'query' ? 'read' : 'created'),
     status,
     code: failure?.code,
     durationMs: Date.now() - context.receivedAt.getTime(),
@@ -75,7 +76,7 @@ export function requestLogFields(context: OperationContext, status: number, fail
 const maxReasonLength = 300;
 
 /** Writes the request's line: information for successes, warning for 4xx, error for 5xx. */
-export function writeRequestLog(context: OperationContext, status: number, failure?: FailureSummary): RequestLogFields {
+export function writeRequestLog(context: RequestContext, status: number, failure?: FailureSummary): RequestLogFields {
   const fields = requestLogFields(context, status, failure);
   const reason = status >= 500 && failure?.reason ? { reason: failure.reason.slice(0, maxReasonLength) } : {};
   const line = JSON.stringify({ ...fields, ...reason });
@@ -91,6 +92,6 @@ export type LogLevel = 'info' | 'warn' | 'error';
  * Any other line a request writes (a denial, an audit write that failed…): the same JSON shape and
  * correlation fields as the request line, under its own `event` name.
  */
-export function logEvent(context: OperationContext, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
+export function logEvent(context: RequestContext, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
   context.invocation[level](JSON.stringify({ event, ...correlationFields(context), ...fields }));
 }

@@ -70,7 +70,7 @@ export interface TestStack {
   startAnotherHost(overrides?: Record<string, string>): Promise<HostProcess>;
   /** The dev token issuer the host trusts (its `AUTH_*` settings). */
   tokens: DevTokenIssuer;
-  /** A token the host accepts; default app-only with all four roles. */
+  /** A token the host accepts; default app-only with every app role. */
   token(options?: MintOptions): Promise<string>;
   /** The settings the host runs with. */
   env: Record<string, string>;

@@ -64,4 +64,22 @@ export const wrongTurns: WrongTurn[] = [
     namedPath: '/api/v1.0/external/groups',
     nearest: 'POST /api/v1.0/external/connections',
   },
+  {
+    name: 'a POST to the audit list (it is read only)',
+    method: 'POST',
+    path: '/api/audit',
+    status: 405,
+    code: 'MethodNotAllowed',
+    namedPath: '/api/audit',
+    allow: 'GET, HEAD',
+  },
+  {
+    name: 'a typo in the audit route (audits)',
+    method: 'GET',
+    path: '/api/audits',
+    status: 404,
+    code: 'UnknownRoute',
+    namedPath: '/api/audits',
+    nearest: 'GET, HEAD /api/audit',
+  },
 ];

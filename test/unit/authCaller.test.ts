@@ -8,6 +8,8 @@ import { createConnectorGroup } from '../../functions/createConnectorGroup';
 import { createExternalConnection } from '../../functions/createExternalConnection';
 import { createExternalGroup } from '../../functions/createExternalGroup';
 import { createExternalGroupMember } from '../../functions/createExternalGroupMember';
+import { getEntityAuditRecords } from '../../functions/getEntityAuditRecords';
+import { listAuditRecords } from '../../functions/listAuditRecords';
 import { devIdentities, loadOrCreateDevSigningKey, startDevTokenIssuer } from '../../dev/tokenIssuer';
 import { callerFromClaims, claimsFromPayload, isAppOnly } from '../../shared/auth/caller';
 import { JwtValidator } from '../../shared/auth/jwtValidator';
@@ -64,9 +66,10 @@ describe('which tokens are app-only', () => {
 });
 
 describe('app roles', () => {
-  it('are one per operation, each operation naming one of the four', () => {
+  it('are one per create operation, and Audit.Read for both audit queries: five, each one used', () => {
     const roles = [createExternalConnection, createExternalGroup, createExternalGroupMember, createConnectorGroup].map((operation) => operation.role);
-    expect([...roles].sort()).toEqual([...appRoles].sort());
+    expect([listAuditRecords.role, getEntityAuditRecords.role]).toEqual(['Audit.Read', 'Audit.Read']);
+    expect([...roles, 'Audit.Read'].sort()).toEqual([...appRoles].sort());
   });
 });
 
@@ -80,6 +83,7 @@ describe('npm run token', () => {
       const mint = async (...args: string[]) =>
         (await run(process.execPath, ['--import', 'tsx', 'dev/token.ts', '--key-file', keyFile, ...args])).stdout.trim();
       const appToken = await mint('--roles', 'ExternalGroup.Create');
+      const everyRole = await mint();
       const userToken = await mint('--user', '--roles', 'ExternalConnection.Create,ConnectorGroup.Create', '--minutes', '5');
 
       // The stack started afterwards reads the same key file and accepts both.
@@ -87,6 +91,9 @@ describe('npm run token', () => {
       try {
         const validator = new JwtValidator({ tenantId: issuer.tenantId, audiences: [issuer.audience], issuers: [issuer.issuer], jwksUri: issuer.jwksUri });
         expect(callerFromClaims(await validator.verify(appToken))).toMatchObject({ kind: 'app', id: devIdentities.callerObjectId, appId: devIdentities.callerAppId, roles: ['ExternalGroup.Create'] });
+        // Without --roles: every app role, Audit.Read included.
+        expect(callerFromClaims(await validator.verify(everyRole))?.roles).toEqual([...appRoles]);
+        expect(appRoles).toContain('Audit.Read');
         const user = await validator.verify(userToken);
         expect(callerFromClaims(user)).toMatchObject({ kind: 'user', id: devIdentities.userObjectId, name: devIdentities.userName, roles: ['ExternalConnection.Create', 'ConnectorGroup.Create'], scopes: ['user_impersonation'] });
       } finally {

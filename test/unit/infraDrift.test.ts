@@ -241,9 +241,13 @@ describe('infra/graph-permissions (admin step)', () => {
     expect(source).toMatch(/param enableConnectorGroups bool = false/);
   });
 
-  it('creates the facade app registration with the four app roles the operations require', async () => {
+  it('creates the facade app registration with exactly the app roles of shared/auth/roles.ts, which the operations require', async () => {
     const { documentedOperations } = await import('../../functions/index');
-    for (const operation of documentedOperations) expect(source).toContain(`value: '${operation.role}'`);
+    const { appRoles } = await import('../../shared/auth/roles');
+    for (const operation of documentedOperations) expect(appRoles).toContain(operation.role);
+    const declared = [...source.matchAll(/^ {4}value: '([^']+)'$/gm)].map((match) => match[1]);
+    expect(declared).toEqual([...appRoles]);
+    expect(appRoles).toContain('Audit.Read');
     expect(source).toContain("Microsoft.Graph/applications@v1.0");
   });
 

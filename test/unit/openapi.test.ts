@@ -6,6 +6,7 @@ import { documentedOperations, openApiJson, swaggerJson, targetOf } from '../../
 import { HttpRequest } from '../../shared/azureFunctions';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
 import { minorWords } from '../../shared/openapi/text';
+import { isQuery } from '../../shared/operations/query';
 import { apiDefinitionPath, connectorApiDefinition } from '../../scripts/connector';
 import { functionDefinitions } from '../../functions/index';
 
@@ -21,8 +22,18 @@ const target = { host: 'func-api-test.azurewebsites.net', scheme: 'https' } as c
 const swagger = swaggerFor(documentedOperations, target);
 const openApi = openApiFor(documentedOperations, target);
 
+const methods = ['get', 'post'] as const;
+
+/** Every documented operation, with its path and method: the creates (POST) and the audit queries (GET). */
 const operationsOf = (document: OpenAPIV2.Document) =>
-  Object.entries(document.paths).map(([path, item]) => ({ path, operation: (item as OpenAPIV2.PathItemObject).post! }));
+  Object.entries(document.paths).flatMap(([path, item]) =>
+    methods.flatMap((method) => {
+      const operation = (item as OpenAPIV2.PathItemObject)[method];
+      return operation ? [{ path, method, operation }] : [];
+    }),
+  );
+const createsOf = (document: OpenAPIV2.Document) => operationsOf(document).filter(({ method }) => method === 'post');
+const queriesOf = (document: OpenAPIV2.Document) => operationsOf(document).filter(({ method }) => method === 'get');
 
 /** Every schema property in the definitions, with its path, object schema and name. */
 function propertiesOf(schemas: Record<string, unknown>): { at: string; name: string; property: Json; owner: Json }[] {
@@ -57,7 +68,7 @@ function isTitleCase(text: string): boolean {
 }
 
 const requestSchemaNames = new Set(
-  operationsOf(swagger).flatMap(({ operation }) =>
+  createsOf(swagger).flatMap(({ operation }) =>
     (operation.parameters as OpenAPIV2.Parameter[])
       .filter((parameter): parameter is OpenAPIV2.InBodyParameterObject => parameter.in === 'body')
       .map((parameter) => ((parameter.schema as OpenAPIV2.ReferenceObject).$ref ?? '').replace('#/definitions/', '')),
@@ -73,21 +84,26 @@ describe('the OpenAPI documents', () => {
     await expect(SwaggerParser.validate(structuredClone(openApi) as OpenAPI.Document)).resolves.toBeTruthy();
   });
 
-  it('say the same: operations, paths, parameters and schema names', () => {
-    const swaggerOps = operationsOf(swagger).map(({ path, operation }) => [path, operation.operationId, operation.summary]);
-    const openApiOps = Object.entries(openApi.paths).map(([path, item]) => [path, item!.post!.operationId, item!.post!.summary]);
+  it('say the same: operations, paths, methods, parameters and schema names', () => {
+    const swaggerOps = operationsOf(swagger).map(({ path, method, operation }) => [path, method, operation.operationId, operation.summary]);
+    const openApiOps = Object.entries(openApi.paths).flatMap(([path, item]) =>
+      methods.flatMap((method) => (item![method] ? [[path, method, item![method]!.operationId, item![method]!.summary]] : [])),
+    );
     expect(openApiOps).toEqual(swaggerOps);
     expect(Object.keys(openApi.components!.schemas!)).toEqual(Object.keys(swagger.definitions!));
     for (const [path, item] of Object.entries(openApi.paths)) {
-      const names = (item!.post!.parameters as OpenAPIV3.ParameterObject[]).map((parameter) => parameter.name);
-      const swaggerNames = (swagger.paths[path]!.post!.parameters as OpenAPIV2.Parameter[])
-        .filter((parameter) => parameter.in !== 'body')
-        .map((parameter) => parameter.name);
-      expect(names).toEqual(swaggerNames);
+      for (const method of methods) {
+        if (!item![method]) continue;
+        const names = (item![method]!.parameters as OpenAPIV3.ParameterObject[]).map((parameter) => `${parameter.in} ${parameter.name}`);
+        const swaggerNames = (swagger.paths[path]![method]!.parameters as OpenAPIV2.Parameter[])
+          .filter((parameter) => parameter.in !== 'body')
+          .map((parameter) => `${parameter.in} ${parameter.name}`);
+        expect(names).toEqual(swaggerNames);
+      }
     }
   });
 
-  it('document each operation once per Graph version, on its canonical route only', () => {
+  it('document each create once per Graph version, on its canonical route only, and each audit query', () => {
     expect(operationsOf(swagger).map(({ path, operation }) => `${operation.operationId} ${path}`)).toEqual([
       'CreateExternalConnection /v1.0/external/connections',
       'CreateExternalConnectionBeta /beta/external/connections',
@@ -96,6 +112,8 @@ describe('the OpenAPI documents', () => {
       'CreateExternalGroupMember /v1.0/external/connections/{connectionId}/groups/{groupId}/members',
       'CreateExternalGroupMemberBeta /beta/external/connections/{connectionId}/groups/{groupId}/members',
       'CreateConnectorGroup /beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups',
+      'ListAuditRecords /audit',
+      'GetEntityAuditRecords /audit/{operation}/{entityId}',
     ]);
   });
 
@@ -160,8 +178,8 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     }
   });
 
-  it('documents Idempotency-Key and client-request-id on every operation, optional', () => {
-    for (const { operation } of operationsOf(swagger)) {
+  it('documents Idempotency-Key and client-request-id on every create, optional', () => {
+    for (const { operation } of createsOf(swagger)) {
       const headers = (operation.parameters as OpenAPIV2.Parameter[]).filter((parameter) => parameter.in === 'header');
       expect(headers.map((header) => [header.name, header.required])).toEqual(
         expect.arrayContaining([['client-request-id', false], ['Idempotency-Key', false]]),
@@ -219,7 +237,7 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
   });
 
   it('answers 201 with the entity and every error with the Graph error schema', () => {
-    for (const { operation } of operationsOf(swagger)) {
+    for (const { operation } of createsOf(swagger)) {
       const responses = operation.responses as Record<string, OpenAPIV2.ResponseObject>;
       expect(Object.keys(responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '502', '503', '504']);
       expect((responses['201']!.schema as OpenAPIV2.ReferenceObject).$ref).not.toBe('#/definitions/GraphError');
@@ -242,7 +260,7 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     });
     expect(swagger.security).toEqual([{ oauth2_auth: [] }]);
     const description = (swagger.securityDefinitions!.oauth2_auth as { description: string }).description;
-    for (const role of ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create']) {
+    for (const role of ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create', 'Audit.Read']) {
       expect(description).toContain(role);
     }
     for (const operation of documentedOperations) {
@@ -251,6 +269,69 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
       expect(documented.length).toBeGreaterThan(0);
       for (const { operation: doc } of documented) expect(doc.description).toContain(operation.role);
     }
+  });
+});
+
+describe('the audit queries in the documents', () => {
+  const list = swagger.paths['/audit']!.get!;
+  const entity = swagger.paths['/audit/{operation}/{entityId}']!.get!;
+  const parameters = (operation: OpenAPIV2.OperationObject) => operation.parameters as OpenAPIV2.GeneralParameterObject[];
+  const named = (operation: OpenAPIV2.OperationObject, name: string) => parameters(operation).find((parameter) => parameter.name === name)!;
+  const registered = documentedOperations.filter((operation) => !isQuery(operation)).map((operation) => operation.name);
+
+  it('are GET operations without a body, answering JSON, requiring Audit.Read', () => {
+    for (const { operation } of queriesOf(swagger)) {
+      expect(operation.consumes).toBeUndefined();
+      expect(operation.produces).toEqual(['application/json']);
+      expect(parameters(operation).map((parameter) => parameter.in)).not.toContain('body');
+      expect(operation.description).toContain('Requires the app role Audit.Read.');
+    }
+    expect(openApi.paths['/audit']!.get!.requestBody).toBeUndefined();
+  });
+
+  it('the list: optional filters, the operations the app registers, a bounded page size, and pageable by @odata.nextLink', () => {
+    expect(parameters(list).map((parameter) => `${parameter.in} ${parameter.name} ${parameter.required}`)).toEqual([
+      'query operation false', 'query status false', 'query entityId false', 'query callerId false', 'query from false', 'query to false',
+      'query $top false', 'query $skiptoken false', 'header client-request-id false',
+    ]);
+    expect(named(list, 'operation').enum).toEqual(registered);
+    expect(named(list, '$top')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, 'x-ms-summary': 'Top' });
+    expect(named(list, 'from')).toMatchObject({ type: 'string', format: 'date-time' });
+    for (const filter of ['status', 'entityId', 'callerId']) expect(named(list, filter).description).toContain('at most 31 days; without from, the last 7 days');
+    expect((list as Record<string, unknown>)['x-ms-pageable']).toEqual({ nextLinkName: '@odata.nextLink' });
+    expect(openApi.paths['/audit']!.get!).toHaveProperty('x-ms-pageable', { nextLinkName: '@odata.nextLink' });
+    expect((entity as Record<string, unknown>)['x-ms-pageable']).toBeUndefined();
+  });
+
+  it('the entity route: operation and entity id in the path, the window and the parents in the query', () => {
+    expect(parameters(entity).map((parameter) => `${parameter.in} ${parameter.name} ${parameter.required}`)).toEqual([
+      'path operation true', 'path entityId true', 'query from false', 'query to false', 'query connectionId false', 'query groupId false',
+      'header client-request-id false',
+    ]);
+    expect(named(entity, 'operation')).toMatchObject({ enum: registered, 'x-ms-visibility': 'important', 'x-ms-url-encoding': 'single' });
+    expect(named(entity, 'connectionId').description).toContain('For createExternalGroup and createExternalGroupMember');
+  });
+
+  it('answer 200 with a page (value and @odata.nextLink) or the entity\'s records, every error Graph-shaped', () => {
+    const responses = (operation: OpenAPIV2.OperationObject) => operation.responses as Record<string, OpenAPIV2.ResponseObject>;
+    expect(Object.keys(responses(list))).toEqual(['200', '400', '401', '403', '500', '503']);
+    expect(Object.keys(responses(entity))).toEqual(['200', '400', '401', '403', '404', '500', '503']);
+    expect(responses(list)['200']!.schema).toEqual({ $ref: '#/definitions/AuditRecordPage' });
+    expect(responses(entity)['200']!.schema).toEqual({ $ref: '#/definitions/EntityAuditRecords' });
+    for (const operation of [list, entity]) {
+      for (const [status, response] of Object.entries(responses(operation))) {
+        expect(response.headers).toHaveProperty('request-id');
+        if (status !== '200') expect(response.schema).toEqual({ $ref: '#/definitions/GraphError' });
+      }
+      expect(responses(operation)['503']!.headers).toHaveProperty('retry-after');
+    }
+    const page = swagger.definitions!.AuditRecordPage!.properties!;
+    expect(Object.keys(page)).toEqual(['value', '@odata.nextLink']);
+    const record = (page.value!.items as OpenAPIV2.SchemaObject).properties!;
+    expect(Object.keys(record)).toEqual(expect.arrayContaining(['requestId', 'operation', 'entityId', 'callerId', 'status', 'reason', 'recovery', 'requestedAt', 'completedAt']));
+    expect(Object.keys(record)).not.toEqual(expect.arrayContaining(['requestBody']));
+    const entityRecord = (swagger.definitions!.EntityAuditRecords!.properties!.value!.items as OpenAPIV2.SchemaObject).properties!;
+    expect(Object.keys(entityRecord)).toEqual(expect.arrayContaining(['madeEntity', 'requestBody', 'responseBody']));
   });
 });
 

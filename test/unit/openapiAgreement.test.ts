@@ -6,6 +6,7 @@ import { documentedOperations } from '../../functions/index';
 import { FacadeError, badRequest, graphErrorBody } from '../../shared/errors';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
 import type { OperationDefinition } from '../../shared/operations/operation';
+import { isQuery } from '../../shared/operations/query';
 import { validateWith } from '../../shared/schemas/validate';
 import { documentedExamples } from '../support/documentedExamples';
 
@@ -71,7 +72,7 @@ interface Documented {
 
 /** For an operation and Graph version: the request body schema each document names. */
 function documented(name: string, version: string): Documented {
-  const operation = documentedOperations.find((candidate) => candidate.name === name)!;
+  const operation = documentedOperations.filter((candidate) => !isQuery(candidate)).find((candidate) => candidate.name === name) as OperationDefinition;
   for (const [path, item] of Object.entries(swagger.paths)) {
     if (!path.startsWith(`/${version}/`)) continue;
     const post = (item as OpenAPIV2.PathItemObject).post!;
@@ -269,5 +270,35 @@ describe('rules stated in words only (no Swagger 2.0 keyword for them)', () => {
     const doc = documented('createExternalConnection', 'v1.0');
     const body = { ...connection, configuration: { authorizedAppIds: [`{${guid}}`] } };
     expect(judgements(doc, body)).toEqual({ joi: true, 'openapi.json': false, 'swagger.json': false });
+  });
+});
+
+describe('the audit queries\' parameters: joi and the published schemas agree', () => {
+  const scope = { operations: documentedOperations.filter((operation): operation is OperationDefinition => !isQuery(operation)) };
+  const queries = documentedOperations.filter(isQuery);
+  const ajv = new Ajv({ strict: false });
+  addFormats(ajv);
+
+  /** Query strings are text: a whole number is read as a number where the rule is one (as the pipeline does). */
+  const asSent = (rule: { type?: string }, value: string) => (rule.type === 'number' && /^[+-]?\d+$/.test(value) ? Number(value) : value);
+
+  it.each([
+    ['listAuditRecords', '$top', ['1', '100', '1000', '0', '1001', '2.5', 'ten']],
+    ['listAuditRecords', 'status', ['failed', 'unknown,unresolved', 'pending,succeeded,failed,unknown,orphaned,unresolved', 'bogus', 'failed,', 'failed unknown', 'FAILED']],
+    ['listAuditRecords', 'operation', ['createExternalGroup', 'createConnectorGroup', 'createexternalgroup', 'deleteExternalGroup']],
+    ['listAuditRecords', 'from', ['2026-11-01T00:00:00Z', '2026-11-01T00:00:00.123+02:00', '2026-11-01', '2026-11-01T00:00:00', 'yesterday']],
+    ['listAuditRecords', 'entityId', ['contosohr', 'x'.repeat(256), 'x'.repeat(257)]],
+    ['getEntityAuditRecords', 'groupId', ['31bea3d537902000', 'a_b-c', 'has space']],
+    ['getEntityAuditRecords', 'entityId', ['e811976d-83df-4cbd-8b9b-5215b18aa874', 'x'.repeat(257)]],
+  ] as const)('%s %s', (queryName, name, values) => {
+    const query = queries.find((candidate) => candidate.name === queryName)!;
+    const rule = { ...query.query(scope), ...query.params(scope) }[name]!;
+    const route = Object.keys(openApi.paths).find((path) => path === `/${query.route}`)!;
+    const documentedParameter = (openApi.paths[route]!.get!.parameters as OpenAPIV3.ParameterObject[]).find((parameter) => parameter.name === name)!;
+    for (const value of values) {
+      const sent = asSent(rule, value);
+      const joi = validateWith(rule, sent).problems.length === 0;
+      expect(ajv.validate(documentedParameter.schema as Json, sent), `${name}=${value}`).toBe(joi);
+    }
   });
 });

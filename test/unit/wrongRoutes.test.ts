@@ -94,6 +94,11 @@ describe('wrong routes and methods, through the catch-all as the Functions host 
       ['POST', '/api/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups', 'createConnectorGroup'],
       ['GET', '/api/health', 'health'],
       ['GET', '/api/swagger.json', 'swaggerJson'],
+      ['GET', '/api/audit', 'listAuditRecords'],
+      ['GET', '/api/audit/createExternalGroup/31bea3d537902000', 'getEntityAuditRecords'],
+      // An audit path that is also a create path with version `audit`: GET reads, POST is refused by the create's own rules.
+      ['GET', '/api/audit/external/connections', 'getEntityAuditRecords'],
+      ['POST', '/api/audit/external/connections', 'createExternalConnection'],
     ];
     for (const [method, path, name] of right) {
       expect(asFunctionsHostRoutes(method, path).definition.name, path).toBe(name);

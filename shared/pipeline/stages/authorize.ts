@@ -1,14 +1,14 @@
 import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireCaller, type Stage } from '../context';
+import { requireCaller, type RequestContext, type Stage } from '../context';
 
 /**
- * The authenticated caller may run the operation: an allowed client app, an accepted delegated
+ * The authenticated caller may run the operation (a create, or a query of the audit trail): an allowed client app, an accepted delegated
  * scope for user tokens, and the operation's app role. Otherwise 403 and nothing further happens:
  * the body is not even read.
  */
-export const authorize: Stage = async (context, next) => {
+export const authorize: Stage<RequestContext> = async (context, next) => {
   const caller = requireCaller(context);
   const denial = denialOf(caller, context.runtime.auth.policy, context.operation.role);
   if (denial) {

@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { badRequest, type GraphErrorDetail } from '../../errors';
+import { collectionPathOf } from '../../graph/paths';
 import { validateWith } from '../../schemas/validate';
 import type { OperationDefinition } from '../../operations/operation';
 import type { GraphCall, Stage } from '../context';
@@ -33,11 +34,7 @@ export function graphCallFor(
   body: Record<string, unknown>,
   headers: Record<string, string>,
 ): GraphCall {
-  const version = graphVersionOf(operation, params);
-  const path = operation.graphPath
-    .replace(/^\/[^/]+/, '')
-    .replace(/\{(\w+)\}/g, (_, name: string) => encodeURIComponent(params[name] ?? ''));
-  return { version, path, body, headers };
+  return { version: graphVersionOf(operation, params), path: collectionPathOf(operation.graphPath, params), body, headers };
 }
 
 /** Headers Graph needs from the caller, passed through unchanged (graph-api.md §1). */

@@ -1,0 +1,20 @@
+import { answerAuditList } from '../shared/audit/auditApi';
+import { defineQuery } from '../shared/operations/query';
+import { registerQuery } from '../shared/operations/registerOperation';
+import { auditListParameters, auditRecordPage } from '../shared/schemas/audit';
+
+export const listAuditRecords = defineQuery({
+  name: 'listAuditRecords',
+  summary: 'List audit records',
+  description:
+    'Lists the audit records of the create requests, newest first, one page at a time: who asked for which entity, when, and what became of it.',
+  role: 'Audit.Read',
+  route: 'audit',
+  params: () => ({}),
+  query: ({ operations }) => auditListParameters(operations.map((operation) => operation.name)),
+  response: { name: 'AuditRecordPage', description: 'One page of audit records, newest first.', schema: auditRecordPage },
+  pageable: true,
+  answer: answerAuditList,
+});
+
+registerQuery(listAuditRecords);

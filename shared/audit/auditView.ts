@@ -1,0 +1,108 @@
+import type { StoredAuditRecord } from './auditStore';
+
+/**
+ * What the audit query API shows of a record (schemas in shared/schemas/audit.ts). The list shows
+ * who asked what, what became of it and when, never the bodies: a page of 1,000 records stays
+ * small, and the bodies are one entity route call away. Keys of other rows (`madeBy`,
+ * `settledBy`) are shown as the request ids they name; the table's own bookkeeping (row keys,
+ * etags, ask and entity keys, reconciliation schedule) is not shown.
+ */
+
+/** The stored properties the list reads (the table service leaves the others, bodies included, out). */
+export const listedProperties = [
+  'rowKey', 'requestId', 'operation', 'entityType', 'entityId', 'graphPath', 'graphVersion', 'status', 'httpStatus',
+  'errorCode', 'reason', 'recovery', 'madeBy', 'settledBy', 'retries', 'callerId', 'callerAppId', 'callerName',
+  'callerTenantId', 'clientRequestId', 'graphRequestId', 'requestedAt', 'completedAt', 'durationMs', 'reconciledAt',
+  'reconcileAttempts', 'reconcileError',
+] as const;
+
+type Listed = Pick<StoredAuditRecord, (typeof listedProperties)[number]> & { rowKey: string };
+
+export interface AuditRecordView {
+  requestId: string;
+  operation: string;
+  entityType: string;
+  entityId: string;
+  graphPath: string;
+  graphVersion: string;
+  status: string;
+  httpStatus?: number;
+  errorCode?: string;
+  reason?: string;
+  recovery?: string;
+  madeBy?: string;
+  settledBy?: string;
+  retries?: number;
+  callerId: string;
+  callerAppId?: string;
+  callerName?: string;
+  callerTenantId?: string;
+  clientRequestId: string;
+  graphRequestId?: string;
+  requestedAt: string;
+  completedAt?: string;
+  durationMs?: number;
+  reconciledAt?: string;
+  reconcileAttempts?: number;
+  reconcileError?: string;
+}
+
+export interface EntityAuditRecordView extends AuditRecordView {
+  madeEntity: boolean;
+  requestBody?: string;
+  requestBodyTruncated?: boolean;
+  responseBody?: string;
+  responseBodyTruncated?: boolean;
+}
+
+/** A record row key is `{inverted time}_{request id}`. */
+export const requestIdOfRowKey = (rowKey: string) => rowKey.replace(/^\d{13}_/, '');
+
+const iso = (value: Date | string | undefined) => (value === undefined ? undefined : new Date(value).toISOString());
+
+/** Only the properties that have a value (the table omits absent ones; so does the answer). */
+function present<T extends object>(view: T): T {
+  return Object.fromEntries(Object.entries(view).filter(([, value]) => value !== undefined && value !== null)) as T;
+}
+
+export function recordView(record: Listed): AuditRecordView {
+  return present({
+    requestId: record.requestId,
+    operation: record.operation,
+    entityType: record.entityType,
+    entityId: record.entityId,
+    graphPath: record.graphPath,
+    graphVersion: record.graphVersion,
+    status: record.status,
+    httpStatus: record.httpStatus,
+    errorCode: record.errorCode,
+    reason: record.reason,
+    recovery: record.recovery,
+    madeBy: record.madeBy === undefined ? undefined : requestIdOfRowKey(record.madeBy),
+    settledBy: record.settledBy === undefined ? undefined : requestIdOfRowKey(record.settledBy),
+    retries: record.retries,
+    callerId: record.callerId,
+    callerAppId: record.callerAppId,
+    callerName: record.callerName,
+    callerTenantId: record.callerTenantId,
+    clientRequestId: record.clientRequestId,
+    graphRequestId: record.graphRequestId,
+    requestedAt: iso(record.requestedAt)!,
+    completedAt: iso(record.completedAt),
+    durationMs: record.durationMs,
+    reconciledAt: iso(record.reconciledAt),
+    reconcileAttempts: record.reconcileAttempts,
+    reconcileError: record.reconcileError,
+  });
+}
+
+export function entityRecordView(record: StoredAuditRecord, madeEntity: boolean): EntityAuditRecordView {
+  return present({
+    ...recordView(record),
+    madeEntity,
+    requestBody: record.requestBody,
+    requestBodyTruncated: record.requestBodyTruncated,
+    responseBody: record.responseBody,
+    responseBodyTruncated: record.responseBodyTruncated,
+  });
+}
