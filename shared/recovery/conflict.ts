@@ -75,8 +75,7 @@ export async function resolveConflict(
   }
   if (indexed) {
     // Another request of this ask is known to have made it: this retry of the ask succeeds with it.
-    const made = indexed.responseBody && !indexed.responseBodyTruncated ? sentBodyOf({ requestBody: indexed.responseBody, requestBodyTruncated: false }) : undefined;
-    return { kind: 'ours', attribution: { entity: made ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.madeBy ?? indexed.rowKey, settles: [] } };
+    return { kind: 'ours', attribution: { entity: entityAnsweredTo(indexed) ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.madeBy ?? indexed.rowKey, settles: [] } };
   }
   if (!ownAttemptUncertain && earlier.length === 0) return { kind: 'notOurs' };
 
@@ -149,6 +148,13 @@ export async function attemptsAnsweredByCreate(deps: RecoveryDependencies, own: 
         reason: `a later request (${own.rowKey}) created the entity, so this one made nothing`,
       },
     }));
+}
+
+/** The entity a record's request was answered with, when it holds one (not an error, not cut). */
+export function entityAnsweredTo(record: Pick<StoredAuditRecord, 'responseBody' | 'responseBodyTruncated'>): Record<string, unknown> | undefined {
+  if (!record.responseBody || record.responseBodyTruncated) return undefined;
+  const body = sentBodyOf({ requestBody: record.responseBody, requestBodyTruncated: false });
+  return typeof body?.id === 'string' ? body : undefined;
 }
 
 export const reasonOf = (error: unknown) => (error instanceof Error ? error.message : String(error)).slice(0, 300);

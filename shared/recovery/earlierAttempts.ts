@@ -1,8 +1,8 @@
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { FacadeError } from '../errors';
 import { naturalKeyOf } from '../operations/operation';
-import { isOpen, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies } from './attribution';
-import { reasonOf } from './conflict';
+import { isOpen, type Attribution, type OwnAttempt, type RecoveryDependencies } from './attribution';
+import { entityAnsweredTo, reasonOf } from './conflict';
 import { findMadeEntity } from './naturalKey';
 
 /**
@@ -42,7 +42,7 @@ export async function accountForEarlierAttempts(deps: RecoveryDependencies, own:
 
   const made = records.find((record) => (record.status === 'succeeded' || record.status === 'orphaned') && record.entityId);
   if (made) {
-    const entity = (made.responseBodyTruncated ? undefined : parsed(made.responseBody)) ?? { id: made.entityId };
+    const entity = entityAnsweredTo(made) ?? { id: made.entityId };
     const maker = made.madeBy ?? made.rowKey;
     return {
       kind: 'answered',
@@ -87,10 +87,4 @@ export async function accountForEarlierAttempts(deps: RecoveryDependencies, own:
       ),
     },
   };
-}
-
-function parsed(json: string | undefined): Record<string, unknown> | undefined {
-  if (!json) return undefined;
-  const body = sentBodyOf({ requestBody: json, requestBodyTruncated: false });
-  return body && typeof body.id === 'string' ? body : undefined;
 }
