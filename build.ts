@@ -21,12 +21,11 @@ export interface BuiltApp {
   bundleBytes: number;
 }
 
-export async function buildApp(outdir: string = join(root, 'dist')): Promise<BuiltApp> {
-  rmSync(outdir, { recursive: true, force: true });
-  const bundle = join(outdir, 'index.mjs');
+/** One ESM file for Node, as the deployed app is bundled (the cold start baseline is bundled the same way). */
+export async function bundleEntry(entryPoint: string, outfile: string): Promise<void> {
   await build({
-    entryPoints: [join(root, 'functions/index.ts')],
-    outfile: bundle,
+    entryPoints: [entryPoint],
+    outfile,
     bundle: true,
     platform: 'node',
     target: 'node20',
@@ -40,6 +39,12 @@ export async function buildApp(outdir: string = join(root, 'dist')): Promise<Bui
     },
     logLevel: 'warning',
   });
+}
+
+export async function buildApp(outdir: string = join(root, 'dist')): Promise<BuiltApp> {
+  rmSync(outdir, { recursive: true, force: true });
+  const bundle = join(outdir, 'index.mjs');
+  await bundleEntry(join(root, 'functions/index.ts'), bundle);
   copyFileSync(join(root, 'host.json'), join(outdir, 'host.json'));
   const project = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { name: string; version: string; description: string; engines: unknown };
   const deployed = { name: project.name, version: project.version, description: project.description, private: true, type: 'module', main: 'index.mjs', engines: project.engines };

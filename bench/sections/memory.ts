@@ -1,0 +1,84 @@
+/**
+ * Memory under a long run: the resident set (VmRSS) of a fresh facade process sampled four times
+ * a second against the requests answered so far; the largest, and whether it grows over the last
+ * 60% of the run (bench/support/memory.ts).
+ */
+import { uniqueGroup } from '../support/environment';
+import { load, requireAllCreated } from '../support/load';
+import { analyseRss, judgedFraction, type RssAnalysis, type RssSample } from '../support/memory';
+import { rssBytes } from '../support/proc';
+import { defineSection, goal, mib, thousands, verdict } from '../support/section';
+
+export interface MemoryResult {
+  requests: number;
+  connections: number;
+  graphLatencyMs: number;
+  startRssBytes: number;
+  analysis: RssAnalysis;
+}
+
+/** 200 MB, as the goal is stated (decimal megabytes). */
+export const rssGoalBytes = 200 * 1000 * 1000;
+const sampleEveryMs = 250;
+
+export const memorySection = defineSection<MemoryResult>({
+  key: 'memory',
+  title: 'Memory: facade RSS over a long run',
+  async run(context) {
+    const { options } = context;
+    const environment = await context.environment();
+    const graphLatencyMs = 0;
+    const facade = await context.facade('memory', graphLatencyMs);
+    try {
+      const startRssBytes = rssBytes(facade.pid);
+      const samples: RssSample[] = [{ requests: 0, rssBytes: startRssBytes }];
+      let answered = 0;
+      const sampler = setInterval(() => samples.push({ requests: answered, rssBytes: rssBytes(facade.pid) }), sampleEveryMs);
+      context.log(`memory: ${thousands(options.memoryRequests)} creates, ${options.memoryConnections} connections`);
+      try {
+        requireAllCreated(
+          'facade',
+          await load({
+            url: facade.createUrl,
+            token: environment.standIns.callerToken,
+            body: uniqueGroup,
+            connections: options.memoryConnections,
+            amount: options.memoryRequests,
+            onAnswer: (count) => (answered = count),
+          }),
+        );
+      } finally {
+        clearInterval(sampler);
+      }
+      samples.push({ requests: answered, rssBytes: rssBytes(facade.pid) });
+      return { requests: answered, connections: options.memoryConnections, graphLatencyMs, startRssBytes, analysis: analyseRss(samples, answered) };
+    } finally {
+      await context.stopFacade('memory');
+    }
+  },
+  rows(result) {
+    const { analysis } = result;
+    const underGoal = analysis.maxRssBytes <= rssGoalBytes;
+    const perThousand = analysis.slopeBytesPerRequest * 1000;
+    return [
+      {
+        figure: `facade RSS, ${thousands(result.requests)} creates (${result.connections} callers)`,
+        value: `max ${mib(analysis.maxRssBytes)}`,
+        against: `${mib(result.startRssBytes)} when started`,
+        goal: `≤ 200 MB (${mib(rssGoalBytes)}): ${verdict(underGoal)}`,
+        met: underGoal,
+      },
+      {
+        figure: `facade RSS growth over the last ${judgedFraction * 100}% of the run`,
+        value: `${analysis.growing ? 'growing' : 'no growth'}: trend ${mib(analysis.trendGrowthBytes)} (${(perThousand / 1024).toFixed(1)} KiB per 1,000 creates), last tenth vs first ${mib(analysis.firstToLastBytes)}`,
+        against: `growth counts past ${mib(analysis.thresholdBytes)} on both measures; ${analysis.samples} samples`,
+        goal: `no growth: ${verdict(!analysis.growing)}`,
+        met: !analysis.growing,
+      },
+    ];
+  },
+  goals: (result) => [
+    goal('maxRss', 'facade RSS ≤ 200 MB under load', result.analysis.maxRssBytes / 1e6, 'MB', result.analysis.maxRssBytes <= rssGoalBytes),
+    goal('rssGrowth', `no RSS growth over the last ${judgedFraction * 100}% of the run`, result.analysis.trendGrowthBytes / 1e6, 'MB', !result.analysis.growing),
+  ],
+});
