@@ -13,6 +13,7 @@ import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { sections } from './sections/index';
 import { startBenchEnvironment, type BenchEnvironment, type Facade } from './support/environment';
+import { trimTable } from './support/janitor';
 import { parseBenchOptions } from './support/options';
 import { printTable, renderSections, type BenchResults } from './support/results';
 import type { BenchContext } from './support/section';
@@ -52,6 +53,10 @@ async function main(): Promise<void> {
         facades.set(name, facade);
       }
       return facade;
+    },
+    trim: async (facade) => {
+      const { azurite } = await context.environment();
+      await trimTable({ connectionString: azurite.connectionString, tableName: facade.tableName, keepMs: 0 });
     },
     stopFacade: async (name) => {
       const facade = facades.get(name);

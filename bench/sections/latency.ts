@@ -48,6 +48,7 @@ export const latencySection = defineSection<LatencyResult>({
       for (const connections of options.connections) {
         context.log(`latency: Graph ${graphLatencyMs} ms, ${connections} connections`);
         const emulator = requireAllCreated('Graph emulator alone', await load({ ...emulatorTarget, connections, durationSeconds: options.loadSeconds }));
+        await context.trim(facade);
         const through = requireAllCreated('facade', await load({ ...facadeTarget, connections, durationSeconds: options.loadSeconds }));
         runs.push({
           graphLatencyMs,

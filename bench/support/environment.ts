@@ -14,6 +14,8 @@ import type { StandInGraph, StandIns } from './standIns';
 export interface Facade {
   host: HostProcess;
   pid: number;
+  /** Its audit table in Azurite. */
+  tableName: string;
   /** The group create route of the benchmark's connection. */
   createUrl: string;
   graph: StandInGraph;
@@ -23,6 +25,8 @@ export interface Facade {
 export interface FacadeOptions {
   /** Loads the profiler hook (bench/support/profilerHook.mjs): SIGUSR2 starts and stops a CPU profile. */
   profileTo?: string;
+  /** Another checkout of the project (built, dependencies installed) to run the facade from: the baseline of a comparison. */
+  checkout?: string;
 }
 
 export interface BenchEnvironment {
@@ -105,18 +109,19 @@ export async function startBenchEnvironment(latencies: number[]): Promise<BenchE
       graphCreateUrl: (target) => `${target.baseUrl}${groupsPath}`,
       startFacade: async (latencyMs, options = {}) => {
         const target = graph(latencyMs);
+        const tableName = `Bench${randomBytes(4).toString('hex')}`;
         const host = await startHostProcess({
           ...standIns.authEnv,
           GRAPH_BASE_URL: target.baseUrl,
           IDENTITY_ENDPOINT: standIns.identity.endpoint,
           IDENTITY_HEADER: standIns.identity.identityHeader,
           AuditStorage: azurite.connectionString,
-          AUDIT_TABLE_NAME: `Bench${randomBytes(4).toString('hex')}`,
+          AUDIT_TABLE_NAME: tableName,
           ...(options.profileTo ? { NODE_OPTIONS: `--import=${pathToFileURL(profilerHook).href}`, BENCH_PROFILE_FILE: options.profileTo } : {}),
-        });
+        }, 30_000, 'dist/index.mjs', options.checkout);
         parts.push(host);
         if (!host.pid) throw new Error('the facade process has no pid');
-        return { host, pid: host.pid, createUrl: `${host.apiUrl}${groupsPath}`, graph: target, stop: host.stop };
+        return { host, pid: host.pid, tableName, createUrl: `${host.apiUrl}${groupsPath}`, graph: target, stop: host.stop };
       },
       stop: stopAll,
     };

@@ -1,3 +1,4 @@
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 export interface BenchOptions {
@@ -31,9 +32,14 @@ export interface BenchOptions {
   out: string | undefined;
   /** Where to keep the facade's raw CPU profile (opens in Chrome DevTools or VS Code). */
   profileOut: string | undefined;
+  /**
+   * Another checkout of the project, built (`npm run build`) with its dependencies installed: the
+   * CPU and cold start sections measure its facade too, interleaved with this one (before/after).
+   */
+  baselineCheckout: string | undefined;
 }
 
-const full: Omit<BenchOptions, 'only' | 'out' | 'profileOut'> = {
+const full: Omit<BenchOptions, 'only' | 'out' | 'profileOut' | 'baselineCheckout'> = {
   quick: false,
   graphLatenciesMs: [0, 100],
   connections: [1, 10, 50],
@@ -41,7 +47,7 @@ const full: Omit<BenchOptions, 'only' | 'out' | 'profileOut'> = {
   warmupSeconds: 3,
   cpuCreates: 20_000,
   cpuConnections: 50,
-  profileCreates: 10_000,
+  profileCreates: 5_000,
   coldStartRuns: 15,
   memoryRequests: 100_000,
   memoryConnections: 10,
@@ -60,7 +66,7 @@ const quick: Partial<BenchOptions> = {
   tokenVerifications: 1_000,
 };
 
-export const usage = `npm run bench [-- --quick] [--memory-requests N] [--cpu-creates N] [--seconds N] [--only a,b] [--out FILE] [--profile-out FILE.cpuprofile]`;
+export const usage = `npm run bench [-- --quick] [--memory-requests N] [--cpu-creates N] [--seconds N] [--only a,b] [--out FILE] [--profile-out FILE.cpuprofile] [--baseline-checkout DIR]`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -75,6 +81,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       only: { type: 'string' },
       out: { type: 'string' },
       'profile-out': { type: 'string' },
+      'baseline-checkout': { type: 'string' },
     },
     strict: true,
   });
@@ -84,7 +91,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(number) || number <= 0) throw new Error(`--${name} must be a whole number above 0, got "${value}"\nusage: ${usage}`);
     return number;
   };
-  const options: BenchOptions = { ...full, ...(values.quick ? quick : {}), only: [], out: undefined, profileOut: undefined };
+  const options: BenchOptions = { ...full, ...(values.quick ? quick : {}), only: [], out: undefined, profileOut: undefined, baselineCheckout: undefined };
   const overrides = {
     loadSeconds: count('seconds', values.seconds),
     memoryRequests: count('memory-requests', values['memory-requests']),
@@ -96,5 +103,6 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   options.only = (values.only ?? '').split(',').map((name) => name.trim()).filter(Boolean);
   options.out = values.out;
   options.profileOut = values['profile-out'];
+  options.baselineCheckout = values['baseline-checkout'] === undefined ? undefined : resolve(values['baseline-checkout']);
   return options;
 }
