@@ -6,6 +6,7 @@ import { cpuSection } from './cpu';
 import { latencySection } from './latency';
 import { memorySection } from './memory';
 import { profileSection } from './profile';
+import { tokenCacheSection } from './tokenCache';
 import { tokensSection } from './tokens';
 
 export const sections: readonly BenchSection<any>[] = [
@@ -15,5 +16,6 @@ export const sections: readonly BenchSection<any>[] = [
   coldStartSection,
   memorySection,
   tokensSection,
+  tokenCacheSection,
   bulkSection,
 ];
