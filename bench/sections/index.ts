@@ -4,6 +4,7 @@ import { bulkSection } from './bulk';
 import { coldStartSection } from './coldStart';
 import { cpuSection } from './cpu';
 import { latencySection } from './latency';
+import { localHostSection } from './localHost';
 import { memorySection } from './memory';
 import { profileSection } from './profile';
 import { tokenCacheSection } from './tokenCache';
@@ -13,6 +14,7 @@ export const sections: readonly BenchSection<any>[] = [
   latencySection,
   cpuSection,
   profileSection,
+  localHostSection,
   coldStartSection,
   memorySection,
   tokensSection,
