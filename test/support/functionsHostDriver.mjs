@@ -46,4 +46,6 @@ process.stdout.write(
     results,
     systemLogs: core.systemLogs,
   }),
+  // The programming model's HTTP proxy (streaming) would keep the process alive.
+  () => process.exit(0),
 );

@@ -14,6 +14,7 @@
  */
 
 const { randomUUID } = require('node:crypto');
+const http = require('node:http');
 
 class Disposable {
   static from(...disposables) {
@@ -71,6 +72,49 @@ function registrations() {
   return functions.map(({ metadata }) => ({ name: metadata.name, bindings: metadata.bindings, retryOptions: metadata.retryOptions }));
 }
 
+/** The programming model's HTTP proxy (`HttpUri`), asked for once as the worker asks at start; null when the app does not stream. */
+let httpUri;
+
+async function streamingUri() {
+  if (httpUri === undefined) {
+    const capabilities = programmingModel.getCapabilities ? await programmingModel.getCapabilities({}) : {};
+    httpUri = capabilities.HttpUri ?? null;
+  }
+  return httpUri;
+}
+
+/**
+ * With HTTP streaming (`app.setup({ enableHttpStream: true })`) the host does not put the request
+ * in the invocation: it sends it to the app's proxy with `x-ms-invocation-id`, and reads the
+ * answer from there. Resolves with that answer as `RpcHttpData`.
+ */
+function sendThroughProxy(uri, invocationId, rpcHttp) {
+  return new Promise((resolve, reject) => {
+    const target = new URL(rpcHttp.url);
+    const request = http.request(
+      new URL(`${target.pathname}${target.search}`, uri),
+      {
+        method: rpcHttp.method,
+        // As the host forwards a request: where it was sent, and which invocation it belongs to.
+        headers: { ...rpcHttp.headers, 'x-forwarded-host': target.host, 'x-forwarded-proto': target.protocol.slice(0, -1), 'x-ms-invocation-id': invocationId },
+      },
+      (response) => {
+        const chunks = [];
+        response.on('data', (chunk) => chunks.push(chunk));
+        response.on('end', () => {
+          const headers = {};
+          for (const [name, value] of Object.entries(response.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+          resolve({ statusCode: String(response.statusCode), headers, body: { bytes: Buffer.concat(chunks) } });
+        });
+        response.on('error', reject);
+      },
+    );
+    request.on('error', reject);
+    const body = rpcHttp.body?.string ?? (rpcHttp.body?.bytes ? Buffer.from(rpcHttp.body.bytes) : undefined);
+    request.end(body);
+  });
+}
+
 /**
  * Invokes a registered function as the worker does. `inputData` is the host's list of
  * `{ name, data }` bindings (e.g. `{ http: RpcHttpData }` for an HTTP trigger).
@@ -81,6 +125,13 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
   if (!programmingModel) throw new Error('No programming model was set');
   const invocationId = randomUUID();
   const logs = [];
+  const rpcHttp = inputData.find((input) => input.data?.http)?.data.http;
+  const uri = rpcHttp ? await streamingUri() : null;
+  if (uri) {
+    // A streamed request's headers and route parameters reach the library as trigger metadata.
+    const params = Object.fromEntries(Object.entries(rpcHttp.params ?? {}).map(([name, value]) => [name, { string: value }]));
+    triggerMetadata = { ...triggerMetadata, ...params, Headers: { json: JSON.stringify(rpcHttp.headers ?? {}) } };
+  }
   const coreContext = {
     invocationId,
     request: { invocationId, functionId: functionName, inputData, triggerMetadata },
@@ -88,6 +139,9 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
     state: undefined,
     log: (level, category, message) => logs.push({ level, category, message }),
   };
+  const proxied = uri ? sendThroughProxy(uri, invocationId, rpcHttp) : undefined;
+  // Not awaited here: the answer comes once the function has run and its response is written.
+  proxied?.catch(() => undefined);
   const model = await programmingModel.getInvocationModel(coreContext);
   const { context, inputs } = await model.getArguments();
   const hookData = {};
@@ -108,6 +162,7 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
   coreContext.state = undefined;
   if (post.error) throw post.error;
   const response = await model.getResponse(context, post.result);
+  if (proxied) response.returnValue = { http: await proxied };
   return { response, logs };
 }
 
