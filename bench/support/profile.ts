@@ -133,7 +133,7 @@ export function componentOfSource(source: string, inBundle: boolean, projectRoot
   if (/^shared\/[\w.-]+$/.test(path)) return { name: 'app: shared/*.ts (config, errors, runtime)', owns: true };
   if (path.startsWith('functions/')) return { name: 'app: functions/', owns: true };
   if (path.startsWith('bench/')) return { name: 'benchmark profiler hook', owns: true };
-  return { name: `other: ${path}`, owns: true };
+  return { name: path.startsWith('/') ? 'other, outside the project' : `other: ${path}`, owns: true };
 }
 
 /** Maps positions in the bundle back to their sources. */
