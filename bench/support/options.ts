@@ -62,7 +62,7 @@ const quick: Partial<BenchOptions> = {
   cpuCreates: 2_000,
   profileCreates: 2_000,
   coldStartRuns: 5,
-  memoryRequests: 10_000,
+  memoryRequests: 4_000,
   tokenVerifications: 1_000,
 };
 
