@@ -40,10 +40,26 @@ async function main(): Promise<void> {
   let environment: Promise<BenchEnvironment> | undefined;
   const facades = new Map<string, Promise<Facade>>();
   const log = (message: string) => process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${message}\n`);
+  const results: BenchResults = {
+    quick: options.quick,
+    date: new Date().toISOString(),
+    commit: commitOf(),
+    machine: {
+      cores: cpus().length,
+      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      platform: `${process.platform} ${process.arch}`,
+      memoryGiB: Math.round(totalmem() / 1024 ** 3),
+    },
+    options: { ...options, out: undefined } as BenchResults['options'],
+    sections: {},
+    goals: [],
+  };
   const context: BenchContext = {
     options,
     log,
     workDir,
+    results: results.sections,
     environment: () => (environment ??= (log('starting Azurite, the identity endpoint, the Graph emulators and the dev token issuer'), startBenchEnvironment(options.graphLatenciesMs))),
     facade: async (name, graphLatencyMs, facadeOptions) => {
       let facade = facades.get(name);
@@ -65,21 +81,6 @@ async function main(): Promise<void> {
     },
   };
 
-  const results: BenchResults = {
-    quick: options.quick,
-    date: new Date().toISOString(),
-    commit: commitOf(),
-    machine: {
-      cores: cpus().length,
-      cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
-      node: process.version,
-      platform: `${process.platform} ${process.arch}`,
-      memoryGiB: Math.round(totalmem() / 1024 ** 3),
-    },
-    options: { ...options, out: undefined } as BenchResults['options'],
-    sections: {},
-    goals: [],
-  };
   delete (results.options as { out?: unknown }).out;
   try {
     for (const section of selected) {

@@ -54,7 +54,7 @@ export const localHostSection = defineSection<LocalHostResult>({
     try {
       probes.push(await startProbe('localHost'), await startProbe('bare'));
       if (options.baselineCheckout) probes.push(await startProbe('localHost', options.baselineCheckout));
-      const requests = Math.max(2_000, options.cpuCreates);
+      const requests = Math.max(1_000, options.cpuCreates);
       const perRound = Math.ceil(requests / rounds);
       const connections = 10;
       for (const target of probes) await load({ url: target.url, token: 'none', body: uniqueGroup, connections, durationSeconds: options.warmupSeconds });

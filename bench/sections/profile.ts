@@ -3,34 +3,36 @@
  * (bench/support/profilerHook.mjs), started after a warm-up and stopped after a fixed number of
  * creates, aggregated by package and module (bench/support/profile.ts) and divided by the creates.
  */
-import { copyFileSync, existsSync, readFileSync } from 'node:fs';
+import { copyFileSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import type { SourceMapPayload } from 'node:module';
 import type { HostProcess } from '../../test/support/stack';
 import { uniqueGroup } from '../support/environment';
 import { load, requireAllCreated } from '../support/load';
 import { cpuMs } from '../support/proc';
-import { bundleSources, splitProfile, type CpuProfile, type ProfileSplit } from '../support/profile';
+import { bundleSourcesIn, splitProfile, type CpuProfile, type ProfileSplit } from '../support/profile';
 import { defineSection, ms, thousands } from '../support/section';
+import type { CpuResult } from './cpu';
 
 export interface ProfileResult {
   creates: number;
   connections: number;
   graphLatencyMs: number;
   samplingIntervalUs: number;
-  /**
-   * The profiled process's CPU per create over the profiled creates, from /proc (profiler
-   * included). The samples count wall time on the main thread while it is not idle, which a busy
-   * machine stretches; their shares are applied to this figure to give ms per create.
-   */
+  /** The profiled process's CPU per create over the profiled creates, from /proc (the profiler's own cost included). */
   procMsPerCreate: number;
+  /**
+   * What the shares are applied to: the CPU section's figure of this run (no profiler running),
+   * else the profiled process's. The samples count wall time on the main thread while it is not
+   * idle, which a busy machine stretches, so only their shares are used.
+   */
+  basisMsPerCreate: number;
+  basis: 'cpu section' | 'profiled process';
   /** What the samples add up to per create (main thread, idle excluded). */
   sampledMsPerCreate: number;
   components: { component: string; share: number; msPerCreate: number }[];
 }
 
-const bundlePath = resolve('dist/index.mjs');
+const bundleFolder = resolve('dist');
 /** Components below this share of a create are summed into one row. */
 const smallestRowMs = 0.02;
 
@@ -65,20 +67,20 @@ export const profileSection = defineSection<ProfileResult>({
       await toggleProfiler(facade.host, facade.pid, 'bench-profiler: written');
       if (options.profileOut) copyFileSync(profileFile, options.profileOut);
       const profile = JSON.parse(readFileSync(profileFile, 'utf8')) as CpuProfile;
-      const mapFile = `${bundlePath}.map`;
-      const sources = existsSync(mapFile)
-        ? bundleSources(pathToFileURL(bundlePath).href, JSON.parse(readFileSync(mapFile, 'utf8')) as SourceMapPayload)
-        : undefined;
-      const split: ProfileSplit = splitProfile(profile, run.requests, sources, resolve('.'));
+      const split: ProfileSplit = splitProfile(profile, run.requests, bundleSourcesIn(bundleFolder), resolve('.'));
       const procMsPerCreate = (cpuAfter - cpuBefore) / run.requests;
+      const measured = (context.results.cpu as CpuResult | undefined)?.facadeMsPerCreate;
+      const basisMsPerCreate = measured ?? procMsPerCreate;
       return {
         creates: run.requests,
         connections: options.cpuConnections,
         graphLatencyMs,
         samplingIntervalUs: 1000,
         procMsPerCreate,
+        basisMsPerCreate,
+        basis: measured === undefined ? 'profiled process' : 'cpu section',
         sampledMsPerCreate: split.msPerCreate,
-        components: split.components.map(({ component, share }) => ({ component, share, msPerCreate: share * procMsPerCreate })),
+        components: split.components.map(({ component, share }) => ({ component, share, msPerCreate: share * basisMsPerCreate })),
       };
     } finally {
       await context.stopFacade('profiled');
@@ -91,9 +93,9 @@ export const profileSection = defineSection<ProfileResult>({
     const percent = (share: number) => `${(share * 100).toFixed(0)}%`;
     return [
       {
-        figure: 'profiled facade CPU per create, split by the samples below',
-        value: ms(result.procMsPerCreate, 2),
-        against: `/proc, profiler running; ${thousands(result.creates)} creates, ${result.connections} callers, Graph at ${result.graphLatencyMs} ms, sampled every ${result.samplingIntervalUs} µs`,
+        figure: 'facade CPU per create, split by the profile’s samples below',
+        value: ms(result.basisMsPerCreate, 2),
+        against: `${result.basis === 'cpu section' ? 'the CPU figure above' : 'the profiled process, /proc'}; profiled: ${thousands(result.creates)} creates, ${result.connections} callers, Graph at ${result.graphLatencyMs} ms, every ${result.samplingIntervalUs} µs (that process ${ms(result.procMsPerCreate, 2)} per create with the profiler)`,
       },
       ...shown.map((component) => ({ figure: `  ${component.component}`, value: ms(component.msPerCreate, 2), against: percent(component.share) })),
       ...(rest.length > 0 ? [{ figure: `  ${rest.length} more, each under ${ms(smallestRowMs, 2)}`, value: ms(restMs, 2), against: percent(rest.reduce((sum, component) => sum + component.share, 0)) }] : []),

@@ -57,12 +57,12 @@ const full: Omit<BenchOptions, 'only' | 'out' | 'profileOut' | 'baselineCheckout
 
 const quick: Partial<BenchOptions> = {
   quick: true,
-  loadSeconds: 2,
+  loadSeconds: 1.5,
   warmupSeconds: 1,
-  cpuCreates: 2_000,
-  profileCreates: 2_000,
+  cpuCreates: 1_000,
+  profileCreates: 1_000,
   coldStartRuns: 5,
-  memoryRequests: 4_000,
+  memoryRequests: 2_500,
   tokenVerifications: 1_000,
 };
 

@@ -12,7 +12,9 @@
  * (parsing a request as it arrives, the event loop's own callbacks) stays with Node's internals.
  * Idle samples are not CPU and are left out.
  */
+import { existsSync, readFileSync } from 'node:fs';
 import { SourceMap, type SourceMapPayload } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 export interface CallFrame {
   functionName: string;
@@ -136,22 +138,37 @@ export function componentOfSource(source: string, inBundle: boolean, projectRoot
   return { name: path.startsWith('/') ? 'other, outside the project' : `other: ${path}`, owns: true };
 }
 
-/** Maps positions in the bundle back to their sources. */
+/** Maps positions in the bundle (its entry and its chunks) back to their sources. */
 export interface BundleSources {
-  /** The bundle's URL as frames name it (`file:///…/dist/index.mjs`). */
-  url: string;
+  /** Whether a frame's URL is a file of the bundle. */
+  owns(url: string): boolean;
   /** The original source of a 0-based position, or undefined when the map has none. */
-  sourceAt(line: number, column: number): string | undefined;
+  sourceAt(url: string, line: number, column: number): string | undefined;
 }
 
+const originalSource = (map: SourceMap | undefined, line: number, column: number) =>
+  (map?.findEntry(line, column) as { originalSource?: string } | undefined)?.originalSource;
+
+/** One bundled file and its source map. */
 export function bundleSources(url: string, map: SourceMapPayload): BundleSources {
   const sourceMap = new SourceMap(map);
+  return { owns: (candidate) => candidate === url, sourceAt: (_url, line, column) => originalSource(sourceMap, line, column) };
+}
+
+/** Every `.mjs` file under `folder` (the entry and `chunks/`), each with the `.map` beside it, read when first needed. */
+export function bundleSourcesIn(folder: string): BundleSources {
+  const prefix = `${pathToFileURL(folder).href}/`;
+  const maps = new Map<string, SourceMap | undefined>();
+  const mapOf = (url: string) => {
+    if (!maps.has(url)) {
+      const file = `${fileURLToPath(url)}.map`;
+      maps.set(url, existsSync(file) ? new SourceMap(JSON.parse(readFileSync(file, 'utf8')) as SourceMapPayload) : undefined);
+    }
+    return maps.get(url);
+  };
   return {
-    url,
-    sourceAt: (line, column) => {
-      const entry = sourceMap.findEntry(line, column) as { originalSource?: string };
-      return entry.originalSource;
-    },
+    owns: (url) => url.startsWith(prefix) && url.endsWith('.mjs'),
+    sourceAt: (url, line, column) => originalSource(mapOf(url), line, column),
   };
 }
 
@@ -174,8 +191,8 @@ export function splitProfile(profile: CpuProfile, creates: number, bundle: Bundl
     const frame = node.callFrame;
     if (frame.functionName in special && frame.url === '') {
       found = special[frame.functionName]!;
-    } else if (bundle && frame.url === bundle.url) {
-      const source = bundle.sourceAt(frame.lineNumber, frame.columnNumber);
+    } else if (bundle?.owns(frame.url)) {
+      const source = bundle.sourceAt(frame.url, frame.lineNumber, frame.columnNumber);
       found = source === undefined ? { name: components.unmapped, owns: true } : componentOfSource(source, true, projectRoot);
     } else {
       found = componentOfSource(frame.url, false, projectRoot);

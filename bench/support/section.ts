@@ -32,6 +32,8 @@ export interface BenchContext {
   /** A facade process by name, started on first use against the Graph of that latency. */
   facade(name: string, graphLatencyMs: number, options?: FacadeOptions): Promise<Facade>;
   stopFacade(name: string): Promise<void>;
+  /** The results of the sections that ran before, by key. */
+  results: Readonly<Record<string, unknown>>;
   /** Empties a facade's audit table between measured runs (bench/support/janitor.ts says why). */
   trim(facade: Facade): Promise<void>;
 }
