@@ -22,7 +22,7 @@ export function figuresMarkdown(results: BenchResults): string {
   if (results.quick) {
     lines.push(
       '',
-      '> **Quick run** (`npm run bench -- --quick`): runs of a few seconds and a 2,500-request memory run, made to check the benchmark itself.',
+      '> **Quick run** (`npm run bench -- --quick`): runs of a few seconds and a 1,500-request memory run, made to check the benchmark itself.',
       '> They show the shape of the figures, not the service\'s: `npm run bench` on a quiet machine replaces them.',
     );
   }

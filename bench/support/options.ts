@@ -62,7 +62,7 @@ const quick: Partial<BenchOptions> = {
   cpuCreates: 1_000,
   profileCreates: 1_000,
   coldStartRuns: 5,
-  memoryRequests: 2_500,
+  memoryRequests: 1_500,
   tokenVerifications: 1_000,
 };
 
