@@ -6,12 +6,24 @@
  *   npm run bench:tokens [-- 100]
  */
 import { execFile } from 'node:child_process';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { startIdentityEndpoint } from '../dev/identityEndpoint';
 
-const concurrency = Number(process.argv[2] ?? 100);
+export interface TokenSide {
+  side: 'plain' | 'cached';
+  identityRequests: number;
+  ms: number;
+}
 
-async function child(): Promise<void> {
+export interface TokenRequestsResult {
+  concurrency: number;
+  plain: TokenSide;
+  cached: TokenSide;
+}
+
+async function child(concurrency: number): Promise<void> {
   const { ManagedIdentityCredential } = await import('@azure/identity');
   const { CachedTokenProvider } = await import('../shared/identity/tokenProvider');
   const credential = new ManagedIdentityCredential();
@@ -28,25 +40,34 @@ async function child(): Promise<void> {
   process.stdout.write(JSON.stringify({ ms: performance.now() - started }));
 }
 
-async function main(): Promise<void> {
+const script = fileURLToPath(import.meta.url);
+
+/** Both sides, each in a fresh process, against a local identity endpoint answering in 50 ms. */
+export async function measureTokenRequests(concurrency: number): Promise<TokenRequestsResult> {
   const identity = await startIdentityEndpoint();
   identity.setFault({ kind: 'slow', delayMs: 50 });
   try {
-    const run = async (side: 'plain' | 'cached') => {
+    const run = async (side: 'plain' | 'cached'): Promise<TokenSide> => {
       const before = identity.requestCount;
-      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'bench/tokenRequests.ts', String(concurrency)], {
+      const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', script, String(concurrency)], {
         env: { ...process.env, BENCH_CHILD: '1', BENCH_SIDE: side, IDENTITY_ENDPOINT: identity.endpoint, IDENTITY_HEADER: identity.identityHeader },
       });
       return { side, identityRequests: identity.requestCount - before, ms: Math.round((JSON.parse(stdout) as { ms: number }).ms) };
     };
-    const plain = await run('plain');
-    const cached = await run('cached');
-    console.log(`token requests for ${concurrency} concurrent callers on a cold instance (identity endpoint answers in 50 ms)`);
-    console.table([plain, cached]);
-    console.log(`identity requests, plain / single-flight: ${plain.identityRequests} / ${cached.identityRequests} = ${(plain.identityRequests / cached.identityRequests).toFixed(1)}x`);
+    return { concurrency, plain: await run('plain'), cached: await run('cached') };
   } finally {
     await identity.close();
   }
 }
 
-await (process.env.BENCH_CHILD ? child() : main());
+async function main(concurrency: number): Promise<void> {
+  const { plain, cached } = await measureTokenRequests(concurrency);
+  console.log(`token requests for ${concurrency} concurrent callers on a cold instance (identity endpoint answers in 50 ms)`);
+  console.table([plain, cached]);
+  console.log(`identity requests, plain / single-flight: ${plain.identityRequests} / ${cached.identityRequests} = ${(plain.identityRequests / cached.identityRequests).toFixed(1)}x`);
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === script) {
+  const concurrency = Number(process.argv[2] ?? 100);
+  await (process.env.BENCH_CHILD ? child(concurrency) : main(concurrency));
+}

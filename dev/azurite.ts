@@ -15,6 +15,8 @@ export interface RunningAzurite {
   port: number;
   /** The queue service's port. */
   queuePort: number;
+  /** Azurite's process (its CPU and memory are read from /proc by the benchmark). */
+  pid: number | undefined;
   /** Value for `AuditStorage`: the table and queue endpoints of the development account. */
   connectionString: string;
   /** Stops the process (in-memory data is gone with it). */
@@ -113,6 +115,7 @@ export async function startAzurite(attempts = 3): Promise<RunningAzurite> {
     return {
       port: ports.Table,
       queuePort: ports.Queue,
+      pid: child.pid,
       connectionString:
         `DefaultEndpointsProtocol=http;AccountName=${account};AccountKey=${accountKey};` +
         `TableEndpoint=http://127.0.0.1:${ports.Table}/${account};QueueEndpoint=http://127.0.0.1:${ports.Queue}/${account};`,

@@ -43,6 +43,8 @@ export interface GraphEmulatorOptions {
   pageSize?: number;
   /** Requests the log keeps, the most recent ones (default `requestLogLimit`, 1,000). */
   requestLogLimit?: number;
+  /** How long Graph takes to answer: every answer to a Graph request waits this long (default 0). */
+  latencyMs?: number;
 }
 
 export interface GraphEmulator {
@@ -369,6 +371,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     });
   }
 
+  const latencyMs = options.latencyMs ?? 0;
+  const answerLatency = () => (latencyMs > 0 ? new Promise((resolve) => setTimeout(resolve, latencyMs)) : undefined);
+
   async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string, record: ReceivedRequest): Promise<void> {
     const ids: CallIds = { requestId: randomUUID(), clientRequestId: String(request.headers['client-request-id'] ?? randomUUID()) };
     const correlation = { 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId };
@@ -377,6 +382,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       caller = await authorize(request);
     } catch (error) {
       const failure = error instanceof GraphFailure ? error : new GraphFailure(500, 'generalException', 'failure');
+      await answerLatency();
       sendJson(response, failure.status, errorBody(failure.code, failure.message, ids), correlation);
       return;
     }
@@ -386,6 +392,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       ids,
     );
     if (outcome.kind === 'hang') return; // the socket stays open until the caller gives up or the emulator closes
+    await answerLatency();
     if (outcome.kind === 'reset') {
       request.socket.destroy();
       return;

@@ -87,31 +87,48 @@ function readBody(request: IncomingMessage, limit: number, discardLimit: number)
   });
 }
 
+/** A function's response headers as the plain object `writeHead` takes: names in lower case, repeats joined. */
+function plainHeaders(init: HttpResponseInit['headers'] | Headers | undefined): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    headers[key] = key in headers ? `${headers[key]}, ${value}` : value;
+  };
+  if (!init) return headers;
+  if (Array.isArray(init)) for (const [name, value] of init as [string, string][]) add(name, value);
+  else if (typeof (init as Headers).forEach === 'function') (init as Headers).forEach((value, name) => add(name, value));
+  else for (const [name, value] of Object.entries(init as Record<string, string>)) add(name, String(value));
+  return headers;
+}
+
+/**
+ * Writes the function's answer: headers as one plain object, a JSON or text body as a string
+ * (Node sends it with the headers in one write), `Date` left to Node's own cached value.
+ */
 async function writeResult(result: HttpResponseInit | HttpResponseType | void, response: ServerResponse, closeAfter: boolean) {
   let status = 200;
-  const headers = new Headers();
-  let body: Buffer = Buffer.alloc(0);
+  let headers: Record<string, string> = {};
+  let body: string | Uint8Array = '';
   if (result instanceof HttpResponse) {
     status = result.status;
-    result.headers.forEach((value, name) => headers.set(name, value));
-    body = Buffer.from(await result.arrayBuffer());
+    headers = plainHeaders(result.headers);
+    body = new Uint8Array(await result.arrayBuffer());
   } else if (result) {
     status = result.status ?? 200;
-    new Headers(result.headers as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => headers.set(name, value));
+    headers = plainHeaders(result.headers);
     if (result.jsonBody !== undefined) {
-      body = Buffer.from(JSON.stringify(result.jsonBody));
-      if (!headers.has('content-type')) headers.set('content-type', 'application/json');
+      body = JSON.stringify(result.jsonBody) ?? '';
+      headers['content-type'] ??= 'application/json';
     } else if (typeof result.body === 'string') {
-      body = Buffer.from(result.body);
-      if (!headers.has('content-type')) headers.set('content-type', 'text/plain; charset=utf-8');
+      body = result.body;
+      headers['content-type'] ??= 'text/plain; charset=utf-8';
     } else if (result.body instanceof Uint8Array) {
-      body = Buffer.from(result.body);
+      body = result.body;
     }
   }
-  headers.set('content-length', String(body.length));
-  headers.set('date', new Date().toUTCString());
-  if (closeAfter) headers.set('connection', 'close');
-  response.writeHead(status, Object.fromEntries(headers.entries()));
+  headers['content-length'] = String(typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength);
+  if (closeAfter) headers.connection = 'close';
+  response.writeHead(status, headers);
   response.end(body);
 }
 
@@ -127,7 +144,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const prefix = `/${(options.routePrefix ?? 'api').replace(/^\/|\/$/g, '')}/`;
   const table = routeTable(options.definitions);
   const logHandler = options.logHandler ?? consoleLogHandler();
-  let origin = '';
+  /** `127.0.0.1:{port}`, for a request without a usable Host header. */
+  let ownHost = '';
 
   /** The local host's own refusal of a path no function may see (as the Functions host refuses it). */
   async function refuseMalformedPath(incoming: IncomingMessage, response: ServerResponse, url: URL, receivedAt: number) {
@@ -153,7 +171,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
 
   async function handle(incoming: IncomingMessage, response: ServerResponse, bodyRefused: boolean) {
     const receivedAt = Date.now();
-    const url = requestUrl(incoming, new URL(origin).host);
+    const url = requestUrl(incoming, ownHost);
     const method = (incoming.method ?? 'GET').toUpperCase();
     const pathname = `${url.pathname.replace(/\/$/, '')}/`;
     const below = pathname.toLowerCase().startsWith(prefix) ? url.pathname.slice(prefix.length) : undefined;
@@ -206,7 +224,7 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   const running = await listenOnLoopback((incoming, response) => {
     handle(incoming, response, false).catch(() => response.destroy());
   }, options.port ?? 0);
-  origin = running.origin;
+  ownHost = new URL(running.origin).host;
 
   // `Expect: 100-continue` with a body declared past the limit: answer without asking for the body.
   running.server.on('checkContinue', (incoming: IncomingMessage, response: ServerResponse) => {

@@ -1,11 +1,15 @@
 import type { InvocationContext, Timer } from '@azure/functions';
 import { operationDefinitions } from '../shared/operations/registerOperation';
 import { registerTimer } from '../shared/operations/registry';
-import { reconcile, type ReconcileSummary } from '../shared/reconciliation/reconcile';
+import type { ReconcileSummary } from '../shared/reconciliation/reconcile';
 import { getRuntime } from '../shared/runtime';
+
+// A create never needs it: loaded on the timer's first run, not at cold start.
+let reconciliation: Promise<typeof import('../shared/reconciliation/reconcile')> | undefined;
 
 /** Every 5 minutes: settle audit records left `pending` or `unknown` by reading what Graph holds (it never creates). */
 export async function reconcileAuditRecords(_timer: Timer | undefined, context: InvocationContext): Promise<ReconcileSummary> {
+  const { reconcile } = await (reconciliation ??= import('../shared/reconciliation/reconcile'));
   const runtime = getRuntime();
   const summary = await reconcile(runtime, operationDefinitions, {
     olderThanMs: runtime.settings.reconcileAfterMinutes * 60_000,

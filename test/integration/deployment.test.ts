@@ -1,5 +1,7 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseRouteTemplate, routesOverlap } from '../../shared/http/routes';
 import { azdPackageFiles, runUnderWorker, stageApp, type StagedApp, type WorkerRun } from '../support/functionsHost';
@@ -46,8 +48,10 @@ beforeAll(async () => {
 afterAll(() => app?.remove());
 
 describe('the deployment package (azure.yaml dist: dist, as azd packs it)', () => {
-  it('holds the bundle, host.json and package.json, nothing else', () => {
-    expect(packed).toEqual(['host.json', 'index.mjs', 'package.json']);
+  it('holds the bundle and its chunks, host.json and package.json, nothing else (no source maps)', () => {
+    const chunks = readdirSync(join(dist, 'chunks')).filter((name) => name.endsWith('.mjs')).map((name) => `chunks/${name}`);
+    expect(chunks.length).toBeGreaterThan(0);
+    expect(packed).toEqual([...chunks, 'host.json', 'index.mjs', 'package.json'].sort());
   });
 
   it('has a package.json whose main is the bundle, an ES module with nothing to install', () => {
@@ -145,6 +149,21 @@ describe('the package under the Functions worker (stand-in @azure/functions-core
     expect(wrongMethod.status).toBe(405);
     expect(wrongMethod.headers.allow).toBe('POST');
     expect(JSON.parse(wrongMethod.body)).toMatchObject({ error: { code: 'MethodNotAllowed' } });
+  });
+
+  it('loads what the bundle imports on first use from the package alone: the OpenAPI generator and reconciliation', () => {
+    const script = [
+      `const app = await import(${JSON.stringify(pathToFileURL(join(app.folder, 'index.mjs')).href)});`,
+      "const swagger = await app.swaggerJson({ url: 'https://func-api-contoso.azurewebsites.net/api/swagger.json' });",
+      'const logs = [];',
+      "const summary = await app.reconcileAuditRecords(undefined, { info: (line) => logs.push(line), warn: (line) => logs.push(line) }).catch((error) => ({ error: error.message }));",
+      'process.stdout.write(JSON.stringify({ status: swagger.status, swagger: swagger.jsonBody.swagger, reconciled: summary }));',
+    ].join('\n');
+    const output = execFileSync(process.execPath, ['--input-type=module', '-e', script], { cwd: app.folder, encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    const result = JSON.parse(output) as { status: number; swagger: string; reconciled: { errors?: string[] } };
+    expect(result).toMatchObject({ status: 200, swagger: '2.0' });
+    // Reconciliation's own module loaded and ran: without storage settings each operation stops at the audit store.
+    expect(result.reconciled.errors?.join('\n')).toMatch(/audit storage|AuditStorage/i);
   });
 
   it('an operation runs its pipeline under the worker: without settings it refuses, Graph-shaped, with one log line', () => {

@@ -64,3 +64,26 @@ describe('every fault step with commit carries the request out exactly once', ()
     expect(graph.connectorGroups()).toHaveLength(1);
   });
 });
+
+describe('an answer latency ({ latencyMs }), as a slower Graph', () => {
+  it('makes every Graph answer wait, refusals included, and never the control routes', async () => {
+    const slow = await startGraphEmulator({ latencyMs: 150 });
+    try {
+      const timed = async (path: string, init: RequestInit) => {
+        const started = performance.now();
+        const response = await call(`${slow.baseUrl}${path}`, init);
+        return { status: response.status, ms: performance.now() - started };
+      };
+      const json = { authorization: 'Bearer any', 'content-type': 'application/json' };
+      const created = await timed('/v1.0/external/connections', { method: 'POST', headers: json, body: JSON.stringify({ id: 'slowgraph', name: 'Slow' }) });
+      const conflict = await timed('/v1.0/external/connections', { method: 'POST', headers: json, body: JSON.stringify({ id: 'slowgraph', name: 'Slow' }) });
+      const unauthenticated = await timed('/v1.0/external/connections/slowgraph', { method: 'GET' });
+      const control = await timed('/_emulator/faults', { method: 'GET' });
+      expect([created.status, conflict.status, unauthenticated.status, control.status]).toEqual([201, 409, 401, 200]);
+      for (const answer of [created, conflict, unauthenticated]) expect(answer.ms).toBeGreaterThanOrEqual(145);
+      expect(control.ms).toBeLessThan(145);
+    } finally {
+      await slow.close();
+    }
+  });
+});

@@ -46,6 +46,6 @@ process.stdout.write(
     results,
     systemLogs: core.systemLogs,
   }),
-  // The library's HTTP stream proxy keeps a server listening, as it does under the worker.
+  // The programming model's HTTP proxy (streaming) would keep the process alive.
   () => process.exit(0),
 );

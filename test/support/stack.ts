@@ -17,12 +17,14 @@ export interface HostProcess {
 
 /**
  * Runs `dev/start.ts` (what `npm start` runs) as a child process and waits for its API line.
- * `entry` is the module whose `functionDefinitions` it serves (default the built app).
+ * `entry` is the module whose `functionDefinitions` it serves (default the built app); `cwd` the
+ * checkout it runs from (default this one; the benchmark compares with another).
  */
-export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000, entry = 'dist/index.mjs'): Promise<HostProcess> {
+export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000, entry = 'dist/index.mjs', cwd?: string): Promise<HostProcess> {
   const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts', entry], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOCAL_HOST_QUIET: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    ...(cwd ? { cwd } : {}),
   });
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));

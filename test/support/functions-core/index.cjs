@@ -72,55 +72,47 @@ function registrations() {
   return functions.map(({ metadata }) => ({ name: metadata.name, bindings: metadata.bindings, retryOptions: metadata.retryOptions }));
 }
 
-/** The worker's capabilities, asked of the programming model once, as the worker does at start-up. */
-let capabilities;
-async function workerCapabilities() {
-  capabilities ??= programmingModel && typeof programmingModel.getCapabilities === 'function' ? await programmingModel.getCapabilities({}) : {};
-  return capabilities;
+/** The programming model's HTTP proxy (`HttpUri`), asked for once as the worker asks at start; null when the app does not stream. */
+let httpUri;
+
+async function streamingUri() {
+  if (httpUri === undefined) {
+    const capabilities = programmingModel.getCapabilities ? await programmingModel.getCapabilities({}) : {};
+    httpUri = capabilities.HttpUri ?? null;
+  }
+  return httpUri;
 }
 
 /**
- * With HTTP streaming on (`HttpUri` among the capabilities) the host does not put the request in
- * the invocation: it sends it to the library's proxy with the invocation id, and reads the answer
- * from there; headers and route parameters travel in the trigger metadata.
+ * With HTTP streaming (`app.setup({ enableHttpStream: true })`) the host does not put the request
+ * in the invocation: it sends it to the app's proxy with `x-ms-invocation-id`, and reads the
+ * answer from there. Resolves with that answer as `RpcHttpData`.
  */
-function sendThroughProxy(httpUri, invocationId, rpcHttp) {
-  const url = new URL(rpcHttp.url);
-  const target = new URL(`${url.pathname}${url.search}`, httpUri);
+function sendThroughProxy(uri, invocationId, rpcHttp) {
   return new Promise((resolve, reject) => {
+    const target = new URL(rpcHttp.url);
     const request = http.request(
-      target,
+      new URL(`${target.pathname}${target.search}`, uri),
       {
         method: rpcHttp.method,
-        headers: {
-          ...(rpcHttp.headers ?? {}),
-          'x-ms-invocation-id': invocationId,
-          'x-forwarded-host': url.host,
-          'x-forwarded-proto': url.protocol.replace(/:$/, ''),
-        },
+        // As the host forwards a request: where it was sent, and which invocation it belongs to.
+        headers: { ...rpcHttp.headers, 'x-forwarded-host': target.host, 'x-forwarded-proto': target.protocol.slice(0, -1), 'x-ms-invocation-id': invocationId },
       },
       (response) => {
         const chunks = [];
         response.on('data', (chunk) => chunks.push(chunk));
-        response.on('end', () =>
-          resolve({
-            statusCode: String(response.statusCode),
-            headers: Object.fromEntries(Object.entries(response.headers).filter(([name]) => name !== 'x-ms-invocation-id').map(([name, value]) => [name, String(value)])),
-            body: { bytes: Buffer.concat(chunks) },
-          }),
-        );
+        response.on('end', () => {
+          const headers = {};
+          for (const [name, value] of Object.entries(response.headers)) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+          resolve({ statusCode: String(response.statusCode), headers, body: { bytes: Buffer.concat(chunks) } });
+        });
         response.on('error', reject);
       },
     );
     request.on('error', reject);
-    request.end(rpcHttp.body?.string ?? undefined);
+    const body = rpcHttp.body?.string ?? (rpcHttp.body?.bytes ? Buffer.from(rpcHttp.body.bytes) : undefined);
+    request.end(body);
   });
-}
-
-function streamTriggerMetadata(rpcHttp) {
-  const metadata = { Headers: { json: JSON.stringify(rpcHttp.headers ?? {}) }, Query: { json: JSON.stringify(rpcHttp.query ?? {}) } };
-  for (const [name, value] of Object.entries(rpcHttp.params ?? {})) metadata[name] = { string: value };
-  return metadata;
 }
 
 /**
@@ -132,17 +124,24 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
   if (!entry) throw new Error(`No function "${functionName}" is registered`);
   if (!programmingModel) throw new Error('No programming model was set');
   const invocationId = randomUUID();
-  const { HttpUri: httpUri } = await workerCapabilities();
-  const rpcHttp = inputData.find((binding) => binding.data && binding.data.http)?.data.http;
-  const streamed = httpUri && rpcHttp ? sendThroughProxy(httpUri, invocationId, rpcHttp) : undefined;
   const logs = [];
+  const rpcHttp = inputData.find((input) => input.data?.http)?.data.http;
+  const uri = rpcHttp ? await streamingUri() : null;
+  if (uri) {
+    // A streamed request's headers and route parameters reach the library as trigger metadata.
+    const params = Object.fromEntries(Object.entries(rpcHttp.params ?? {}).map(([name, value]) => [name, { string: value }]));
+    triggerMetadata = { ...triggerMetadata, ...params, Headers: { json: JSON.stringify(rpcHttp.headers ?? {}) } };
+  }
   const coreContext = {
     invocationId,
-    request: { invocationId, functionId: functionName, inputData, triggerMetadata: streamed ? { ...streamTriggerMetadata(rpcHttp), ...triggerMetadata } : triggerMetadata },
+    request: { invocationId, functionId: functionName, inputData, triggerMetadata },
     metadata: { ...entry.metadata, bindings: entry.metadata.bindings },
     state: undefined,
     log: (level, category, message) => logs.push({ level, category, message }),
   };
+  const proxied = uri ? sendThroughProxy(uri, invocationId, rpcHttp) : undefined;
+  // Not awaited here: the answer comes once the function has run and its response is written.
+  proxied?.catch(() => undefined);
   const model = await programmingModel.getInvocationModel(coreContext);
   const { context, inputs } = await model.getArguments();
   const hookData = {};
@@ -163,8 +162,7 @@ async function invoke(functionName, inputData, triggerMetadata = {}) {
   coreContext.state = undefined;
   if (post.error) throw post.error;
   const response = await model.getResponse(context, post.result);
-  // Streamed: the answer went back over the proxy; it is reported as the invocation's http return value.
-  if (streamed) return { response: { ...response, returnValue: { http: await streamed } }, logs, streamed: true };
+  if (proxied) response.returnValue = { http: await proxied };
   return { response, logs };
 }
 
