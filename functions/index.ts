@@ -5,7 +5,9 @@
 import './createExternalConnection';
 import './createExternalGroup';
 import './createExternalGroupMember';
+import './addExternalGroupMembersInBulk';
 import './createConnectorGroup';
+import './bulkJobs';
 import './health';
 import './openapi';
 import './reconcile';

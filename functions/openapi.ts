@@ -2,8 +2,8 @@ import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { publicBaseUrlFrom, type Environment } from '../shared/config';
 import { isLoopbackHost } from '../shared/http/loopback';
 import type { DocumentTarget } from '../shared/openapi/documents';
-import type { OperationDefinition } from '../shared/operations/operation';
-import { operationDefinitions } from '../shared/operations/registerOperation';
+import type { AnyOperation } from '../shared/operations/operation';
+import { allOperationDefinitions } from '../shared/operations/registerOperation';
 import { registerHttp } from '../shared/operations/registry';
 
 /**
@@ -14,8 +14,8 @@ import { registerHttp } from '../shared/operations/registry';
  * and its output is cached for the life of the instance.
  */
 
-/** Every registered create operation (functions/index.ts imports them all before this file). */
-export const documentedOperations: readonly OperationDefinition[] = operationDefinitions;
+/** Every registered operation, creates and bulk ones (functions/index.ts imports them all before this file). */
+export const documentedOperations: readonly AnyOperation[] = allOperationDefinitions;
 
 let generator: Promise<typeof import('../shared/openapi/documents')> | undefined;
 const loadGenerator = () => (generator ??= import('../shared/openapi/documents'));

@@ -8,6 +8,7 @@ export const appRoles = [
   'ExternalGroup.Create',
   'ExternalGroupMember.Create',
   'ConnectorGroup.Create',
+  'Audit.Read',
 ] as const;
 
 export type AppRole = (typeof appRoles)[number];

@@ -1,5 +1,5 @@
 import type { OpenAPIV2, OpenAPIV3 } from 'openapi-types';
-import type { OperationDefinition } from '../operations/operation';
+import type { AnyOperation } from '../operations/operation';
 import { buildModel } from './model';
 import { openApiDocument } from './openapi3';
 import { swaggerDocument } from './swagger2';
@@ -27,9 +27,9 @@ interface Built {
   openApi: OpenAPIV3.Document;
 }
 
-const built = new WeakMap<readonly OperationDefinition[], Built>();
+const built = new WeakMap<readonly AnyOperation[], Built>();
 
-function documentsOf(operations: readonly OperationDefinition[]): Built {
+function documentsOf(operations: readonly AnyOperation[]): Built {
   let documents = built.get(operations);
   if (!documents) {
     const model = buildModel(operations);
@@ -41,14 +41,14 @@ function documentsOf(operations: readonly OperationDefinition[]): Built {
 
 const basePathOf = (target: DocumentTarget) => `${(target.pathPrefix ?? '').replace(/\/+$/, '')}/api`;
 
-export function swaggerFor(operations: readonly OperationDefinition[], target: DocumentTarget): OpenAPIV2.Document {
+export function swaggerFor(operations: readonly AnyOperation[], target: DocumentTarget): OpenAPIV2.Document {
   const { swagger } = documentsOf(operations);
   const { swagger: version, info, host: _host, basePath: _basePath, schemes: _schemes, ...rest } = swagger;
   const where = target.host ? { host: target.host, basePath: basePathOf(target), schemes: [target.scheme ?? 'https'] } : { basePath: basePathOf(target) };
   return { swagger: version, info, ...where, ...rest };
 }
 
-export function openApiFor(operations: readonly OperationDefinition[], target: DocumentTarget): OpenAPIV3.Document {
+export function openApiFor(operations: readonly AnyOperation[], target: DocumentTarget): OpenAPIV3.Document {
   const { openApi } = documentsOf(operations);
   const url = target.host ? `${target.scheme ?? 'https'}://${target.host}${basePathOf(target)}` : basePathOf(target);
   return { ...openApi, servers: [{ url }] };

@@ -1,5 +1,6 @@
 import type Joi from 'joi';
-import type { OperationDefinition } from '../operations/operation';
+import type { AnyOperation, BulkOperationDefinition, HttpOperation } from '../operations/operation';
+import { bulkProgressBody, bulkResultBody } from '../schemas/bulk';
 import { schemaFromJoi, type SchemaObject } from './joiSchema';
 import { pascalCase, sentenceFromName, titleCase } from './text';
 
@@ -28,15 +29,18 @@ export interface ResponseDoc {
 }
 
 export interface OperationDoc {
+  method: 'post' | 'get';
   operationId: string;
   summary: string;
   description: string;
   path: string;
   parameters: ParameterDoc[];
-  /** Name of the request body schema in `ApiModel.schemas`. */
-  requestSchema: string;
-  requestSummary: string;
+  /** Name of the request body schema in `ApiModel.schemas` (POST only). */
+  requestSchema?: string;
+  requestSummary?: string;
   responses: ResponseDoc[];
+  /** `internal`: not offered as an action (a bulk request's status URL, which connectors poll themselves). */
+  visibility?: 'internal';
 }
 
 export interface ApiModel {
@@ -80,18 +84,20 @@ const errorResponses: [status: string, description: string, retry: boolean][] = 
   ['504', 'Microsoft Graph did not answer in time (gatewayTimeout); retry after Retry-After.', true],
 ];
 
-function headerParameters(operation: OperationDefinition): ParameterDoc[] {
+const clientRequestIdParameter: ParameterDoc = {
+  name: 'client-request-id',
+  in: 'header',
+  required: false,
+  description:
+    'Your id for this request (up to 128 printable ASCII characters): returned in the client-request-id header and sent on to Microsoft Graph. One is generated when absent.',
+  summary: 'Client Request ID',
+  visibility: 'advanced',
+  schema: { type: 'string', maxLength: 128 },
+};
+
+function headerParameters(operation: AnyOperation): ParameterDoc[] {
   const headers: ParameterDoc[] = [
-    {
-      name: 'client-request-id',
-      in: 'header',
-      required: false,
-      description:
-        'Your id for this request (up to 128 printable ASCII characters): returned in the client-request-id header and sent on to Microsoft Graph. One is generated when absent.',
-      summary: 'Client Request ID',
-      visibility: 'advanced',
-      schema: { type: 'string', maxLength: 128 },
-    },
+    clientRequestIdParameter,
     {
       name: 'Idempotency-Key',
       in: 'header',
@@ -103,8 +109,20 @@ function headerParameters(operation: OperationDefinition): ParameterDoc[] {
       schema: { type: 'string' },
     },
   ];
+  if (operation.kind === 'bulk') {
+    headers.push({
+      name: 'Prefer',
+      in: 'header',
+      required: false,
+      description:
+        'With respond-async, the request is answered 202 Accepted at once, with a Location URL to poll for the results; without it, one expected to take longer than BULK_ASYNC_AFTER_SECONDS (60 s by default) is answered so too.',
+      summary: 'Prefer',
+      visibility: 'advanced',
+      schema: { type: 'string', enum: ['respond-async'] },
+    });
+  }
   // Teams admin center deployments send it with the connection create (docs/graph-facts.md §1).
-  if (operation.entityType === 'externalConnection') {
+  if (operation.kind !== 'bulk' && operation.entityType === 'externalConnection') {
     headers.push({
       name: 'GraphConnectors-Ticket',
       in: 'header',
@@ -119,7 +137,7 @@ function headerParameters(operation: OperationDefinition): ParameterDoc[] {
 }
 
 /** The Graph versions an operation serves: the values its `version` parameter allows, or the fixed one. */
-export function graphVersionsOf(operation: OperationDefinition): string[] {
+export function graphVersionsOf(operation: HttpOperation): string[] {
   const version = operation.params.version;
   if (!version) return [operation.graphPath.split('/')[1] ?? ''];
   const allowed = (version.describe() as { allow?: unknown[] }).allow ?? [];
@@ -151,9 +169,61 @@ function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: 
   return name;
 }
 
-export function buildModel(operations: readonly OperationDefinition[]): ApiModel {
+const errorResponseDocs = (statuses?: ReadonlySet<string>): ResponseDoc[] =>
+  errorResponses
+    .filter(([status]) => !statuses || statuses.has(status))
+    .map(([status, errorDescription, retry]) => ({
+      status,
+      description: errorDescription,
+      schema: 'GraphError',
+      headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
+    }));
+
+const pollHeaders = {
+  location: { description: 'The status URL: GET it after Retry-After seconds, until it answers 200 with the results.', schema: text('Status URL.') },
+  ...retryAfter,
+};
+
+/** The answers of a bulk request, and of its status URL: 200 with the results, or 202 while it runs. */
+function bulkAnswers(schemas: Record<string, SchemaObject>, accepted: string): ResponseDoc[] {
+  addSchema(schemas, 'BulkResult', schemaFromJoi(bulkResultBody, { direction: 'response', context: {} }));
+  addSchema(schemas, 'BulkProgress', schemaFromJoi(bulkProgressBody, { direction: 'response', context: {} }));
+  return [
+    { status: '200', description: 'Done: one result per item, in the order of the request, and the counts.', schema: 'BulkResult', headers: correlationHeaders },
+    { status: '202', description: accepted, schema: 'BulkProgress', headers: { ...correlationHeaders, ...pollHeaders } },
+  ];
+}
+
+/** The status URL a 202 names, for connectors and callers that poll (not an action of its own). */
+function statusOperation(schemas: Record<string, SchemaObject>): OperationDoc {
+  const statuses = new Set(['401', '403', '404', '500', '503']);
+  return {
+    method: 'get',
+    operationId: 'GetBulkRequestStatus',
+    summary: 'Get the status of a bulk request',
+    description: 'The Location URL of an accepted bulk request: 202 while it runs, then 200 with its results. Only the caller that made it (still holding its app role) or an operator with the app role Audit.Read may read it.',
+    path: '/jobs/{id}',
+    parameters: [
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        description: 'Id of the bulk request, as its Location URL ends.',
+        summary: 'ID',
+        visibility: 'important',
+        schema: { type: 'string' },
+      },
+      clientRequestIdParameter,
+    ],
+    responses: [...bulkAnswers(schemas, 'Still running: its progress; poll again after Retry-After seconds.'), ...errorResponseDocs(statuses)],
+    visibility: 'internal',
+  };
+}
+
+export function buildModel(operations: readonly AnyOperation[]): ApiModel {
   const schemas: Record<string, SchemaObject> = { ...graphErrorSchemas };
   const documented: OperationDoc[] = [];
+  const bulk = operations.filter((operation): operation is BulkOperationDefinition => operation.kind === 'bulk');
   for (const operation of operations) {
     const versions = graphVersionsOf(operation);
     const variesByVersion = 'version' in operation.params;
@@ -165,25 +235,16 @@ export function buildModel(operations: readonly OperationDefinition[]): ApiModel
       const entity = pascalCase(operation.entityType);
       const context = { version };
       const request = schemaFromJoi(operation.body, { direction: 'request', context });
-      const response = schemaFromJoi(operation.body, { direction: 'response', context });
       const requestSchema = addSchema(schemas, `${operationId}Request`, request, firstRequest);
-      const responseSchema = addSchema(schemas, `${entity}${suffix}`, response, firstResponse);
       firstRequest ??= requestSchema;
-      firstResponse ??= responseSchema;
-
-      const route = operation.routes[0].replace('{version}', version);
-      const pathParameters = [...route.matchAll(/\{(\w+)\}/g)].map(([, name]) => pathParameter(name!, operation.params[name!]!));
-      const summary = operation.summary ?? sentenceFromName(operation.name);
-      const description = operation.description ?? `${summary}.`;
-      documented.push({
-        operationId,
-        summary: suffix ? `${summary} in Graph ${version}` : summary,
-        description: `${description} Calls Microsoft Graph ${version}; requires the app role ${operation.role}.`,
-        path: `/${route}`,
-        parameters: [...pathParameters, ...headerParameters(operation)],
-        requestSchema,
-        requestSummary: titleCase(operation.entityType),
-        responses: [
+      let answers: ResponseDoc[];
+      if (operation.kind === 'bulk') {
+        answers = bulkAnswers(schemas, 'Accepted: the request runs in the background; GET the Location URL after Retry-After seconds for its results.');
+      } else {
+        const response = schemaFromJoi(operation.body, { direction: 'response', context });
+        const responseSchema = addSchema(schemas, `${entity}${suffix}`, response, firstResponse);
+        firstResponse ??= responseSchema;
+        answers = [
           {
             status: '201',
             description: 'Created: the entity as Microsoft Graph returned it.',
@@ -193,16 +254,27 @@ export function buildModel(operations: readonly OperationDefinition[]): ApiModel
               'graph-request-id': { description: 'The request-id Microsoft Graph gave its answer.', schema: text('Graph request id.') },
             },
           },
-          ...errorResponses.map(([status, errorDescription, retry]) => ({
-            status,
-            description: errorDescription,
-            schema: 'GraphError',
-            headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
-          })),
-        ],
+        ];
+      }
+
+      const route = operation.routes[0].replace('{version}', version);
+      const pathParameters = [...route.matchAll(/\{(\w+)\}/g)].map(([, name]) => pathParameter(name!, operation.params[name!]!));
+      const summary = operation.summary ?? sentenceFromName(operation.name);
+      const description = operation.description ?? `${summary}.`;
+      documented.push({
+        method: 'post',
+        operationId,
+        summary: suffix ? `${summary} in Graph ${version}` : summary,
+        description: `${description} Calls Microsoft Graph ${version}; requires the app role ${operation.role}.`,
+        path: `/${route}`,
+        parameters: [...pathParameters, ...headerParameters(operation)],
+        requestSchema,
+        requestSummary: operation.kind === 'bulk' ? titleCase(operation.itemsProperty) : titleCase(operation.entityType),
+        responses: [...answers, ...errorResponseDocs()],
       });
     }
   }
+  if (bulk.length > 0) documented.push(statusOperation(schemas));
   return { operations: documented, schemas };
 }
 

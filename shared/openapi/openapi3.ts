@@ -20,10 +20,12 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
       };
     }
     paths[operation.path] = {
-      post: {
+      ...paths[operation.path],
+      [operation.method]: {
         operationId: operation.operationId,
         summary: operation.summary,
         description: operation.description,
+        ...(operation.visibility ? { 'x-ms-visibility': operation.visibility } : {}),
         parameters: operation.parameters.map((parameter) => ({
           name: parameter.name,
           in: parameter.in,
@@ -33,11 +35,15 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
           'x-ms-summary': parameter.summary,
           'x-ms-visibility': parameter.visibility,
         })),
-        requestBody: {
-          required: true,
-          description: 'The entity to create.',
-          content: { 'application/json': { schema: { $ref: `#/components/schemas/${operation.requestSchema}` } } },
-        },
+        ...(operation.requestSchema
+          ? {
+              requestBody: {
+                required: true,
+                description: 'The entity to create.',
+                content: { 'application/json': { schema: { $ref: `#/components/schemas/${operation.requestSchema}` } } },
+              },
+            }
+          : {}),
         responses,
       },
     };

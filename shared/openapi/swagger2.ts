@@ -60,15 +60,8 @@ export function swaggerDocument(model: ApiModel, host: string, scheme: 'https' |
         ),
       };
     }
-    paths[operation.path] = {
-      post: {
-        operationId: operation.operationId,
-        summary: operation.summary,
-        description: operation.description,
-        consumes: ['application/json'],
-        produces: ['application/json'],
-        parameters: [
-          ...operation.parameters.map(parameter),
+    const body: OpenAPIV2.InBodyParameterObject[] = operation.requestSchema
+      ? [
           {
             name: 'body',
             in: 'body',
@@ -77,7 +70,18 @@ export function swaggerDocument(model: ApiModel, host: string, scheme: 'https' |
             'x-ms-summary': operation.requestSummary,
             schema: { $ref: `#/definitions/${operation.requestSchema}` },
           } as OpenAPIV2.InBodyParameterObject,
-        ],
+        ]
+      : [];
+    paths[operation.path] = {
+      ...paths[operation.path],
+      [operation.method]: {
+        operationId: operation.operationId,
+        summary: operation.summary,
+        description: operation.description,
+        ...(operation.visibility ? { 'x-ms-visibility': operation.visibility } : {}),
+        ...(operation.requestSchema ? { consumes: ['application/json'] } : {}),
+        produces: ['application/json'],
+        parameters: [...operation.parameters.map(parameter), ...body],
         responses,
       },
     };

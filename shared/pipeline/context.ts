@@ -3,7 +3,7 @@ import type { AuditKey } from '../audit/auditRecord';
 import type { AuthenticatedCaller } from '../auth/caller';
 import type { Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
-import type { OperationDefinition } from '../operations/operation';
+import type { NamedOperation, OperationDefinition } from '../operations/operation';
 import type { KeyScope } from '../idempotency/idempotencyStore';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import type { Runtime } from '../runtime';
@@ -24,16 +24,21 @@ export interface GraphCall {
 /** The Graph path a call goes to, version included: `/v1.0/external/connections/c1/groups`. */
 export const graphPathOf = (call: GraphCall): string => `/${call.version}${call.path}`;
 
-/** One request's state as it passes along the pipeline; each stage fills in its own part. */
-export interface OperationContext {
-  operation: OperationDefinition;
+/**
+ * One request's state as it passes along the pipeline; each stage fills in its own part. `Op` is
+ * what the stages of this pipeline need to know of the operation (a create, a bulk create, …).
+ */
+export interface OperationContext<Op extends NamedOperation = OperationDefinition> {
+  operation: Op;
   request: HttpRequest;
   invocation: InvocationContext;
   runtime: Runtime;
   correlation: Correlation;
   receivedAt: Date;
-  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS). */
+  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS; bulk: BULK_ASYNC_AFTER_SECONDS). */
   deadlineAt: number;
+  /** The length of that deadline. */
+  deadlineMs: number;
   caller?: AuthenticatedCaller;
   rawBody?: unknown;
   input?: ValidatedInput;
@@ -75,15 +80,21 @@ export interface RecordedAttempt {
 
 export type Next = () => Promise<HttpResponseInit>;
 
-/** A pipeline stage: does its one job, then hands on to the next stage (or answers itself). */
-export type Stage = (context: OperationContext, next: Next) => Promise<HttpResponseInit>;
+/**
+ * A pipeline stage: does its one job, then hands on to the next stage (or answers itself). A stage
+ * that needs less of the operation (`Stage<NamedOperation>`) fits every pipeline.
+ */
+export type Stage<Op extends NamedOperation = OperationDefinition> = (context: OperationContext<Op>, next: Next) => Promise<HttpResponseInit>;
 
-export function requireCaller(context: OperationContext): AuthenticatedCaller {
+/** Any pipeline's context, for what every stage may read. */
+export type AnyContext = OperationContext<NamedOperation>;
+
+export function requireCaller(context: AnyContext): AuthenticatedCaller {
   if (!context.caller) throw new Error(`${context.operation.name}: stage order: the caller is not authenticated yet`);
   return context.caller;
 }
 
-export function requireInput(context: OperationContext): ValidatedInput {
+export function requireInput(context: AnyContext): ValidatedInput {
   if (!context.input) throw new Error(`${context.operation.name}: stage order: input is not validated yet`);
   return context.input;
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { correlationFor } from '../http/correlation';
-import type { OperationDefinition } from '../operations/operation';
+import type { AnyOperation, BulkOperationDefinition, NamedOperation, OperationDefinition } from '../operations/operation';
 import { getRuntime, type Runtime } from '../runtime';
 import { systemClock, type Clock } from '../time/clock';
 import type { OperationContext, Stage } from './context';
@@ -8,6 +8,7 @@ import { auditTrail } from './stages/auditTrail';
 import { acquireToken } from './stages/acquireToken';
 import { authenticate } from './stages/authenticate';
 import { authorize } from './stages/authorize';
+import { bulkRequest } from './stages/bulkRequest';
 import { callGraph } from './stages/callGraph';
 import { idempotency } from './stages/idempotency';
 import { noteExisting } from './stages/noteExisting';
@@ -15,7 +16,7 @@ import { readBody } from './stages/readBody';
 import { respond } from './stages/respond';
 import { validate } from './stages/validate';
 
-/** The order every create request takes; see README "How a request is handled". */
+/** The order every create request takes; see README "How the code is laid out". */
 export const createStages: readonly Stage[] = [
   respond,
   // Callers are checked before their body is read: an unauthenticated caller learns nothing and costs little.
@@ -30,7 +31,31 @@ export const createStages: readonly Stage[] = [
   callGraph,
 ];
 
-function run(stages: readonly Stage[], context: OperationContext, index = 0): ReturnType<Stage> {
+/**
+ * A bulk request: the same checks, then its items are carried out as creates of the item
+ * operation, each with its own audit record (bulkRequest, shared/bulk).
+ */
+export const bulkStages: readonly Stage<BulkOperationDefinition>[] = [
+  respond,
+  authenticate,
+  authorize,
+  readBody,
+  validate,
+  idempotency,
+  acquireToken,
+  bulkRequest,
+];
+
+/** How long an operation's Graph work may take: a create's GRAPH_DEADLINE_MS, a synchronous bulk request's BULK_ASYNC_AFTER_SECONDS. */
+export function deadlineMsOf(operation: NamedOperation & { kind?: string }, settings: Runtime['settings']): number {
+  return operation.kind === 'bulk' ? settings.bulkAsyncAfterMs : settings.graphDeadlineMs;
+}
+
+function stagesOf<Op extends AnyOperation>(operation: Op): readonly Stage<Op>[] {
+  return (operation.kind === 'bulk' ? bulkStages : createStages) as readonly Stage<Op>[];
+}
+
+function run<Op extends NamedOperation>(stages: readonly Stage<Op>[], context: OperationContext<Op>, index = 0): ReturnType<Stage<Op>> {
   const stage = stages[index];
   if (!stage) throw new Error(`${context.operation.name}: the last stage must answer`);
   return stage(context, () => run(stages, context, index + 1));
@@ -53,14 +78,23 @@ function clockOf(runtimeOf: () => Runtime): Clock {
   }
 }
 
-export function createOperationHandler(
-  operation: OperationDefinition,
-  stages: readonly Stage[] = createStages,
+export function createOperationHandler<Op extends AnyOperation = OperationDefinition>(
+  operation: Op,
+  stages: readonly Stage<Op>[] = stagesOf(operation),
+  runtimeOf: () => Runtime = getRuntime,
+): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
+  return createHandler(operation, stages, runtimeOf);
+}
+
+/** A handler running `stages` for any function the pipeline serves (an operation, a bulk request's status). */
+export function createHandler<Op extends NamedOperation & { kind?: string }>(
+  operation: Op,
+  stages: readonly Stage<Op>[],
   runtimeOf: () => Runtime = getRuntime,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
     const receivedAt = new Date(clockOf(runtimeOf).now());
-    const context: OperationContext = {
+    const context: OperationContext<Op> = {
       operation,
       request,
       invocation,
@@ -70,8 +104,11 @@ export function createOperationHandler(
       },
       correlation: correlationFor(request),
       receivedAt,
+      get deadlineMs() {
+        return deadlineMsOf(operation, runtimeOf().settings);
+      },
       get deadlineAt() {
-        return graphDeadlineAt(receivedAt, runtimeOf().settings.graphDeadlineMs);
+        return graphDeadlineAt(receivedAt, deadlineMsOf(operation, runtimeOf().settings));
       },
     };
     return run(stages, context);

@@ -35,22 +35,26 @@ export async function resolveConflict(
   const undecided = (reason: string): ConflictVerdict => (ownAttemptUncertain ? { kind: 'undecided', reason } : { kind: 'notOurs' });
   if (!own.entity) return { kind: 'notOurs' };
 
+  // An attempt of the ask counts as this request's earlier one within the retention; an older one
+  // that is still open may have made the entity all the same, so it is treated as another's.
+  const now = clock.now();
+  const counts = (attempt: OpenAttemptRow) => attempt.recordRowKey !== own.rowKey && attempt.askKey === own.askKey && new Date(attempt.expiresAt).getTime() > now;
+  const given = known ? await known : undefined;
+  // Nothing of this ask was open, and this request's own attempt was answered: Graph's 409 stands
+  // (no read needed; a batch of adds answered 409 costs no table call).
+  if (given && !ownAttemptUncertain && !given.some(counts)) return { kind: 'notOurs' };
+
   let attempts: OpenAttemptRow[];
   try {
     const [index, open] = await Promise.all([
       audit.indexOf(operation.name, own.entity.path),
-      (known ? known.then((rows) => rows ?? audit.openAttempts(operation.name, own.entityKey)) : audit.openAttempts(operation.name, own.entityKey)),
+      given ?? audit.openAttempts(operation.name, own.entityKey),
     ]);
     if (index && index.auditRowKey !== own.rowKey) return { kind: 'notOurs' };
     attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   } catch (error) {
     return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
   }
-
-  // An attempt of the ask counts as this request's earlier one within the retention; an older one
-  // that is still open may have made the entity all the same, so it is treated as another's.
-  const now = clock.now();
-  const counts = (attempt: OpenAttemptRow) => attempt.askKey === own.askKey && new Date(attempt.expiresAt).getTime() > now;
   const sameAsk = attempts.filter(counts);
   const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
   if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };

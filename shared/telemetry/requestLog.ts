@@ -1,4 +1,4 @@
-import type { OperationContext } from '../pipeline/context';
+import type { AnyContext } from '../pipeline/context';
 
 /**
  * The one structured line each request writes, through the invocation context so the Functions
@@ -39,7 +39,7 @@ export interface FailureSummary {
   reason?: string;
 }
 
-export function correlationFields(context: OperationContext): CorrelationFields {
+export function correlationFields(context: AnyContext): CorrelationFields {
   return {
     invocationId: context.invocation.invocationId,
     operation: context.operation.name,
@@ -60,7 +60,7 @@ export function outcomeOf(status: number, graphAnswered: boolean): Outcome {
   return 'failed';
 }
 
-export function requestLogFields(context: OperationContext, status: number, failure?: FailureSummary): RequestLogFields {
+export function requestLogFields(context: AnyContext, status: number, failure?: FailureSummary): RequestLogFields {
   const graphAnswered = context.graphResponse !== undefined && !(context.graphResponse.status >= 200 && context.graphResponse.status < 300);
   return {
     event: requestLogEvent,
@@ -75,7 +75,7 @@ export function requestLogFields(context: OperationContext, status: number, fail
 const maxReasonLength = 300;
 
 /** Writes the request's line: information for successes, warning for 4xx, error for 5xx. */
-export function writeRequestLog(context: OperationContext, status: number, failure?: FailureSummary): RequestLogFields {
+export function writeRequestLog(context: AnyContext, status: number, failure?: FailureSummary): RequestLogFields {
   const fields = requestLogFields(context, status, failure);
   const reason = status >= 500 && failure?.reason ? { reason: failure.reason.slice(0, maxReasonLength) } : {};
   const line = JSON.stringify({ ...fields, ...reason });
@@ -91,6 +91,6 @@ export type LogLevel = 'info' | 'warn' | 'error';
  * Any other line a request writes (a denial, an audit write that failed…): the same JSON shape and
  * correlation fields as the request line, under its own `event` name.
  */
-export function logEvent(context: OperationContext, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
+export function logEvent(context: AnyContext, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
   context.invocation[level](JSON.stringify({ event, ...correlationFields(context), ...fields }));
 }

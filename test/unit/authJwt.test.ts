@@ -125,7 +125,7 @@ describe('a good token', () => {
       id: devIdentities.callerObjectId,
       appId: devIdentities.callerAppId,
       tenantId: devIdentities.tenantId,
-      roles: ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create'],
+      roles: ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create', 'Audit.Read'],
       scopes: [],
     });
   });

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { documentedOperations } from '../../functions/index';
 import { FacadeError, badRequest, graphErrorBody } from '../../shared/errors';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
-import type { OperationDefinition } from '../../shared/operations/operation';
+import type { HttpOperation } from '../../shared/operations/operation';
 import { validateWith } from '../../shared/schemas/validate';
 import { documentedExamples } from '../support/documentedExamples';
 
@@ -63,7 +63,7 @@ const documents = {
 };
 
 interface Documented {
-  operation: OperationDefinition;
+  operation: HttpOperation;
   version: string;
   requestSchema: string;
   path: string;

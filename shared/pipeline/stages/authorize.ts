@@ -1,6 +1,7 @@
 import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { logEvent } from '../../telemetry/requestLog';
+import type { HttpOperation } from '../../operations/operation';
 import { requireCaller, type Stage } from '../context';
 
 /**
@@ -8,7 +9,7 @@ import { requireCaller, type Stage } from '../context';
  * scope for user tokens, and the operation's app role. Otherwise 403 and nothing further happens:
  * the body is not even read.
  */
-export const authorize: Stage = async (context, next) => {
+export const authorize: Stage<Pick<HttpOperation, 'name' | 'role'>> = async (context, next) => {
   const caller = requireCaller(context);
   const denial = denialOf(caller, context.runtime.auth.policy, context.operation.role);
   if (denial) {

@@ -2,7 +2,8 @@ import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, graphErrorBody } from '../../errors';
 import { correlationHeaders } from '../../http/correlation';
 import { writeRequestLog } from '../../telemetry/requestLog';
-import type { OperationContext, Stage } from '../context';
+import type { AnyContext, Stage } from '../context';
+import type { NamedOperation } from '../../operations/operation';
 
 function asFacadeError(error: unknown): FacadeError {
   if (error instanceof FacadeError) return error;
@@ -11,7 +12,7 @@ function asFacadeError(error: unknown): FacadeError {
   });
 }
 
-export function errorResponse(error: FacadeError, context: OperationContext): HttpResponseInit {
+export function errorResponse(error: FacadeError, context: AnyContext): HttpResponseInit {
   return {
     status: error.status,
     headers: {
@@ -26,7 +27,7 @@ export function errorResponse(error: FacadeError, context: OperationContext): Ht
  * Outermost stage: every answer carries the correlation headers, and every failure, expected or
  * not, becomes a Graph-shaped error body. One structured log line per request (shared/telemetry).
  */
-export const respond: Stage = async (context, next) => {
+export const respond: Stage<NamedOperation> = async (context, next) => {
   let response: HttpResponseInit;
   let failure: FacadeError | undefined;
   try {

@@ -1,12 +1,12 @@
 import Joi from 'joi';
 import { badRequest, type GraphErrorDetail } from '../../errors';
 import { validateWith } from '../../schemas/validate';
-import type { OperationDefinition } from '../../operations/operation';
+import type { HttpOperation } from '../../operations/operation';
 import type { GraphCall, Stage } from '../context';
 
-const paramSchemas = new WeakMap<OperationDefinition, Joi.ObjectSchema>();
+const paramSchemas = new WeakMap<HttpOperation, Joi.ObjectSchema>();
 
-function paramsSchemaOf(operation: OperationDefinition): Joi.ObjectSchema {
+function paramsSchemaOf(operation: HttpOperation): Joi.ObjectSchema {
   let schema = paramSchemas.get(operation);
   if (!schema) {
     schema = Joi.object(
@@ -18,7 +18,7 @@ function paramsSchemaOf(operation: OperationDefinition): Joi.ObjectSchema {
 }
 
 /** The Graph version a request targets: its `{version}` parameter, or the one fixed in the path. */
-export function graphVersionOf(operation: OperationDefinition, params: Record<string, string>): string {
+export function graphVersionOf(operation: Pick<HttpOperation, 'graphPath'>, params: Record<string, string>): string {
   const first = operation.graphPath.split('/')[1] ?? '';
   return first === '{version}' ? (params.version ?? '') : first;
 }
@@ -28,7 +28,7 @@ export function graphVersionOf(operation: OperationDefinition, params: Record<st
  * path segment, so nothing a caller sends can change which Graph resource is called.
  */
 export function graphCallFor(
-  operation: OperationDefinition,
+  operation: Pick<HttpOperation, 'graphPath'>,
   params: Record<string, string>,
   body: Record<string, unknown>,
   headers: Record<string, string>,
@@ -52,7 +52,7 @@ function forwardedHeaderProblems(headers: Headers): GraphErrorDetail[] {
 }
 
 /** Path parameters and body against Graph's rules; every violation is reported in one 400. */
-export const validate: Stage = async (context, next) => {
+export const validate: Stage<HttpOperation> = async (context, next) => {
   const { operation, request } = context;
   const rawParams = Object.fromEntries(
     Object.keys(operation.params).map((name) => [name, request.params[name]]),
