@@ -318,7 +318,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
    * delay then returns that very answer late; a status, hang, reset or garbage hides it.
    */
   async function answerCall(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
-    const applied = faults.next(call.method, call.path);
+    const applied = faults.next(call.method, call.path, call.bodyText);
     call.record.fault = applied ?? null;
     const fault = applied?.step;
     const committed = fault?.commit ? await perform(call, ids) : undefined;

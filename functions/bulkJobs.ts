@@ -31,7 +31,9 @@ export async function runBulkJob(message: unknown, context: InvocationContext): 
     log('error', 'queue message is not a bulk job; dropped', { message: JSON.stringify(message).slice(0, 300) });
     return;
   }
-  await runQueuedBulkJob(getRuntime(), bulkOperationDefinitions, message, context.invocationId, log);
+  // Which instance holds a job, for operators (and the tests that kill it): its id in Azure, else its process.
+  const runId = `${process.env.WEBSITE_INSTANCE_ID ?? `pid-${process.pid}`}/${context.invocationId}`;
+  await runQueuedBulkJob(getRuntime(), bulkOperationDefinitions, message, runId, log);
 }
 
 registerQueue('runBulkJob', { queueName: asyncWorkQueueName, connection: 'AuditStorage', handler: runBulkJob });
