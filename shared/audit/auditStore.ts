@@ -305,8 +305,8 @@ export class AuditStore {
    * Every open attempt in an operation's partition: one range query (paged), for a bulk request
    * that looks up all its members at once rather than one read each.
    */
-  async openAttemptsOf(operation: string): Promise<OpenAttemptRow[]> {
-    return this.query<OpenAttemptRow>(odata`PartitionKey eq ${operation} and RowKey ge ${'open_'} and RowKey lt ${'open`'} and state eq ${'open'}`);
+  async openAttemptsOf(operation: string, limit = Number.POSITIVE_INFINITY): Promise<OpenAttemptRow[]> {
+    return this.query<OpenAttemptRow>(odata`PartitionKey eq ${operation} and RowKey ge ${'open_'} and RowKey lt ${'open`'} and state eq ${'open'}`, limit);
   }
 
   /** The rows of a partition with `low < RowKey < high`, in row key order: one range query (paged). */

@@ -1,5 +1,5 @@
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { AuditKey } from '../audit/auditRecord';
+import type { AuditIntent, AuditKey } from '../audit/auditRecord';
 import type { BulkItemStatus } from '../schemas/bulk';
 
 /**
@@ -33,21 +33,18 @@ export interface BulkResults {
   failed: number;
 }
 
-export interface BulkEntity extends AuditKey {
+/**
+ * The intent's fields a bulk request's record shares with its items' records; `operation` is the
+ * bulk operation (`addExternalGroupMembersInBulk`, the partition is its item's), `graphPath` where
+ * each item is created (`/v1.0/external/connections/c1/groups/g1/members`).
+ */
+type SharedFields = Pick<
+  AuditIntent,
+  'operation' | 'entityType' | 'graphPath' | 'graphVersion' | 'requestId' | 'clientRequestId' | 'callerId' | 'callerAppId' | 'callerName' | 'callerTenantId' | 'requestedAt'
+>;
+
+export interface BulkEntity extends AuditKey, SharedFields {
   kind: 'bulk';
-  /** The bulk operation (`addExternalGroupMembersInBulk`); the partition is its item's. */
-  operation: string;
-  entityType: string;
-  /** Where each item is created: `/v1.0/external/connections/c1/groups/g1/members`. */
-  graphPath: string;
-  graphVersion: string;
-  requestId: string;
-  clientRequestId: string;
-  callerId: string;
-  callerAppId?: string;
-  callerName?: string;
-  callerTenantId?: string;
-  requestedAt: Date;
   /** Answered 202 and run from the queue. */
   async: boolean;
   status: BulkStatus;
@@ -99,10 +96,11 @@ export function toChunks(prefix: 'items' | 'results', value: unknown): Record<st
   return chunks;
 }
 
-export function fromChunks<T>(entity: Partial<BulkEntity>, prefix: 'items' | 'results'): T | undefined {
-  const count = prefix === 'items' ? entity.itemChunks : entity.resultChunks;
+export function fromChunks<T>(entity: object, prefix: 'items' | 'results'): T | undefined {
+  const row = entity as Record<string, unknown>;
+  const count = Number(row[prefix === 'items' ? 'itemChunks' : 'resultChunks'] ?? 0);
   if (!count) return undefined;
-  const encoded = Array.from({ length: count }, (_, index) => (entity as Record<string, unknown>)[`${prefix}${index}`] ?? '').join('');
+  const encoded = Array.from({ length: count }, (_, index) => row[`${prefix}${index}`] ?? '').join('');
   return JSON.parse(gunzipSync(Buffer.from(encoded, 'base64')).toString('utf8')) as T;
 }
 

@@ -14,10 +14,9 @@ import { attemptsAnsweredByCreate, reasonOf, resolveConflict } from '../recovery
 import { judgeEarlierAttempts } from '../recovery/earlierAttempts';
 import { graphFailureOf } from '../recovery/graphFailure';
 import { recoveryDependencies, type Runtime } from '../runtime';
-import type { BulkItemResult } from './bulkRecord';
-import { itemRowKey } from './bulkRecord';
+import { itemRowKey, type BulkItemResult } from './bulkRecord';
 import { instanceLatency } from './estimate';
-import { SettlementWriter, maxTransactionActions } from './transactionWriter';
+import { SettlementWriter, maxTransactionActions, parallelTransactions } from './transactionWriter';
 
 /**
  * Carries out the items of a bulk request: each is one create of the item operation, with the
@@ -102,6 +101,9 @@ const unavailable = (cause: unknown) =>
 
 const messageCap = 300;
 
+/** Most open attempts a bulk request reads at once (five pages). */
+const maxSnapshotRows = 5_000;
+
 /** What a caller of a bulk request sees of one item's failure. */
 function itemError(error: FacadeError): BulkItemResult['error'] {
   if (error.outcomeUnknown) {
@@ -151,11 +153,14 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   const stopped = input.stopped ?? (() => false);
   const results: (BulkItemResult | undefined)[] = Array.from({ length: input.items.length });
 
-  // Which attempts at the items are open, one range read for all of them (not one per item).
+  // Which attempts at the items are open, one range read for all of them (not one per item). A
+  // partition with very many open attempts is not read whole: each conflict then reads its own.
   let snapshot: Map<string, OpenAttemptRow[]> | undefined;
   try {
+    const rows = await audit.openAttemptsOf(partitionKey, maxSnapshotRows);
+    if (rows.length >= maxSnapshotRows) throw new Error(`more than ${maxSnapshotRows} open attempts`);
     snapshot = new Map();
-    for (const row of await audit.openAttemptsOf(partitionKey)) {
+    for (const row of rows) {
       const prefix = row.rowKey.slice(0, openAttemptPrefix('').length);
       snapshot.set(prefix, [...(snapshot.get(prefix) ?? []), row]);
     }
@@ -263,43 +268,52 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   let wake: () => void = () => undefined;
   const changed = () => wake();
 
-  // Intents, in request order, 50 items (100 actions) to a transaction, the lead actions first.
+  // Intents, in request order, 50 items (100 actions) to a transaction, the lead actions first and
+  // alone in flight (the bulk request's own record), then a couple of transactions at a time.
   let intentsDone = false;
   const toWrite = works.filter((work) => !work.written);
-  const writingIntents = (async () => {
-    let lead = input.leadActions ?? [];
-    for (let start = 0; start < toWrite.length || lead.length > 0; ) {
-      const room = Math.floor((maxTransactionActions - lead.length) / 2);
-      const chunk = toWrite.slice(start, start + room);
-      const actions = [...lead, ...chunk.flatMap((work) => audit.intentActions(work.intent, work.key))];
-      let etags: Map<string, string> | undefined;
+  const lead = input.leadActions ?? [];
+  const chunks: Work[][] = [];
+  for (let start = 0, room = Math.floor((maxTransactionActions - lead.length) / 2); start < toWrite.length; start += room, room = maxTransactionActions / 2) {
+    chunks.push(toWrite.slice(start, start + room));
+  }
+  let intentFailure: unknown;
+  const writeChunk = async (chunk: Work[], leading: TransactionAction[]) => {
+    if (intentFailure === undefined) {
+      const actions = [...leading, ...chunk.flatMap((work) => audit.intentActions(work.intent, work.key))];
       let failure: unknown;
       for (const delay of [0, 200, 800]) {
         if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
         const began = Date.now();
         try {
-          etags = await audit.submit(actions);
+          const etags = await audit.submit(actions);
           instanceLatency.observeTransaction(Date.now() - began);
-          break;
+          for (const work of chunk) {
+            work.written = true;
+            work.etag = etags.get(work.key.rowKey) ?? '*';
+          }
+          changed();
+          return;
         } catch (error) {
           failure = error;
         }
       }
-      if (!etags) {
-        if (lead.length > 0) throw unavailable(failure);
-        // Nothing is sent without its record: what could not be written fails, as a single create would.
-        for (const work of toWrite.slice(start)) finish(work, { failure: unavailable(failure) });
-        input.log('error', 'intents of a bulk request could not be written; their items were not sent', { reason: reasonOf(failure), items: toWrite.length - start });
-        break;
-      }
-      for (const work of chunk) {
-        work.written = true;
-        work.etag = etags.get(work.key.rowKey) ?? '*';
-      }
-      lead = [];
-      start += chunk.length;
-      changed();
+      intentFailure = failure;
+      if (leading.length > 0) throw unavailable(intentFailure);
+      input.log('error', 'intents of a bulk request could not be written; their items were not sent', { reason: reasonOf(intentFailure) });
     }
+    // Nothing is sent without its record: what could not be written fails, as a single create would.
+    for (const work of chunk) finish(work, { failure: unavailable(intentFailure) });
+  };
+  const writingIntents = (async () => {
+    const [first, ...rest] = chunks;
+    if (first || lead.length > 0) await writeChunk(first ?? [], lead);
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: parallelTransactions }, async () => {
+        while (next < rest.length) await writeChunk(rest[next++]!, []);
+      }),
+    );
   })().finally(() => {
     intentsDone = true;
     changed();
@@ -443,8 +457,9 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       }
       if (intentsDone && inFlight === 0 && works.every((work) => work.result)) break;
     }
+    // Woken when a batch is answered or intents land; else when the next throttled add is due.
     const waits = works.filter((work) => !work.result && !work.inFlight && work.notBefore > now).map((work) => work.notBefore - now);
-    const timeout = Math.max(1, Math.min(input.deadlineAt - minimumAttemptMs - now + 1, ...waits, 1_000));
+    const timeout = outOfTime || stopped() ? 1_000 : Math.max(1, Math.min(input.deadlineAt - minimumAttemptMs - now + 1, ...waits, 1_000));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeout);
       wake = () => {

@@ -5,6 +5,13 @@ import { isStatus } from '../storage/table';
 /** Table Storage's limit of actions in one entity group transaction. */
 export const maxTransactionActions = 100;
 
+/**
+ * Transactions of one request out at once: two keep the table busy while the next is prepared
+ * (measured on Azurite: 40 transactions of 100 actions in 0.9–1.6 s two at a time, 1.6–2.0 s one
+ * at a time), well under a partition's 2,000 entities a second in Azure.
+ */
+export const parallelTransactions = 2;
+
 const retryDelaysMs = [200, 800];
 
 const isConflict = (error: unknown) => isStatus(error, 409) || isStatus(error, 412) || isStatus(error, 404);
@@ -17,7 +24,7 @@ interface Unit {
 /**
  * Writes the settlements of many creates of one partition as few entity group transactions as
  * it can: each settlement whole (its record, attempt row, index row and the earlier records it
- * settles), as many as fit in 100 actions, one transaction at a time, while the work goes on.
+ * settles), as many as fit in 100 actions, a couple of transactions at a time, while the work goes on.
  * A transaction whose conditional part no longer holds (someone else settled an earlier record,
  * the index row exists) fails whole: its settlements are then written one by one
  * (`AuditStore.settle`, which writes what still holds). A store that keeps failing leaves the
@@ -26,7 +33,8 @@ interface Unit {
 export class SettlementWriter {
   private readonly units: Unit[] = [];
   private queued = 0;
-  private writing: Promise<void> = Promise.resolve();
+  private readonly writing = new Set<Promise<void>>();
+  private closing = false;
 
   constructor(
     private readonly audit: AuditStore,
@@ -38,17 +46,19 @@ export class SettlementWriter {
     const actions = this.audit.settlementActions(settlement, this.now());
     this.units.push({ settlement, actions });
     this.queued += actions.length;
-    if (this.queued >= maxTransactionActions) this.writing = this.writing.then(() => this.write(false));
+    this.pump();
   }
 
   /** Writes what is left; resolves when every settlement added has been written (or given up). */
   async close(): Promise<void> {
-    this.writing = this.writing.then(() => this.write(true));
-    await this.writing;
+    this.closing = true;
+    this.pump();
+    while (this.writing.size > 0) await Promise.all([...this.writing]);
   }
 
-  private async write(all: boolean): Promise<void> {
-    while (this.units.length > 0 && (all || this.queued >= maxTransactionActions)) {
+  /** Starts full transactions (any, once closing) while fewer than `parallelTransactions` are out. */
+  private pump(): void {
+    while (this.writing.size < parallelTransactions && this.units.length > 0 && (this.closing || this.queued >= maxTransactionActions)) {
       const batch: Unit[] = [];
       let size = 0;
       while (this.units.length > 0 && (batch.length === 0 || size + this.units[0]!.actions.length <= maxTransactionActions)) {
@@ -57,7 +67,11 @@ export class SettlementWriter {
         size += unit.actions.length;
       }
       this.queued -= size;
-      await this.submit(batch);
+      const written: Promise<void> = this.submit(batch).finally(() => {
+        this.writing.delete(written);
+        this.pump();
+      });
+      this.writing.add(written);
     }
   }
 

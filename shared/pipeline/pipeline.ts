@@ -16,8 +16,11 @@ import { readBody } from './stages/readBody';
 import { respond } from './stages/respond';
 import { validate } from './stages/validate';
 
-/** The order every create request takes; see README "How the code is laid out". */
-export const createStages: readonly Stage[] = [
+/**
+ * What every request of an operation goes through first, whatever it creates: the answer's shape,
+ * the caller, the body, the Idempotency-Key and the Graph token.
+ */
+const requestChecks = [
   respond,
   // Callers are checked before their body is read: an unauthenticated caller learns nothing and costs little.
   authenticate,
@@ -26,25 +29,16 @@ export const createStages: readonly Stage[] = [
   validate,
   idempotency,
   acquireToken,
-  noteExisting,
-  auditTrail,
-  callGraph,
-];
+] as const;
+
+/** The order every create request takes; see README "How the code is laid out". */
+export const createStages: readonly Stage[] = [...requestChecks, noteExisting, auditTrail, callGraph];
 
 /**
  * A bulk request: the same checks, then its items are carried out as creates of the item
  * operation, each with its own audit record (bulkRequest, shared/bulk).
  */
-export const bulkStages: readonly Stage<BulkOperationDefinition>[] = [
-  respond,
-  authenticate,
-  authorize,
-  readBody,
-  validate,
-  idempotency,
-  acquireToken,
-  bulkRequest,
-];
+export const bulkStages: readonly Stage<BulkOperationDefinition>[] = [...requestChecks, bulkRequest];
 
 /** How long an operation's Graph work may take: a create's GRAPH_DEADLINE_MS, a synchronous bulk request's BULK_ASYNC_AFTER_SECONDS. */
 export function deadlineMsOf(operation: NamedOperation & { kind?: string }, settings: Runtime['settings']): number {

@@ -14,6 +14,8 @@ export interface AuditRecordView {
   graphPath: string;
   reason: string | undefined;
   recovery: string | undefined;
+  /** The record (row key) of the request whose answer settled this one. */
+  settledBy: string | undefined;
 }
 
 export interface AuditTableView {
@@ -41,6 +43,7 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
         graphPath: String(entity.graphPath),
         reason: entity.reason as string | undefined,
         recovery: entity.recovery as string | undefined,
+        settledBy: entity.settledBy as string | undefined,
       });
     }
   }

@@ -181,6 +181,12 @@ const cases: Case[] = [
   ['member: no id', 'createExternalGroupMember', 'v1.0', { type: 'user' }, false],
   ['member: unknown identitySource', 'createExternalGroupMember', 'beta', { id: guid, type: 'user', identitySource: 'String' }, false],
   ['member: unknown property', 'createExternalGroupMember', 'v1.0', { id: guid, type: 'user', role: 'owner' }, false],
+  ['bulk: members of each kind', 'addExternalGroupMembersInBulk', 'v1.0', { members: [{ id: guid, type: 'user' }, { id: 'contoso_sales', type: 'externalGroup' }] }, true],
+  ['bulk: the older identitySource shape', 'addExternalGroupMembersInBulk', 'beta', { members: [{ id: guid, type: 'group', identitySource: 'azureActiveDirectory' }] }, true],
+  ['bulk: no members', 'addExternalGroupMembersInBulk', 'v1.0', { members: [] }, false],
+  ['bulk: 1,001 members', 'addExternalGroupMembersInBulk', 'v1.0', { members: many(1001, () => ({ id: guid, type: 'user' })) }, false],
+  ['bulk: a member without type', 'addExternalGroupMembersInBulk', 'v1.0', { members: [{ id: guid }] }, false],
+  ['bulk: members missing', 'addExternalGroupMembersInBulk', 'v1.0', {}, false],
   ['connector group: smallest', 'createConnectorGroup', 'beta', { name: 'Contoso' }, true],
   ['connector group: blank region', 'createConnectorGroup', 'beta', { name: 'Contoso', region: null, connectorGroupType: 'applicationProxy' }, true],
   ['connector group: no name', 'createConnectorGroup', 'beta', { region: 'eur' }, false],
@@ -247,6 +253,7 @@ const statedInWords: [label: string, operation: string, version: string, body: B
   ['member user id not a GUID', 'createExternalGroupMember', 'v1.0', { id: 'contoso_sales', type: 'user' }, 'id', 'GUID) when type is user or group'],
   ['identitySource with type externalGroup', 'createExternalGroupMember', 'beta', { id: 'g1', type: 'externalGroup', identitySource: 'azureActiveDirectory' }, 'identitySource', 'not allowed with type externalGroup'],
   ['external user member', 'createExternalGroupMember', 'beta', { id: guid, type: 'user', identitySource: 'external' }, 'identitySource', 'external with type user is refused'],
+  ['bulk: a member named twice', 'addExternalGroupMembersInBulk', 'v1.0', { members: [{ id: guid, type: 'user' }, { id: guid, type: 'group' }] }, 'members', 'each at most once'],
 ];
 
 describe('rules stated in words only (no Swagger 2.0 keyword for them)', () => {
