@@ -332,7 +332,9 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
   const open = run.results.filter((result) => result === undefined).length;
   try {
     if (open === 0) {
-      await completeJob(runtime, key, new Date(record.requestedAt), tally(run.results as BulkItemResult[]), etag);
+      const results = tally(run.results as BulkItemResult[]);
+      await completeJob(runtime, key, new Date(record.requestedAt), results, etag);
+      log(results.failed > 0 ? 'warn' : 'info', 'bulk job completed', { id: message.id, run: record.runs + 1, created: results.created, alreadyMember: results.alreadyMember, failed: results.failed });
       return;
     }
     await audit.mergeRow(key, { leaseUntil: new Date(clock.now()), done }, etag);

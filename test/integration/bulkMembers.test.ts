@@ -3,7 +3,9 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { addExternalGroupMembersInBulk } from '../../functions/addExternalGroupMembersInBulk';
 import { HttpRequest, InvocationContext } from '../../shared/azureFunctions';
-import { createOperationHandler } from '../../shared/pipeline/pipeline';
+import type { Stage } from '../../shared/pipeline/context';
+import type { BulkOperationDefinition } from '../../shared/operations/operation';
+import { bulkStages, createOperationHandler } from '../../shared/pipeline/pipeline';
 import { createRuntime } from '../../shared/runtime';
 import { startTestStack, type TestStack } from '../support/stack';
 import { tableRoundTrips } from '../support/tableRoundTrips';
@@ -20,7 +22,7 @@ const connection = 'bulkconn';
 const bulkPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members/bulk`;
 const membersPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members`;
 const users = (count: number) => Array.from({ length: count }, () => ({ id: randomUUID(), type: 'user' }));
-const groups = ['thousand', 'mixed', 'invalid', 'replay', 'lost', 'resend', 'counted', 'older'];
+const groups = ['thousand', 'mixed', 'invalid', 'replay', 'lost', 'resend', 'counted', 'older', 'takeover'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -200,6 +202,48 @@ describe('bulk members, answered at once', () => {
     const settled = (await rowsOf('bulk-lost')).members[0];
     expect(settled).toMatchObject({ status: 'succeeded', recovery: 'laterRequest' });
     expect(stack.graph.creations().filter((creation) => creation.id === member!.id)).toHaveLength(1);
+  });
+});
+
+describe('an Idempotency-Key taken over from a request that died', () => {
+  it('answers the members the dead request added without sending them again, and sends the open ones, whose 409 is then this ask\'s', async () => {
+    process.env.IDENTITY_ENDPOINT = stack.env.IDENTITY_ENDPOINT;
+    process.env.IDENTITY_HEADER = stack.env.IDENTITY_HEADER;
+    const runtime = createRuntime({ ...stack.env, AuditStorage: stack.azurite.connectionString });
+    // The first request does its work, then its instance dies before it answers (its key is freed for the retry).
+    const dies: Stage<BulkOperationDefinition> = async (context, next) => {
+      await bulkStages.at(-1)!(context, next);
+      throw new Error('the instance died before it answered');
+    };
+    const request = (clientRequestId: string, body: unknown) =>
+      new HttpRequest({
+        method: 'POST',
+        url: `http://127.0.0.1/api${bulkPath('takeover')}`,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}`, 'client-request-id': clientRequestId, 'idempotency-key': 'bulk-takeover' },
+        params: { version: 'v1.0', connectionId: connection, groupId: 'takeover' },
+        body: { string: JSON.stringify(body) },
+      });
+    const invocation = () => new InvocationContext({ functionName: 'addExternalGroupMembersInBulk', logHandler: () => undefined });
+    const token = await stack.token();
+    const members = users(5);
+    const lost = members[2]!;
+    // Graph adds this one, but every answer to it is lost: its record stays unknown.
+    stack.graph.addFault({ method: 'POST', path: '/takeover/members$', body: lost.id, steps: [{ garbage: true, commit: true }, { garbage: true }, { garbage: true }, { garbage: true }] });
+    const first = await createOperationHandler(addExternalGroupMembersInBulk, [...bulkStages.slice(0, -1), dies], () => runtime)(request('takeover-first', { members }), invocation());
+    expect(first.status).toBe(500);
+    const earlier = await rowsOf('takeover-first');
+    expect(earlier.members.map((record) => record.status)).toEqual(['succeeded', 'succeeded', 'unknown', 'succeeded', 'succeeded']);
+
+    stack.graph.clearFaults();
+    const retry = await createOperationHandler(addExternalGroupMembersInBulk, undefined, () => runtime)(request('takeover-retry', { members }), invocation());
+    expect(retry.status).toBe(200);
+    expect(retry.jsonBody).toMatchObject({ created: 5, alreadyMember: 0, failed: 0 });
+    // Only the open one was sent again; its 409 is this ask's, and it settles the earlier record.
+    expect(stack.graph.batchSteps().filter((step) => step.headers['client-request-id'] === 'takeover-retry').map((step) => (step.body as { id: string }).id)).toEqual([lost.id]);
+    const retried = await rowsOf('takeover-retry');
+    expect(retried.members.map((record) => [record.status, record.recovery])).toEqual(Array(5).fill(['succeeded', 'earlierAttempt']));
+    expect((await rowsOf('takeover-first')).members[2]).toMatchObject({ status: 'succeeded', recovery: 'laterRequest' });
+    expect(stack.graph.creations().filter((creation) => members.some((member) => member.id === creation.id))).toHaveLength(5);
   });
 });
 

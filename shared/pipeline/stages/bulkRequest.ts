@@ -47,7 +47,12 @@ export const bulkRequest: Stage<BulkOperationDefinition> = async (context): Prom
     statusUrl: statusUrlFor(context.request),
     log: (level, event, fields) => logEvent(context, level, event, fields),
   });
-  if (answer.kind === 'done') return { status: 200, jsonBody: answer.results };
+  if (answer.kind === 'done') {
+    const { created, alreadyMember, failed } = answer.results;
+    logEvent(context, failed > 0 ? 'warn' : 'info', 'bulk request carried out', { items: items.length, created, alreadyMember, failed });
+    return { status: 200, jsonBody: answer.results };
+  }
+  logEvent(context, 'info', 'bulk request accepted; it runs from the queue', { items: items.length, id: answer.id });
   return {
     status: 202,
     headers: {
