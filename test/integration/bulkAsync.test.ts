@@ -112,6 +112,31 @@ describe('bulk members, accepted and carried out from the queue', () => {
     }
   }, 90_000);
 
+});
+
+describe('the status URL', () => {
+  it('answers only the caller that made the request or an operator with Audit.Read', async () => {
+    const accepted = await stack.postTo(other.apiUrl, bulkPath('guarded'), { members: users(3) }, { prefer: 'respond-async' });
+    expect(accepted.status).toBe(202);
+    const location = accepted.headers.get('location')!;
+    await pollUntilDone(location, await stack.token());
+
+    const someoneElse = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-0000000000c1', sub: 'facade00-0000-4000-8000-0000000000c1' }, roles: ['ExternalGroupMember.Create'] });
+    const denied = await poll(location, someoneElse);
+    expect(denied.status).toBe(403);
+    expect(denied.body.error.code).toBe('Authorization_RequestDenied');
+    const operator = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-0000000000c2', sub: 'facade00-0000-4000-8000-0000000000c2' }, roles: ['Audit.Read'] });
+    expect((await poll(location, operator)).status).toBe(200);
+    expect((await call(location)).status).toBe(401);
+    const unknown = await poll(location.replace(/_[0-9a-f-]{36}$/, `_${randomUUID()}`), await stack.token());
+    expect(unknown.status).toBe(404);
+    expect(unknown.body.error.code).toBe('itemNotFound');
+    expect((await poll(location.replace(/[^/]+$/, 'not-an-id'), await stack.token())).status).toBe(404);
+  }, 60_000);
+});
+
+// Last: it kills one of the two instances.
+describe('an instance that dies mid-work', () => {
   it('survives the instance running it being killed: the message reappears, another instance finishes, and each member is added and settled once', async () => {
     const members = users(400);
     // Slow batches: the run is mid-work for several seconds.
@@ -152,25 +177,4 @@ describe('bulk members, accepted and carried out from the queue', () => {
     const sent = stack.graph.batchSteps().filter((step) => step.headers['client-request-id'] === 'async-killed').length;
     process.stdout.write(`bulk job of 400 members, its first instance killed: ${sent} adds sent for 400 members, ${records.filter((member) => member.recovery === 'createConflict').length} settled by their 409 after a lost answer\n`);
   }, 150_000);
-});
-
-describe('the status URL', () => {
-  it('answers only the caller that made the request or an operator with Audit.Read', async () => {
-    const accepted = await stack.postTo(other.apiUrl, bulkPath('guarded'), { members: users(3) }, { prefer: 'respond-async' });
-    expect(accepted.status).toBe(202);
-    const location = accepted.headers.get('location')!;
-    await pollUntilDone(location, await stack.token());
-
-    const someoneElse = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-0000000000c1', sub: 'facade00-0000-4000-8000-0000000000c1' }, roles: ['ExternalGroupMember.Create'] });
-    const denied = await poll(location, someoneElse);
-    expect(denied.status).toBe(403);
-    expect(denied.body.error.code).toBe('Authorization_RequestDenied');
-    const operator = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-0000000000c2', sub: 'facade00-0000-4000-8000-0000000000c2' }, roles: ['Audit.Read'] });
-    expect((await poll(location, operator)).status).toBe(200);
-    expect((await call(location)).status).toBe(401);
-    const unknown = await poll(location.replace(/_[0-9a-f-]{36}$/, `_${randomUUID()}`), await stack.token());
-    expect(unknown.status).toBe(404);
-    expect(unknown.body.error.code).toBe('itemNotFound');
-    expect((await poll(location.replace(/[^/]+$/, 'not-an-id'), await stack.token())).status).toBe(404);
-  }, 60_000);
 });
