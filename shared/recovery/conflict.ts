@@ -9,7 +9,8 @@ import { holdsWhatWasSent } from './sameEntity';
  * After Graph answers a create with 409 (the entity exists): did this ask make it? Only if an
  * attempt of this very ask — this request's own earlier try, or an earlier request of the same
  * caller for the same path and body — may have made it and nobody else can have:
- * - the entity index names another request as its maker → not ours;
+ * - the entity index names another request as its maker → not ours, unless a recovery attributed
+ *   the entity to an attempt of this very ask (which of them Graph answered cannot be told apart);
  * - no attempt of this ask is open → not ours (the 409 is Graph's answer, passed on);
  * - the entity, read back, does not hold what this ask sent → not ours;
  * - another ask has an open attempt the entity could equally come from → undecided;
@@ -39,25 +40,35 @@ export async function resolveConflict(
   // that is still open may have made the entity all the same, so it is treated as another's.
   const now = clock.now();
   const counts = (attempt: OpenAttemptRow) => attempt.recordRowKey !== own.rowKey && attempt.askKey === own.askKey && new Date(attempt.expiresAt).getTime() > now;
-  const given = known ? await known : undefined;
+  // Open attempts read before (or while) this request sent may miss an attempt of the same ask that
+  // started since. That only makes a 409 this request's own answer stand, which is safe; but when
+  // this request's own attempt may have made the entity, who else could have is read now.
+  const given = known && !ownAttemptUncertain ? await known : undefined;
   // Nothing of this ask was open, and this request's own attempt was answered: Graph's 409 stands
   // (no read needed; a batch of adds answered 409 costs no table call).
-  if (given && !ownAttemptUncertain && !given.some(counts)) return { kind: 'notOurs' };
+  if (given && !given.some(counts)) return { kind: 'notOurs' };
 
   let attempts: OpenAttemptRow[];
+  // A recovery already found that an attempt of this very ask made the entity (the index names it,
+  // `attributed`): it is this ask's, whoever of its attempts Graph answered.
+  let attributedToAsk: string | undefined;
   try {
     const [index, open] = await Promise.all([
       audit.indexOf(operation.name, own.entity.path),
       given ?? audit.openAttempts(operation.name, own.entityKey),
     ]);
-    if (index && index.auditRowKey !== own.rowKey) return { kind: 'notOurs' };
+    if (index && index.auditRowKey !== own.rowKey) {
+      const indexed = index.proof === 'attributed' ? await audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey }) : undefined;
+      if (indexed?.askKey !== own.askKey) return { kind: 'notOurs' };
+      attributedToAsk = indexed.rowKey;
+    }
     attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   } catch (error) {
     return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
   }
   const sameAsk = attempts.filter(counts);
   const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
-  if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };
+  if (!ownAttemptUncertain && sameAsk.length === 0 && !attributedToAsk) return { kind: 'notOurs' };
 
   let earlier: StoredAuditRecord[];
   let rivals: StoredAuditRecord[];
@@ -69,7 +80,7 @@ export async function resolveConflict(
   } catch (error) {
     return undecided(`the earlier attempts could not be read: ${reasonOf(error)}`);
   }
-  if (!ownAttemptUncertain && earlier.length === 0) return { kind: 'notOurs' };
+  if (!ownAttemptUncertain && earlier.length === 0 && !attributedToAsk) return { kind: 'notOurs' };
 
   const readBack = readBackOf(operation);
   let read: Read | undefined;
@@ -91,14 +102,15 @@ export async function resolveConflict(
       return sent === undefined || holdsWhatWasSent(sent, found);
     });
   }
-  if (rivals.length > 0) {
+  if (rivals.length > 0 && !attributedToAsk) {
     return undecided(
       `another request for the same entity (${rivals.map((rival) => rival.rowKey).join(', ')}) may have made it just as well; which one did cannot be told`,
     );
   }
 
-  // An earlier request of the ask sent before this one did: the oldest is taken for the maker.
-  const maker = oldestFirst(earlier)[0]?.rowKey ?? own.rowKey;
+  // An earlier request of the ask sent before this one did: the oldest is taken for the maker
+  // (unless a recovery named one already).
+  const maker = attributedToAsk ?? oldestFirst(earlier)[0]?.rowKey ?? own.rowKey;
   const entityId = own.entity.id;
   return {
     kind: 'ours',
