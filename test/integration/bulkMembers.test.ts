@@ -7,7 +7,7 @@ import type { OperationContext, Stage } from '../../shared/pipeline/context';
 import type { BulkOperationDefinition } from '../../shared/operations/operation';
 import { bulkStages, createOperationHandler } from '../../shared/pipeline/pipeline';
 import { createRuntime } from '../../shared/runtime';
-import { startTestStack, type TestStack } from '../support/stack';
+import { call, startTestStack, type TestStack } from '../support/stack';
 import { tableRoundTrips } from '../support/tableRoundTrips';
 
 /**
@@ -22,7 +22,7 @@ const connection = 'bulkconn';
 const bulkPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members/bulk`;
 const membersPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members`;
 const users = (count: number) => Array.from({ length: count }, () => ({ id: randomUUID(), type: 'user' }));
-const groups = ['thousand', 'mixed', 'invalid', 'replay', 'lost', 'resend', 'counted', 'older', 'takeover'];
+const groups = ['audited', 'thousand', 'mixed', 'invalid', 'replay', 'lost', 'resend', 'counted', 'older', 'takeover'];
 
 beforeAll(async () => {
   stack = await startTestStack();
@@ -202,6 +202,29 @@ describe('bulk members, answered at once', () => {
     const settled = (await rowsOf('bulk-lost')).members[0];
     expect(settled).toMatchObject({ status: 'succeeded', recovery: 'laterRequest' });
     expect(stack.graph.creations().filter((creation) => creation.id === member!.id)).toHaveLength(1);
+  });
+});
+
+describe('the audit query API after a bulk request', () => {
+  it('lists each member\'s record as a single add\'s, and the bulk request\'s own record with its counts', async () => {
+    const members = users(3);
+    const response = await stack.post(bulkPath('audited'), { members }, { 'client-request-id': 'bulk-audited' });
+    expect(response.status).toBe(200);
+    const listed = await call(`${stack.host.apiUrl}/audit?operation=createExternalGroupMember&$top=1000`, { headers: { authorization: `Bearer ${await stack.token()}` } });
+    expect(listed.status).toBe(200);
+    const ofRequest = (listed.body.value as Row[]).filter((record) => record.clientRequestId === 'bulk-audited');
+    const [bulk, ...items] = ofRequest;
+    // Newest first: the bulk record's row key sorts just before its items', which follow in request order.
+    expect(bulk).toMatchObject({ operation: 'addExternalGroupMembersInBulk', status: 'completed', graphPath: membersPath('audited'), total: 3, created: 3, alreadyMember: 0, failed: 0 });
+    expect(bulk).not.toHaveProperty('entityId');
+    expect(items.map((record) => [record.operation, record.entityId, record.status])).toEqual(members.map((member) => ['createExternalGroupMember', member.id, 'succeeded']));
+    expect(new Set(ofRequest.map((record) => record.requestId)).size).toBe(1);
+
+    const entity = await call(`${stack.host.apiUrl}/audit/createExternalGroupMember/${members[1]!.id}?connectionId=${connection}&groupId=audited`, {
+      headers: { authorization: `Bearer ${await stack.token()}` },
+    });
+    expect(entity.status).toBe(200);
+    expect(entity.body.value).toEqual([expect.objectContaining({ entityId: members[1]!.id, madeEntity: true, status: 'succeeded', clientRequestId: 'bulk-audited' })]);
   });
 });
 
