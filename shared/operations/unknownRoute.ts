@@ -54,6 +54,7 @@ function withoutDotSegments(routePath: string): string {
 export function createUnknownRouteHandler(definitions: () => readonly FunctionDefinition[]) {
   return async (request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> => {
     const receivedAt = Date.now();
+    const startedAt = performance.now();
     const correlation = correlationFor(request);
     const method = request.method.toUpperCase();
     const url = new URL(request.url);
@@ -104,6 +105,7 @@ export function createUnknownRouteHandler(definitions: () => readonly FunctionDe
       status: failure.status,
       code: failure.code,
       durationMs: Date.now() - receivedAt,
+      totalMs: Math.round((performance.now() - startedAt) * 100) / 100,
       method,
       path: url.pathname.slice(0, maxLoggedPathLength),
     };

@@ -8,6 +8,7 @@ import type { QueryDefinition, QueryInput, QueryScope } from '../operations/quer
 import type { KeyScope } from '../idempotency/idempotencyStore';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import type { Runtime } from '../runtime';
+import type { StageTimings } from '../telemetry/requestLog';
 
 export interface ValidatedInput {
   params: Record<string, string>;
@@ -36,6 +37,10 @@ export interface RequestContext<Operation extends NamedOperation = ServedOperati
   runtime: Runtime;
   correlation: Correlation;
   receivedAt: Date;
+  /** `performance.now()` when the request arrived: the log line's `totalMs` counts from here. */
+  startedAt?: number;
+  /** Where the request's time went so far, by kind of stage (the pipeline runner fills it in). */
+  timings?: StageTimings;
   caller?: AuthenticatedCaller;
   /** Graph's answer, when the request called Graph (the log line names its request id). */
   graphResponse?: GraphResponse;

@@ -3,6 +3,7 @@ import { correlationFor } from '../http/correlation';
 import type { AnyOperation, BulkOperationDefinition, NamedOperation, OperationDefinition } from '../operations/operation';
 import type { QueryDefinition, QueryScope } from '../operations/query';
 import { getRuntime, type Runtime } from '../runtime';
+import type { StageTimingField, StageTimings } from '../telemetry/requestLog';
 import { systemClock, type Clock } from '../time/clock';
 import type { OperationContext, QueryContext, RequestContext, Stage } from './context';
 import { answerQuery } from './stages/answerQuery';
@@ -59,10 +60,50 @@ function stagesOf<Op extends AnyOperation>(operation: Op): readonly Stage<Operat
  */
 export const queryStages: readonly Stage<QueryContext>[] = [respond, authenticate, authorize, validateQuery, answerQuery];
 
+/**
+ * Which field of the request log line a stage's own time counts toward: its time until it hands on
+ * to the next stage (`before`), and from the next stage's answer to its own (`after`; `before`'s
+ * field when not named). Time in the stages after it is theirs. A stage not named here is not timed
+ * (`respond` writes the line). A stage means the same in every pipeline it is part of.
+ */
+export const stageTimings: ReadonlyMap<Stage<never>, { before: StageTimingField; after?: StageTimingField }> = new Map<Stage<never>, { before: StageTimingField; after?: StageTimingField }>([
+  [authenticate, { before: 'authMs' }],
+  [authorize, { before: 'authMs' }],
+  [readBody, { before: 'validateMs' }],
+  [validate, { before: 'validateMs' }],
+  [validateQuery, { before: 'validateMs' }],
+  [idempotency, { before: 'idempotencyMs' }],
+  [acquireToken, { before: 'tokenMs' }],
+  [noteExisting, { before: 'graphMs' }],
+  [auditTrail, { before: 'auditIntentMs', after: 'auditOutcomeMs' }],
+  [callGraph, { before: 'graphMs' }],
+  [answerQuery, { before: 'queryMs' }],
+]);
+
+function addTime(timings: StageTimings, field: StageTimingField, ms: number): void {
+  timings[field] = (timings[field] ?? 0) + ms;
+}
+
 function run<Context extends RequestContext<NamedOperation>>(stages: readonly Stage<Context>[], context: Context, index = 0): ReturnType<Stage<Context>> {
   const stage = stages[index];
   if (!stage) throw new Error(`${context.operation.name}: the last stage must answer`);
-  return stage(context, () => run(stages, context, index + 1));
+  const timing = stageTimings.get(stage as Stage<never>);
+  if (!timing) return stage(context, () => run(stages, context, index + 1));
+  const started = performance.now();
+  let handedOn: number | undefined;
+  let answered: number | undefined;
+  const next = () => {
+    handedOn = performance.now();
+    return run(stages, context, index + 1).finally(() => {
+      answered = performance.now();
+    });
+  };
+  return stage(context, next).finally(() => {
+    const ended = performance.now();
+    const timings = (context.timings ??= {});
+    addTime(timings, timing.before, (handedOn ?? ended) - started);
+    if (answered !== undefined) addTime(timings, timing.after ?? timing.before, ended - answered);
+  });
 }
 
 /**
@@ -97,11 +138,13 @@ export function createHandler<Op extends NamedOperation & { kind?: string }>(
   runtimeOf: () => Runtime = getRuntime,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
+    const startedAt = performance.now();
     const receivedAt = new Date(clockOf(runtimeOf).now());
     const context: OperationContext<Op> = {
       operation,
       request,
       invocation,
+      startedAt,
       // Read on first use, inside the stages, so a configuration error is answered Graph-shaped too.
       get runtime() {
         return runtimeOf();
@@ -127,10 +170,12 @@ export function createQueryHandler(
   runtimeOf: () => Runtime = getRuntime,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
+    const startedAt = performance.now();
     const context: QueryContext = {
       operation: query,
       request,
       invocation,
+      startedAt,
       get runtime() {
         return runtimeOf();
       },

@@ -26,13 +26,27 @@ export interface CorrelationFields {
   retries: number;
 }
 
-export interface RequestLogFields extends CorrelationFields {
+/**
+ * Where a request's time went, in milliseconds, by kind of stage: who the caller is and whether it
+ * may (`authMs`), reading and checking the body (`validateMs`), the Idempotency-Key (`idempotencyMs`),
+ * the Graph token (`tokenMs`), the audit record written before Graph is called (`auditIntentMs`),
+ * Graph itself with its retries and the lost-answer checks that go with it (`graphMs`), the audit
+ * outcome written after (`auditOutcomeMs`), and an audit query's reads (`queryMs`). A stage the
+ * request never reached has no field. The pipeline runner measures them (shared/pipeline/pipeline.ts).
+ */
+export type StageTimingField = 'authMs' | 'validateMs' | 'idempotencyMs' | 'tokenMs' | 'auditIntentMs' | 'graphMs' | 'auditOutcomeMs' | 'queryMs';
+
+export type StageTimings = Partial<Record<StageTimingField, number>>;
+
+export interface RequestLogFields extends CorrelationFields, StageTimings {
   event: typeof requestLogEvent;
   outcome: Outcome;
   status: number;
   /** The error code answered, when not a success. */
   code: string | undefined;
   durationMs: number;
+  /** From the request's arrival to this line, to the hundredth of a millisecond. */
+  totalMs: number;
 }
 
 export interface FailureSummary {
@@ -62,15 +76,26 @@ export function outcomeOf(status: number, graphAnswered: boolean, success: 'crea
   return 'failed';
 }
 
+const hundredths = (ms: number) => Math.round(ms * 100) / 100;
+
+function stageTimingsOf(context: RequestContext<NamedOperation>): StageTimings {
+  const timings: StageTimings = {};
+  for (const [field, ms] of Object.entries(context.timings ?? {}) as [StageTimingField, number][]) timings[field] = hundredths(ms);
+  return timings;
+}
+
 export function requestLogFields(context: RequestContext<NamedOperation>, status: number, failure?: FailureSummary): RequestLogFields {
   const graphAnswered = context.graphResponse !== undefined && !(context.graphResponse.status >= 200 && context.graphResponse.status < 300);
+  const durationMs = Date.now() - context.receivedAt.getTime();
   return {
     event: requestLogEvent,
     ...correlationFields(context),
     outcome: outcomeOf(status, graphAnswered, 'kind' in context.operation && context.operation.kind === 'query' ? 'read' : 'created'),
     status,
     code: failure?.code,
-    durationMs: Date.now() - context.receivedAt.getTime(),
+    durationMs,
+    ...stageTimingsOf(context),
+    totalMs: context.startedAt === undefined ? durationMs : hundredths(performance.now() - context.startedAt),
   };
 }
 

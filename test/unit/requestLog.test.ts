@@ -89,6 +89,8 @@ describe('the request log line', () => {
       outcome: 'created',
       status: 201,
       durationMs: expect.any(Number),
+      validateMs: expect.any(Number),
+      totalMs: expect.any(Number),
     });
   });
 
