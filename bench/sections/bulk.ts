@@ -6,12 +6,15 @@
 import { benchBulk, type BulkBenchFigures } from '../bulk';
 import { defineSection, goal } from '../support/section';
 
+/** The size the goals are stated for. */
+const goalMembers = 1_000;
+
 export const bulkSection = defineSection<BulkBenchFigures>({
   key: 'bulk',
   title: 'Bulk group members (Graph at 100 ms)',
   async run(context) {
     // A quick run adds fewer members: one by one, 1,000 adds at 100 ms each take minutes.
-    const members = context.options.quick ? 200 : 1_000;
+    const members = context.options.quick ? 200 : goalMembers;
     context.log(`bulk: ${members} members as one bulk request, one by one, and 20 at a time (Graph at 100 ms)`);
     return benchBulk({ members, latencyMs: 100, concurrency: 20 });
   },
@@ -34,19 +37,26 @@ export const bulkSection = defineSection<BulkBenchFigures>({
         figure: `bulk request of ${bulk.members} members: Graph calls and table round trips`,
         value: costs(bulk),
         against: `one by one: ${costs(sequential)}`,
-        goal: `≤ ${Math.ceil(bulk.members / 20)} Graph calls, ≤ ${Math.ceil((bulk.members * 60) / 1000)} table round trips`,
-        met: bulk.graphHttpCalls <= Math.ceil(bulk.members / 20) && bulk.tableRoundTrips <= Math.ceil((bulk.members * 60) / 1000),
+        ...(bulk.members === goalMembers
+          ? { goal: '≤ 50 Graph calls, ≤ 60 table round trips', met: bulk.graphHttpCalls <= 50 && bulk.tableRoundTrips <= 60 }
+          : { goal: `decided by a run of ${goalMembers} members` }),
       },
     ];
   },
   goals: (result) => {
     const [bulk] = result.scenarios ?? [];
     if (!bulk) return [];
-    return [
+    const speedups = [
       goal('bulkVsSequential', 'bulk at least 20× faster than one by one', result.speedup.sequential, '×', result.speedup.sequential >= 20),
       goal('bulkVsConcurrent', `bulk at least 3× faster than ${result.options.concurrency} at a time`, result.speedup.concurrent, '×', result.speedup.concurrent >= 3),
-      goal('bulkGraphCalls', `at most ${Math.ceil(bulk.members / 20)} Graph calls for ${bulk.members} members`, bulk.graphHttpCalls, 'calls', bulk.graphHttpCalls <= Math.ceil(bulk.members / 20)),
-      goal('bulkTableRoundTrips', `at most ${Math.ceil((bulk.members * 60) / 1000)} table round trips for ${bulk.members} members`, bulk.tableRoundTrips, 'round trips', bulk.tableRoundTrips <= Math.ceil((bulk.members * 60) / 1000)),
+    ];
+    // The call and round-trip budgets are the issue's for 1,000 members (a request's own record
+    // costs a few round trips whatever its size), so only a run of that size decides them.
+    if (bulk.members !== goalMembers) return speedups;
+    return [
+      ...speedups,
+      goal('bulkGraphCalls', `at most 50 Graph calls for ${goalMembers} members`, bulk.graphHttpCalls, 'calls', bulk.graphHttpCalls <= 50),
+      goal('bulkTableRoundTrips', `at most 60 table round trips for ${goalMembers} members`, bulk.tableRoundTrips, 'round trips', bulk.tableRoundTrips <= 60),
     ];
   },
 });
