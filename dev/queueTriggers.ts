@@ -8,6 +8,7 @@ import { InvocationContext } from '../shared/azureFunctions';
 import { settingsCatalog, type QueueStorageSettings } from '../shared/config';
 import type { FunctionDefinition, QueueFunctionDefinition } from '../shared/operations/registry';
 import { poisonQueueName, Queues } from '../shared/storage/queue';
+import { consoleLogHandler } from './logFormat';
 
 /**
  * Serves the app's queue-triggered functions (`registerQueue`) the way the Functions host's
@@ -217,10 +218,6 @@ export interface QueueTriggers {
   close(): Promise<void>;
 }
 
-const jsonLineLog: LogHandler = (level, ...args) => {
-  process.stdout.write(`${JSON.stringify({ level, message: args })}\n`);
-};
-
 export async function startQueueTriggers(init: QueueTriggersOptions): Promise<QueueTriggers> {
   const hostJson = init.hostJson ?? JSON.parse(readFileSync(new URL('../host.json', import.meta.url), 'utf8'));
   const leaseSetting = init.env.LOCAL_QUEUE_LEASE_SECONDS?.trim() || settingsCatalog.find((setting) => setting.name === 'LOCAL_QUEUE_LEASE_SECONDS')?.default;
@@ -229,7 +226,8 @@ export async function startQueueTriggers(init: QueueTriggersOptions): Promise<Qu
     throw new Error(`Setting LOCAL_QUEUE_LEASE_SECONDS must be a whole number of seconds of at least 1, got "${leaseSetting}".`);
   }
   const options = { ...queueTriggerOptions(hostJson, init.env, { leaseMs: leaseSeconds * 1_000 }), ...init.options };
-  const log = init.logHandler ?? jsonLineLog;
+  // Printed as the local host prints the HTTP functions' lines: one JSON object per line, or a short line in a terminal.
+  const log = init.logHandler ?? consoleLogHandler();
   const credentials = new Map<string, ManagedIdentityCredential>();
   const credentialFor = (clientId: string | undefined) => {
     let credential = credentials.get(clientId ?? '');

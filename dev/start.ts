@@ -76,7 +76,7 @@ const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1
 
 /** One line per part: its name while it starts, then what it is and how long it took. */
 const step: StepRunner = async (label, start, describe) => {
-  process.stdout.write(`  ${label.padEnd(30, ' ')}`);
+  process.stdout.write(`  ${label.padEnd(31, ' ')}`);
   const began = performance.now();
   try {
     const started = await start();

@@ -13,7 +13,7 @@ import type { RequestContext } from '../pipeline/context';
 export const requestLogEvent = 'facade.request';
 
 /** `created` a create's success, `read` a query's (the audit API). */
-export type Outcome = 'created' | 'read' | 'rejected' | 'denied' | 'graphError' | 'failed';
+export type Outcome = 'created' | 'accepted' | 'read' | 'rejected' | 'denied' | 'graphError' | 'failed';
 
 /** The correlation fields every log line of a request carries. */
 export interface CorrelationFields {
@@ -69,6 +69,8 @@ export function correlationFields(context: RequestContext<NamedOperation>): Corr
 
 /** What happened, for dashboards: refused before Graph, refused by Graph, or the facade failed. */
 export function outcomeOf(status: number, graphAnswered: boolean, success: 'created' | 'read' = 'created'): Outcome {
+  // A 202: a bulk request taken on to run from the queue (its job logs what it added).
+  if (status === 202) return 'accepted';
   if (status >= 200 && status < 300) return success;
   if (status === 401 || status === 403) return 'denied';
   if (graphAnswered) return 'graphError';

@@ -133,6 +133,7 @@ describe('the request log line', () => {
 
   it('classifies outcomes by status and by who answered', () => {
     expect(outcomeOf(201, false)).toBe('created');
+    expect(outcomeOf(202, false)).toBe('accepted');
     expect(outcomeOf(401, false)).toBe('denied');
     expect(outcomeOf(403, true)).toBe('denied');
     expect(outcomeOf(415, false)).toBe('rejected');
