@@ -39,6 +39,11 @@ export interface FaultRule {
    * only that one. Compiled once, when the fault is added.
    */
   path: string;
+  /**
+   * Only requests whose body text holds a match of this regular expression (at most 200
+   * characters), e.g. a member's id: one add among the steps of a JSON batch.
+   */
+  body?: string;
   /** Applied one per matching request, in order; the fault ends when they are used up. */
   steps: FaultStep[];
 }
@@ -109,20 +114,23 @@ const stepSchema = Joi.object<FaultStep>({
     'object.missing': '{{#label}} does nothing: give it status, delayMs, hang, reset or garbage',
   });
 
-const ruleSchema = Joi.object<FaultRule>({
-  method: Joi.string().uppercase().valid(...methods),
-  path: Joi.string()
+const pattern = (name: string) =>
+  Joi.string()
     .min(1)
     .max(maxFaultPathLength)
-    .required()
     .custom((value: string, helpers) => {
       try {
         new RegExp(value);
       } catch (error) {
-        return helpers.message({ custom: `"path" is not a valid regular expression: ${(error as Error).message}` });
+        return helpers.message({ custom: `"${name}" is not a valid regular expression: ${(error as Error).message}` });
       }
       return value;
-    }),
+    });
+
+const ruleSchema = Joi.object<FaultRule>({
+  method: Joi.string().uppercase().valid(...methods),
+  path: pattern('path').required(),
+  body: pattern('body'),
   steps: Joi.array().items(stepSchema).min(1).max(maxFaultSteps).required(),
 });
 
@@ -142,21 +150,29 @@ export function validateFaultRule(input: unknown): FaultRule {
 
 /** The faults in force, each matched by method and compiled path pattern. */
 export class FaultBook {
-  #faults: (ActiveFault & { pattern: RegExp })[] = [];
+  #faults: (ActiveFault & { pattern: RegExp; bodyPattern: RegExp | undefined })[] = [];
   #nextId = 1;
 
   add(input: unknown): ActiveFault {
     const rule = validateFaultRule(input);
-    const fault = { ...rule, steps: rule.steps.map((step) => ({ ...step })), id: this.#nextId++, applied: 0, pattern: new RegExp(rule.path) };
+    const fault = {
+      ...rule,
+      steps: rule.steps.map((step) => ({ ...step })),
+      id: this.#nextId++,
+      applied: 0,
+      pattern: new RegExp(rule.path),
+      bodyPattern: rule.body === undefined ? undefined : new RegExp(rule.body),
+    };
     this.#faults.push(fault);
     return this.#describe(fault);
   }
 
   /** The next step for a request, consuming it; used-up faults leave the book. */
-  next(method: string, path: string): AppliedFault | undefined {
+  next(method: string, path: string, bodyText = ''): AppliedFault | undefined {
     for (const fault of this.#faults) {
       if (fault.method && fault.method !== method.toUpperCase()) continue;
       if (!fault.pattern.test(path)) continue;
+      if (fault.bodyPattern && !fault.bodyPattern.test(bodyText)) continue;
       const step = fault.steps[fault.applied];
       if (!step) continue;
       fault.applied += 1;
@@ -186,6 +202,7 @@ export class FaultBook {
       id: fault.id,
       ...(fault.method ? { method: fault.method } : {}),
       path: fault.path,
+      ...(fault.body === undefined ? {} : { body: fault.body }),
       steps: fault.steps.map((step) => ({ ...step })),
       applied: fault.applied,
     };

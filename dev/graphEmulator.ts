@@ -43,7 +43,10 @@ export interface GraphEmulatorOptions {
   pageSize?: number;
   /** Requests the log keeps, the most recent ones (default `requestLogLimit`, 1,000). */
   requestLogLimit?: number;
-  /** How long Graph takes to answer: every answer to a Graph request waits this long (default 0). */
+  /**
+   * Graph's own time to answer, in ms: each HTTP request to Graph (a `$batch` envelope once, not
+   * per step) waits this long before it is carried out. Default 0.
+   */
   latencyMs?: number;
 }
 
@@ -63,6 +66,7 @@ export interface GraphEmulator {
   graphHttpCalls(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
   /** The steps batches carried out, each with its `batchStep`. */
   batchSteps(filter?: { method?: string; path?: RegExp }): ReceivedRequest[];
+  /** Calls since the start or the last reset, also those the request log no longer holds. */
   callCounts(): GraphCallCounts;
   /** Adds a fault after checking it in full; throws `FaultSpecError` with every reason. */
   addFault(rule: FaultRule): ActiveFault;
@@ -153,6 +157,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const pageSize = options.pageSize ?? 100;
   const creations: Creation[] = [];
   let batchCount = 0;
+  const counts: GraphCallCounts = { httpCalls: 0, batches: 0, batchSteps: 0 };
 
   /** The calling app, from its bearer token: the client app id (`appid`/`azp`) when the token names one. */
   async function authorize(request: IncomingMessage): Promise<Caller> {
@@ -313,7 +318,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
    * delay then returns that very answer late; a status, hang, reset or garbage hides it.
    */
   async function answerCall(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
-    const applied = faults.next(call.method, call.path);
+    const applied = faults.next(call.method, call.path, call.bodyText);
     call.record.fault = applied ?? null;
     const fault = applied?.step;
     const committed = fault?.commit ? await perform(call, ids) : undefined;
@@ -352,6 +357,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       errorBody: (_status, code, message, step) => errorBody(code, message, stepIds(step)),
       runStep: async (step) => {
         const bodyText = step.hasBody ? JSON.stringify(step.body) : '';
+        counts.batchSteps += 1;
         const record = requests.record({
           method: step.method,
           path: step.path,
@@ -423,9 +429,12 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         receivedAt: new Date().toISOString(),
         remotePort: request.socket.remotePort,
       });
+      counts.httpCalls += 1;
+      if (/^\/(v1\.0|beta)\/\$batch$/.test(url.pathname)) counts.batches += 1;
       response.once('finish', () => {
         record.status = response.statusCode;
       });
+      if (options.latencyMs) await new Promise((resolve) => setTimeout(resolve, options.latencyMs));
       await handleGraph(request, response, url.pathname, url.searchParams, bodyText, record);
     })().catch(() => response.destroy());
   });
@@ -494,11 +503,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     graphRequests: (filter = {}) => requests.entries.filter((request) => matches(request, filter)),
     graphHttpCalls: (filter = {}) => requests.entries.filter((request) => !request.batchStep && matches(request, filter)),
     batchSteps: (filter = {}) => requests.entries.filter((request) => Boolean(request.batchStep) && matches(request, filter)),
-    callCounts: () => ({
-      httpCalls: requests.entries.filter((request) => !request.batchStep).length,
-      batches: requests.entries.filter((request) => !request.batchStep && /^\/(v1\.0|beta)\/\$batch$/.test(request.path)).length,
-      batchSteps: requests.entries.filter((request) => request.batchStep).length,
-    }),
+    callCounts: () => ({ ...counts }),
     addFault: (rule) => faults.add(rule),
     faults: () => faults.list(),
     entityCounts: () => ({
@@ -525,6 +530,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       requests.clear();
       creations.length = 0;
       batchCount = 0;
+      Object.assign(counts, { httpCalls: 0, batches: 0, batchSteps: 0 });
       faults.clear();
       for (const map of Object.values(store)) map.clear();
     },

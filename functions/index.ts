@@ -5,9 +5,11 @@
 import './createExternalConnection';
 import './createExternalGroup';
 import './createExternalGroupMember';
+import './addExternalGroupMembersInBulk';
 import './createConnectorGroup';
 import './listAuditRecords';
 import './getEntityAuditRecords';
+import './bulkJobs';
 import './health';
 import './openapi';
 import './reconcile';

@@ -14,7 +14,7 @@ import { registerHttp } from '../shared/operations/registry';
  * and its output is cached for the life of the instance.
  */
 
-/** Every registered operation, creates and queries (functions/index.ts imports them all before this file). */
+/** Every registered operation, creates, bulk creates and queries (functions/index.ts imports them all before this file). */
 export const documentedOperations: readonly ApiOperation[] = apiOperations;
 
 let generator: Promise<typeof import('../shared/openapi/documents')> | undefined;

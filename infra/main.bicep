@@ -98,6 +98,12 @@ param reconcileAfterMinutes string = '10'
 @description('Most records one reconciliation run settles (RECONCILE_MAX_RECORDS).')
 param reconcileMaxRecords string = '200'
 
+@description('Graph JSON batches one bulk request has in flight at once (BULK_BATCHES_IN_FLIGHT).')
+param bulkBatchesInFlight string = '4'
+
+@description('A bulk request expected to take longer, in seconds, is answered 202 and run from the queue (BULK_ASYNC_AFTER_SECONDS).')
+param bulkAsyncAfterSeconds string = '60'
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-api-${resourceToken}'
@@ -183,6 +189,8 @@ module api './app/api.bicep' = {
     idempotencyRetentionHours: idempotencyRetentionHours
     reconcileAfterMinutes: reconcileAfterMinutes
     reconcileMaxRecords: reconcileMaxRecords
+    bulkBatchesInFlight: bulkBatchesInFlight
+    bulkAsyncAfterSeconds: bulkAsyncAfterSeconds
   }
   dependsOn: [
     rbac

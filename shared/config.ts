@@ -49,6 +49,10 @@ export const settingsCatalog = [
     description: 'Reconciliation settles `pending`/`unknown` audit records older than this.' },
   { name: 'RECONCILE_MAX_RECORDS', default: '200', scope: 'app',
     description: 'Most audit records one reconciliation run settles.' },
+  { name: 'BULK_BATCHES_IN_FLIGHT', default: '4', scope: 'app',
+    description: 'Graph JSON batches (20 adds each) one bulk request has in flight at once.' },
+  { name: 'BULK_ASYNC_AFTER_SECONDS', default: '60', scope: 'app',
+    description: 'A bulk request expected to take longer is answered 202 and carried out from the queue (as is one sent with `Prefer: respond-async`); a synchronous one sends nothing after this long (under the 120 s Logic Apps and Power Automate wait).' },
   { name: 'AUTH_MODE', default: 'jwt', scope: 'app',
     description: '`jwt`: validate Microsoft Entra ID bearer tokens; `appservice`: trust App Service Authentication (Easy Auth) `X-MS-CLIENT-PRINCIPAL`.' },
   { name: 'AUTH_TENANT_ID', default: undefined, scope: 'app',
@@ -100,6 +104,10 @@ export interface Settings {
   idempotencyRetentionHours: number;
   reconcileAfterMinutes: number;
   reconcileMaxRecords: number;
+  /** Graph JSON batches one bulk request has in flight at once. */
+  bulkBatchesInFlight: number;
+  /** A bulk request expected to take longer runs from the queue; a synchronous one stops sending after it. */
+  bulkAsyncAfterMs: number;
   /** How callers are authenticated (`AUTH_*`); `notConfigured` refuses every operation. */
   auth: AuthSettings;
 }
@@ -207,6 +215,8 @@ export function loadSettings(env: Environment = process.env): Settings {
     idempotencyRetentionHours: positiveInteger(env, 'IDEMPOTENCY_RETENTION_HOURS'),
     reconcileAfterMinutes: nonNegativeNumber(env, 'RECONCILE_AFTER_MINUTES'),
     reconcileMaxRecords: positiveInteger(env, 'RECONCILE_MAX_RECORDS'),
+    bulkBatchesInFlight: positiveInteger(env, 'BULK_BATCHES_IN_FLIGHT'),
+    bulkAsyncAfterMs: positiveInteger(env, 'BULK_ASYNC_AFTER_SECONDS') * 1_000,
     auth: parseAuthSettings((name) => read(env, name), env),
   };
 }

@@ -25,6 +25,8 @@ param auditTableTimeoutMs string = '5000'
 param idempotencyRetentionHours string = '24'
 param reconcileAfterMinutes string = '10'
 param reconcileMaxRecords string = '200'
+param bulkBatchesInFlight string = '4'
+param bulkAsyncAfterSeconds string = '60'
 // Node.js 20 reached end of life on 2026-04-30.
 @allowed(['22'])
 param nodeVersion string = '22'
@@ -55,6 +57,8 @@ var appSettings = {
   IDEMPOTENCY_RETENTION_HOURS: idempotencyRetentionHours
   RECONCILE_AFTER_MINUTES: reconcileAfterMinutes
   RECONCILE_MAX_RECORDS: reconcileMaxRecords
+  BULK_BATCHES_IN_FLIGHT: bulkBatchesInFlight
+  BULK_ASYNC_AFTER_SECONDS: bulkAsyncAfterSeconds
   AUTH_MODE: authMode
   AUTH_TENANT_ID: tenant().tenantId
   AUTH_AUDIENCE: authAudience

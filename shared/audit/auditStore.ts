@@ -161,6 +161,14 @@ function inEvidenceOrder(actions: TransactionAction[]): TransactionAction[] {
   return [...actions.filter((action) => !closing(action)), ...actions.filter(closing)];
 }
 
+/** A new record and its open attempt row. */
+function intentActionsOf(entity: AuditEntity, expiresAt: Date): TransactionAction[] {
+  return [
+    ['create', tableRow(entity)],
+    ['upsert', tableRow(attemptRow(entity.partitionKey, entity, 'open', expiresAt)), 'Replace'],
+  ];
+}
+
 /** A row of ours as the SDK takes it (our row types have no index signature). */
 const tableRow = (row: object) => row as TableEntity<Record<string, unknown>>;
 
@@ -193,6 +201,28 @@ export class AuditStore {
    */
   async recordIntent(intent: AuditIntent): Promise<{ key: AuditKey; etag: string }> {
     const key = auditKeyFor(intent);
+    const { entity, expiresAt } = this.intentRows(intent, key);
+    try {
+      const etags = await this.submit(intentActionsOf(entity, expiresAt));
+      return { key, etag: etags.get(key.rowKey) ?? '*' };
+    } catch (error) {
+      // Not awaited: the caller's 503 does not wait on a store that is failing.
+      void this.withdraw(entity, expiresAt);
+      throw unavailable(error);
+    }
+  }
+
+  /**
+   * The two rows of an intent, its `pending` record and its open attempt, for a transaction (a
+   * bulk request writes up to 50 intents in one). `key` places the record (default: by its time
+   * and request id).
+   */
+  intentActions(intent: AuditIntent, key: AuditKey = auditKeyFor(intent)): TransactionAction[] {
+    const { entity, expiresAt } = this.intentRows(intent, key);
+    return intentActionsOf(entity, expiresAt);
+  }
+
+  private intentRows(intent: AuditIntent, key: AuditKey): { entity: AuditEntity; expiresAt: Date } {
     const body = cappedJson(intent.requestBody);
     const { requestBody: _sent, ...fields } = intent;
     const entity: AuditEntity = {
@@ -204,22 +234,31 @@ export class AuditStore {
       requestBodyTruncated: body.truncated,
       reconcileAfter: intent.requestedAt,
     };
-    const expiresAt = new Date(intent.requestedAt.getTime() + this.retentionMs);
-    try {
-      const client = await this.table.ready();
-      const result = await client.submitTransaction(
-        [
-          ['create', tableRow(entity)],
-          ['upsert', tableRow(attemptRow(key.partitionKey, entity, 'open', expiresAt)), 'Replace'],
-        ],
-        { abortSignal: this.table.signal() },
-      );
-      return { key, etag: result.getResponseForEntity(key.rowKey)?.etag ?? result.subResponses[0]?.etag ?? '*' };
-    } catch (error) {
-      // Not awaited: the caller's 503 does not wait on a store that is failing.
-      void this.withdraw(entity, expiresAt);
-      throw unavailable(error);
-    }
+    return { entity, expiresAt: new Date(intent.requestedAt.getTime() + this.retentionMs) };
+  }
+
+  /** One entity group transaction (one partition, at most 100 actions); the etags it gave, by row key. */
+  async submit(actions: TransactionAction[]): Promise<Map<string, string>> {
+    const client = await this.table.ready();
+    const result = await client.submitTransaction(actions, { abortSignal: this.table.signal() });
+    const etags = new Map<string, string>();
+    actions.forEach((action, index) => {
+      const rowKey = (action[1] as { rowKey?: string }).rowKey;
+      const etag = (rowKey === undefined ? undefined : result.getResponseForEntity(rowKey)?.etag) ?? result.subResponses[index]?.etag;
+      if (rowKey !== undefined && etag) etags.set(rowKey, etag);
+    });
+    return etags;
+  }
+
+  /** The actions a settlement writes when all of it holds (what `settle` tries first, as one transaction). */
+  settlementActions(settlement: Settlement, now: Date): TransactionAction[] {
+    const { partitionKey } = settlement;
+    const indexAction = settlement.index ? this.indexAction(partitionKey, settlement.index) : undefined;
+    return inEvidenceOrder([
+      ...(indexAction ? [indexAction] : []),
+      ...settlement.changes.flatMap((change) => changeActions(partitionKey, change, now, this.retentionMs)),
+      ...(settlement.extra ?? []),
+    ]);
   }
 
   /**
@@ -254,14 +293,8 @@ export class AuditStore {
     const [own, ...others] = settlement.changes;
     if (!own) throw new Error('a settlement settles at least the request’s own record');
     const indexAction = settlement.index ? this.indexAction(partitionKey, settlement.index) : undefined;
-    const actions: TransactionAction[] = inEvidenceOrder([
-      ...(indexAction ? [indexAction] : []),
-      ...changeActions(partitionKey, own, now, this.retentionMs),
-      ...others.flatMap((change) => changeActions(partitionKey, change, now, this.retentionMs)),
-      ...(settlement.extra ?? []),
-    ]);
     try {
-      await client.submitTransaction(actions, { abortSignal: this.table.signal() });
+      await client.submitTransaction(this.settlementActions(settlement, now), { abortSignal: this.table.signal() });
       return { own: true, others: true, index: true, extra: true };
     } catch (error) {
       if (!isConflict(error)) throw error;
@@ -298,6 +331,27 @@ export class AuditStore {
     // Graph's own answer to a create proves who made the entity; anything found out later only
     // fills a missing row and never repoints one.
     return index.proof === 'answered' ? ['upsert', tableRow(row), 'Replace'] : ['create', tableRow(row)];
+  }
+
+  /** Any row of the table by its key (a bulk request's record), or undefined. */
+  async getRow<T extends object>(key: AuditKey): Promise<(T & { etag: string }) | undefined> {
+    const client = await this.table.ready();
+    try {
+      return withoutTimestamp(await client.getEntity<T>(key.partitionKey, key.rowKey, { abortSignal: this.table.signal() }));
+    } catch (error) {
+      if (isStatus(error, 404)) return undefined;
+      throw error;
+    }
+  }
+
+  /** Merges properties into a row, only if it is still as read when `etag` is given (412 otherwise); its new etag. */
+  async mergeRow(key: AuditKey, properties: Record<string, unknown>, etag?: string): Promise<string> {
+    const client = await this.table.ready();
+    const result = await client.updateEntity({ ...properties, partitionKey: key.partitionKey, rowKey: key.rowKey }, 'Merge', {
+      ...(etag ? { etag } : {}),
+      abortSignal: this.table.signal(),
+    });
+    return result.etag ?? '*';
   }
 
   async get(key: AuditKey): Promise<StoredAuditRecord | undefined> {
@@ -337,6 +391,19 @@ export class AuditStore {
       odata`PartitionKey eq ${operation} and RowKey ge ${prefix} and RowKey lt ${`${prefix}~`} and state eq ${'open'}`,
       100,
     );
+  }
+
+  /**
+   * Every open attempt in an operation's partition: one range query (paged), for a bulk request
+   * that looks up all its members at once rather than one read each.
+   */
+  async openAttemptsOf(operation: string, limit = Number.POSITIVE_INFINITY): Promise<OpenAttemptRow[]> {
+    return this.query<OpenAttemptRow>(odata`PartitionKey eq ${operation} and RowKey ge ${'open_'} and RowKey lt ${'open`'} and state eq ${'open'}`, limit);
+  }
+
+  /** The rows of a partition with `low < RowKey < high`, in row key order: one range query (paged). */
+  async rowsBetween<T extends object>(partitionKey: string, low: string, high: string): Promise<(T & { etag: string })[]> {
+    return this.query<T>(odata`PartitionKey eq ${partitionKey} and RowKey gt ${low} and RowKey lt ${high}`);
   }
 
   /** An operation's records requested in [from, to), newest first: one partition range query. */

@@ -13,10 +13,18 @@ export const listedProperties = [
   'rowKey', 'requestId', 'operation', 'entityType', 'entityId', 'graphPath', 'graphVersion', 'status', 'httpStatus',
   'errorCode', 'reason', 'recovery', 'madeBy', 'settledBy', 'retries', 'callerId', 'callerAppId', 'callerName',
   'callerTenantId', 'clientRequestId', 'graphRequestId', 'requestedAt', 'completedAt', 'durationMs', 'reconciledAt',
-  'reconcileAttempts', 'reconcileError',
+  'reconcileAttempts', 'reconcileError', 'total', 'created', 'alreadyMember', 'failed',
 ] as const;
 
-type Listed = Pick<StoredAuditRecord, (typeof listedProperties)[number]> & { rowKey: string };
+/** What a bulk request's record (`kind: bulk`, shared/bulk/bulkRecord.ts) adds: its counts. */
+interface BulkCounts {
+  total?: number;
+  created?: number;
+  alreadyMember?: number;
+  failed?: number;
+}
+
+type Listed = Pick<StoredAuditRecord, Exclude<(typeof listedProperties)[number], keyof BulkCounts>> & BulkCounts & { rowKey: string };
 
 export interface AuditRecordView {
   requestId: string;
@@ -45,6 +53,11 @@ export interface AuditRecordView {
   reconciledAt?: string;
   reconcileAttempts?: number;
   reconcileError?: string;
+  /** A bulk request's record: its items, and how many were created, already members, failed. */
+  total?: number;
+  created?: number;
+  alreadyMember?: number;
+  failed?: number;
 }
 
 export interface EntityAuditRecordView extends AuditRecordView {
@@ -93,6 +106,10 @@ export function recordView(record: Listed): AuditRecordView {
     reconciledAt: iso(record.reconciledAt),
     reconcileAttempts: record.reconcileAttempts,
     reconcileError: record.reconcileError,
+    total: record.total,
+    created: record.created,
+    alreadyMember: record.alreadyMember,
+    failed: record.failed,
   });
 }
 

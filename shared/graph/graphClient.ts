@@ -35,6 +35,8 @@ export interface SendOptions {
   progress?: ExchangeProgress;
   /** The deadline's length, for the message when it runs out (GRAPH_DEADLINE_MS). */
   deadlineMs?: number;
+  /** Retries at most (default `maxRetries`, 3); 0 when the caller retries itself (JSON batches, per step). */
+  maxRetries?: number;
 }
 
 export interface ExchangeProgress {
@@ -65,7 +67,7 @@ export interface GraphClientOptions {
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The least time worth starting an attempt with. */
-const minimumAttemptMs = 250;
+export const minimumAttemptMs = 250;
 
 /**
  * Calls Microsoft Graph with the app's identity, retrying as Graph asks, inside one deadline.
@@ -76,7 +78,8 @@ const minimumAttemptMs = 250;
  * that is not HTTP, …) counts as lost (shared/graph/transport.ts).
  */
 export class GraphClient {
-  private readonly backoffBaseMs: number;
+  /** Base of the exponential back-off when Graph names no wait (callers that retry themselves use it too). */
+  readonly backoffBaseMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly clock: Clock;
   private readonly transport: GraphTransport;
@@ -108,6 +111,7 @@ export class GraphClient {
 
   async send(request: GraphRequest, options: SendOptions): Promise<GraphExchange> {
     const progress = options.progress ?? { retries: 0, uncertain: false };
+    const retriesAllowed = options.maxRetries ?? maxRetries;
     for (let retry = 0; ; retry += 1) {
       progress.retries = retry;
       const remaining = options.deadlineAt - this.clock.now();
@@ -129,7 +133,7 @@ export class GraphClient {
 
       if ('kind' in outcome) {
         const uncertain = outcome.kind !== 'refused';
-        const mayRetry = retry < maxRetries && (options.retryMode === 'all' || !uncertain);
+        const mayRetry = retry < retriesAllowed && (options.retryMode === 'all' || !uncertain);
         const delay = backoffDelay(retry + 1, this.backoffBaseMs);
         if (!mayRetry || this.clock.now() + delay + minimumAttemptMs > options.deadlineAt) {
           progress.uncertain ||= uncertain;
@@ -142,7 +146,7 @@ export class GraphClient {
 
       const response = outcome;
       const earlierAttemptUncertain = progress.uncertain;
-      const retriable = retriableStatuses.has(response.status) && retry < maxRetries;
+      const retriable = retriableStatuses.has(response.status) && retry < retriesAllowed;
       // A 503/504 may hide a create Graph carried out (graph-api.md §1, known issue); a 429 never does.
       const uncertain = response.status !== 429;
       const delay = parseRetryAfter(response.retryAfter) ?? backoffDelay(retry + 1, this.backoffBaseMs);

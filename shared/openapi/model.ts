@@ -1,12 +1,14 @@
 import type Joi from 'joi';
-import type { OperationDefinition } from '../operations/operation';
+import type { AnyOperation, BulkOperationDefinition, HttpOperation, OperationDefinition } from '../operations/operation';
 import { isQuery, type ApiOperation, type QueryDefinition, type QueryScope } from '../operations/query';
+import { bulkProgressBody, bulkResultBody } from '../schemas/bulk';
 import { schemaFromJoi, type SchemaObject } from './joiSchema';
 import { pascalCase, sentenceFromName, titleCase } from './text';
 
 /**
- * What both documents say, built once from the operation declarations: one documented create
- * operation per canonical route and Graph version, and each query of the audit trail. The older
+ * What both documents say, built once from the operation declarations: one documented create (or
+ * bulk create) operation per canonical route and Graph version, the status URL of bulk requests,
+ * and each query of the audit trail. The older
  * alias routes (`/{v}/connections/…`) are served but not documented, so a connector shows each
  * action once.
  */
@@ -41,6 +43,8 @@ export interface OperationDoc {
   responses: ResponseDoc[];
   /** The 200 answer is a page of `value`, the next behind `@odata.nextLink` (`x-ms-pageable`). */
   pageable?: boolean;
+  /** `internal`: not offered as an action (a bulk request's status URL, which connectors poll themselves). */
+  visibility?: 'internal';
 }
 
 export interface ApiModel {
@@ -97,7 +101,7 @@ function clientRequestIdParameter(sentToGraph: boolean): ParameterDoc {
   };
 }
 
-function headerParameters(operation: OperationDefinition): ParameterDoc[] {
+function headerParameters(operation: AnyOperation): ParameterDoc[] {
   const headers: ParameterDoc[] = [
     clientRequestIdParameter(true),
     {
@@ -111,8 +115,20 @@ function headerParameters(operation: OperationDefinition): ParameterDoc[] {
       schema: { type: 'string' },
     },
   ];
+  if (operation.kind === 'bulk') {
+    headers.push({
+      name: 'Prefer',
+      in: 'header',
+      required: false,
+      description:
+        'With respond-async, the request is answered 202 Accepted at once, with a Location URL to poll for the results; without it, one expected to take longer than BULK_ASYNC_AFTER_SECONDS (60 s by default) is answered so too.',
+      summary: 'Prefer',
+      visibility: 'advanced',
+      schema: { type: 'string', enum: ['respond-async'] },
+    });
+  }
   // Teams admin center deployments send it with the connection create (docs/graph-facts.md §1).
-  if (operation.entityType === 'externalConnection') {
+  if (operation.kind !== 'bulk' && operation.entityType === 'externalConnection') {
     headers.push({
       name: 'GraphConnectors-Ticket',
       in: 'header',
@@ -127,7 +143,7 @@ function headerParameters(operation: OperationDefinition): ParameterDoc[] {
 }
 
 /** The Graph versions an operation serves: the values its `version` parameter allows, or the fixed one. */
-export function graphVersionsOf(operation: OperationDefinition): string[] {
+export function graphVersionsOf(operation: HttpOperation): string[] {
   const version = operation.params.version;
   if (!version) return [operation.graphPath.split('/')[1] ?? ''];
   const allowed = (version.describe() as { allow?: unknown[] }).allow ?? [];
@@ -162,10 +178,63 @@ function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: 
   return name;
 }
 
+const errorResponseDocs = (statuses?: ReadonlySet<string>): ResponseDoc[] =>
+  errorResponses
+    .filter(([status]) => !statuses || statuses.has(status))
+    .map(([status, errorDescription, retry]) => ({
+      status,
+      description: errorDescription,
+      schema: 'GraphError',
+      headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
+    }));
+
+const pollHeaders = {
+  location: { description: 'The status URL: GET it after Retry-After seconds, until it answers 200 with the results.', schema: text('Status URL.') },
+  ...retryAfter,
+};
+
+/** The answers of a bulk request, and of its status URL: 200 with the results, or 202 while it runs. */
+function bulkAnswers(schemas: Record<string, SchemaObject>, accepted: string): ResponseDoc[] {
+  addSchema(schemas, 'BulkResult', schemaFromJoi(bulkResultBody, { direction: 'response', context: {} }));
+  addSchema(schemas, 'BulkProgress', schemaFromJoi(bulkProgressBody, { direction: 'response', context: {} }));
+  return [
+    { status: '200', description: 'Done: one result per item, in the order of the request, and the counts.', schema: 'BulkResult', headers: correlationHeaders },
+    { status: '202', description: accepted, schema: 'BulkProgress', headers: { ...correlationHeaders, ...pollHeaders } },
+  ];
+}
+
+/** The status URL a 202 names, for connectors and callers that poll (not an action of its own). */
+function statusOperation(schemas: Record<string, SchemaObject>): OperationDoc {
+  const statuses = new Set(['401', '403', '404', '500', '503']);
+  return {
+    method: 'get',
+    operationId: 'GetBulkRequestStatus',
+    summary: 'Get the status of a bulk request',
+    description: 'The Location URL of an accepted bulk request: 202 while it runs, then 200 with its results. Only the caller that made it (still holding its app role) or an operator with the app role Audit.Read may read it.',
+    path: '/jobs/{id}',
+    parameters: [
+      {
+        name: 'id',
+        in: 'path',
+        required: true,
+        description: 'Id of the bulk request, as its Location URL ends.',
+        summary: 'ID',
+        visibility: 'important',
+        schema: { type: 'string' },
+      },
+      clientRequestIdParameter(false),
+    ],
+    responses: [...bulkAnswers(schemas, 'Still running: its progress; poll again after Retry-After seconds.'), ...errorResponseDocs(statuses)],
+    visibility: 'internal',
+  };
+}
+
 export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
   const schemas: Record<string, SchemaObject> = { ...graphErrorSchemas };
   const documented: OperationDoc[] = [];
-  const operations = apiOperations.filter((operation): operation is OperationDefinition => !isQuery(operation));
+  const operations = apiOperations.filter((operation): operation is AnyOperation => !isQuery(operation));
+  const creates = operations.filter((operation): operation is OperationDefinition => operation.kind !== 'bulk');
+  const bulk = operations.filter((operation): operation is BulkOperationDefinition => operation.kind === 'bulk');
   for (const operation of operations) {
     const versions = graphVersionsOf(operation);
     const variesByVersion = 'version' in operation.params;
@@ -177,11 +246,27 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
       const entity = pascalCase(operation.entityType);
       const context = { version };
       const request = schemaFromJoi(operation.body, { direction: 'request', context });
-      const response = schemaFromJoi(operation.body, { direction: 'response', context });
       const requestSchema = addSchema(schemas, `${operationId}Request`, request, firstRequest);
-      const responseSchema = addSchema(schemas, `${entity}${suffix}`, response, firstResponse);
       firstRequest ??= requestSchema;
-      firstResponse ??= responseSchema;
+      let answers: ResponseDoc[];
+      if (operation.kind === 'bulk') {
+        answers = bulkAnswers(schemas, 'Accepted: the request runs in the background; GET the Location URL after Retry-After seconds for its results.');
+      } else {
+        const response = schemaFromJoi(operation.body, { direction: 'response', context });
+        const responseSchema = addSchema(schemas, `${entity}${suffix}`, response, firstResponse);
+        firstResponse ??= responseSchema;
+        answers = [
+          {
+            status: '201',
+            description: 'Created: the entity as Microsoft Graph returned it.',
+            schema: responseSchema,
+            headers: {
+              ...correlationHeaders,
+              'graph-request-id': { description: 'The request-id Microsoft Graph gave its answer.', schema: text('Graph request id.') },
+            },
+          },
+        ];
+      }
 
       const route = operation.routes[0].replace('{version}', version);
       const pathParameters = [...route.matchAll(/\{(\w+)\}/g)].map(([, name]) => pathParameter(name!, operation.params[name!]!));
@@ -194,28 +279,13 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
         description: `${description} Calls Microsoft Graph ${version}; requires the app role ${operation.role}.`,
         path: `/${route}`,
         parameters: [...pathParameters, ...headerParameters(operation)],
-        request: { schema: requestSchema, summary: titleCase(operation.entityType) },
-        responses: [
-          {
-            status: '201',
-            description: 'Created: the entity as Microsoft Graph returned it.',
-            schema: responseSchema,
-            headers: {
-              ...correlationHeaders,
-              'graph-request-id': { description: 'The request-id Microsoft Graph gave its answer.', schema: text('Graph request id.') },
-            },
-          },
-          ...errorResponses.map(([status, errorDescription, retry]) => ({
-            status,
-            description: errorDescription,
-            schema: 'GraphError',
-            headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
-          })),
-        ],
+        request: { schema: requestSchema, summary: operation.kind === 'bulk' ? titleCase(operation.itemsProperty) : titleCase(operation.entityType) },
+        responses: [...answers, ...errorResponseDocs()],
       });
     }
   }
-  const scope: QueryScope = { operations };
+  if (bulk.length > 0) documented.push(statusOperation(schemas));
+  const scope: QueryScope = { operations: creates };
   for (const query of apiOperations.filter(isQuery)) documented.push(queryDoc(query, scope, schemas));
   return { operations: documented, schemas };
 }

@@ -26,6 +26,7 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
         operationId: operation.operationId,
         summary: operation.summary,
         description: operation.description,
+        ...(operation.visibility ? { 'x-ms-visibility': operation.visibility } : {}),
         parameters: operation.parameters.map((parameter) => ({
           name: parameter.name,
           in: parameter.in,

@@ -74,6 +74,7 @@ function operationObject(operation: ApiModel['operations'][number]): OpenAPIV2.O
     operationId: operation.operationId,
     summary: operation.summary,
     description: operation.description,
+    ...(operation.visibility ? { 'x-ms-visibility': operation.visibility } : {}),
     ...(operation.request ? { consumes: ['application/json'] } : {}),
     produces: ['application/json'],
     parameters: [...operation.parameters.map(parameter), ...body],

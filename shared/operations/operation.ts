@@ -1,5 +1,6 @@
 import type Joi from 'joi';
 import type { AppRole } from '../auth/roles';
+import { bulkBodyOf } from '../schemas/bulk';
 
 /**
  * How the facade learns whether a create whose answer was lost took place. It only ever reads:
@@ -12,21 +13,20 @@ import type { AppRole } from '../auth/roles';
  */
 export type ExistenceCheck = 'readById' | { readById: { version: string } } | 'createConflict' | { naturalKey: string };
 
-/** What every served operation names: itself (function name, log field) and the app role it needs. */
-export interface ServedOperation {
+/** What the pipeline knows of every function it runs: its name (logs, audit `operation`). */
+export interface NamedOperation {
+  /** Function name, audit `operation`, log field: `createExternalGroup`. */
   name: string;
+}
+
+/** What every operation callers run names: itself and the app role it needs. */
+export interface ServedOperation extends NamedOperation {
+  /** The app role a caller needs to run it (declared in shared/auth/roles.ts). */
   role: AppRole;
 }
 
-/**
- * What a create operation is: the whole of a function file. Everything it does at run time
- * comes from the shared pipeline.
- */
-export interface OperationDefinition extends ServedOperation {
-  /** Function name, audit `operation`, log field: `createExternalGroup`. */
-  name: string;
-  /** The app role a caller needs to run it (declared in shared/auth/roles.ts). */
-  role: AppRole;
+/** What every operation served over HTTP declares: route, caller, body and Graph call. */
+export interface HttpOperation extends ServedOperation {
   /** Entity type recorded in the audit table and used for its entity index. */
   entityType: string;
   /** Routes below `/api`, the first canonical; `{name}` segments are path parameters. */
@@ -37,13 +37,6 @@ export interface OperationDefinition extends ServedOperation {
   /** Graph path template; `{name}` segments are filled with URL-encoded path parameters. */
   graphPath: string;
   /**
-   * The created entity's id: chosen by the caller (read from the validated body) or
-   * `generatedByGraph` (read from Graph's answer).
-   */
-  entityId: ((body: Record<string, unknown>) => string) | 'generatedByGraph';
-  /** Default `readById` for ids the caller chooses; required when Graph generates the id. */
-  existenceCheck?: ExistenceCheck;
-  /**
    * The action's name in the OpenAPI documents and Power Platform: sentence case, at most 80
    * characters, no `/`, ending in a letter or digit. Default: derived from `name`.
    */
@@ -51,6 +44,39 @@ export interface OperationDefinition extends ServedOperation {
   /** What the action does, one or two sentences, for the OpenAPI documents. */
   description?: string;
 }
+
+/**
+ * What a create operation is: the whole of a function file. Everything it does at run time
+ * comes from the shared pipeline.
+ */
+export interface OperationDefinition extends HttpOperation {
+  kind?: 'create';
+  /**
+   * The created entity's id: chosen by the caller (read from the validated body) or
+   * `generatedByGraph` (read from Graph's answer).
+   */
+  entityId: ((body: Record<string, unknown>) => string) | 'generatedByGraph';
+  /** Default `readById` for ids the caller chooses; required when Graph generates the id. */
+  existenceCheck?: ExistenceCheck;
+}
+
+/**
+ * Many creates of one operation in one request (`members/bulk`): each item is a create of `item`
+ * (its body rule, Graph path, audit partition and record), sent to Graph with JSON batching. The
+ * whole of a function file, like a create; the bulk stages of the pipeline do the rest.
+ */
+export interface BulkOperationDefinition extends HttpOperation {
+  kind: 'bulk';
+  /** The create each item is. */
+  item: OperationDefinition;
+  /** The body's array of items: `{ "members": [...] }`. */
+  itemsProperty: string;
+  /** Most items one request may hold. */
+  maxItems: number;
+}
+
+/** Any operation served through the pipeline. */
+export type AnyOperation = OperationDefinition | BulkOperationDefinition;
 
 export function existenceCheckOf(operation: OperationDefinition): ExistenceCheck {
   return operation.existenceCheck ?? 'readById';
@@ -89,4 +115,48 @@ export function defineOperation(definition: OperationDefinition): OperationDefin
     }
   }
   return Object.freeze(definition);
+}
+
+/** What a bulk operation's function file declares; the rest comes from the create it repeats. */
+export interface BulkDeclaration {
+  name: string;
+  item: OperationDefinition;
+  itemsProperty: string;
+  maxItems: number;
+  /** Routes below `/api`, the first canonical; their parameters are the item's. */
+  routes: readonly [string, ...string[]];
+  summary?: string;
+  description?: string;
+  /** What the items are, for messages and documents: `members`. */
+  noun?: string;
+}
+
+/**
+ * A bulk operation: the item's role, path parameters, Graph path and entity type; a body of 1 to
+ * `maxItems` items, each checked by the item's own rule, no item twice (by the entity id, which
+ * must be the body's `id`: ids Graph chooses cannot be told apart before they exist).
+ */
+export function defineBulkOperation(declaration: BulkDeclaration): BulkOperationDefinition {
+  const { item, itemsProperty, maxItems, noun = itemsProperty } = declaration;
+  if (item.entityId === 'generatedByGraph') throw new Error(`${declaration.name}: bulk creates need ids the caller chooses`);
+  for (const route of declaration.routes) {
+    for (const [, param] of route.matchAll(/\{(\w+)\}/g)) {
+      if (!param || !(param in item.params)) throw new Error(`${declaration.name}: route parameter {${param}} in "${route}" is not a parameter of ${item.name}`);
+    }
+  }
+  return Object.freeze({
+    kind: 'bulk' as const,
+    name: declaration.name,
+    role: item.role,
+    entityType: item.entityType,
+    routes: declaration.routes,
+    params: item.params,
+    body: bulkBodyOf({ item: item.body, itemsProperty, maxItems, identity: 'id', noun }),
+    graphPath: item.graphPath,
+    item,
+    itemsProperty,
+    maxItems,
+    ...(declaration.summary ? { summary: declaration.summary } : {}),
+    ...(declaration.description ? { description: declaration.description } : {}),
+  });
 }

@@ -1,7 +1,7 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type Joi from 'joi';
 import type { Runtime } from '../runtime';
-import type { OperationDefinition, ServedOperation } from './operation';
+import type { AnyOperation, OperationDefinition, ServedOperation } from './operation';
 
 /**
  * What a read operation (a query of the audit trail) is: the whole of its function file. It takes
@@ -56,8 +56,8 @@ export interface QueryDefinition extends ServedOperation {
   answer: (call: QueryCall) => Promise<HttpResponseInit>;
 }
 
-/** Every operation the API serves and documents: the creates and the queries. */
-export type ApiOperation = OperationDefinition | QueryDefinition;
+/** Every operation the API serves and documents: the creates, the bulk creates and the queries. */
+export type ApiOperation = AnyOperation | QueryDefinition;
 
 export const isQuery = (operation: ApiOperation): operation is QueryDefinition => 'kind' in operation && operation.kind === 'query';
 

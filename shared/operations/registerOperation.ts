@@ -1,5 +1,5 @@
 import { createOperationHandler, createQueryHandler } from '../pipeline/pipeline';
-import type { OperationDefinition } from './operation';
+import type { AnyOperation, BulkOperationDefinition, OperationDefinition } from './operation';
 import type { ApiOperation, QueryDefinition } from './query';
 import { registerHttp } from './registry';
 
@@ -9,17 +9,22 @@ import { registerHttp } from './registry';
  */
 export const operationDefinitions: OperationDefinition[] = [];
 
-/** Every operation the API serves, creates and queries, in registration order (the OpenAPI documents). */
+/** Every registered bulk operation (the queue-triggered runs of their jobs, their status URL). */
+export const bulkOperationDefinitions: BulkOperationDefinition[] = [];
+
+/** Every operation the API serves, creates, bulk creates and queries, in registration order (the OpenAPI documents). */
 export const apiOperations: ApiOperation[] = [];
 
 /**
  * One Functions HTTP function per route of the operation (a function has one route): the first
- * is named after the operation, the others `{name}_{n}`. All share one handler.
+ * is named after the operation, the others `{name}_{n}`. All share one handler, whose pipeline
+ * the operation's kind chooses (a create, or a bulk of creates).
  */
-export function registerOperation(operation: OperationDefinition): void {
-  if (operationDefinitions.includes(operation)) return;
-  operationDefinitions.push(operation);
+export function registerOperation(operation: AnyOperation): void {
+  if (apiOperations.includes(operation)) return;
   apiOperations.push(operation);
+  if (operation.kind === 'bulk') bulkOperationDefinitions.push(operation);
+  else operationDefinitions.push(operation);
   const handler = createOperationHandler(operation);
   operation.routes.forEach((route, index) => {
     registerHttp(index === 0 ? operation.name : `${operation.name}_${index + 1}`, {

@@ -3,7 +3,7 @@ import type { AuditKey } from '../audit/auditRecord';
 import type { AuthenticatedCaller } from '../auth/caller';
 import type { Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
-import type { OperationDefinition, ServedOperation } from '../operations/operation';
+import type { NamedOperation, OperationDefinition, ServedOperation } from '../operations/operation';
 import type { QueryDefinition, QueryInput, QueryScope } from '../operations/query';
 import type { KeyScope } from '../idempotency/idempotencyStore';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
@@ -27,10 +27,10 @@ export interface GraphCall {
 export const graphPathOf = (call: GraphCall): string => `/${call.version}${call.path}`;
 
 /**
- * What every request knows as it passes along its stages, a create or a query alike: the stages
- * every request takes (respond, authenticate, authorize) need no more than this.
+ * What every request knows as it passes along its stages, a create, a bulk create or a query
+ * alike: the stages every request takes (respond, authenticate, authorize) need no more than this.
  */
-export interface RequestContext<Operation extends ServedOperation = ServedOperation> {
+export interface RequestContext<Operation extends NamedOperation = ServedOperation> {
   operation: Operation;
   request: HttpRequest;
   invocation: InvocationContext;
@@ -48,10 +48,15 @@ export interface RequestContext<Operation extends ServedOperation = ServedOperat
   graphRetries?: number;
 }
 
-/** One create request's state as it passes along the pipeline; each stage fills in its own part. */
-export interface OperationContext extends RequestContext<OperationDefinition> {
-  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS). */
+/**
+ * One request's state as it passes along an operation's pipeline; each stage fills in its own part.
+ * `Op` is what the stages of this pipeline need to know of the operation (a create, a bulk create, …).
+ */
+export interface OperationContext<Op extends NamedOperation = OperationDefinition> extends RequestContext<Op> {
+  /** Epoch ms by which the Graph part of the request must be over (GRAPH_DEADLINE_MS; bulk: BULK_ASYNC_AFTER_SECONDS). */
   deadlineAt: number;
+  /** The length of that deadline. */
+  deadlineMs: number;
   rawBody?: unknown;
   input?: ValidatedInput;
   graphCall?: GraphCall;
@@ -97,16 +102,20 @@ export type Next = () => Promise<HttpResponseInit>;
 
 /**
  * A pipeline stage: does its one job, then hands on to the next stage (or answers itself). A stage
- * every request takes is a `Stage<RequestContext>`, and fits any pipeline.
+ * that needs less of the request (`Stage<RequestContext<NamedOperation>>`, `Stage<AnyContext>`) fits
+ * every pipeline that gives it at least that.
  */
-export type Stage<Context extends RequestContext = OperationContext> = (context: Context, next: Next) => Promise<HttpResponseInit>;
+export type Stage<Context extends RequestContext<NamedOperation> = OperationContext> = (context: Context, next: Next) => Promise<HttpResponseInit>;
 
-export function requireCaller(context: RequestContext): AuthenticatedCaller {
+/** Any operation pipeline's context (a create, a bulk create), for what their shared stages read. */
+export type AnyContext = OperationContext<NamedOperation>;
+
+export function requireCaller(context: RequestContext<NamedOperation>): AuthenticatedCaller {
   if (!context.caller) throw new Error(`${context.operation.name}: stage order: the caller is not authenticated yet`);
   return context.caller;
 }
 
-export function requireInput(context: OperationContext): ValidatedInput {
+export function requireInput(context: AnyContext): ValidatedInput {
   if (!context.input) throw new Error(`${context.operation.name}: stage order: input is not validated yet`);
   return context.input;
 }

@@ -1,6 +1,6 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import { correlationFor } from '../http/correlation';
-import type { OperationDefinition } from '../operations/operation';
+import type { AnyOperation, BulkOperationDefinition, NamedOperation, OperationDefinition } from '../operations/operation';
 import type { QueryDefinition, QueryScope } from '../operations/query';
 import { getRuntime, type Runtime } from '../runtime';
 import type { StageTimingField, StageTimings } from '../telemetry/requestLog';
@@ -11,6 +11,7 @@ import { auditTrail } from './stages/auditTrail';
 import { acquireToken } from './stages/acquireToken';
 import { authenticate } from './stages/authenticate';
 import { authorize } from './stages/authorize';
+import { bulkRequest } from './stages/bulkRequest';
 import { callGraph } from './stages/callGraph';
 import { idempotency } from './stages/idempotency';
 import { noteExisting } from './stages/noteExisting';
@@ -19,8 +20,11 @@ import { respond } from './stages/respond';
 import { validate } from './stages/validate';
 import { validateQuery } from './stages/validateQuery';
 
-/** The order every create request takes; see README "How a request is handled". */
-export const createStages: readonly Stage[] = [
+/**
+ * What every request of an operation goes through first, whatever it creates: the answer's shape,
+ * the caller, the body, the Idempotency-Key and the Graph token.
+ */
+const requestChecks = [
   respond,
   // Callers are checked before their body is read: an unauthenticated caller learns nothing and costs little.
   authenticate,
@@ -29,10 +33,25 @@ export const createStages: readonly Stage[] = [
   validate,
   idempotency,
   acquireToken,
-  noteExisting,
-  auditTrail,
-  callGraph,
-];
+] as const;
+
+/** The order every create request takes; see README "How the code is laid out". */
+export const createStages: readonly Stage[] = [...requestChecks, noteExisting, auditTrail, callGraph];
+
+/**
+ * A bulk request: the same checks, then its items are carried out as creates of the item
+ * operation, each with its own audit record (bulkRequest, shared/bulk).
+ */
+export const bulkStages: readonly Stage<OperationContext<BulkOperationDefinition>>[] = [...requestChecks, bulkRequest];
+
+/** How long an operation's Graph work may take: a create's GRAPH_DEADLINE_MS, a synchronous bulk request's BULK_ASYNC_AFTER_SECONDS. */
+export function deadlineMsOf(operation: NamedOperation & { kind?: string }, settings: Runtime['settings']): number {
+  return operation.kind === 'bulk' ? settings.bulkAsyncAfterMs : settings.graphDeadlineMs;
+}
+
+function stagesOf<Op extends AnyOperation>(operation: Op): readonly Stage<OperationContext<Op>>[] {
+  return (operation.kind === 'bulk' ? bulkStages : createStages) as readonly Stage<OperationContext<Op>>[];
+}
 
 /**
  * The order every query of the audit trail takes: who is calling and whether they hold the
@@ -65,7 +84,7 @@ function addTime(timings: StageTimings, field: StageTimingField, ms: number): vo
   timings[field] = (timings[field] ?? 0) + ms;
 }
 
-function run<Context extends RequestContext>(stages: readonly Stage<Context>[], context: Context, index = 0): ReturnType<Stage<Context>> {
+function run<Context extends RequestContext<NamedOperation>>(stages: readonly Stage<Context>[], context: Context, index = 0): ReturnType<Stage<Context>> {
   const stage = stages[index];
   if (!stage) throw new Error(`${context.operation.name}: the last stage must answer`);
   const timing = stageTimings.get(stage as Stage<never>);
@@ -104,15 +123,24 @@ function clockOf(runtimeOf: () => Runtime): Clock {
   }
 }
 
-export function createOperationHandler(
-  operation: OperationDefinition,
-  stages: readonly Stage[] = createStages,
+export function createOperationHandler<Op extends AnyOperation = OperationDefinition>(
+  operation: Op,
+  stages: readonly Stage<OperationContext<Op>>[] = stagesOf(operation),
+  runtimeOf: () => Runtime = getRuntime,
+): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
+  return createHandler(operation, stages, runtimeOf);
+}
+
+/** A handler running `stages` for any function the pipeline serves (an operation, a bulk request's status). */
+export function createHandler<Op extends NamedOperation & { kind?: string }>(
+  operation: Op,
+  stages: readonly Stage<OperationContext<Op>>[],
   runtimeOf: () => Runtime = getRuntime,
 ): (request: HttpRequest, invocation: InvocationContext) => Promise<HttpResponseInit> {
   return async (request: HttpRequest, invocation: InvocationContext) => {
     const startedAt = performance.now();
     const receivedAt = new Date(clockOf(runtimeOf).now());
-    const context: OperationContext = {
+    const context: OperationContext<Op> = {
       operation,
       request,
       invocation,
@@ -123,8 +151,11 @@ export function createOperationHandler(
       },
       correlation: correlationFor(request),
       receivedAt,
+      get deadlineMs() {
+        return deadlineMsOf(operation, runtimeOf().settings);
+      },
       get deadlineAt() {
-        return graphDeadlineAt(receivedAt, runtimeOf().settings.graphDeadlineMs);
+        return graphDeadlineAt(receivedAt, deadlineMsOf(operation, runtimeOf().settings));
       },
     };
     return run(stages, context);

@@ -9,7 +9,8 @@ import { holdsWhatWasSent } from './sameEntity';
  * After Graph answers a create with 409 (the entity exists): did this ask make it? Only if an
  * attempt of this very ask — this request's own earlier try, or an earlier request of the same
  * caller for the same path and body — may have made it and nobody else can have:
- * - the entity index names another request as its maker → not ours;
+ * - the entity index names a request of another ask as its maker → not ours (a request of this
+ *   very ask → ours, answered with the entity that request made);
  * - no attempt of this ask is open → not ours (the 409 is Graph's answer, passed on);
  * - the entity, read back, does not hold what this ask sent → not ours;
  * - another ask has an open attempt the entity could equally come from → undecided;
@@ -27,19 +28,33 @@ export async function resolveConflict(
   deps: RecoveryDependencies,
   own: OwnAttempt,
   ownAttemptUncertain: boolean,
+  /** The open attempts at the entity, when already read (a bulk request reads them while it sends). */
+  known?: Promise<OpenAttemptRow[] | undefined>,
 ): Promise<ConflictVerdict> {
   const { audit, clock } = deps;
   const { operation } = own;
   const undecided = (reason: string): ConflictVerdict => (ownAttemptUncertain ? { kind: 'undecided', reason } : { kind: 'notOurs' });
   if (!own.entity) return { kind: 'notOurs' };
 
+  // An attempt of the ask counts as this request's earlier one within the retention; an older one
+  // that is still open may have made the entity all the same, so it is treated as another's.
+  const now = clock.now();
+  const counts = (attempt: OpenAttemptRow) => attempt.recordRowKey !== own.rowKey && attempt.askKey === own.askKey && new Date(attempt.expiresAt).getTime() > now;
+  // Open attempts read before (or while) this request sent may miss an attempt of the same ask that
+  // started since. That only makes a 409 this request's own answer stand, which is safe; but when
+  // this request's own attempt may have made the entity, who else could have is read now.
+  const given = known && !ownAttemptUncertain ? await known : undefined;
+  // Nothing of this ask was open, and this request's own attempt was answered: Graph's 409 stands
+  // (no read needed; a batch of adds answered 409 costs no table call).
+  if (given && !given.some(counts)) return { kind: 'notOurs' };
+
   let attempts: OpenAttemptRow[];
   let indexed: StoredAuditRecord | undefined;
   try {
     const [index, open] = await Promise.all([
       audit.indexOf(operation.name, own.entity.path),
-      // Read after the 409, never before: an attempt recorded later was sent after the entity existed.
-      audit.openAttempts(operation.name, own.entityKey),
+      // Otherwise read after the 409, never before: an attempt recorded later was sent after the entity existed.
+      given ?? audit.openAttempts(operation.name, own.entityKey),
     ]);
     if (index && index.auditRowKey !== own.rowKey) {
       // The index names the maker: another request of this ask (then the ask made it), or not ours.
@@ -51,10 +66,6 @@ export async function resolveConflict(
     return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
   }
 
-  // An attempt of the ask counts as this request's earlier one within the retention; an older one
-  // that is still open may have made the entity all the same, so it is treated as another's.
-  const now = clock.now();
-  const counts = (attempt: OpenAttemptRow) => attempt.askKey === own.askKey && new Date(attempt.expiresAt).getTime() > now;
   const sameAsk = attempts.filter(counts);
   const earlierKeys = new Set(sameAsk.map((attempt) => attempt.recordRowKey));
   if (!ownAttemptUncertain && sameAsk.length === 0) return { kind: 'notOurs' };

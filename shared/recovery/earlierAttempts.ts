@@ -39,7 +39,13 @@ export async function accountForEarlierAttempts(deps: RecoveryDependencies, own:
       cause: error,
     });
   }
+  return judgeEarlierAttempts(deps, own, records);
+}
 
+/** The same, for earlier records already read (a bulk request reads them by the range). */
+export async function judgeEarlierAttempts(deps: RecoveryDependencies, own: OwnAttempt, records: readonly StoredAuditRecord[]): Promise<EarlierVerdict> {
+  if (records.length === 0) return { kind: 'send' };
+  const { operation } = own;
   const made = records.find((record) => (record.status === 'succeeded' || record.status === 'orphaned') && record.entityId);
   if (made) {
     const entity = entityAnsweredTo(made) ?? { id: made.entityId };

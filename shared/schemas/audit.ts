@@ -53,6 +53,9 @@ export const entityAuditPathParameters = (operations: readonly string[]) => ({
   ),
 });
 
+/** The states of a bulk request's own record (shared/bulk/bulkRecord.ts). */
+const bulkStatuses = ['accepted', 'running', 'completed'] as const;
+
 const text = (description: string) => Joi.string().description(description);
 const time = (description: string) => Joi.date().iso().description(description);
 const count = (description: string) => Joi.number().integer().min(0).description(description);
@@ -65,8 +68,8 @@ const recordFields = {
   entityId: text('The entity\'s id; for a connector group, the id Microsoft Graph gave it, once known.'),
   graphPath: text('The Microsoft Graph call, e.g. /v1.0/external/connections/contosohr/groups.'),
   graphVersion: text('The Microsoft Graph version called: v1.0 or beta.'),
-  status: Joi.string().valid(...auditStatuses).description(
-    'What became of the request: pending (not recorded yet), succeeded, failed, unknown (the answer was lost; the entity may exist), orphaned (made, but its id never reached the caller) or unresolved (still unknown when the retention ended).',
+  status: Joi.string().valid(...auditStatuses, ...bulkStatuses).description(
+    'What became of the request: pending (not recorded yet), succeeded, failed, unknown (the answer was lost; the entity may exist), orphaned (made, but its id never reached the caller) or unresolved (still unknown when the retention ended). A bulk request\'s own record (operation addExternalGroupMembersInBulk, no entityId): accepted, running or completed.',
   ),
   httpStatus: count('The HTTP status Microsoft Graph answered (0 when it did not answer).'),
   errorCode: text('Microsoft Graph\'s error code, or the facade\'s, when the request did not succeed.'),
@@ -89,6 +92,10 @@ const recordFields = {
   reconciledAt: time('When reconciliation settled the record (UTC).'),
   reconcileAttempts: count('Reconciliation runs that could not settle the record yet.'),
   reconcileError: text('Why the last reconciliation run could not settle it.'),
+  total: count('A bulk request\'s record: how many items it holds (each has a record of its own).'),
+  created: count('A bulk request\'s record: items created.'),
+  alreadyMember: count('A bulk request\'s record: items that already existed (Graph answered 409).'),
+  failed: count('A bulk request\'s record: items that failed.'),
 };
 
 export const auditRecordSchema = Joi.object(recordFields).description('One audit record: a create request and what became of it.');

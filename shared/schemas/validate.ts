@@ -27,6 +27,7 @@ function codeOf(type: string): string {
   if (type === 'object.unknown') return 'unknownProperty';
   if (type === 'any.unknown') return 'propertyNotAllowed';
   if (type === 'object.rename.conflict' || type === 'object.rename.override') return 'conflictingProperties';
+  if (type === 'bulk.duplicate') return 'duplicateItem';
   return 'invalidValue';
 }
 

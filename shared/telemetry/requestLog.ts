@@ -1,3 +1,4 @@
+import type { NamedOperation } from '../operations/operation';
 import type { RequestContext } from '../pipeline/context';
 
 /**
@@ -54,7 +55,7 @@ export interface FailureSummary {
   reason?: string;
 }
 
-export function correlationFields(context: RequestContext): CorrelationFields {
+export function correlationFields(context: RequestContext<NamedOperation>): CorrelationFields {
   return {
     invocationId: context.invocation.invocationId,
     operation: context.operation.name,
@@ -77,13 +78,13 @@ export function outcomeOf(status: number, graphAnswered: boolean, success: 'crea
 
 const hundredths = (ms: number) => Math.round(ms * 100) / 100;
 
-function stageTimingsOf(context: RequestContext): StageTimings {
+function stageTimingsOf(context: RequestContext<NamedOperation>): StageTimings {
   const timings: StageTimings = {};
   for (const [field, ms] of Object.entries(context.timings ?? {}) as [StageTimingField, number][]) timings[field] = hundredths(ms);
   return timings;
 }
 
-export function requestLogFields(context: RequestContext, status: number, failure?: FailureSummary): RequestLogFields {
+export function requestLogFields(context: RequestContext<NamedOperation>, status: number, failure?: FailureSummary): RequestLogFields {
   const graphAnswered = context.graphResponse !== undefined && !(context.graphResponse.status >= 200 && context.graphResponse.status < 300);
   const durationMs = Date.now() - context.receivedAt.getTime();
   return {
@@ -101,7 +102,7 @@ export function requestLogFields(context: RequestContext, status: number, failur
 const maxReasonLength = 300;
 
 /** Writes the request's line: information for successes, warning for 4xx, error for 5xx. */
-export function writeRequestLog(context: RequestContext, status: number, failure?: FailureSummary): RequestLogFields {
+export function writeRequestLog(context: RequestContext<NamedOperation>, status: number, failure?: FailureSummary): RequestLogFields {
   const fields = requestLogFields(context, status, failure);
   const reason = status >= 500 && failure?.reason ? { reason: failure.reason.slice(0, maxReasonLength) } : {};
   const line = JSON.stringify({ ...fields, ...reason });
@@ -117,6 +118,6 @@ export type LogLevel = 'info' | 'warn' | 'error';
  * Any other line a request writes (a denial, an audit write that failed…): the same JSON shape and
  * correlation fields as the request line, under its own `event` name.
  */
-export function logEvent(context: RequestContext, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
+export function logEvent(context: RequestContext<NamedOperation>, level: LogLevel, event: string, fields: Record<string, unknown> = {}): void {
   context.invocation[level](JSON.stringify({ event, ...correlationFields(context), ...fields }));
 }

@@ -1,3 +1,4 @@
+import type { Creation } from '../../dev/graphEmulator';
 import type { Answer, Observation, ObservedRequest } from './execute';
 import { simulationSettings } from './world';
 
@@ -18,18 +19,26 @@ import { simulationSettings } from './world';
  * - a connector group's record says `succeeded` only if its id reached a caller, else `orphaned`
  *   (unless the request that settled it — itself, or a keyed retry answering with it — died or
  *   stalled after settling: whether that answer reached its caller, nobody can know);
- * - every request that was not abandoned was answered, Graph-shaped, a 5xx with a retry hint.
+ * - every request that was not abandoned was answered, Graph-shaped, a 5xx with a retry hint;
+ * - a bulk request's results: a member reported `created` exists and was made by this ask (this
+ *   request, or another of the same caller for the same member and body, or with the same key), one
+ *   reported `alreadyMember` exists, and one that `failed` with a 4xx was not made by this request.
  */
 
 const isSuccess = (answer: Answer) => answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
 const describe = (request: ObservedRequest) =>
-  `request ${request.step} (caller ${request.caller}${request.key ? `, key ${request.key}` : ''}, body ${request.body}, ${request.path})`;
+  `${request.bulk ? 'bulk ' : ''}request ${request.step} (caller ${request.caller}${request.key ? `, key ${request.key}` : ''}, body ${request.body}, ${request.path})`;
 const entityPathOf = (graphPath: string, id: string) => `${graphPath.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(id)}`;
-/** The same ask: the same caller, Graph path and body (an unkeyed retry), or the same key. */
-const sameAsk = (one: ObservedRequest, other: ObservedRequest) =>
+/** The body a request asked an entity with (a bulk request asks for several). */
+const bodyFor = (request: ObservedRequest, entityId: string) => (request.bulk ? request.bodies[entityId] : String(request.body));
+/**
+ * The same ask of an entity: the same caller, Graph path and body (an unkeyed retry; a single add
+ * and a bulk request's item alike), or the same key (keys are per operation: single or bulk).
+ */
+const sameAsk = (one: ObservedRequest, other: ObservedRequest, entityId: string) =>
   one === other ||
-  (one.caller === other.caller && one.path === other.path && one.body === other.body) ||
-  (one.caller === other.caller && one.key !== null && one.key === other.key);
+  (one.caller === other.caller && one.path === other.path && bodyFor(one, entityId) !== undefined && bodyFor(one, entityId) === bodyFor(other, entityId)) ||
+  (one.caller === other.caller && one.key !== null && one.key === other.key && one.bulk === other.bulk);
 
 const retentionMs = Number(simulationSettings.IDEMPOTENCY_RETENTION_HOURS) * 3_600_000;
 
@@ -39,6 +48,11 @@ export function checkInvariants(observation: Observation): string[] {
   const requestBy = new Map(requests.map((request) => [request.clientRequestId, request]));
   const madeAt = new Map(creations.map((creation) => [creation.path, creation]));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
+  /** The record of the request that made an entity (a bulk request has one per member). */
+  const recordOfMaker = (clientRequestId: string, entityId: string) => {
+    const records = recordsOf(clientRequestId);
+    return records.find((record) => record.entityId === entityId) ?? records.find((record) => !record.entityId) ?? (records.length === 1 ? records[0] : undefined);
+  };
 
   for (const post of observation.graphPosts) {
     const id = post.headers['client-request-id'] ?? '';
@@ -46,7 +60,7 @@ export function checkInvariants(observation: Observation): string[] {
   }
 
   const answeredIds = new Set(
-    requests.flatMap((request) => (isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
+    requests.flatMap((request) => (!request.bulk && isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
   );
   for (const creation of creations) {
     const maker = requestBy.get(creation.clientRequestId);
@@ -54,7 +68,7 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${creation.path} exists in Graph, made by no caller's request`);
       continue;
     }
-    const [record] = recordsOf(creation.clientRequestId);
+    const record = recordOfMaker(creation.clientRequestId, creation.id);
     if (!record) {
       violations.push(`${creation.path} exists in Graph with no audit record of ${describe(maker)}, which made it`);
       continue;
@@ -91,7 +105,8 @@ export function checkInvariants(observation: Observation): string[] {
   const keyed = new Map<string, ObservedRequest[]>();
   const lifetimes = new Map<string, { started: number; generation: number }>();
   for (const request of [...requests].sort((one, other) => one.at - other.at)) {
-    if (!request.key) continue;
+    // A bulk request makes several entities; its key's guarantees are checked per member below.
+    if (!request.key || request.bulk) continue;
     const name = `${request.caller}/${request.key}`;
     let lifetime = lifetimes.get(name);
     if (!lifetime || request.at >= lifetime.started + retentionMs) {
@@ -125,6 +140,10 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${describe(request)}: the handler threw ${JSON.stringify(answer.body)}`);
       continue;
     }
+    if (request.bulk && isSuccess(answer)) {
+      violations.push(...bulkViolations(request, answer.body, madeAt, requestBy, creations));
+      continue;
+    }
     if (isSuccess(answer)) {
       const id = answer.body?.id;
       if (typeof id !== 'string') {
@@ -138,7 +157,7 @@ export function checkInvariants(observation: Observation): string[] {
         continue;
       }
       const maker = requestBy.get(creation.clientRequestId);
-      if (!maker || !sameAsk(maker, request)) {
+      if (!maker || !sameAsk(maker, request, id)) {
         violations.push(`${describe(request)} was answered ${answer.status} for ${path}, which ${maker ? describe(maker) : 'no caller'} made`);
       }
       continue;
@@ -162,9 +181,44 @@ export function checkInvariants(observation: Observation): string[] {
     else {
       const maker = requestBy.get(creation.clientRequestId);
       const indexed = requestBy.get(record.clientRequestId);
-      if (!maker || !indexed || !sameAsk(maker, indexed)) {
+      if (!maker || !indexed || !sameAsk(maker, indexed, creation.id)) {
         violations.push(`the entity index of ${path} points at the record of ${indexed ? describe(indexed) : 'no request'}, but ${maker ? describe(maker) : 'no request'} made it`);
       }
+    }
+  }
+  return violations;
+}
+
+/** What a bulk request's 200 says of each member, against what Graph holds and who made it. */
+function bulkViolations(
+  request: ObservedRequest,
+  body: Record<string, unknown> | undefined,
+  madeAt: Map<string, Creation>,
+  requestBy: Map<string, ObservedRequest>,
+  creations: Creation[],
+): string[] {
+  const violations: string[] = [];
+  const results = (body as { results?: { id: string; status: string; error?: { httpStatus?: number; code?: string } }[] } | undefined)?.results;
+  if (!Array.isArray(results) || results.length !== Object.keys(request.bodies).length) {
+    return [`${describe(request)} was answered 200 without a result per member: ${JSON.stringify(body).slice(0, 200)}`];
+  }
+  for (const result of results) {
+    const path = entityPathOf(request.path, result.id);
+    const creation = madeAt.get(path);
+    if (result.status === 'created' || result.status === 'alreadyMember') {
+      if (!creation) {
+        violations.push(`${describe(request)} reported ${result.id} ${result.status}, but it is not in Graph`);
+        continue;
+      }
+      const maker = requestBy.get(creation.clientRequestId);
+      if (result.status === 'created' && (!maker || !sameAsk(maker, request, result.id))) {
+        violations.push(`${describe(request)} reported ${result.id} created, which ${maker ? describe(maker) : 'no caller'} made`);
+      }
+      continue;
+    }
+    const status = result.error?.httpStatus ?? 0;
+    if (status >= 400 && status < 500 && creations.some((made) => made.path === path && made.clientRequestId === request.clientRequestId)) {
+      violations.push(`${describe(request)} reported ${result.id} failed with ${status} ${String(result.error?.code)}, but made it`);
     }
   }
   return violations;

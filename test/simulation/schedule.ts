@@ -32,6 +32,11 @@ export interface Crash {
 
 export interface RequestStep {
   kind: 'request';
+  /**
+   * Member target only: a bulk request (`members/bulk`) holding the member and a companion member,
+   * so bulk and single adds of the same member interleave. Ignored for other targets.
+   */
+  bulk: boolean;
   /** A retry: the same caller, key, body and parent as the schedule's first request. */
   retry: boolean;
   caller: 'A' | 'B';
@@ -95,6 +100,7 @@ const crashStage = fc.oneof(
 
 const requestStep: fc.Arbitrary<RequestStep> = fc.record({
   kind: fc.constant('request' as const),
+  bulk: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   retry: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   caller: fc.constantFrom('A' as const, 'B' as const),
   instance: fc.constantFrom(0 as const, 1 as const),

@@ -2,8 +2,9 @@ import type { FaultStep } from '../../dev/graphEmulator';
 import { createConnectorGroup } from '../../functions/createConnectorGroup';
 import { createExternalConnection } from '../../functions/createExternalConnection';
 import { createExternalGroup } from '../../functions/createExternalGroup';
+import { addExternalGroupMembersInBulk } from '../../functions/addExternalGroupMembersInBulk';
 import { createExternalGroupMember } from '../../functions/createExternalGroupMember';
-import type { OperationDefinition } from '../../shared/operations/operation';
+import type { BulkOperationDefinition, OperationDefinition } from '../../shared/operations/operation';
 import type { GraphFault, RequestStep, TargetKind } from './schedule';
 
 /** The one entity a schedule is about, and how each request step asks for it. */
@@ -21,11 +22,20 @@ export interface Target {
   /** Emulator fault paths (regular expressions) of the create and of the reads that may follow. */
   createPath: string;
   readPath: string;
+  /** The bulk form of the create, where there is one (members): it adds the entity and a companion. */
+  bulk?: {
+    operation: BulkOperationDefinition;
+    request(step: Pick<RequestStep, 'body' | 'parent'>): { path: string; params: Record<string, string>; body: Record<string, unknown> };
+    /** The other entity each bulk request adds, always with the same body. */
+    companionId: string;
+  };
 }
 
 export const parentConnections = ['simparent0', 'simparent1'] as const;
 const groupId = 'simgroup';
 const memberId = '0f0f0f0f-1111-4222-8333-444444444444';
+const companionId = '0f0f0f0f-1111-4222-8333-555555555555';
+const memberBody = (body: 0 | 1) => ({ id: memberId, type: body === 0 ? 'user' : 'group' });
 
 export const targets: Record<TargetKind, Target> = {
   connection: {
@@ -59,10 +69,19 @@ export const targets: Record<TargetKind, Target> = {
     request: ({ body, parent }) => ({
       path: `/v1.0/external/connections/${parentConnections[parent]}/groups/${groupId}/members`,
       params: { version: 'v1.0', connectionId: parentConnections[parent], groupId },
-      body: { id: memberId, type: body === 0 ? 'user' : 'group' },
+      body: memberBody(body),
     }),
     createPath: '/members$',
     readPath: '/members/',
+    bulk: {
+      operation: addExternalGroupMembersInBulk,
+      request: ({ body, parent }) => ({
+        path: `/v1.0/external/connections/${parentConnections[parent]}/groups/${groupId}/members/bulk`,
+        params: { version: 'v1.0', connectionId: parentConnections[parent], groupId },
+        body: { members: [memberBody(body), { id: companionId, type: 'user' }] },
+      }),
+      companionId,
+    },
   },
   connectorGroup: {
     kind: 'connectorGroup',

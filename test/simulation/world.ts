@@ -6,6 +6,7 @@ import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator'
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
 import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
 import { createRuntime, tableStores, type Runtime } from '../../shared/runtime';
+import { Queues } from '../../shared/storage/queue';
 import { Table, type TablePolicy } from '../../shared/storage/table';
 import type { Clock } from '../../shared/time/clock';
 import type { Crash, TableFault } from './schedule';
@@ -115,7 +116,16 @@ export const simulationSettings = {
   RECONCILE_AFTER_MINUTES: '10',
   IDEMPOTENCY_RETENTION_HOURS: '24',
   RECONCILE_MAX_RECORDS: '200',
+  BULK_ASYNC_AFTER_SECONDS: '3',
 };
+
+/** No queue service: every bulk request of a schedule is carried out at once, inside its request. */
+const noQueues = new Queues({
+  storage: undefined,
+  credentialFor: () => {
+    throw new Error('no queue storage in the simulation');
+  },
+});
 
 
 export async function startWorld(laneCount = 6): Promise<World> {
@@ -174,7 +184,7 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
       timeoutMs: base.settings.auditTableTimeoutMs,
       policies: [auditStoreFaults],
     });
-    return { ...base, ...tableStores(table, base.settings) };
+    return { ...base, ...tableStores(table, base.settings), queues: noQueues };
   };
   return {
     graph,

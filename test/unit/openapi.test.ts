@@ -33,7 +33,8 @@ const operationsOf = (document: OpenAPIV2.Document) =>
     }),
   );
 const createsOf = (document: OpenAPIV2.Document) => operationsOf(document).filter(({ method }) => method === 'post');
-const queriesOf = (document: OpenAPIV2.Document) => operationsOf(document).filter(({ method }) => method === 'get');
+/** The queries of the audit trail (GET), not the bulk status URL. */
+const queriesOf = (document: OpenAPIV2.Document) => operationsOf(document).filter(({ method, path }) => method === 'get' && path.startsWith('/audit'));
 
 /** Every schema property in the definitions, with its path, object schema and name. */
 function propertiesOf(schemas: Record<string, unknown>): { at: string; name: string; property: Json; owner: Json }[] {
@@ -111,7 +112,10 @@ describe('the OpenAPI documents', () => {
       'CreateExternalGroupBeta /beta/external/connections/{connectionId}/groups',
       'CreateExternalGroupMember /v1.0/external/connections/{connectionId}/groups/{groupId}/members',
       'CreateExternalGroupMemberBeta /beta/external/connections/{connectionId}/groups/{groupId}/members',
+      'AddExternalGroupMembersInBulk /v1.0/external/connections/{connectionId}/groups/{groupId}/members/bulk',
+      'AddExternalGroupMembersInBulkBeta /beta/external/connections/{connectionId}/groups/{groupId}/members/bulk',
       'CreateConnectorGroup /beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups',
+      'GetBulkRequestStatus /jobs/{id}',
       'ListAuditRecords /audit',
       'GetEntityAuditRecords /audit/{operation}/{entityId}',
     ]);
@@ -178,11 +182,11 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     }
   });
 
-  it('documents Idempotency-Key and client-request-id on every create, optional', () => {
-    for (const { operation } of createsOf(swagger)) {
+  it('documents Idempotency-Key and client-request-id on every create, optional (client-request-id on the status URL too)', () => {
+    for (const { method, operation } of operationsOf(swagger).filter(({ path }) => !path.startsWith('/audit'))) {
       const headers = (operation.parameters as OpenAPIV2.Parameter[]).filter((parameter) => parameter.in === 'header');
       expect(headers.map((header) => [header.name, header.required])).toEqual(
-        expect.arrayContaining([['client-request-id', false], ['Idempotency-Key', false]]),
+        expect.arrayContaining(method === 'post' ? [['client-request-id', false], ['Idempotency-Key', false]] : [['client-request-id', false]]),
       );
     }
   });
@@ -236,17 +240,41 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     for (const keyword of ['oneOf', 'anyOf', 'allOf', '"not"', 'nullable"', 'writeOnly']) expect(text).not.toContain(`"${keyword.replace(/"/g, '')}"`);
   });
 
-  it('answers 201 with the entity and every error with the Graph error schema', () => {
-    for (const { operation } of createsOf(swagger)) {
+  it('answers 201 with the entity (bulk: 200 with the results or 202 with Location) and every error with the Graph error schema', () => {
+    const errors = ['400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '502', '503', '504'];
+    for (const { method, path, operation } of operationsOf(swagger).filter(({ path }) => !path.startsWith('/audit'))) {
       const responses = operation.responses as Record<string, OpenAPIV2.ResponseObject>;
-      expect(Object.keys(responses)).toEqual(['201', '400', '401', '403', '404', '409', '413', '415', '422', '429', '500', '502', '503', '504']);
-      expect((responses['201']!.schema as OpenAPIV2.ReferenceObject).$ref).not.toBe('#/definitions/GraphError');
+      const bulk = path.endsWith('/members/bulk') || method === 'get';
+      const successes = bulk ? ['200', '202'] : ['201'];
+      expect(Object.keys(responses)).toEqual([...successes, ...(method === 'get' ? ['401', '403', '404', '500', '503'] : errors)]);
+      for (const success of successes) expect((responses[success]!.schema as OpenAPIV2.ReferenceObject).$ref).not.toBe('#/definitions/GraphError');
       for (const [status, response] of Object.entries(responses)) {
         expect(response.headers).toHaveProperty('request-id');
-        if (status !== '201') expect(response.schema).toEqual({ $ref: '#/definitions/GraphError' });
+        if (!successes.includes(status)) expect(response.schema).toEqual({ $ref: '#/definitions/GraphError' });
       }
-      expect(responses['429']!.headers).toHaveProperty('retry-after');
+      if (method === 'post') expect(responses['429']!.headers).toHaveProperty('retry-after');
     }
+  });
+
+  it('the bulk action follows the asynchronous pattern: 202 with Location and Retry-After, an optional Prefer, and a status URL that is not an action', () => {
+    const bulk = operationsOf(swagger).filter(({ path }) => path.endsWith('/members/bulk'));
+    expect(bulk).toHaveLength(2);
+    for (const { operation } of bulk) {
+      const responses = operation.responses as Record<string, OpenAPIV2.ResponseObject>;
+      expect(responses['200']!.schema).toEqual({ $ref: '#/definitions/BulkResult' });
+      expect(responses['202']!.schema).toEqual({ $ref: '#/definitions/BulkProgress' });
+      expect(Object.keys(responses['202']!.headers!)).toEqual(expect.arrayContaining(['location', 'retry-after']));
+      const prefer = (operation.parameters as OpenAPIV2.GeneralParameterObject[]).find((parameter) => parameter.name === 'Prefer');
+      expect(prefer).toMatchObject({ in: 'header', required: false, enum: ['respond-async'], 'x-ms-visibility': 'advanced' });
+      const body = (operation.parameters as OpenAPIV2.Parameter[]).find((parameter) => parameter.in === 'body') as OpenAPIV2.InBodyParameterObject;
+      const members = swagger.definitions![(body.schema as OpenAPIV2.ReferenceObject).$ref.replace('#/definitions/', '')]!.properties!.members!;
+      expect(members).toMatchObject({ type: 'array', minItems: 1, maxItems: 1000, 'x-ms-visibility': 'important' });
+      expect((members.items as OpenAPIV2.SchemaObject).properties!.type!.enum).toEqual(['user', 'group', 'externalGroup']);
+    }
+    const [status] = operationsOf(swagger).filter(({ method }) => method === 'get');
+    expect(status).toMatchObject({ path: '/jobs/{id}', operation: { operationId: 'GetBulkRequestStatus', 'x-ms-visibility': 'internal' } });
+    const results = swagger.definitions!.BulkResult!.properties!.results!.items as OpenAPIV2.SchemaObject;
+    expect(results.properties!.status!.enum).toEqual(['created', 'alreadyMember', 'failed']);
   });
 
   it('secures every operation with an Entra ID oauth2 definition naming the app roles', () => {
@@ -277,7 +305,7 @@ describe('the audit queries in the documents', () => {
   const entity = swagger.paths['/audit/{operation}/{entityId}']!.get!;
   const parameters = (operation: OpenAPIV2.OperationObject) => operation.parameters as OpenAPIV2.GeneralParameterObject[];
   const named = (operation: OpenAPIV2.OperationObject, name: string) => parameters(operation).find((parameter) => parameter.name === name)!;
-  const registered = documentedOperations.filter((operation) => !isQuery(operation)).map((operation) => operation.name);
+  const registered = documentedOperations.filter((operation) => !isQuery(operation) && operation.kind !== 'bulk').map((operation) => operation.name);
 
   it('are GET operations without a body, answering JSON, requiring Audit.Read', () => {
     for (const { operation } of queriesOf(swagger)) {

@@ -1,13 +1,10 @@
 import type { HttpResponseInit } from '@azure/functions';
 import type { TransactionAction } from '@azure/data-tables';
-import { askKeyOf, cappedJson, type AuditEntity, type AuditIntent, type AuditOutcome } from '../../audit/auditRecord';
-import type { RecordChange, Settlement } from '../../audit/auditStore';
-import { FacadeError } from '../../errors';
-import { entityPathOf } from '../../graph/paths';
-import { fingerprintOf } from '../../idempotency/idempotencyStore';
-import { naturalKeyOf } from '../../operations/operation';
+import type { AuditIntent } from '../../audit/auditRecord';
+import type { Settlement } from '../../audit/auditStore';
+import { auditIntentFor, auditOutcomeOf, settlementFor } from '../../audit/settlement';
 import { logEvent } from '../../telemetry/requestLog';
-import { graphPathOf, requireCaller, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
+import { requireCaller, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 import { storedAnswerOf } from './idempotency';
 
 const outcomeWriteDelaysMs = [200, 800];
@@ -30,89 +27,17 @@ function requireGraphCall(context: OperationContext): GraphCall {
   return context.graphCall;
 }
 
-/**
- * What identifies the entity before it exists (its path for ids the caller chooses, the collection
- * and natural key otherwise), so later requests for the same entity find this attempt.
- */
-export function entityKeyOf(context: OperationContext): string {
-  const { operation } = context;
-  const call = requireGraphCall(context);
-  const body = requireInput(context).body;
-  if (operation.entityId === 'generatedByGraph') {
-    const naturalKey = naturalKeyOf(operation) ?? 'id';
-    return `${call.path.replace(/^\/+/, '')}?${naturalKey}=${JSON.stringify(body[naturalKey] ?? null)}`;
-  }
-  return entityPathOf(call.path, operation.entityId(body));
-}
-
 function intentOf(context: OperationContext): AuditIntent {
-  const { operation } = context;
-  const input = requireInput(context);
-  const caller = requireCaller(context);
   const call = requireGraphCall(context);
-  const graphPath = graphPathOf(call);
-  return {
-    operation: operation.name,
-    entityType: operation.entityType,
-    entityId: operation.entityId === 'generatedByGraph' ? '' : operation.entityId(input.body),
-    graphPath,
-    graphVersion: call.version,
-    requestId: context.correlation.requestId,
-    clientRequestId: context.correlation.clientRequestId,
-    callerId: caller.id,
-    ...(caller.appId ? { callerAppId: caller.appId } : {}),
-    ...(caller.name ? { callerName: caller.name } : {}),
-    ...(caller.tenantId ? { callerTenantId: caller.tenantId } : {}),
-    ...(context.preexistingIds ? { preexistingIds: JSON.stringify(context.preexistingIds) } : {}),
+  return auditIntentFor({
+    operation: context.operation,
+    call: { version: call.version, path: call.path, body: requireInput(context).body },
+    caller: requireCaller(context),
+    correlation: context.correlation,
     requestedAt: context.receivedAt,
-    deadlineAt: new Date(context.deadlineAt),
-    requestBody: input.body,
-    entityKey: entityKeyOf(context),
-    askKey: askKeyOf(caller.id, graphPath, fingerprintOf(call.body)),
-  };
-}
-
-function createdEntityId(intent: AuditIntent, response: HttpResponseInit): string {
-  const id = (response.jsonBody as { id?: unknown } | undefined)?.id;
-  return intent.entityId || (typeof id === 'string' ? id : '');
-}
-
-function outcomeOf(context: OperationContext, intent: AuditIntent, response: HttpResponseInit | undefined, failure: unknown): AuditOutcome {
-  const graph = context.graphResponse;
-  const completedAt = new Date(context.runtime.clock.now());
-  const retries = context.graphRetries ?? 0;
-  if (response) {
-    const { attribution } = context;
-    return {
-      status: 'succeeded',
-      httpStatus: attribution ? (response.status ?? 201) : (graph?.status ?? response.status ?? 201),
-      entityId: createdEntityId(intent, response),
-      graphRequestId: attribution ? attribution.graphRequestId : graph?.requestId,
-      completedAt,
-      responseBody: response.jsonBody,
-      retries,
-      ...(attribution
-        ? {
-            recovery: attribution.recovery,
-            ...(attribution.madeBy ? { madeBy: attribution.madeBy } : {}),
-            reason: attribution.madeBy
-              ? 'answered with the entity an earlier request of the same ask made'
-              : 'Graph’s answer to this request was lost; a later look found the entity it asked for',
-          }
-        : {}),
-    };
-  }
-  const error = failure instanceof FacadeError ? failure : undefined;
-  return {
-    status: error?.outcomeUnknown ? 'unknown' : 'failed',
-    retries,
-    httpStatus: error?.status ?? graph?.status ?? 500,
-    graphRequestId: graph?.requestId,
-    errorCode: error?.code ?? 'generalException',
-    ...(error?.outcomeUnknown ? { reason: error.reason ?? error.message } : {}),
-    completedAt,
-    responseBody: graph?.body ?? { error: { code: error?.code, message: error?.message } },
-  };
+    deadlineAt: context.deadlineAt,
+    ...(context.preexistingIds ? { preexistingIds: context.preexistingIds } : {}),
+  });
 }
 
 /**
@@ -126,34 +51,17 @@ function settlementOf(
   failure: unknown,
 ): Settlement {
   const attempt = context.attempt!;
-  const outcome = outcomeOf(context, intent, response, failure);
-  const { requestBody, ...fields } = intent;
-  const sent = cappedJson(requestBody);
-  const record: Omit<AuditEntity, 'status' | 'reconcileAfter'> = { ...attempt.key, ...fields, kind: 'record', requestBody: sent.json, requestBodyTruncated: sent.truncated };
-  const stillOpen = outcome.status === 'unknown';
-  const own: RecordChange = {
-    record,
-    outcome,
-    // An unknown outcome gives way to whoever settled the record meanwhile; Graph's own answer does not.
-    ...(stillOpen ? { etag: attempt.etag, stillOpenUntil: intent.requestedAt } : {}),
-  };
+  const created = response ? { status: response.status ?? 201, body: response.jsonBody } : undefined;
   const { attribution } = context;
-  const others: RecordChange[] = (attribution?.settles ?? context.alsoSettles ?? []).map(({ record: earlier, outcome: settled }) => ({
-    record: earlier,
-    etag: earlier.etag,
-    outcome: {
-      ...settled,
-      httpStatus: earlier.httpStatus ?? 0,
-      completedAt: outcome.completedAt,
-      responseBody: settled.status === 'succeeded' ? response?.jsonBody : null,
-      settledBy: attempt.key.rowKey,
-    },
-  }));
-  const entityId = response ? createdEntityId(intent, response) : '';
-  const call = requireGraphCall(context);
-  const index = entityId
-    ? { entityPath: entityPathOf(call.path, entityId), auditRowKey: attribution?.madeBy ?? attempt.key.rowKey, proof: attribution ? ('attributed' as const) : ('answered' as const) }
-    : undefined;
+  const outcome = auditOutcomeOf({
+    intent,
+    created,
+    failure,
+    graph: context.graphResponse,
+    attribution,
+    retries: context.graphRetries ?? 0,
+    completedAt: new Date(context.runtime.clock.now()),
+  });
   const claim = context.idempotencyClaim;
   let extra: TransactionAction[] | undefined;
   if (claim) {
@@ -161,7 +69,17 @@ function settlementOf(
     const { idempotency } = context.runtime;
     extra = [answer ? idempotency.completion(claim.scope, claim.etag, answer) : idempotency.releasing(claim.scope, claim.etag)];
   }
-  return { partitionKey: attempt.key.partitionKey, changes: [own, ...others], ...(index ? { index } : {}), ...(extra ? { extra } : {}) };
+  return settlementFor({
+    key: attempt.key,
+    etag: attempt.etag,
+    intent,
+    outcome,
+    collectionPath: requireGraphCall(context).path,
+    created,
+    attribution,
+    alsoSettles: context.alsoSettles,
+    extra,
+  });
 }
 
 /**

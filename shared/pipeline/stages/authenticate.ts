@@ -8,9 +8,10 @@ import {
 } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
 import { logEvent } from '../../telemetry/requestLog';
+import type { NamedOperation } from '../../operations/operation';
 import type { RequestContext, Stage } from '../context';
 
-function refusal(context: RequestContext, error: unknown): unknown {
+function refusal(context: RequestContext<NamedOperation>, error: unknown): unknown {
   if (error instanceof AuthenticationFailed) {
     // The claims of a token that failed are what it claims, not who sent it.
     logEvent(context, 'warn', 'request denied: caller not authenticated', {
@@ -33,7 +34,7 @@ function refusal(context: RequestContext, error: unknown): unknown {
 }
 
 /** Who is calling (a Microsoft Entra ID token, or Easy Auth's principal): sets `context.caller`. */
-export const authenticate: Stage<RequestContext> = async (context, next) => {
+export const authenticate: Stage<RequestContext<NamedOperation>> = async (context, next) => {
   try {
     context.caller = await context.runtime.auth.authenticate(context.request.headers);
   } catch (error) {

@@ -1,11 +1,12 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { FacadeError, parseGraphError, type GraphErrorDetail } from '../../errors';
+import { FacadeError } from '../../errors';
 import type { ExchangeProgress, GraphExchange, GraphResponse } from '../../graph/graphClient';
 import { entityPathOf } from '../../graph/paths';
 import { readBackOf } from '../../operations/operation';
 import type { Attribution, OwnAttempt } from '../../recovery/attribution';
 import { attemptsAnsweredByCreate, resolveConflict } from '../../recovery/conflict';
 import { accountForEarlierAttempts } from '../../recovery/earlierAttempts';
+import { graphFailureOf } from '../../recovery/graphFailure';
 import { recoveryDependencies } from '../../runtime';
 import { graphPathOf, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
@@ -39,10 +40,10 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   if (response.status === 409 && own.entity) {
     const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
     if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
-    if (verdict.kind === 'undecided') throw graphFailure(context, response, true, verdict.reason);
-    throw graphFailure(context, response, false);
+    if (verdict.kind === 'undecided') throw graphFailureOf(context.operation, response, true, verdict.reason);
+    throw graphFailureOf(context.operation, response, false);
   }
-  throw graphFailure(context, response, exchange.earlierAttemptUncertain);
+  throw graphFailureOf(context.operation, response, exchange.earlierAttemptUncertain);
 };
 
 function requireGraphCall(context: OperationContext): GraphCall {
@@ -115,49 +116,4 @@ function created(answer: Pick<GraphResponse, 'requestId' | 'body'>): HttpRespons
 function answerWith(context: OperationContext, attribution: Attribution): HttpResponseInit {
   context.attribution = attribution;
   return created({ requestId: attribution.graphRequestId, body: attribution.entity });
-}
-
-function graphDetails(body: unknown): GraphErrorDetail[] {
-  const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
-  return Array.isArray(details) ? details.filter((detail): detail is GraphErrorDetail => typeof detail?.code === 'string') : [];
-}
-
-/**
- * Graph's own error, passed on. After an attempt whose answer was lost any failure may hide a
- * create (so does a 5xx or 408 on its own: Graph documents a 503 that created), and the record
- * says `unknown`; a 5xx always leaves with a retry hint.
- */
-function graphFailure(context: OperationContext, response: GraphResponse, earlierAttemptUncertain: boolean, reason?: string): FacadeError {
-  const graphHeaders: Record<string, string> = response.requestId ? { 'graph-request-id': response.requestId } : {};
-  const mayHideCreate = earlierAttemptUncertain || response.status >= 500 || response.status === 408;
-  if (graphChoosesId(context) && mayHideCreate) {
-    return new FacadeError(
-      response.status >= 500 ? 502 : response.status,
-      'createOutcomeUnknown',
-      `Microsoft Graph answered ${response.status}; the create may still have happened. It was not sent again, so no duplicate is made. Its audit record is settled by reconciliation; an Idempotency-Key retry answers with what it made.`,
-      { headers: graphHeaders, retryAfterSeconds: 5, outcomeUnknown: true },
-    );
-  }
-  const error = parseGraphError(response.body) ?? { code: 'generalException', message: `Microsoft Graph answered ${response.status}.` };
-  if (earlierAttemptUncertain && response.status < 500) {
-    // A 4xx tells the caller this request made nothing, which after a lost attempt nobody knows.
-    return new FacadeError(
-      502,
-      'createOutcomeUnknown',
-      `An attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}: the create may have taken place. Retry: a retry of the same request is recognised.`,
-      {
-        headers: graphHeaders,
-        retryAfterSeconds: Math.max(1, Number(response.retryAfter) || 5),
-        outcomeUnknown: true,
-        reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}`,
-      },
-    );
-  }
-  const retryAfter = response.retryAfter ?? (response.status >= 500 ? '5' : undefined);
-  return new FacadeError(response.status, error.code, error.message, {
-    details: graphDetails(response.body),
-    headers: { ...graphHeaders, ...(retryAfter ? { 'retry-after': retryAfter } : {}) },
-    outcomeUnknown: mayHideCreate,
-    ...(mayHideCreate ? { reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status}: the create may have taken place` } : {}),
-  });
 }

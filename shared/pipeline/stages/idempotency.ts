@@ -4,7 +4,7 @@ import type { Settings } from '../../config';
 import { FacadeError, badRequest, serviceUnavailable, type GraphErrorDetail } from '../../errors';
 import { fingerprintOf, type Claim, type KeyScope, type StoredAnswer } from '../../idempotency/idempotencyStore';
 import { logEvent } from '../../telemetry/requestLog';
-import { requireCaller, requireInput, type IdempotencyClaim, type Stage } from '../context';
+import { requireCaller, requireInput, type AnyContext, type IdempotencyClaim, type Stage } from '../context';
 
 const keyRule = /^[\x20-\x7e]{1,255}$/;
 
@@ -13,8 +13,8 @@ const keyRule = /^[\x20-\x7e]{1,255}$/;
  * the audit writes that may follow, each with its retries. A request that takes the key over
  * after that knows the first one will not send again.
  */
-export function leaseMs(settings: Pick<Settings, 'graphDeadlineMs' | 'auditTableTimeoutMs'>): number {
-  return settings.graphDeadlineMs + 3 * settings.auditTableTimeoutMs + 2_000;
+export function leaseMs(settings: Pick<Settings, 'graphDeadlineMs' | 'auditTableTimeoutMs'>, deadlineMs = settings.graphDeadlineMs): number {
+  return deadlineMs + 3 * settings.auditTableTimeoutMs + 2_000;
 }
 
 /** Answers that are final for this body: the same request would get them again. */
@@ -22,13 +22,16 @@ export function isFinal(error: FacadeError): boolean {
   return !error.outcomeUnknown && error.status < 500 && error.status !== 408 && error.status !== 429;
 }
 
+/** Headers of a success that a replay repeats: Graph's request id; where an accepted request's status is (202). */
+const replayedHeaders = ['graph-request-id', 'location', 'retry-after', 'preference-applied'];
+
 /** What a later request with the key is answered: the 2xx, or the final error (Graph-shaped). */
 export function storedAnswerOf(response: HttpResponseInit | undefined, failure: unknown): StoredAnswer | undefined {
   if (response) {
     const headers = response.headers as Record<string, string> | undefined;
     return {
       status: response.status ?? 200,
-      headers: headers?.['graph-request-id'] ? { 'graph-request-id': headers['graph-request-id'] } : {},
+      headers: Object.fromEntries(replayedHeaders.flatMap((name) => (headers?.[name] ? [[name, headers[name]]] : []))),
       jsonBody: response.jsonBody,
     };
   }
@@ -55,7 +58,7 @@ function replay(answer: StoredAnswer): HttpResponseInit {
  * after validation, so invalid input stores nothing. The request's own settlement stores the key's
  * answer with its audit record (auditTrail); this stage settles the key only when that did not.
  */
-export const idempotency: Stage = async (context, next) => {
+export const idempotency: Stage<AnyContext> = async (context, next) => {
   const key = context.request.headers.get('idempotency-key');
   if (key === null) return next();
   if (!keyRule.test(key)) {
@@ -71,7 +74,7 @@ export const idempotency: Stage = async (context, next) => {
     claim = await store.claim(
       scope,
       fingerprintOf({ params: input.params, body: input.body }),
-      leaseMs(settings),
+      leaseMs(settings, context.deadlineMs),
       new Date(clock.now()),
       recordRowKey(context.receivedAt, context.correlation.requestId),
     );

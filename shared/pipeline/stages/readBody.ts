@@ -1,7 +1,7 @@
 import { readJsonObject } from '../../http/jsonBody';
-import type { Stage } from '../context';
+import type { AnyContext, Stage } from '../context';
 
-export const readBody: Stage = async (context, next) => {
+export const readBody: Stage<AnyContext> = async (context, next) => {
   context.rawBody = await readJsonObject(context.request);
   return next();
 };

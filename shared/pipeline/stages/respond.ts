@@ -2,6 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, graphErrorBody } from '../../errors';
 import { correlationHeaders } from '../../http/correlation';
 import { writeRequestLog } from '../../telemetry/requestLog';
+import type { NamedOperation } from '../../operations/operation';
 import type { RequestContext, Stage } from '../context';
 
 function asFacadeError(error: unknown): FacadeError {
@@ -11,7 +12,7 @@ function asFacadeError(error: unknown): FacadeError {
   });
 }
 
-export function errorResponse(error: FacadeError, context: RequestContext): HttpResponseInit {
+export function errorResponse(error: FacadeError, context: RequestContext<NamedOperation>): HttpResponseInit {
   return {
     status: error.status,
     headers: {
@@ -26,7 +27,7 @@ export function errorResponse(error: FacadeError, context: RequestContext): Http
  * Outermost stage: every answer carries the correlation headers, and every failure, expected or
  * not, becomes a Graph-shaped error body. One structured log line per request (shared/telemetry).
  */
-export const respond: Stage<RequestContext> = async (context, next) => {
+export const respond: Stage<RequestContext<NamedOperation>> = async (context, next) => {
   let response: HttpResponseInit;
   let failure: FacadeError | undefined;
   try {

@@ -2,12 +2,12 @@ import Joi from 'joi';
 import { badRequest, type GraphErrorDetail } from '../../errors';
 import { collectionPathOf } from '../../graph/paths';
 import { validateWith } from '../../schemas/validate';
-import type { OperationDefinition } from '../../operations/operation';
-import type { GraphCall, Stage } from '../context';
+import type { HttpOperation } from '../../operations/operation';
+import type { GraphCall, OperationContext, Stage } from '../context';
 
-const paramSchemas = new WeakMap<OperationDefinition, Joi.ObjectSchema>();
+const paramSchemas = new WeakMap<HttpOperation, Joi.ObjectSchema>();
 
-function paramsSchemaOf(operation: OperationDefinition): Joi.ObjectSchema {
+function paramsSchemaOf(operation: HttpOperation): Joi.ObjectSchema {
   let schema = paramSchemas.get(operation);
   if (!schema) {
     schema = Joi.object(
@@ -19,7 +19,7 @@ function paramsSchemaOf(operation: OperationDefinition): Joi.ObjectSchema {
 }
 
 /** The Graph version a request targets: its `{version}` parameter, or the one fixed in the path. */
-export function graphVersionOf(operation: OperationDefinition, params: Record<string, string>): string {
+export function graphVersionOf(operation: Pick<HttpOperation, 'graphPath'>, params: Record<string, string>): string {
   const first = operation.graphPath.split('/')[1] ?? '';
   return first === '{version}' ? (params.version ?? '') : first;
 }
@@ -29,7 +29,7 @@ export function graphVersionOf(operation: OperationDefinition, params: Record<st
  * path segment, so nothing a caller sends can change which Graph resource is called.
  */
 export function graphCallFor(
-  operation: OperationDefinition,
+  operation: Pick<HttpOperation, 'graphPath'>,
   params: Record<string, string>,
   body: Record<string, unknown>,
   headers: Record<string, string>,
@@ -49,7 +49,7 @@ function forwardedHeaderProblems(headers: Headers): GraphErrorDetail[] {
 }
 
 /** Path parameters and body against Graph's rules; every violation is reported in one 400. */
-export const validate: Stage = async (context, next) => {
+export const validate: Stage<OperationContext<HttpOperation>> = async (context, next) => {
   const { operation, request } = context;
   const rawParams = Object.fromEntries(
     Object.keys(operation.params).map((name) => [name, request.params[name]]),

@@ -1,0 +1,49 @@
+import type { HttpResponseInit } from '@azure/functions';
+import { forbidden } from '../../auth/authErrors';
+import { callerLogFields } from '../../auth/caller';
+import { denialOf } from '../../auth/callerPolicy';
+import { bulkIdPattern } from '../../bulk/bulkRecord';
+import { auditReadRole, bulkJobAnswer, findBulkJob } from '../../bulk/job';
+import { FacadeError } from '../../errors';
+import type { BulkOperationDefinition, NamedOperation } from '../../operations/operation';
+import { logEvent } from '../../telemetry/requestLog';
+import { requireCaller, type OperationContext, type Stage } from '../context';
+
+/** The status function of bulk requests: the operations whose jobs it reads. */
+export interface BulkStatusFunction extends NamedOperation {
+  operations: readonly BulkOperationDefinition[];
+}
+
+const notFound = (id: string) => new FacadeError(404, 'itemNotFound', `No bulk request has the id '${id}'.`);
+
+/**
+ * `GET /api/jobs/{id}`, the status URL a 202 names: 202 with the progress (and `Retry-After`) while
+ * the work goes on, then 200 with the results, from the job's record, so any instance answers.
+ * Only the caller that made the request (still holding the operation's role) or an operator with
+ * `Audit.Read` may read it; the client-app and scope rules apply as to every operation.
+ */
+export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (context): Promise<HttpResponseInit> => {
+  const { runtime, operation } = context;
+  const caller = requireCaller(context);
+  const id = context.request.params.id ?? '';
+  if (!bulkIdPattern.test(id)) throw notFound(id);
+  const record = await findBulkJob(runtime, operation.operations, id);
+  if (!record) throw notFound(id);
+  const made = operation.operations.find((candidate) => candidate.name === record.operation);
+  const operator = caller.roles.includes(auditReadRole);
+  const role = operator || !made ? auditReadRole : made.role;
+  const denial = record.callerId === caller.id || operator
+    ? denialOf(caller, runtime.auth.policy, role)
+    : { reason: 'role' as const, error: forbidden(auditReadRole), fields: { requiredRole: auditReadRole, owner: 'another caller' } };
+  if (denial) {
+    logEvent(context, 'warn', 'request denied: not the caller of the bulk request, nor an operator', { status: 403, ...denial.fields, ...callerLogFields(caller) });
+    throw denial.error;
+  }
+  const answer = bulkJobAnswer(runtime, record);
+  if (answer.kind === 'done') return { status: 200, jsonBody: answer.body };
+  return {
+    status: 202,
+    headers: { location: context.request.url, 'retry-after': String(answer.retryAfterSeconds) },
+    jsonBody: answer.body,
+  };
+};

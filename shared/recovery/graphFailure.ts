@@ -1,0 +1,49 @@
+import { FacadeError, parseGraphError, type GraphErrorDetail } from '../errors';
+import type { GraphResponse } from '../graph/graphClient';
+import type { OperationDefinition } from '../operations/operation';
+
+function graphDetails(body: unknown): GraphErrorDetail[] {
+  const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
+  return Array.isArray(details) ? details.filter((detail): detail is GraphErrorDetail => typeof detail?.code === 'string') : [];
+}
+
+/**
+ * Graph's own error, passed on. After an attempt whose answer was lost any failure may hide a
+ * create (so does a 5xx or 408 on its own: Graph documents a 503 that created), and the record
+ * says `unknown`; a 5xx always leaves with a retry hint. An entity whose id Graph chooses is then
+ * `createOutcomeUnknown`: it is never sent again.
+ */
+export function graphFailureOf(operation: OperationDefinition, response: GraphResponse, earlierAttemptUncertain: boolean, reason?: string): FacadeError {
+  const graphHeaders: Record<string, string> = response.requestId ? { 'graph-request-id': response.requestId } : {};
+  const mayHideCreate = earlierAttemptUncertain || response.status >= 500 || response.status === 408;
+  if (operation.entityId === 'generatedByGraph' && mayHideCreate) {
+    return new FacadeError(
+      response.status >= 500 ? 502 : response.status,
+      'createOutcomeUnknown',
+      `Microsoft Graph answered ${response.status}; the create may still have happened. It was not sent again, so no duplicate is made. Its audit record is settled by reconciliation; an Idempotency-Key retry answers with what it made.`,
+      { headers: graphHeaders, retryAfterSeconds: 5, outcomeUnknown: true },
+    );
+  }
+  const error = parseGraphError(response.body) ?? { code: 'generalException', message: `Microsoft Graph answered ${response.status}.` };
+  if (earlierAttemptUncertain && response.status < 500) {
+    // A 4xx tells the caller this request made nothing, which after a lost attempt nobody knows.
+    return new FacadeError(
+      502,
+      'createOutcomeUnknown',
+      `An attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}: the create may have taken place. Retry: a retry of the same request is recognised.`,
+      {
+        headers: graphHeaders,
+        retryAfterSeconds: Math.max(1, Number(response.retryAfter) || 5),
+        outcomeUnknown: true,
+        reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status} ${error.code}`,
+      },
+    );
+  }
+  const retryAfter = response.retryAfter ?? (response.status >= 500 ? '5' : undefined);
+  return new FacadeError(response.status, error.code, error.message, {
+    details: graphDetails(response.body),
+    headers: { ...graphHeaders, ...(retryAfter ? { 'retry-after': retryAfter } : {}) },
+    outcomeUnknown: mayHideCreate,
+    ...(mayHideCreate ? { reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status}: the create may have taken place` } : {}),
+  });
+}
