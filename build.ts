@@ -3,7 +3,7 @@
  * (azure.yaml `dist: dist`, no remote build):
  * - index.mjs: the app bundled into ESM, so a cold start loads one file instead of resolving
  *   node_modules; what is imported only when first used (the OpenAPI generator, the queue SDK,
- *   reconciliation) goes to chunks/, loaded then, so a cold start does not even parse it.
+ *   reconciliation, the audit query answers) goes to chunks/, loaded then, so a cold start does not even parse it.
  *   `@azure/functions-core` is provided by the Functions worker at run time; the banner gives the
  *   bundle a real `require` for it;
  * - host.json, and a package.json whose `main` is the bundle (no dependencies: there is nothing to

@@ -1,7 +1,9 @@
-import { answerEntityAudit } from '../shared/audit/auditApi';
 import { defineQuery } from '../shared/operations/query';
 import { registerQuery } from '../shared/operations/registerOperation';
 import { entityAuditPathParameters, entityAuditRecords, parentParameters, timeWindowParameters } from '../shared/schemas/audit';
+
+// A create never needs it: loaded on the first audit query, not at cold start.
+const auditApi = () => import('../shared/audit/auditApi');
 
 export const getEntityAuditRecords = defineQuery({
   name: 'getEntityAuditRecords',
@@ -15,7 +17,7 @@ export const getEntityAuditRecords = defineQuery({
   response: { name: 'EntityAuditRecords', description: 'The audit records of the entity, newest first.', schema: entityAuditRecords },
   pageable: false,
   notFound: 'No record made the entity, and none was requested for it in the time window (itemNotFound).',
-  answer: answerEntityAudit,
+  answer: async (call) => (await auditApi()).answerEntityAudit(call),
 });
 
 registerQuery(getEntityAuditRecords);

@@ -1,14 +1,15 @@
 /**
  * What the benchmark runs against: Azurite (npm package, in memory), the stand-ins process
- * (identity endpoint, Graph emulators, dev token issuer) and facade processes, each started as
- * `npm start` runs the built bundle (`dev/start.ts dist/index.mjs`) with every setting given, so
- * it starts nothing of its own. Everything started here is stopped by `stop`, also on failure.
+ * (identity endpoint, Graph emulators, dev token issuer) and facade processes, each the local
+ * host serving the built bundle (`dev/start.ts dist/index.mjs`, compiled: ./compiledHost.ts) with
+ * every setting given, so it starts nothing of its own. Everything started here is stopped by `stop`, also on failure.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startHostProcess, type HostProcess } from '../../test/support/stack';
+import { compiledLocalHost } from './compiledHost';
 import type { StandInGraph, StandIns } from './standIns';
 
 export interface Facade {
@@ -118,7 +119,7 @@ export async function startBenchEnvironment(latencies: number[]): Promise<BenchE
           AuditStorage: azurite.connectionString,
           AUDIT_TABLE_NAME: tableName,
           ...(options.profileTo ? { NODE_OPTIONS: `--import=${pathToFileURL(profilerHook).href}`, BENCH_PROFILE_FILE: options.profileTo } : {}),
-        }, 30_000, 'dist/index.mjs', options.checkout);
+        }, 30_000, 'dist/index.mjs', options.checkout, await compiledLocalHost(options.checkout ?? process.cwd()));
         parts.push(host);
         if (!host.pid) throw new Error('the facade process has no pid');
         return { host, pid: host.pid, tableName, createUrl: `${host.apiUrl}${groupsPath}`, graph: target, stop: host.stop };

@@ -129,7 +129,8 @@ export function componentOfSource(source: string, inBundle: boolean, projectRoot
   }
   const path = projectPath(source, projectRoot);
   // The local host's own modules (dev/, and what it imports from shared/) are loaded beside the bundle.
-  if (!inBundle && /^(dev|shared)\//.test(path)) return { name: components.localHost, owns: true };
+  // The benchmark runs the local host compiled into one file (bench/support/compiledHost.ts).
+  if (!inBundle && (/^(dev|shared)\//.test(path) || path === '.bench/host.mjs')) return { name: components.localHost, owns: true };
   const folder = /^shared\/([\w-]+)\//.exec(path)?.[1];
   if (folder) return { name: `app: shared/${folder}`, owns: true };
   if (/^shared\/[\w.-]+$/.test(path)) return { name: 'app: shared/*.ts (config, errors, runtime)', owns: true };

@@ -2,6 +2,7 @@ import { FacadeError } from '../errors';
 import type { TokenProvider } from '../identity/tokenProvider';
 import { systemClock, type Clock } from '../time/clock';
 import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfterSeconds } from './retryPolicy';
+import { GraphTransport, type AttemptFailure, type PreparedRequest } from './transport';
 
 export interface GraphRequest {
   method: 'GET' | 'POST';
@@ -63,13 +64,6 @@ export interface GraphClientOptions {
   clock?: Clock;
 }
 
-/**
- * `refused`: the connection was never made, so nothing reached Graph. `timeout`, `lost`: the
- * request may have reached Graph and been carried out — any failure not proven to have happened
- * before the request left this process (a reset, an answer that is not HTTP, …) counts as lost.
- */
-type AttemptFailure = { kind: 'timeout' | 'lost' | 'refused'; error: unknown };
-
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** The least time worth starting an attempt with. */
@@ -77,18 +71,29 @@ export const minimumAttemptMs = 250;
 
 /**
  * Calls Microsoft Graph with the app's identity, retrying as Graph asks, inside one deadline.
- * One instance per process: Node's fetch keeps connections to Graph alive between requests.
+ * One instance per process: its transport keeps connections to Graph alive between requests.
+ * An attempt that failed is `refused` (the connection was never made, so nothing reached Graph),
+ * or a `timeout` or `lost` answer: the request may have reached Graph and been carried out — any
+ * failure not proven to have happened before the request left this process (a reset, an answer
+ * that is not HTTP, …) counts as lost (shared/graph/transport.ts).
  */
 export class GraphClient {
   /** Base of the exponential back-off when Graph names no wait (callers that retry themselves use it too). */
   readonly backoffBaseMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly clock: Clock;
+  private readonly transport: GraphTransport;
 
   constructor(private readonly options: GraphClientOptions) {
     this.backoffBaseMs = options.backoffBaseMs ?? 1_000;
     this.sleep = options.sleep ?? defaultSleep;
     this.clock = options.clock ?? systemClock;
+    this.transport = new GraphTransport(options.baseUrl);
+  }
+
+  /** Closes the connections kept to Graph. */
+  close(): void {
+    this.transport.close();
   }
 
   /** A `@odata.nextLink` as a path below the base URL; a link elsewhere is refused. */
@@ -172,46 +177,28 @@ export class GraphClient {
     timeoutMs: number,
   ): Promise<GraphResponse | AttemptFailure> {
     // Everything that can fail before the request leaves the process fails here, outside the attempt.
-    let url: string;
-    let headers: Headers;
-    let body: string | null;
+    let prepared: PreparedRequest;
     try {
-      url = `${this.options.baseUrl}${request.path}`;
-      headers = new Headers({
-        ...request.headers,
-        authorization: `Bearer ${token}`,
-        accept: 'application/json',
-        ...(request.body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...(retry > 0 ? { 'retry-attempt': String(retry) } : {}),
-      });
-      body = request.body === undefined ? null : JSON.stringify(request.body);
+      const body = request.body === undefined ? undefined : JSON.stringify(request.body);
+      prepared = this.transport.prepare(
+        request.method,
+        request.path,
+        {
+          ...request.headers,
+          authorization: `Bearer ${token}`,
+          accept: 'application/json',
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          ...(retry > 0 ? { 'retry-attempt': String(retry) } : {}),
+        },
+        body,
+      );
     } catch (error) {
       throw new FacadeError(500, 'generalException', 'The request to Microsoft Graph could not be sent.', { cause: error });
     }
-    const signal = AbortSignal.timeout(timeoutMs);
-    try {
-      const response = await fetch(url, { method: request.method, headers, body, signal });
-      const text = await response.text();
-      return {
-        status: response.status,
-        body: parseJson(text),
-        requestId: response.headers.get('request-id') ?? undefined,
-        retryAfter: response.headers.get('retry-after') ?? undefined,
-      };
-    } catch (error) {
-      return { kind: classify(error, signal), error };
-    }
+    const outcome = await this.transport.exchange(prepared, timeoutMs);
+    if ('kind' in outcome) return outcome;
+    return { status: outcome.status, body: parseJson(outcome.text), requestId: outcome.requestId, retryAfter: outcome.retryAfter };
   }
-}
-
-/** Connection errors after which nothing can have reached Graph: the connection was never made. */
-const nothingSent = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT']);
-
-function classify(error: unknown, signal: AbortSignal): AttemptFailure['kind'] {
-  if (signal.aborted) return 'timeout';
-  const code = (error as { cause?: { code?: unknown } } | undefined)?.cause?.code;
-  if (typeof code === 'string' && nothingSent.has(code)) return 'refused';
-  return 'lost';
 }
 
 function parseJson(text: string): unknown {

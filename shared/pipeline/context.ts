@@ -8,7 +8,7 @@ import type { QueryDefinition, QueryInput, QueryScope } from '../operations/quer
 import type { KeyScope } from '../idempotency/idempotencyStore';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import type { Runtime } from '../runtime';
-import type { StageTimings } from '../telemetry/requestLog';
+import type { StageTimings } from '../telemetry/stageTimings';
 
 export interface ValidatedInput {
   params: Record<string, string>;

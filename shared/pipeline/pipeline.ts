@@ -3,7 +3,7 @@ import { correlationFor } from '../http/correlation';
 import type { AnyOperation, BulkOperationDefinition, NamedOperation, OperationDefinition } from '../operations/operation';
 import type { QueryDefinition, QueryScope } from '../operations/query';
 import { getRuntime, type Runtime } from '../runtime';
-import type { StageTimingField, StageTimings } from '../telemetry/requestLog';
+import type { StageTimingField, StageTimings } from '../telemetry/stageTimings';
 import { systemClock, type Clock } from '../time/clock';
 import type { OperationContext, QueryContext, RequestContext, Stage } from './context';
 import { answerQuery } from './stages/answerQuery';

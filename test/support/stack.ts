@@ -18,10 +18,11 @@ export interface HostProcess {
 /**
  * Runs `dev/start.ts` (what `npm start` runs) as a child process and waits for its API line.
  * `entry` is the module whose `functionDefinitions` it serves (default the built app); `cwd` the
- * checkout it runs from (default this one; the benchmark compares with another).
+ * checkout it runs from (default this one; the benchmark compares with another); `host` the local
+ * host to run instead, compiled to JavaScript (the benchmark's, without a TypeScript loader).
  */
-export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000, entry = 'dist/index.mjs', cwd?: string): Promise<HostProcess> {
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'dev/start.ts', entry], {
+export async function startHostProcess(env: Record<string, string>, timeoutMs = 30_000, entry = 'dist/index.mjs', cwd?: string, host?: string): Promise<HostProcess> {
+  const child: ChildProcess = spawn(process.execPath, [...(host ? [host] : ['--import', 'tsx', 'dev/start.ts']), entry], {
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', PORT: '0', LOCAL_HOST_QUIET: '1', ...env },
     stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     ...(cwd ? { cwd } : {}),

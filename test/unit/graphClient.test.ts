@@ -1,4 +1,6 @@
+import { createServer, type Server } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { freeLoopbackPort } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { FacadeError } from '../../shared/errors';
 import { GraphClient } from '../../shared/graph/graphClient';
@@ -85,9 +87,80 @@ describe('GraphClient', () => {
     expect((failure as Error).message).toMatch(/deadline of 1500 ms/);
   });
 
+  it('retries a connection that was never made even where an unknown outcome is never retried: nothing was sent', async () => {
+    const closedPort = await freeLoopbackPort();
+    const client = new GraphClient({ baseUrl: `http://127.0.0.1:${closedPort}`, tokens, attemptTimeoutMs: 1_000, backoffBaseMs: 10 });
+    const progress = { retries: 0, uncertain: false };
+    const failure = await client
+      .send({ method: 'POST', path: '/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups', body: { name: 'n' } }, { deadlineAt: Date.now() + 5_000, retryMode: 'throttlingOnly', progress })
+      .catch((error: unknown) => error);
+    expect(failure).toMatchObject({ status: 502, code: 'badGateway', outcomeUnknown: false });
+    expect((failure as Error).message).toMatch(/could not be reached \(4 attempts\)/);
+    expect(progress).toEqual({ retries: 3, uncertain: false });
+  });
+
+  it('takes a connection that closes halfway through Graph’s answer for a lost answer, and does not repeat it where that could duplicate', async () => {
+    const server = await rawServer((socket) =>
+      socket.once('data', () => socket.end('HTTP/1.1 201 Created\r\ncontent-type: application/json\r\ncontent-length: 200\r\n\r\n{"id":"half')),
+    );
+    try {
+      const client = new GraphClient({ baseUrl: server.url, tokens, attemptTimeoutMs: 1_000, backoffBaseMs: 10 });
+      const progress = { retries: 0, uncertain: false };
+      const failure = await client
+        .send({ method: 'POST', path: '/v1.0/halfway', body: {} }, { deadlineAt: Date.now() + 5_000, retryMode: 'throttlingOnly', progress })
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({ status: 502, code: 'badGateway', outcomeUnknown: true });
+      expect(server.requests()).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('takes an answer that stops coming for a timeout of the attempt, with the outcome unknown', async () => {
+    const server = await rawServer((socket) => socket.once('data', () => socket.write('HTTP/1.1 201 Created\r\ncontent-length: 50\r\n\r\n{"id":')));
+    try {
+      const client = new GraphClient({ baseUrl: server.url, tokens, attemptTimeoutMs: 300, backoffBaseMs: 10 });
+      const failure = await client
+        .send({ method: 'POST', path: '/v1.0/stalls', body: {} }, { deadlineAt: Date.now() + 5_000, retryMode: 'throttlingOnly' })
+        .catch((error: unknown) => error);
+      expect(failure).toMatchObject({ status: 504, code: 'gatewayTimeout', outcomeUnknown: true });
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('sends a path as a URL would: encoded', async () => {
+    const client = new GraphClient({ baseUrl: graph.baseUrl, tokens, attemptTimeoutMs: 1_000 });
+    await client.send({ method: 'GET', path: '/v1.0/external/connections/with space' }, { deadlineAt: Date.now() + 5_000, retryMode: 'all' });
+    expect(graph.requests.at(-1)?.path).toBe('/v1.0/external/connections/with%20space');
+  });
+
   it('follows @odata.nextLink only on Graph itself', () => {
     const client = new GraphClient({ baseUrl: `${graph.baseUrl}`, tokens, attemptTimeoutMs: 1_000 });
     expect(client.relativePath(`${graph.baseUrl}/beta/things?$skiptoken=2`)).toBe('/beta/things?$skiptoken=2');
     expect(() => client.relativePath('https://elsewhere.example/beta/things')).toThrow(/away from Graph/);
   });
 });
+
+/** A TCP server that answers every connection as `onConnection` says (what a broken Graph front end might do). */
+async function rawServer(onConnection: (socket: import('node:net').Socket) => void): Promise<{ url: string; requests(): number; close(): Promise<void> }> {
+  let connections = 0;
+  const sockets = new Set<import('node:net').Socket>();
+  const server: Server = createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on('error', () => undefined);
+    onConnection(socket);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests: () => connections,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
