@@ -161,6 +161,15 @@ function inEvidenceOrder(actions: TransactionAction[]): TransactionAction[] {
   return [...actions.filter((action) => !closing(action)), ...actions.filter(closing)];
 }
 
+/** The table service answered the call (it did not time out, and a connection was made). */
+function storeAnswered(error: unknown): boolean {
+  if (!(error instanceof Error) || error.name === 'AbortError') return false;
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown };
+  if (typeof statusCode === 'number') return true;
+  // Node's own network errors (ECONNREFUSED, ECONNRESET, ETIMEDOUT, …) say nothing was answered.
+  return !(typeof code === 'string' && /^E[A-Z]+$/.test(code));
+}
+
 /** A new record and its open attempt row. */
 function intentActionsOf(entity: AuditEntity, expiresAt: Date): TransactionAction[] {
   return [
@@ -198,18 +207,31 @@ export class AuditStore {
   /**
    * Writes the `pending` record that must exist before Graph is called, with its open attempt row,
    * in one transaction. Fails with a 503. Returns the record's etag.
+   *
+   * When the store answered but the write failed (its answer could not be read, or a refusal that
+   * does not say why), the record is read back: one that landed is this request's intent; else the
+   * write is tried once more. A store that timed out or could not be reached is not asked again
+   * (the SDK has retried the connection already), so the caller's 503 comes in bounded time.
    */
   async recordIntent(intent: AuditIntent): Promise<{ key: AuditKey; etag: string }> {
     const key = auditKeyFor(intent);
     const { entity, expiresAt } = this.intentRows(intent, key);
-    try {
-      const etags = await this.submit(intentActionsOf(entity, expiresAt));
-      return { key, etag: etags.get(key.rowKey) ?? '*' };
-    } catch (error) {
-      // Not awaited: the caller's 503 does not wait on a store that is failing.
-      void this.withdraw(entity, expiresAt);
-      throw unavailable(error);
+    const actions = intentActionsOf(entity, expiresAt);
+    let failure: unknown;
+    for (let attempt = 1; attempt <= 2; attempt += 1) {
+      try {
+        const etags = await this.submit(actions);
+        return { key, etag: etags.get(key.rowKey) ?? '*' };
+      } catch (error) {
+        failure = error;
+        if (!storeAnswered(error)) break;
+        const landed = await this.get(key).catch(() => undefined);
+        if (landed?.status === 'pending' && landed.requestId === intent.requestId) return { key, etag: landed.etag };
+      }
     }
+    // Not awaited: the caller's 503 does not wait on a store that is failing.
+    void this.withdraw(entity, expiresAt);
+    throw unavailable(failure);
   }
 
   /**

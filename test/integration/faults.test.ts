@@ -12,8 +12,9 @@ const deadlineMs = 6_000;
 let stack: TestStack;
 
 beforeAll(async () => {
-  // Pages of two connector groups, so finding a lost one has to follow @odata.nextLink.
-  stack = await startTestStack({ GRAPH_DEADLINE_MS: String(deadlineMs), GRAPH_ATTEMPT_TIMEOUT_MS: '2500' }, { graphPageSize: 2 });
+  // Pages of two connector groups, so finding a lost one has to follow @odata.nextLink. The host logs
+  // each request (kept in memory, shown by a failing expectation).
+  stack = await startTestStack({ GRAPH_DEADLINE_MS: String(deadlineMs), GRAPH_ATTEMPT_TIMEOUT_MS: '2500', LOCAL_HOST_QUIET: '0' }, { graphPageSize: 2 });
   expect((await stack.post('/v1.0/external/connections', { id: 'faults', name: 'Fault matrix' })).status).toBe(201);
 });
 
@@ -168,7 +169,8 @@ describe('no duplicates when an answer is lost', () => {
     await stack.post('/v1.0/external/connections', { id: 'othersconn', name: 'Theirs' });
     stack.graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ status: 503 }] });
     const response = await stack.post('/v1.0/external/connections', { id: 'othersconn', name: 'Mine' });
-    expect(response.status, JSON.stringify(response.body)).toBe(409);
+    // The host's own log lines say why, should it answer anything else.
+    expect(response.status, `${JSON.stringify(response.body)}\n${stack.host.output().slice(-4000)}`).toBe(409);
   });
 
   it('timeout on a connector group create → no second POST, audit unknown, then reconciled', async () => {
