@@ -63,7 +63,8 @@ function nextRowKeyOf(continuationToken: string): string | undefined {
   }
 }
 
-const unavailable = (cause: unknown) =>
+/** The 503 of a write the audit store did not take: nothing was sent to Graph. */
+export const auditStoreUnavailable = (cause: unknown) =>
   serviceUnavailable(
     'auditStoreUnavailable',
     'The audit store cannot be written, so nothing was sent to Microsoft Graph. Retry later.',
@@ -231,7 +232,7 @@ export class AuditStore {
     }
     // Not awaited: the caller's 503 does not wait on a store that is failing.
     void this.withdraw(entity, expiresAt);
-    throw unavailable(failure);
+    throw auditStoreUnavailable(failure);
   }
 
   /**

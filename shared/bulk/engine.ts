@@ -1,6 +1,6 @@
 import type { TransactionAction } from '@azure/data-tables';
 import { openAttemptPrefix, type AuditIntent, type AuditKey, type OpenAttemptRow } from '../audit/auditRecord';
-import type { StoredAuditRecord } from '../audit/auditStore';
+import { auditStoreUnavailable, type StoredAuditRecord } from '../audit/auditStore';
 import { auditIntentFor, auditOutcomeOf, settlementFor, type CreatedAnswer } from '../audit/settlement';
 import type { Caller } from '../auth/caller';
 import { FacadeError, parseGraphError, type Correlation } from '../errors';
@@ -92,12 +92,6 @@ interface Work {
   answeredBy?: Attribution;
   result?: BulkItemResult;
 }
-
-const unavailable = (cause: unknown) =>
-  new FacadeError(503, 'auditStoreUnavailable', 'The audit store cannot be written, so nothing was sent to Microsoft Graph. Retry later.', {
-    retryAfterSeconds: 10,
-    cause,
-  });
 
 const messageCap = 300;
 
@@ -299,11 +293,11 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
         }
       }
       intentFailure = failure;
-      if (leading.length > 0) throw unavailable(intentFailure);
+      if (leading.length > 0) throw auditStoreUnavailable(intentFailure);
       input.log('error', 'intents of a bulk request could not be written; their items were not sent', { reason: reasonOf(intentFailure) });
     }
     // Nothing is sent without its record: what could not be written fails, as a single create would.
-    for (const work of chunk) finish(work, { failure: unavailable(intentFailure) });
+    for (const work of chunk) finish(work, { failure: auditStoreUnavailable(intentFailure) });
   };
   const writingIntents = (async () => {
     const [first, ...rest] = chunks;
@@ -393,7 +387,7 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       batch.map(async (work) => {
         const response = outcome.steps.get(String(work.index));
         if (response) {
-          await onStepAnswer(work, response).catch((error: unknown) => finish(work, { failure: error instanceof FacadeError ? error : unavailable(error) }));
+          await onStepAnswer(work, response).catch((error: unknown) => finish(work, { failure: error instanceof FacadeError ? error : auditStoreUnavailable(error) }));
           return;
         }
         // The batch was answered without this step: as good as lost.

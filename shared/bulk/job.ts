@@ -1,5 +1,5 @@
 import { recordRowKey, type AuditEntity, type AuditKey } from '../audit/auditRecord';
-import type { StoredAuditRecord } from '../audit/auditStore';
+import { auditStoreUnavailable, type StoredAuditRecord } from '../audit/auditStore';
 import type { AuthenticatedCaller, Caller } from '../auth/caller';
 import { FacadeError, serviceUnavailable, type Correlation } from '../errors';
 import type { BulkOperationDefinition } from '../operations/operation';
@@ -49,9 +49,6 @@ export type Logger = (level: 'info' | 'warn' | 'error', event: string, fields?: 
 
 const queueUnavailable = (cause: unknown) =>
   serviceUnavailable('queueUnavailable', 'The bulk request could not be queued, so nothing was sent to Microsoft Graph. Retry later.', 10, cause);
-
-const auditUnavailable = (cause: unknown) =>
-  serviceUnavailable('auditStoreUnavailable', 'The audit store cannot be written, so nothing was sent to Microsoft Graph. Retry later.', 10, cause);
 
 /** `Prefer: respond-async` (RFC 7240), among other preferences or not. */
 export function prefersAsync(prefer: string | null): boolean {
@@ -127,7 +124,7 @@ export async function startBulkRequest(request: BulkRequest): Promise<BulkAnswer
     try {
       await runtime.audit.submit([['create', record as unknown as Record<string, unknown> & AuditKey]]);
     } catch (error) {
-      throw auditUnavailable(error);
+      throw auditStoreUnavailable(error);
     }
     const message: BulkJobMessage = { kind: 'bulkJob', operation: operation.name, id: key.rowKey };
     try {
