@@ -14,6 +14,11 @@ export interface FaultStep {
   retryAfter?: string;
   /** With `status`: this body instead of Graph's error body. */
   body?: unknown;
+  /**
+   * With `status`: this text as the body, sent as it is with no content type — empty, or not JSON
+   * (Graph's odd successes: a 201 with no entity in it). Not with `body`.
+   */
+  bodyText?: string;
   /** Wait this long first (alone: a slow but otherwise normal answer). */
   delayMs?: number;
   /** Never answer. */
@@ -92,6 +97,7 @@ const stepSchema = Joi.object<FaultStep>({
   status: Joi.number().integer().min(200).max(599),
   retryAfter: Joi.string().trim().min(1).max(64),
   body: Joi.any(),
+  bodyText: Joi.string().allow('').max(10_000),
   delayMs: Joi.number().integer().min(0).max(maxDelayMs),
   hang: Joi.boolean(),
   reset: Joi.boolean(),
@@ -100,6 +106,8 @@ const stepSchema = Joi.object<FaultStep>({
 })
   .with('retryAfter', 'status')
   .with('body', 'status')
+  .with('bodyText', 'status')
+  .oxor('body', 'bodyText')
   .oxor('status', 'hang', 'reset', 'garbage')
   .or('status', 'delayMs', 'hang', 'reset', 'garbage')
   .custom((step: FaultStep, helpers) =>

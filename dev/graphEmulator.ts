@@ -332,7 +332,10 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         kind: 'answer',
         status,
         headers: fault.retryAfter ? { 'retry-after': fault.retryAfter } : {},
-        body: fault.body !== undefined
+        ...(fault.bodyText === undefined ? {} : { text: fault.bodyText }),
+        body: fault.bodyText !== undefined
+          ? fault.bodyText
+          : fault.body !== undefined
           ? fault.body
           : errorBody(status === 429 ? 'TooManyRequests' : status === 503 ? 'serviceNotAvailable' : 'generalException', 'Injected fault.', ids),
       };
@@ -405,6 +408,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     }
     if (outcome.kind === 'garbage') {
       request.socket.end('this is not an HTTP answer\r\n\r\n');
+      return;
+    }
+    if (outcome.text !== undefined) {
+      response.writeHead(outcome.status, { 'content-length': String(Buffer.byteLength(outcome.text)), ...correlation, ...outcome.headers });
+      response.end(outcome.text);
       return;
     }
     sendJson(response, outcome.status, outcome.body, { ...correlation, ...outcome.headers });
