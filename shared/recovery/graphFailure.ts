@@ -47,3 +47,29 @@ export function graphFailureOf(operation: OperationDefinition, response: GraphRe
     ...(mayHideCreate ? { reason: reason ?? `an attempt's answer was lost, then Microsoft Graph answered ${response.status}: the create may have taken place` } : {}),
   });
 }
+
+/**
+ * A 2xx that names no entity (`{}`, an empty or non-JSON body) to a create whose id Graph chooses:
+ * Graph carried the create out, but which entity it made is not known. Like a lost answer, it may
+ * hide a create — the record says `unknown` until the natural-key lookup finds the entity (a keyed
+ * retry, or reconciliation: `orphaned`) — never a success with no entity.
+ */
+export function idlessSuccessOf(response: GraphResponse): FacadeError {
+  return new FacadeError(
+    502,
+    'createOutcomeUnknown',
+    `Microsoft Graph answered ${response.status} without the id of what it created. It was not sent again, so no duplicate is made. Its audit record is settled by reconciliation; an Idempotency-Key retry answers with what it made.`,
+    {
+      headers: response.requestId ? { 'graph-request-id': response.requestId } : {},
+      retryAfterSeconds: 5,
+      outcomeUnknown: true,
+      reason: `Microsoft Graph answered ${response.status} without an entity id: the create took place, but which entity it made is not known`,
+    },
+  );
+}
+
+/** The id a 2xx body names, if it names one. */
+export const entityIdIn = (body: unknown): string | undefined => {
+  const id = typeof body === 'object' && body !== null ? (body as { id?: unknown }).id : undefined;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+};

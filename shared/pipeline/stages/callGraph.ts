@@ -6,7 +6,7 @@ import { readBackOf } from '../../operations/operation';
 import type { Attribution, OwnAttempt } from '../../recovery/attribution';
 import { attemptsAnsweredByCreate, resolveConflict } from '../../recovery/conflict';
 import { accountForEarlierAttempts } from '../../recovery/earlierAttempts';
-import { graphFailureOf } from '../../recovery/graphFailure';
+import { entityIdIn, graphFailureOf, idlessSuccessOf } from '../../recovery/graphFailure';
 import { recoveryDependencies } from '../../runtime';
 import { graphPathOf, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
@@ -33,6 +33,7 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   const exchange = await send(context, own);
   const { response } = exchange;
   if (response.status >= 200 && response.status < 300) {
+    if (graphChoosesId(context) && entityIdIn(response.body) === undefined) throw idlessSuccessOf(response);
     const open = await attempts;
     if (open && open.length > 1) context.alsoSettles = await attemptsAnsweredByCreate(deps, own, open).catch(() => undefined);
     return created(response);
