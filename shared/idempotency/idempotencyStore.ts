@@ -46,7 +46,13 @@ export type Claim =
     }
   | { kind: 'replay'; answer: StoredAnswer }
   | { kind: 'mismatch' }
-  | { kind: 'inFlight'; retryAfterSeconds: number };
+  | { kind: 'inFlight'; retryAfterSeconds: number }
+  /**
+   * The key already lists `maxAttempts` attempts: taking it once more would mean forgetting one,
+   * and an attempt of unknown outcome is never forgotten while its key lives. Refused until the
+   * key's retention ends.
+   */
+  | { kind: 'exhausted'; attempts: number; retryAfterSeconds: number };
 
 export interface KeyScope {
   operation: string;
@@ -60,8 +66,23 @@ export interface KeyScope {
  */
 const chunkLength = 30_000;
 const maxChunks = 15;
-/** Earlier attempts a key remembers (the most recent ones). */
-const maxAttempts = 20;
+/**
+ * Attempts a key lists (about 5,300 characters of the 32K a Table Storage string holds). A request
+ * past it is refused; none is ever dropped to make room.
+ */
+export const maxAttempts = 100;
+
+/**
+ * An answer that tells the caller to come back later — a 5xx, 408, 429, or any error with a
+ * `Retry-After` (`createOutcomeUnknown`, `idempotencyKeyInUse`) — is never a key's answer: the
+ * same request is answered otherwise once what it waits for is settled. Such an answer frees the
+ * key instead, whoever hands it to the store.
+ */
+export function saysRetryLater(answer: StoredAnswer): boolean {
+  if (answer.status < 400) return false;
+  const retryAfter = Object.keys(answer.headers).some((name) => name.toLowerCase() === 'retry-after');
+  return answer.status >= 500 || answer.status === 408 || answer.status === 429 || retryAfter;
+}
 
 export function fingerprintOf(value: unknown): string {
   return createHash('sha256').update(canonicalJson(value)).digest('base64url');
@@ -153,7 +174,8 @@ export class IdempotencyStore {
       const expired = new Date(existing.expiresAt).getTime() <= now.getTime();
       if (!expired && existing.fingerprint !== fingerprint) return { kind: 'mismatch' };
       const answer = expired ? undefined : answerOf(existing);
-      if (existing.state === 'completed' && answer) return { kind: 'replay', answer };
+      // A retry-later answer stored before the store refused them is not replayed: the key is free.
+      if (existing.state === 'completed' && answer && !saysRetryLater(answer)) return { kind: 'replay', answer };
       const leaseLeft = new Date(existing.leaseUntil).getTime() - now.getTime();
       if (!expired && existing.state === 'inFlight' && leaseLeft > 0) {
         return { kind: 'inFlight', retryAfterSeconds: Math.max(1, Math.min(30, Math.ceil(leaseLeft / 1000))) };
@@ -161,10 +183,14 @@ export class IdempotencyStore {
       // Expired: a new key. Free, or abandoned by a request that died with its lease: taken over,
       // and its attempts are this request's earlier attempts.
       const earlierAttempts = expired ? [] : attemptsOf(existing);
+      if (earlierAttempts.length >= maxAttempts) {
+        const keyLeftMs = new Date(existing.expiresAt).getTime() - now.getTime();
+        return { kind: 'exhausted', attempts: earlierAttempts.length, retryAfterSeconds: Math.max(1, Math.ceil(keyLeftMs / 1000)) };
+      }
       const takeover = {
         ...fresh,
         ...(expired ? {} : { claimedAt: new Date(existing.claimedAt), expiresAt: new Date(existing.expiresAt) }),
-        attempts: JSON.stringify([...earlierAttempts, recordRowKey].slice(-maxAttempts)),
+        attempts: JSON.stringify([...earlierAttempts, recordRowKey]),
       };
       try {
         const taken = await client.updateEntity(takeover, 'Replace', { etag: existing.etag, abortSignal: this.table.signal() });
@@ -177,8 +203,9 @@ export class IdempotencyStore {
     return { kind: 'inFlight', retryAfterSeconds: 1 };
   }
 
-  /** The write that stores the answer to replay, for the request's settlement transaction. */
+  /** The write that stores the answer to replay (or frees the key, for a retry-later answer), for the request's settlement transaction. */
   completion(scope: KeyScope, etag: string, answer: StoredAnswer): TransactionAction {
+    if (saysRetryLater(answer)) return this.releasing(scope, etag);
     return ['update', { partitionKey: scope.operation, rowKey: rowOf(scope), state: 'completed', ...answerProperties(answer) }, 'Merge', { etag }];
   }
 
@@ -187,8 +214,12 @@ export class IdempotencyStore {
     return ['update', { partitionKey: scope.operation, rowKey: rowOf(scope), state: 'open', leaseUntil: new Date(0) }, 'Merge', { etag }];
   }
 
-  /** Stores the answer to replay. False when the claim was lost (the lease ran out and another request took the key). */
+  /**
+   * Stores the answer to replay (a retry-later answer frees the key instead). False when the claim
+   * was lost (the lease ran out and another request took the key).
+   */
   async complete(scope: KeyScope, etag: string, answer: StoredAnswer): Promise<boolean> {
+    if (saysRetryLater(answer)) return this.release(scope, etag);
     return this.settle(scope, etag, { state: 'completed', ...answerProperties(answer) });
   }
 

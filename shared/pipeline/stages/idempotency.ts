@@ -37,7 +37,9 @@ export function storedAnswerOf(response: HttpResponseInit | undefined, failure: 
   }
   if (failure instanceof FacadeError && isFinal(failure)) {
     const body = { error: { code: failure.code, message: failure.message, ...(failure.details.length ? { details: failure.details } : {}) } };
-    return { status: failure.status, headers: {}, jsonBody: body };
+    // Its Retry-After goes with it: the store tells a retry-later answer by it, and keeps none.
+    const retryAfter = failure.retryAfterSeconds !== undefined ? String(failure.retryAfterSeconds) : failure.headers['retry-after'];
+    return { status: failure.status, headers: retryAfter === undefined ? {} : { 'retry-after': retryAfter }, jsonBody: body };
   }
   return undefined;
 }
@@ -90,6 +92,13 @@ export const idempotency: Stage<AnyContext> = async (context, next) => {
       });
     case 'replay':
       return replay(claim.answer);
+    case 'exhausted':
+      throw new FacadeError(
+        409,
+        'idempotencyKeyExhausted',
+        `This Idempotency-Key has already been tried ${claim.attempts} times, the most one key accounts for; the earlier attempts are still accounted for (see their audit records), and nothing was sent. The key can be used again once its retention ends.`,
+        { retryAfterSeconds: claim.retryAfterSeconds },
+      );
     case 'claimed':
   }
   const held: IdempotencyClaim = { scope, etag: claim.etag, earlierAttempts: claim.earlierAttempts, settled: false };

@@ -1,0 +1,171 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { IdempotencyStore, maxAttempts } from '../../shared/idempotency/idempotencyStore';
+import { startTestStack, type TestStack } from '../support/stack';
+
+/**
+ * Regression tests for issue 16's defects 1, 2, 3, 4 and 9 — where the lost-answer rules met a
+ * wider world than the simulation's — each reproduced end to end over real HTTP (the local host as
+ * a process, Azurite, the Graph emulator; table calls held at controlled points through a proxy
+ * the test drives), kept so they stay fixed:
+ * 1. ids that differ only in letter case, as Graph may count one entity: a 409 became a 201;
+ * 2. a retry-later answer (409 createOutcomeUnknown) was stored as a key's final answer;
+ * 3. a 2xx without an entity id was recorded as a success with no entity;
+ * 4. an Idempotency-Key forgot its oldest attempt after 20 retries, and a second group was made;
+ * 9. resolveConflict read the entity index and the open attempts at once, so another request's
+ *    settlement could land between the two reads and neither showed it.
+ */
+
+// A short deadline and table timeout, so an Idempotency-Key lease (deadline + 3 × table timeout + 2 s) is 8 s.
+const settings = { GRAPH_DEADLINE_MS: '3000', GRAPH_ATTEMPT_TIMEOUT_MS: '800', AUDIT_TABLE_TIMEOUT_MS: '1000' };
+const connectorGroups = '/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups';
+let stack: TestStack;
+let table: TableClient;
+
+beforeAll(async () => {
+  stack = await startTestStack(settings);
+  table = TableClient.fromConnectionString(stack.azurite.connectionString, stack.env.AUDIT_TABLE_NAME!, { allowInsecureConnection: true });
+});
+
+afterAll(async () => {
+  await stack?.stop();
+});
+
+beforeEach(() => {
+  stack.graph.clearFaults();
+});
+
+/** A request's audit record, found by its client-request-id. */
+async function recordOf(clientRequestId: string): Promise<Record<string, unknown> | undefined> {
+  for await (const entity of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `clientRequestId eq '${clientRequestId}'` } })) {
+    if (entity.status !== undefined) return entity;
+  }
+  return undefined;
+}
+
+/** `npm run reconcile`'s script against the stack, every open record due at once. */
+async function reconcile(): Promise<void> {
+  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
+    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0' },
+    timeout: 60_000,
+  });
+}
+
+const groupsNamed = (name: string) => stack.graph.connectorGroups().filter((group) => group.name === name);
+const groupCreates = () => stack.graph.graphRequests({ method: 'POST', path: /connectorGroups$/ }).length;
+
+describe('defect 2: an answer that says "retry later" is never a key’s stored answer', () => {
+  it('a keyed connector-group retry answered 409 createOutcomeUnknown is not replayed once the first attempt is settled', async () => {
+    const key = { 'idempotency-key': 'wider-d2' };
+    const body = { name: 'Wider defect two' };
+    // The first create's connection is reset before Graph makes anything.
+    stack.graph.addFault({ method: 'POST', path: '/connectorGroups$', steps: [{ reset: true }] });
+    const first = await stack.post(connectorGroups, body, { ...key, 'client-request-id': 'wider-d2-first' });
+    expect(first.status).toBe(502);
+    expect(await recordOf('wider-d2-first')).toMatchObject({ status: 'unknown' });
+
+    const waiting = await stack.post(connectorGroups, body, { ...key, 'client-request-id': 'wider-d2-second' });
+    expect(waiting.status).toBe(409);
+    expect(waiting.body.error.code).toBe('createOutcomeUnknown');
+    expect(Number(waiting.headers.get('retry-after'))).toBeGreaterThan(0);
+
+    await reconcile();
+    expect(await recordOf('wider-d2-first')).toMatchObject({ status: 'failed', errorCode: 'notCreated', recovery: 'reconciliation' });
+
+    // The retry it was told to make is carried out, not answered with the stored "retry later".
+    const sentBefore = groupCreates();
+    const retry = await stack.post(connectorGroups, body, { ...key, 'client-request-id': 'wider-d2-third' });
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(retry.status).toBe(201);
+    expect(groupCreates()).toBe(sentBefore + 1);
+    expect(groupsNamed(body.name)).toEqual([expect.objectContaining({ id: retry.body.id })]);
+    // From now on the key replays that success.
+    const replayed = await stack.post(connectorGroups, body, { ...key, 'client-request-id': 'wider-d2-fourth' });
+    expect(replayed).toMatchObject({ status: 201, body: { id: retry.body.id } });
+    expect(replayed.headers.get('idempotent-replayed')).toBe('true');
+  }, 90_000);
+});
+
+describe('defect 3: a 2xx without an entity id may hide a create; it is never a success with no entity', () => {
+  const oddSuccesses = [
+    { what: 'an empty JSON object', slug: 'emptyobject', step: { status: 201, body: {} } },
+    { what: 'an empty body', slug: 'emptybody', step: { status: 201, bodyText: '' } },
+    { what: 'a body that is not JSON', slug: 'notjson', step: { status: 200, bodyText: '<html>created</html>' } },
+  ];
+
+  it.each(oddSuccesses)('Graph creates the group and answers with $what: 502 createOutcomeUnknown, record unknown; the keyed retry answers with the group', async ({ slug, step }) => {
+    const name = `Wider idless ${slug}`;
+    const key = { 'idempotency-key': `wider-d3-${slug}` };
+    stack.graph.addFault({ method: 'POST', path: '/connectorGroups$', steps: [{ ...step, commit: true }] });
+    const first = await stack.post(connectorGroups, { name }, { ...key, 'client-request-id': `wider-d3-${slug}-first` });
+    expect(first.status).toBe(502);
+    expect(first.body.error.code).toBe('createOutcomeUnknown');
+    expect(Number(first.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(groupsNamed(name)).toHaveLength(1);
+    const made = groupsNamed(name)[0]!;
+    const record = await recordOf(`wider-d3-${slug}-first`);
+    expect(record).toMatchObject({ status: 'unknown' });
+    expect(record?.entityId).toBe('');
+
+    // A keyed retry is not answered with the id-less 2xx: it finds the group the first attempt made, and sends nothing.
+    const sentBefore = groupCreates();
+    const retry = await stack.post(connectorGroups, { name }, { ...key, 'client-request-id': `wider-d3-${slug}-retry` });
+    expect(retry.headers.get('idempotent-replayed')).toBeNull();
+    expect(retry).toMatchObject({ status: 201, body: { id: made.id, name } });
+    expect(groupCreates()).toBe(sentBefore);
+    expect(await recordOf(`wider-d3-${slug}-first`)).toMatchObject({ status: 'succeeded', entityId: made.id, recovery: 'laterRequest' });
+  }, 60_000);
+
+  it('without a retry, reconciliation finds the group and records it orphaned', async () => {
+    const name = 'Wider idless orphan';
+    stack.graph.addFault({ method: 'POST', path: '/connectorGroups$', steps: [{ status: 201, body: {}, commit: true }] });
+    expect((await stack.post(connectorGroups, { name }, { 'client-request-id': 'wider-d3-orphan' })).status).toBe(502);
+    await reconcile();
+    const [made] = groupsNamed(name);
+    expect(await recordOf('wider-d3-orphan')).toMatchObject({ status: 'orphaned', entityId: made?.id, recovery: 'reconciliation' });
+  }, 60_000);
+});
+
+describe('defect 4: an attempt of unknown outcome is never forgotten while its key lives', () => {
+  it('a keyed connector-group create whose answer was lost, then 25 retries that cannot list the groups, never makes a second group', async () => {
+    const name = 'Wider defect four';
+    const key = { 'idempotency-key': 'wider-d4' };
+    stack.graph.addFault({ method: 'POST', path: '/connectorGroups$', steps: [{ commit: true, reset: true }] });
+    expect((await stack.post(connectorGroups, { name }, { ...key, 'client-request-id': 'wider-d4-first' })).status).toBe(502);
+    expect(groupsNamed(name)).toHaveLength(1);
+
+    // Graph's list of connector groups answers 500: no retry can tell what the first attempt made.
+    stack.graph.addFault({ method: 'GET', path: '/connectorGroups$', steps: Array(100).fill({ status: 500 }) });
+    for (let retry = 1; retry <= 25; retry += 1) {
+      const answer = await stack.post(connectorGroups, { name }, { ...key, 'client-request-id': `wider-d4-retry${retry}` });
+      expect({ retry, status: answer.status, code: answer.body?.error?.code }).toMatchObject({ retry, status: 503 });
+      expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+    }
+    expect(groupsNamed(name)).toHaveLength(1);
+
+    stack.graph.clearFaults();
+    const settled = await stack.post(connectorGroups, { name }, { ...key, 'client-request-id': 'wider-d4-last' });
+    expect(settled).toMatchObject({ status: 201, body: { id: groupsNamed(name)[0]?.id } });
+    expect(groupsNamed(name)).toHaveLength(1);
+    expect(await recordOf('wider-d4-first')).toMatchObject({ status: 'succeeded', recovery: 'laterRequest' });
+  }, 120_000);
+
+  it(`the key's bound is enforced by refusing: past ${maxAttempts} attempts a claim is refused and the oldest attempt is still listed`, async () => {
+    const store = new IdempotencyStore(stack.table, 3_600_000);
+    const scope = { operation: 'createConnectorGroup', callerId: 'wider-d4-bound', key: 'bound' };
+    const now = new Date();
+    for (let attempt = 0; attempt < maxAttempts; attempt += 1) {
+      const claim = await store.claim(scope, 'same body', 1_000, now, `attempt${attempt}`);
+      expect(claim.kind).toBe('claimed');
+      if (claim.kind === 'claimed') {
+        if (attempt > 0) expect(claim.earlierAttempts[0]).toBe('attempt0');
+        expect(await store.release(scope, claim.etag)).toBe(true);
+      }
+    }
+    const refused = await store.claim(scope, 'same body', 1_000, now, 'one too many');
+    expect(refused).toMatchObject({ kind: 'exhausted', attempts: maxAttempts });
+    if (refused.kind === 'exhausted') expect(refused.retryAfterSeconds).toBeGreaterThan(3_500);
+  }, 120_000);
+});
