@@ -51,11 +51,14 @@ export async function resolveConflict(
   let attempts: OpenAttemptRow[];
   let indexed: StoredAuditRecord | undefined;
   try {
-    const [index, open] = await Promise.all([
-      audit.indexOf(operation.name, own.entity.path),
-      // Otherwise read after the 409, never before: an attempt recorded later was sent after the entity existed.
-      given ?? audit.openAttempts(operation.name, own.entityKey),
-    ]);
+    // Who else may have made it, then who is known to have: in this order, never at once. A
+    // settlement writes the index row before it closes its attempt, so one that lands between the
+    // two reads shows in one or the other. Read at once, the index could be answered before another
+    // request's settlement landed and the open attempts after: then neither showed it, and this
+    // request took the entity for its own.
+    // (Otherwise read after the 409, never before: an attempt recorded later was sent after the entity existed.)
+    const open = given ?? (await audit.openAttempts(operation.name, own.entityKey));
+    const index = await audit.indexOf(operation.name, own.entity.path);
     if (index && index.auditRowKey !== own.rowKey) {
       // The index names the maker: another request of this ask (then the ask made it), or not ours.
       indexed = await audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey });

@@ -55,17 +55,22 @@ export async function findMadeEntity(
   const listed = await listWithNaturalKey(deps.graph, first.graphPath, naturalKey, value, deadlineAt);
   const { collectionPath } = splitGraphPath(first.graphPath);
   const ours = new Set(attempts.map((attempt) => attempt.rowKey));
+  const unseen = listed.filter((entity) => attempts.some((attempt) => !snapshots.get(attempt.rowKey)!.has(entity.id as string)));
+  if (unseen.length === 0) return { kind: 'absent' };
+
+  // Graph's list, then the open attempts, then the index: an attempt that made a listed entity was
+  // recorded before the list, so it is among the open attempts or, settled since, in the index; a
+  // settlement landing between the last two reads shows in one of them (it writes the index row
+  // before it closes its attempt). Read the other way round, it could show in neither.
+  const markers = await deps.audit.openAttempts(operation.name, first.entityKey);
   const candidates: Record<string, unknown>[] = [];
-  for (const entity of listed) {
-    const id = entity.id as string;
-    if (!attempts.some((attempt) => !snapshots.get(attempt.rowKey)!.has(id))) continue;
-    const index = await deps.audit.indexOf(operation.name, entityPathOf(collectionPath, id));
+  for (const entity of unseen) {
+    const index = await deps.audit.indexOf(operation.name, entityPathOf(collectionPath, entity.id as string));
     if (index && !ours.has(index.auditRowKey)) continue;
     candidates.push(entity);
   }
   if (candidates.length === 0) return { kind: 'absent' };
 
-  const markers = await deps.audit.openAttempts(operation.name, first.entityKey);
   const others = markers.filter((marker) => !ours.has(marker.recordRowKey) && !exclude.has(marker.recordRowKey));
   const read = (await Promise.all(others.map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
     (record): record is StoredAuditRecord => record !== undefined,

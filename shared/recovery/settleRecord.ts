@@ -48,8 +48,9 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
 
   const entityId = record.entityId;
   const entityPath = entityPathOf(collectionPath, entityId);
-  const index = await deps.audit.indexOf(operation.name, entityPath);
-  if (index) {
+  const byIndex = async (): Promise<RecordVerdict | undefined> => {
+    const index = await deps.audit.indexOf(operation.name, entityPath);
+    if (!index) return undefined;
     if (index.auditRowKey === record.rowKey) return settle('succeeded', 'the entity index names this request as the entity’s maker', { entityId });
     const maker = await deps.audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey });
     // A maker found by recovery may be any attempt of the ask; one Graph answered is the maker.
@@ -57,7 +58,9 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
       return settle('succeeded', `request ${maker.rowKey} of the same ask was found to have made the entity`, { entityId, madeBy: maker.rowKey });
     }
     return settle('failed', `request ${index.auditRowKey} made the entity, not this one`, { errorCode: 'notCreated' });
-  }
+  };
+  const indexed = await byIndex();
+  if (indexed) return indexed;
 
   const readBack = readBackOf(operation);
   if (!readBack) {
@@ -77,6 +80,10 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
 
   // Other open attempts at the same entity: this ask's settle with it; another ask's that the entity would fit too makes it undecidable.
   const markers = await deps.audit.openAttempts(operation.name, record.entityKey);
+  // The index once more, after the open attempts: a rival's settlement that landed since the first
+  // look and before this read closed its attempt only after writing the index row, so it shows here.
+  const indexedSince = await byIndex();
+  if (indexedSince) return indexedSince;
   const attemptRecords = (await Promise.all(markers.filter((marker) => marker.recordRowKey !== record.rowKey).map((marker) => deps.audit.get({ partitionKey: operation.name, rowKey: marker.recordRowKey })))).filter(
     (other): other is StoredAuditRecord => other !== undefined,
   );

@@ -4,6 +4,7 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IdempotencyStore, maxAttempts } from '../../shared/idempotency/idempotencyStore';
 import { startTestStack, type TestStack } from '../support/stack';
+import { startTableProxy, type TableCall } from '../support/tableProxy';
 
 /**
  * Regression tests for issue 16's defects 1, 2, 3, 4 and 9 — where the lost-answer rules met a
@@ -167,5 +168,99 @@ describe('defect 4: an attempt of unknown outcome is never forgotten while its k
     const refused = await store.claim(scope, 'same body', 1_000, now, 'one too many');
     expect(refused).toMatchObject({ kind: 'exhausted', attempts: maxAttempts });
     if (refused.kind === 'exhausted') expect(refused.retryAfterSeconds).toBeGreaterThan(3_500);
+  }, 120_000);
+});
+
+/** A promise and the function that settles it. */
+function signal(): { promise: Promise<void>; fire: () => void } {
+  let fire!: () => void;
+  const promise = new Promise<void>((resolve) => (fire = resolve));
+  return { promise, fire };
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const within = <T>(promise: Promise<T>, ms: number, what: string) =>
+  Promise.race([promise, sleep(ms).then(() => Promise.reject(new Error(`${what} did not happen within ${ms} ms`)))]);
+
+const isOpenAttemptsQuery = (call: TableCall) => call.method === 'GET' && call.url.includes('$filter') && call.url.includes('open_');
+const isIndexRead = (call: TableCall) => call.method === 'GET' && !call.url.includes('$filter') && call.url.includes('entity_');
+const isIndexingSettlement = (call: TableCall) => call.method === 'POST' && call.url.includes('$batch') && call.body.includes('entity_');
+
+describe('defect 9: who made an entity is read in an order no settlement can slip between', () => {
+  it('a member add whose first answer was lost is not answered 201 for the member the same caller’s other add made, settled between its reads', async () => {
+    // Each instance reaches Azurite through its own proxy, which this test drives call by call; a
+    // long table timeout, so a held call is late, not failed.
+    const proxyForX = await startTableProxy(stack.azurite);
+    const proxyForY = await startTableProxy(stack.azurite);
+    try {
+      const patient = { AUDIT_TABLE_TIMEOUT_MS: '15000', GRAPH_DEADLINE_MS: '10000' };
+      const [hostX, hostY] = await Promise.all([
+        stack.startAnotherHost({ ...patient, AuditStorage: proxyForX.connectionString }),
+        stack.startAnotherHost({ ...patient, AuditStorage: proxyForY.connectionString }),
+      ]);
+      expect((await stack.post('/v1.0/external/connections', { id: 'racing', name: 'Racing settlements' })).status).toBe(201);
+      expect((await stack.post('/v1.0/external/connections/racing/groups', { id: 'team' })).status).toBe(201);
+      const members = '/v1.0/external/connections/racing/groups/team/members';
+      const member = '9d1e2f30-0000-4000-8000-0000000000d9';
+
+      // Y adds the member (as a group); Graph makes it; Y's settlement is held at its proxy.
+      const yHeld = signal();
+      const yMayLand = signal();
+      const yLanded = signal();
+      proxyForY.intercept(async (call, forward) => {
+        if (!isIndexingSettlement(call)) return forward();
+        yHeld.fire();
+        await yMayLand.promise;
+        const answer = await forward();
+        yLanded.fire();
+        return answer;
+      });
+      const yAnswer = stack.postTo(hostY.apiUrl, members, { id: member, type: 'group' }, { 'client-request-id': 'wider-d9-y' });
+      await within(yHeld.promise, 20_000, 'Y’s settlement');
+      const settleY = async () => {
+        yMayLand.fire();
+        await yLanded.promise;
+      };
+
+      // X adds the member (as a user): its first attempt's answer is lost, the resend gets 409.
+      // The adversary: X's reads after the 409 are ordered so that Y's settlement lands after any
+      // index read of X has been answered and before X's open attempts are read.
+      let openQueries = 0;
+      const indexArrived = signal();
+      const indexAnswered = signal();
+      proxyForX.intercept(async (call, forward) => {
+        if (isOpenAttemptsQuery(call)) {
+          openQueries += 1;
+          // The first is read while Graph works on the create; the second is read after the 409.
+          if (openQueries < 2) return forward();
+          // An index read sent beside this query (within 2 s, never if only this query's answer can let it go) is answered first.
+          const beside = await Promise.race([indexArrived.promise.then(() => true), sleep(2_000).then(() => false)]);
+          if (beside) await indexAnswered.promise;
+          await settleY();
+          return forward();
+        }
+        if (isIndexRead(call)) {
+          indexArrived.fire();
+          const answer = await forward();
+          indexAnswered.fire();
+          await settleY();
+          return answer;
+        }
+        return forward();
+      });
+      stack.graph.addFault({ method: 'POST', path: '/racing/groups/team/members$', steps: [{ reset: true }] });
+      const x = await stack.postTo(hostX.apiUrl, members, { id: member, type: 'user' }, { 'client-request-id': 'wider-d9-x' });
+
+      expect((await yAnswer).status).toBe(201);
+      expect(openQueries).toBe(2);
+      // Y made the member: X's own lost attempt made nothing, and the 409 is X's answer.
+      expect({ status: x.status, code: x.body?.error?.code }).toEqual({ status: 409, code: 'Conflict' });
+      expect(await recordOf('wider-d9-x')).toMatchObject({ status: 'failed', httpStatus: 409 });
+      const y = await recordOf('wider-d9-y');
+      expect(y).toMatchObject({ status: 'succeeded' });
+      expect((await stack.audit.indexOf('createExternalGroupMember', `external/connections/racing/groups/team/members/${member}`))?.auditRowKey).toBe(y?.rowKey);
+    } finally {
+      await Promise.all([proxyForX.close(), proxyForY.close()]);
+    }
   }, 120_000);
 });
