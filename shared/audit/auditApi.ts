@@ -4,7 +4,7 @@ import { badRequest, FacadeError, serviceUnavailable } from '../errors';
 import { collectionPathOf, entityPathOf, splitGraphPath } from '../graph/paths';
 import { publicLinkTo, publicLocationOf } from '../http/publicLocation';
 import type { QueryCall } from '../operations/query';
-import { recordRange, type AuditStatus } from './auditRecord';
+import { recordRange, spelledAlike, type AuditStatus } from './auditRecord';
 import {
   decodeSkipToken,
   defaultPageSize,
@@ -133,7 +133,11 @@ export async function answerEntityAudit(call: QueryCall): Promise<HttpResponseIn
     const inWindow = scan.records.filter((record) => !knownCollection || collectionOf(record) === knownCollection);
     const entityPaths = new Set(inWindow.map((record) => entityPathOf(collectionOf(record), entityId)));
     if (knownCollection) entityPaths.add(entityPathOf(knownCollection, entityId));
-    const indexed = await Promise.all([...entityPaths].map((path) => audit.indexOf(operation.name, path)));
+    // The index row is shared by every spelling of the id; only the one spelled as asked names this entity's maker.
+    const indexed = await Promise.all([...entityPaths].map(async (path) => {
+      const row = await audit.indexOf(operation.name, path);
+      return row && spelledAlike(row, path) ? row : undefined;
+    }));
     const makers = new Set(indexed.flatMap((row) => (row ? [row.auditRowKey] : [])));
     const seen = new Set(inWindow.map((record) => record.rowKey));
     const older = await Promise.all(

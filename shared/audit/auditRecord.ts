@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { identityOf } from '../graph/paths';
 
 /** What the audit table says about one create request (README "Audit records"). */
 
@@ -156,7 +157,17 @@ export function recordRange(from: Date, to: Date): { low: string; high: string }
 /** Above every record row key (digits and `_`), below the other rows (letters). */
 export const lastRecordRowKey = '`';
 
-export const entityIndexRowKey = (entityPath: string) => `entity_${encodeURIComponent(entityPath.replace(/^\/+/, ''))}`;
+const entityIndexPrefix = 'entity_';
+
+/** The index row of an entity, under the spelling-blind form of its path (every spelling Graph may count as one meets there). */
+export const entityIndexRowKey = (entityPath: string) => `${entityIndexPrefix}${encodeURIComponent(identityOf(entityPath.replace(/^\/+/, '')))}`;
+
+/** The entity path as the maker's request spelled it (rows written before it was kept: the row key's). */
+export const indexedSpellingOf = (row: Pick<EntityIndexRow, 'rowKey' | 'entityPath'>) =>
+  row.entityPath ?? decodeURIComponent(row.rowKey.slice(entityIndexPrefix.length));
+
+/** Whether the index row names this very spelling of the entity; otherwise one Graph may or may not count as the same. */
+export const spelledAlike = (row: Pick<EntityIndexRow, 'rowKey' | 'entityPath'>, entityPath: string) => indexedSpellingOf(row) === entityPath.replace(/^\/+/, '');
 
 const hashOf = (value: string) => createHash('sha256').update(value).digest('hex').slice(0, 32);
 
@@ -170,6 +181,8 @@ export const askKeyOf = (callerId: string, graphPath: string, bodyFingerprint: s
 export interface EntityIndexRow extends AuditKey {
   kind: 'entity';
   auditRowKey: string;
+  /** The entity's path as its maker's request spelled it (the row key folds letter case). */
+  entityPath?: string;
   /** `answered`: Graph answered the create of that record; `attributed`: found out later. */
   proof: 'answered' | 'attributed';
 }

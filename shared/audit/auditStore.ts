@@ -348,6 +348,7 @@ export class AuditStore {
       partitionKey,
       rowKey: entityIndexRowKey(index.entityPath),
       kind: 'entity',
+      entityPath: index.entityPath.replace(/^\/+/, ''),
       auditRowKey: index.auditRowKey,
       proof: index.proof,
     };

@@ -2,7 +2,7 @@ import type { TransactionAction } from '@azure/data-tables';
 import type { Caller } from '../auth/caller';
 import { FacadeError, type Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
-import { entityPathOf } from '../graph/paths';
+import { entityPathOf, identityOf } from '../graph/paths';
 import { fingerprintOf } from '../idempotency/idempotencyStore';
 import { naturalKeyOf, type OperationDefinition } from '../operations/operation';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
@@ -24,14 +24,16 @@ export interface CreateCall {
 
 /**
  * What identifies the entity before it exists (its path for ids the caller chooses, the collection
- * and natural key otherwise), so later requests for the same entity find this attempt.
+ * and natural key otherwise), so later requests for the same entity find this attempt: in the
+ * spelling-blind form, so an attempt at another spelling Graph may count as the same entity is
+ * found too (as another ask's: the ask keeps the spelling).
  */
 export function entityKeyFor(operation: OperationDefinition, call: Pick<CreateCall, 'path' | 'body'>): string {
   if (operation.entityId === 'generatedByGraph') {
     const naturalKey = naturalKeyOf(operation) ?? 'id';
-    return `${call.path.replace(/^\/+/, '')}?${naturalKey}=${JSON.stringify(call.body[naturalKey] ?? null)}`;
+    return identityOf(`${call.path.replace(/^\/+/, '')}?${naturalKey}=${JSON.stringify(call.body[naturalKey] ?? null)}`);
   }
-  return entityPathOf(call.path, operation.entityId(call.body));
+  return identityOf(entityPathOf(call.path, operation.entityId(call.body)));
 }
 
 export interface IntentInput {

@@ -11,6 +11,17 @@ export function splitGraphPath(graphPath: string): { version: string; collection
   return { version: match[1], collectionPath: match[2] };
 }
 
+/**
+ * Where every spelling of an entity that Microsoft Graph may count as one entity meets: its path
+ * (or entity key) with letter case folded (docs/graph-facts.md §10). The keys the lost-answer rules
+ * look entities up by — the open attempts' entity key, the entity index's row — are built from it,
+ * so two spellings find each other; the spelling itself is kept beside it, and two spellings
+ * that meet here but differ are only possibly the same entity (never taken for one by guess).
+ */
+export function identityOf(entityPathOrKey: string): string {
+  return entityPathOrKey.toLowerCase();
+}
+
 /** The audit index key of an entity: its collection path and encoded id, without version. */
 export function entityPathOf(collectionPath: string, entityId: string): string {
   return `${collectionPath.replace(/^\/+/, '')}/${encodeURIComponent(entityId)}`;

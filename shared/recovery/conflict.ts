@@ -1,9 +1,9 @@
-import type { OpenAttemptRow } from '../audit/auditRecord';
+import { indexedSpellingOf, spelledAlike, type OpenAttemptRow } from '../audit/auditRecord';
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { readBackOf } from '../operations/operation';
 import { isOpen, mayHaveMadeIt, oldestFirst, sentBodyOf, type Attribution, type OwnAttempt, type RecoveryDependencies, type SettledRecord } from './attribution';
 import { readEntity, type Read } from './graphReads';
-import { holdsWhatWasSent } from './sameEntity';
+import { comparedWithSent } from './sameEntity';
 
 /**
  * After Graph answers a create with 409 (the entity exists): did this ask make it? Only if an
@@ -59,6 +59,12 @@ export async function resolveConflict(
     // (Otherwise read after the 409, never before: an attempt recorded later was sent after the entity existed.)
     const open = given ?? (await audit.openAttempts(operation.name, own.entityKey));
     const index = await audit.indexOf(operation.name, own.entity.path);
+    if (index && !spelledAlike(index, own.entity.path)) {
+      // Another spelling of the id: the same entity if Graph folds letter case, another if not.
+      return undecided(
+        `request ${index.auditRowKey} made ${indexedSpellingOf(index)}, whose path differs from ${own.entity.path} in letter case only; whether Microsoft Graph counts them as one entity is not documented`,
+      );
+    }
     if (index && index.auditRowKey !== own.rowKey) {
       // The index names the maker: another request of this ask (then the ask made it), or not ours.
       indexed = await audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey });
@@ -106,11 +112,13 @@ export async function resolveConflict(
     }
     // Graph said it exists, the read says it does not (just deleted, or not readable yet): nobody can tell.
     if (!read.found) return undecided('Microsoft Graph says the entity exists, but reading it back found nothing');
-    if (!holdsWhatWasSent(own.body, read.entity)) return { kind: 'notOurs' };
+    const held = comparedWithSent(own.body, read.entity);
+    if (held === 'not') return { kind: 'notOurs' };
+    if (held === 'possibly') return undecided('the entity read back holds what this request sent only with letter case apart; whether Microsoft Graph counts the two spellings as one is not documented');
     const found = read.entity;
     rivals = rivals.filter((rival) => {
       const sent = sentBodyOf(rival);
-      return sent === undefined || holdsWhatWasSent(sent, found);
+      return sent === undefined || comparedWithSent(sent, found) !== 'not';
     });
   }
   if (rivals.length > 0) {

@@ -46,9 +46,19 @@ export async function listWithNaturalKey(
     const { response } = await graph.send({ method: 'GET', path }, { deadlineAt, retryMode: 'all' });
     if (response.status !== 200) throw new Error(`Microsoft Graph answered ${response.status} to the list of ${graphPath}`);
     const body = response.body as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string };
-    found.push(...(body.value ?? []).filter((entity) => entity[naturalKey] === value && typeof entity.id === 'string'));
+    found.push(...(body.value ?? []).filter((entity) => sameNaturalKey(entity[naturalKey], value) && typeof entity.id === 'string'));
     path = body['@odata.nextLink'] ? graph.relativePath(body['@odata.nextLink']) : undefined;
   }
   if (path) throw new Error(`more than ${maxPages} pages in ${graphPath}`);
   return found;
+}
+
+/**
+ * A natural key as the lookups compare it: letter case apart (docs/graph-facts.md §10). Graph does
+ * not document how it keeps a name, so another spelling counts as possibly the same: it is in the
+ * snapshot taken before a create, and a candidate afterwards (then left unknowable if another
+ * attempt may have made it) — never a reason to call a create absent.
+ */
+export function sameNaturalKey(held: unknown, sent: unknown): boolean {
+  return typeof held === 'string' && typeof sent === 'string' ? held.toLowerCase() === sent.toLowerCase() : held === sent;
 }

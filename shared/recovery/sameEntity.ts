@@ -32,3 +32,20 @@ export function holdsWhatWasSent(sent: unknown, held: unknown, path = ''): boole
   }
   return sent === held;
 }
+
+/** A body with its id in lower case (the rest as it is). */
+const idCaseFolded = (value: unknown): unknown => {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
+  const { id } = value as { id?: unknown };
+  return typeof id === 'string' ? { ...value, id: id.toLowerCase() } : value;
+};
+
+/**
+ * What an entity read back says of a body that was sent: it `holds` it; it holds it only with the
+ * id's letter case apart (`possibly`: an id spelled another way, which Graph may count as the same
+ * one — docs/graph-facts.md §10 — so nobody can tell); or it does `not`.
+ */
+export function comparedWithSent(sent: unknown, held: unknown): 'holds' | 'possibly' | 'not' {
+  if (holdsWhatWasSent(sent, held)) return 'holds';
+  return holdsWhatWasSent(idCaseFolded(sent), idCaseFolded(held)) ? 'possibly' : 'not';
+}

@@ -1,10 +1,11 @@
+import { indexedSpellingOf, spelledAlike } from '../audit/auditRecord';
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { entityPathOf, splitGraphPath } from '../graph/paths';
 import { naturalKeyOf, readBackOf, type OperationDefinition } from '../operations/operation';
 import { isOpen, mayHaveMadeIt, oldestFirst, sentBodyOf, type RecoveryDependencies, type SettledRecord } from './attribution';
 import { readEntity } from './graphReads';
 import { findMadeEntity } from './naturalKey';
-import { holdsWhatWasSent } from './sameEntity';
+import { comparedWithSent } from './sameEntity';
 
 /**
  * What reconciliation makes of one open record (its request's outcome never recorded, or lost),
@@ -51,6 +52,13 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
   const byIndex = async (): Promise<RecordVerdict | undefined> => {
     const index = await deps.audit.indexOf(operation.name, entityPath);
     if (!index) return undefined;
+    if (!spelledAlike(index, entityPath)) {
+      return {
+        kind: 'wait',
+        reason: `request ${index.auditRowKey} made ${indexedSpellingOf(index)}, whose path differs from this one's in letter case only; whether Microsoft Graph counts them as one entity is not documented`,
+        recheckAt: new Date(now + hour),
+      };
+    }
     if (index.auditRowKey === record.rowKey) return settle('succeeded', 'the entity index names this request as the entity’s maker', { entityId });
     const maker = await deps.audit.get({ partitionKey: operation.name, rowKey: index.auditRowKey });
     // A maker found by recovery may be any attempt of the ask; one Graph answered is the maker.
@@ -74,8 +82,12 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
   const read = await readEntity(deps.graph, record.graphPath, entityId, deadlineAt, readBack.version ? { version: readBack.version } : {});
   if (!read.found) return settle('failed', 'the entity is not in Microsoft Graph: the create did not take place', { errorCode: 'notCreated' });
   const sent = sentBodyOf(record);
-  if (sent && !holdsWhatWasSent(sent, read.entity)) {
+  const held = sent ? comparedWithSent(sent, read.entity) : 'holds';
+  if (held === 'not') {
     return settle('failed', 'the entity in Microsoft Graph holds something else: another request made it', { errorCode: 'entityDiffers' });
+  }
+  if (held === 'possibly') {
+    return { kind: 'wait', reason: 'the entity in Microsoft Graph holds what this request sent only with letter case apart; whether Graph counts the two spellings as one is not documented', recheckAt: new Date(now + hour) };
   }
 
   // Other open attempts at the same entity: this ask's settle with it; another ask's that the entity would fit too makes it undecidable.
@@ -102,7 +114,7 @@ export async function judgeRecord(deps: RecoveryDependencies, operation: Operati
   const rivals = others.filter((other) => {
     if (sameAsk.includes(other)) return false;
     const body = sentBodyOf(other);
-    return body === undefined || holdsWhatWasSent(body, read.entity);
+    return body === undefined || comparedWithSent(body, read.entity) !== 'not';
   });
   if (rivals.length > 0) {
     return { kind: 'wait', reason: `another request for the same entity (${rivals.map((rival) => rival.rowKey).join(', ')}) may have made it just as well`, recheckAt: new Date(now + hour) };

@@ -57,6 +57,78 @@ async function reconcile(): Promise<void> {
 const groupsNamed = (name: string) => stack.graph.connectorGroups().filter((group) => group.name === name);
 const groupCreates = () => stack.graph.graphRequests({ method: 'POST', path: /connectorGroups$/ }).length;
 
+describe('defect 1: ids as Graph compares them — another spelling is possibly the same entity, never taken for one by guess', () => {
+  // Caller B makes connection `contosowide` (as the emulator does, and as Graph may: letter case
+  // folded), a group and a member in it; caller A then spells the connection `ContosoWide`.
+  const member = { id: '4b1e2f30-0000-4000-8000-0000000000d1', type: 'user' };
+  const lower = '/v1.0/external/connections/contosowide';
+  const upper = '/v1.0/external/connections/ContosoWide';
+  let callerA: string;
+  let callerB: string;
+  const busy = { status: 503, retryAfter: '0' };
+
+  beforeAll(async () => {
+    callerA = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-00000000a001', sub: 'facade00-0000-4000-8000-00000000a001' } });
+    callerB = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-00000000b001', sub: 'facade00-0000-4000-8000-00000000b001' } });
+    const asB = (path: string, body: unknown) => stack.post(path, body, {}, { token: callerB });
+    expect((await asB('/v1.0/external/connections', { id: 'contosowide', name: 'Contoso, lower case' })).status).toBe(201);
+    for (const group of ['g', 'h', 'bulkg']) expect((await asB(`${lower}/groups`, { id: group })).status).toBe(201);
+    expect((await asB(`${lower}/groups/g/members`, member)).status).toBe(201);
+    expect((await asB(`${lower}/groups/bulkg/members`, member)).status).toBe(201);
+  });
+
+  it('a group created under another spelling of the connection, its first attempt answered 503 and the resend 409: 502 createOutcomeUnknown, record unknown — not 201', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/ContosoWide/groups$', steps: [busy] });
+    const answer = await stack.post(`${upper}/groups`, { id: 'g' }, { 'client-request-id': 'wider-d1-group' }, { token: callerA });
+    expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status: 502, code: 'createOutcomeUnknown' });
+    expect(answer.headers.get('retry-after')).toMatch(/^\d+$/);
+    const record = await recordOf('wider-d1-group');
+    expect(record).toMatchObject({ status: 'unknown', reason: expect.stringMatching(/letter case/) });
+    // The index still names B's record.
+    const index = await stack.audit.indexOf('createExternalGroup', 'external/connections/contosowide/groups/g');
+    expect(index?.auditRowKey).not.toBe(record?.rowKey);
+  });
+
+  it('the same for a member add (Graph has no read of one): never a 201 by createConflict', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/ContosoWide/groups/g/members$', steps: [busy] });
+    const answer = await stack.post(`${upper}/groups/g/members`, member, { 'client-request-id': 'wider-d1-member' }, { token: callerA });
+    expect({ status: answer.status, code: answer.body?.error?.code }).toEqual({ status: 502, code: 'createOutcomeUnknown' });
+    expect(await recordOf('wider-d1-member')).toMatchObject({ status: 'unknown' });
+  });
+
+  it('a bulk add under the upper-case parent does not report the member created', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/ContosoWide/groups/bulkg/members$', body: member.id, steps: [busy] });
+    const answer = await stack.post(`${upper}/groups/bulkg/members/bulk`, { members: [member] }, { 'client-request-id': 'wider-d1-bulk' }, { token: callerA });
+    expect(answer.status).toBe(200);
+    expect(answer.body.results).toHaveLength(1);
+    expect(answer.body.results[0].status).not.toBe('created');
+    const records: Record<string, unknown>[] = [];
+    for await (const entity of table.listEntities<Record<string, unknown>>({ queryOptions: { filter: `clientRequestId eq 'wider-d1-bulk'` } })) records.push(entity);
+    const memberRecord = records.find((row) => row.kind === 'record');
+    expect(memberRecord?.status).not.toBe('succeeded');
+  });
+
+  it('reconciliation does not settle a request whose every attempt got 503 as the maker of another spelling’s entity', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/ContosoWide/groups$', steps: Array(4).fill(busy) });
+    const answer = await stack.post(`${upper}/groups`, { id: 'h' }, { 'client-request-id': 'wider-d1-reconcile' }, { token: callerA });
+    expect(answer.status).toBe(503);
+    expect(await recordOf('wider-d1-reconcile')).toMatchObject({ status: 'unknown' });
+    stack.graph.clearFaults();
+    await reconcile();
+    const record = await recordOf('wider-d1-reconcile');
+    expect(record?.status).not.toBe('succeeded');
+    expect(record).toMatchObject({ status: 'unknown', reason: expect.stringMatching(/letter case/) });
+  }, 60_000);
+
+  it('one spelling throughout: a lost create of this ask, then 409, is still this ask’s (201 by reading it back)', async () => {
+    stack.graph.addFault({ method: 'POST', path: '/ContosoWide/groups$', steps: [{ ...busy, commit: true }] });
+    const answer = await stack.post(`${upper}/groups`, { id: 'MixedCase' }, { 'client-request-id': 'wider-d1-own' }, { token: callerA });
+    expect(answer).toMatchObject({ status: 201, body: { id: 'MixedCase' } });
+    expect(await recordOf('wider-d1-own')).toMatchObject({ status: 'succeeded', recovery: 'readBack' });
+    expect((await stack.audit.indexOf('createExternalGroup', 'external/connections/ContosoWide/groups/MixedCase'))?.entityPath).toBe('external/connections/ContosoWide/groups/MixedCase');
+  });
+});
+
 describe('defect 2: an answer that says "retry later" is never a key’s stored answer', () => {
   it('a keyed connector-group retry answered 409 createOutcomeUnknown is not replayed once the first attempt is settled', async () => {
     const key = { 'idempotency-key': 'wider-d2' };

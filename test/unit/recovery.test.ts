@@ -111,8 +111,14 @@ const held = (body: Record<string, unknown>) => ({ '/v1.0/external/connections/c
 
 describe('after a 409: is the entity this ask’s?', () => {
   it('not when the entity index names another request as its maker', async () => {
-    const deps = depsOf({ records: [], index: { partitionKey: 'p', rowKey: 'entity_x', kind: 'entity', auditRowKey: 'someone-else', proof: 'answered' } });
+    const deps = depsOf({ records: [], index: { partitionKey: 'p', rowKey: 'entity_x', kind: 'entity', auditRowKey: 'someone-else', proof: 'answered', entityPath: 'external/connections/c1' } });
     expect(await resolveConflict(deps, ownConnection(), true)).toEqual({ kind: 'notOurs' });
+  });
+
+  it('undecided when the index names the maker of another spelling of the id (Graph may count them as one entity, or not)', async () => {
+    const deps = depsOf({ records: [], index: { partitionKey: 'p', rowKey: 'entity_x', kind: 'entity', auditRowKey: 'someone-else', proof: 'answered', entityPath: 'external/connections/C1' } });
+    expect(await resolveConflict(deps, ownConnection(), true)).toMatchObject({ kind: 'undecided', reason: expect.stringMatching(/letter case/) });
+    expect(await resolveConflict(deps, ownConnection(), false)).toEqual({ kind: 'notOurs' });
   });
 
   it('not when no attempt of this ask may have made it (Graph’s 409 is passed on, nothing is read)', async () => {
@@ -255,7 +261,7 @@ describe('reconciliation settles a record by reading, never by creating', () => 
 
   it('the index naming another request Graph answered means this one made nothing', async () => {
     const open = record(createExternalConnection, { ...connection, askKey: 'a' });
-    const deps = depsOf({ records: [open], index: { partitionKey: 'p', rowKey: 'e', kind: 'entity', auditRowKey: 'other', proof: 'answered' } });
+    const deps = depsOf({ records: [open], index: { partitionKey: 'p', rowKey: 'e', kind: 'entity', auditRowKey: 'other', proof: 'answered', entityPath: 'external/connections/c1' } });
     expect(await judgeRecord(deps, createExternalConnection, open, now + 30_000)).toMatchObject({ kind: 'settle', settles: [{ outcome: { status: 'failed', errorCode: 'notCreated' } }] });
   });
 
