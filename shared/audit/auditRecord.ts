@@ -162,6 +162,9 @@ const entityIndexPrefix = 'entity_';
 /** The index row of an entity, under the spelling-blind form of its path (every spelling Graph may count as one meets there). */
 export const entityIndexRowKey = (entityPath: string) => `${entityIndexPrefix}${encodeURIComponent(identityOf(entityPath.replace(/^\/+/, '')))}`;
 
+/** Where index rows written before the row key folded letter case were kept: the exact spelling. */
+export const legacyEntityIndexRowKey = (entityPath: string) => `${entityIndexPrefix}${encodeURIComponent(entityPath.replace(/^\/+/, ''))}`;
+
 /** The entity path as the maker's request spelled it (rows written before it was kept: the row key's). */
 export const indexedSpellingOf = (row: Pick<EntityIndexRow, 'rowKey' | 'entityPath'>) =>
   row.entityPath ?? decodeURIComponent(row.rowKey.slice(entityIndexPrefix.length));

@@ -5,6 +5,7 @@ import {
   auditKeyFor,
   cappedJson,
   entityIndexRowKey,
+  legacyEntityIndexRowKey,
   lastRecordRowKey,
   openAttemptPrefix,
   openAttemptRowKey,
@@ -391,12 +392,18 @@ export class AuditStore {
   /** The index row of an entity (its path below the version, `external/connections/c1`). */
   async indexOf(operation: string, entityPath: string): Promise<EntityIndexRow | undefined> {
     const client = await this.table.ready();
-    try {
-      return await client.getEntity<EntityIndexRow>(operation, entityIndexRowKey(entityPath), { abortSignal: this.table.signal() });
-    } catch (error) {
-      if (isStatus(error, 404)) return undefined;
-      throw error;
-    }
+    const read = async (rowKey: string) => {
+      try {
+        return await client.getEntity<EntityIndexRow>(operation, rowKey, { abortSignal: this.table.signal() });
+      } catch (error) {
+        if (isStatus(error, 404)) return undefined;
+        throw error;
+      }
+    };
+    const rowKey = entityIndexRowKey(entityPath);
+    const legacy = legacyEntityIndexRowKey(entityPath);
+    // A row written before the key folded letter case is still found under its own spelling.
+    return (await read(rowKey)) ?? (legacy === rowKey ? undefined : await read(legacy));
   }
 
   /** The record of the request that made the entity at this Graph path (`external/connections/c1`). */
