@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { identityOf } from '../graph/paths';
 
-/** What the audit table says about one create request (README "Audit records"). */
+/** What the audit table says about one create request (docs/operating.md "Audit records"). */
 
 /**
  * - `pending`: the request may call or have called Graph, and has not recorded what happened;
