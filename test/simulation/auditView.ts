@@ -31,7 +31,8 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
     const partition = String(entity.partitionKey);
     const row = String(entity.rowKey);
     if (entity.kind === 'entity') {
-      index.set(decodeURIComponent(row.slice('entity_'.length)), String(entity.auditRowKey));
+      // The row key folds letter case; the row keeps the entity path as its maker spelled it.
+      index.set(typeof entity.entityPath === 'string' ? entity.entityPath : decodeURIComponent(row.slice('entity_'.length)), String(entity.auditRowKey));
     } else if (entity.kind === 'record') {
       records.push({
         operation: partition,
