@@ -1,0 +1,145 @@
+import { randomUUID } from 'node:crypto';
+import { TableClient } from '@azure/data-tables';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { call, startTestStack, type ApiResponse, type HostProcess, type TestStack } from '../support/stack';
+import { startTableAnswerProxy, type TableAnswerProxy, type TableCall } from '../support/tableAnswerProxy';
+
+/**
+ * Bulk members where the world is wider (issue 16, defects 5–8; issue 18, points 1–2), over real
+ * HTTP: the local host, Azurite and the Graph emulator. Lost storage answers come from an HTTP
+ * proxy in front of Azurite's table service that carries a chosen write out and never delivers
+ * its answer, so the host's own table timeout ends the call.
+ */
+
+const tableTimeoutMs = 1_500;
+let stack: TestStack;
+let proxy: TableAnswerProxy;
+let host: HostProcess;
+let table: TableClient;
+const connection = 'widerconn';
+const groups = ['raced', 'chunked', 'leased', 'polled', 'partial', 'present'];
+const bulkPath = (group: string, connectionId = connection) => `/v1.0/external/connections/${connectionId}/groups/${group}/members/bulk`;
+const membersPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members`;
+const users = (count: number) => Array.from({ length: count }, () => ({ id: randomUUID(), type: 'user' }));
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+type Row = Record<string, any>;
+
+beforeAll(async () => {
+  // The stack's own host takes no part: every request and every queued run goes through the proxy.
+  stack = await startTestStack({ AUDIT_TABLE_TIMEOUT_MS: String(tableTimeoutMs), LOCAL_QUEUE_LEASE_SECONDS: '2' });
+  await stack.host.stop();
+  proxy = await startTableAnswerProxy(stack.azurite.port, stack.azurite.connectionString);
+  host = await stack.startAnotherHost({ AuditStorage: proxy.connectionString });
+  table = TableClient.fromConnectionString(stack.azurite.connectionString, stack.env.AUDIT_TABLE_NAME!, { allowInsecureConnection: true });
+  stack.graph.seedConnection(connection, groups);
+}, 90_000);
+
+afterAll(async () => {
+  await proxy?.close();
+  await stack?.stop();
+});
+
+beforeEach(() => {
+  stack.graph.clearFaults();
+});
+
+const post = (path: string, body: unknown, headers: Record<string, string> = {}) => stack.postTo(host.apiUrl, path, body, headers);
+
+async function rowsOf(clientRequestId: string): Promise<{ bulk: Row | undefined; members: Row[] }> {
+  const rows: Row[] = [];
+  for await (const entity of table.listEntities<Row>({ queryOptions: { filter: `clientRequestId eq '${clientRequestId}'` } })) rows.push(entity);
+  return { bulk: rows.find((row) => row.kind === 'bulk'), members: rows.filter((row) => row.kind === 'record').sort((a, b) => (a.rowKey < b.rowKey ? -1 : 1)) };
+}
+
+async function pollUntilDone(location: string, token: string, timeoutMs: number): Promise<{ final: ApiResponse; last?: ApiResponse }> {
+  const deadline = Date.now() + timeoutMs;
+  let last: ApiResponse | undefined;
+  for (;;) {
+    const answer = await call(location, { headers: { authorization: `Bearer ${token}` } });
+    if (answer.status !== 202) return { final: answer, ...(last ? { last } : {}) };
+    last = answer;
+    if (Date.now() > deadline) return { final: answer, last };
+    await sleep(250);
+  }
+}
+
+/** The entity group transaction that writes intents of a bulk request (its records `pending`), holding item `index`. */
+const intentChunkHolding = (index: number) => (tableCall: TableCall) =>
+  tableCall.method === 'POST' && tableCall.path.includes('$batch') && tableCall.body.includes(`.${String(index).padStart(5, '0')}"`) && tableCall.body.includes('"status":"pending"');
+
+describe('defect 5: a bulk item answers what the single add would have', () => {
+  it('never says alreadyMember for a member this request may have added (503 after the add, resend 409, another ask open)', async () => {
+    const member = { id: randomUUID(), type: 'user' };
+    const others = users(4);
+    // B's single add is slow at Graph (its attempt open); A's bulk add is carried out and answered
+    // 503, and its resend gets 409. B (another caller) then finds the member there.
+    stack.graph.addFault({ method: 'POST', path: '/raced/members$', body: member.id, steps: [{ delayMs: 5_000 }, { status: 503, commit: true, retryAfter: '0.2' }] });
+    const otherCaller = await stack.token({ claims: { oid: 'facade00-0000-4000-8000-0000000000b5', sub: 'facade00-0000-4000-8000-0000000000b5' }, roles: ['ExternalGroupMember.Create'] });
+    const single = stack.postTo(host.apiUrl, membersPath('raced'), member, { authorization: `Bearer ${otherCaller}`, 'client-request-id': 'd5-single' });
+    while (!stack.graph.graphRequests({ method: 'POST', path: /\/raced\/members$/ }).some((request) => request.headers['client-request-id'] === 'd5-single')) await sleep(20);
+
+    const bulk = await post(bulkPath('raced'), { members: [others[0], member, ...others.slice(1)] }, { 'client-request-id': 'd5-bulk' });
+    expect(bulk.status, JSON.stringify(bulk.body)).toBe(200);
+    const result = bulk.body.results[1];
+    const { members: records } = await rowsOf('d5-bulk');
+    const record = records.find((row) => row.entityId === member.id)!;
+    // The single add's answer in the same position: 502 createOutcomeUnknown, the record unknown.
+    expect(record.status).toBe('unknown');
+    expect(result).toMatchObject({ id: member.id, status: 'failed', error: { code: 'createOutcomeUnknown', httpStatus: 502 } });
+    expect(bulk.body).toMatchObject({ created: 4, alreadyMember: 0, failed: 1 });
+    expect((await single).status).toBe(409);
+  }, 60_000);
+});
+
+describe('defect 8: an intent chunk whose transaction landed but whose answer was lost', () => {
+  it('is read back, not waited out: every member is sent and created, well within the deadline', async () => {
+    const members = users(120);
+    const lost = proxy.loseAnswers({ matches: intentChunkHolding(60) });
+    const began = Date.now();
+    const response = await post(bulkPath('chunked'), { members }, { 'client-request-id': 'd8-bulk' });
+    const tookMs = Date.now() - began;
+    expect(lost.lost()).toHaveLength(1);
+    expect(lost.lost()[0]!.status).toBe(202);
+    expect(response.status, JSON.stringify(response.body).slice(0, 400)).toBe(200);
+    expect(response.body).toMatchObject({ created: 120, alreadyMember: 0, failed: 0 });
+    expect(tookMs).toBeLessThan(15_000);
+    const { members: records } = await rowsOf('d8-bulk');
+    expect(records).toHaveLength(120);
+    expect(records.filter((record) => record.status !== 'succeeded').map((record) => [record.rowKey, record.status])).toEqual([]);
+  }, 90_000);
+});
+
+describe('defect 6: an accepted job always ends', () => {
+  it('carries on when a lease renewal landed but its answer was lost (the next write’s 412 is its own)', async () => {
+    const members = users(200);
+    stack.graph.addFault({ method: 'POST', path: '\\$batch$', steps: Array(10).fill({ delayMs: 2_500 }) });
+    const renewal = (tableCall: TableCall) =>
+      (tableCall.method === 'PATCH' || tableCall.method === 'MERGE') && tableCall.body.includes('"leaseUntil"') && tableCall.body.includes('"done"') && !tableCall.body.includes('"status"');
+    const lost = proxy.loseAnswers({ matches: renewal });
+    const accepted = await post(bulkPath('leased'), { members }, { prefer: 'respond-async', 'client-request-id': 'd6-job' });
+    expect(accepted.status).toBe(202);
+    const { final, last } = await pollUntilDone(accepted.headers.get('location')!, await stack.token(), 60_000);
+    expect(lost.lost().length, JSON.stringify(proxy.calls().filter((tableCall) => !['GET', 'POST'].includes(tableCall.method)).map((tableCall) => [tableCall.method, tableCall.body.slice(0, 200)]))).toBe(1);
+    expect(final.status, JSON.stringify(last?.body)).toBe(200);
+    expect(final.body).toMatchObject({ created: 200, alreadyMember: 0, failed: 0 });
+    const made = stack.graph.creations().filter((creation) => creation.clientRequestId === 'd6-job');
+    expect(new Set(made.map((creation) => creation.id)).size).toBe(200);
+    expect(made).toHaveLength(200);
+  }, 90_000);
+});
+
+describe('defect 7: the status URL when the table is slow', () => {
+  it('answers 503 with Retry-After, never a 500 without it', async () => {
+    const accepted = await post(bulkPath('polled'), { members: users(2) }, { prefer: 'respond-async' });
+    expect(accepted.status).toBe(202);
+    const id = accepted.body.id as string;
+    const token = await stack.token();
+    await pollUntilDone(accepted.headers.get('location')!, token, 30_000);
+    const lost = proxy.loseAnswers({ matches: (tableCall) => tableCall.method === 'GET' && tableCall.path.includes(`RowKey='${id}'`) });
+    const slow = await call(accepted.headers.get('location')!, { headers: { authorization: `Bearer ${token}` } });
+    expect(lost.lost()).toHaveLength(1);
+    expect(slow.status, JSON.stringify(slow.body)).toBe(503);
+    expect(slow.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(slow.body.error.code).toBe('auditStoreUnavailable');
+  }, 60_000);
+});
