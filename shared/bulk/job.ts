@@ -287,8 +287,12 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
       try {
         etag = await audit.mergeRow(key, { leaseUntil: new Date(clock.now() + jobLeaseMs), done }, etag);
       } catch (error) {
-        if (isStatus(error, 412)) lost = true;
         // Another failure: tried again at the next renewal; the lease has time left.
+        if (!isStatus(error, 412)) return;
+        // A 412 may answer this run's own earlier write that landed unconfirmed: the row says whose it is.
+        const holder = await jobHolderOf(runtime, key, runId).catch(() => undefined);
+        if (holder?.kind === 'ours') etag = holder.etag;
+        else if (holder) lost = true;
       }
     });
   }, jobLeaseMs / 3);
@@ -323,23 +327,76 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
     await renewing;
   }
   if (lost) {
-    log('warn', 'bulk job lease lost to another run; it carries on', { id: message.id });
+    await leaveJob(runtime, key, runId, message, log);
     return;
   }
   const open = run.results.filter((result) => result === undefined).length;
-  try {
-    if (open === 0) {
-      const results = tally(run.results as BulkItemResult[]);
-      await completeJob(runtime, key, new Date(record.requestedAt), results, etag);
-      log(results.failed > 0 ? 'warn' : 'info', 'bulk job completed', { id: message.id, run: record.runs + 1, created: results.created, alreadyMember: results.alreadyMember, failed: results.failed });
-      return;
+  // The run's last write, conditional on its lease; a 412 is checked against the row (this run's
+  // own unconfirmed write may have moved the etag), and the write is tried again while it is ours.
+  const lastWrite = async (write: (etag: string) => Promise<unknown>): Promise<boolean> => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        await write(etag);
+        return true;
+      } catch (error) {
+        if (!isStatus(error, 412)) throw error;
+        const holder = await jobHolderOf(runtime, key, runId);
+        if (holder.kind !== 'ours') break;
+        etag = holder.etag;
+      }
     }
-    await audit.mergeRow(key, { leaseUntil: new Date(clock.now()), done }, etag);
-  } catch (error) {
-    if (isStatus(error, 412)) return;
-    throw error;
+    await leaveJob(runtime, key, runId, message, log);
+    return false;
+  };
+  if (open === 0) {
+    const results = tally(run.results as BulkItemResult[]);
+    if (await lastWrite((held) => completeJob(runtime, key, new Date(record.requestedAt), results, held))) {
+      log(results.failed > 0 ? 'warn' : 'info', 'bulk job completed', { id: message.id, run: record.runs + 1, created: results.created, alreadyMember: results.alreadyMember, failed: results.failed });
+    }
+    return;
   }
-  await requeue(runtime, message, Math.max(0, (run.nextAttemptAt ?? 0) - clock.now()));
+  if (await lastWrite((held) => audit.mergeRow(key, { leaseUntil: new Date(clock.now()), done }, held))) {
+    await requeue(runtime, message, Math.max(0, (run.nextAttemptAt ?? 0) - clock.now()));
+  }
+}
+
+/**
+ * Who holds a job now, from its row: this run (with the row's etag), a run whose lease is still
+ * running, nobody (the lease ran out), or nobody any more (completed, or the row is gone).
+ */
+export type JobHolder =
+  | { kind: 'ours'; etag: string }
+  | { kind: 'anotherRun'; leaseUntil: number }
+  | { kind: 'nobody' }
+  | { kind: 'finished' };
+
+export function jobHolderFrom(row: StoredBulkEntity | undefined, runId: string, now: number): JobHolder {
+  if (!row || row.status === 'completed') return { kind: 'finished' };
+  if (row.leaseOwner === runId) return { kind: 'ours', etag: row.etag };
+  const leaseUntil = new Date(row.leaseUntil).getTime();
+  return leaseUntil > now ? { kind: 'anotherRun', leaseUntil } : { kind: 'nobody' };
+}
+
+async function jobHolderOf(runtime: Runtime, key: AuditKey, runId: string): Promise<JobHolder> {
+  return jobHolderFrom(await runtime.audit.getRow<BulkEntity>(key), runId, runtime.clock.now());
+}
+
+/**
+ * A run stops holding its job: its queue message is deleted (the function returns) only when the
+ * job is finished or another run holds a live lease on it; otherwise the job is queued again, so a
+ * job never waits on a run that does not exist. A row that cannot be read throws: the message comes back.
+ */
+async function leaveJob(runtime: Runtime, key: AuditKey, runId: string, message: BulkJobMessage, log: Logger): Promise<void> {
+  const holder = await jobHolderOf(runtime, key, runId);
+  if (holder.kind === 'finished') return;
+  if (holder.kind === 'anotherRun') {
+    log('warn', 'bulk job lease lost to another run; it carries on', { id: message.id });
+    return;
+  }
+  // Nobody holds it (or this run does, having stopped): the next run takes it once the lease ends.
+  const leaseLeft = holder.kind === 'ours' ? jobLeaseMs : 0;
+  log('warn', 'bulk job stopped without another run holding it; queued again', { id: message.id });
+  await requeue(runtime, message, leaseLeft);
 }
 
 /** Role that lets a caller read any bulk request's status (operators), besides the caller that made it. */
