@@ -95,6 +95,8 @@ interface Work {
 
 const messageCap = 300;
 
+const alreadyExistedReason = 'the member was there already, added by another request: this one added nothing';
+
 /** Most open attempts a bulk request reads at once (five pages). */
 const maxSnapshotRows = 5_000;
 
@@ -114,7 +116,7 @@ function itemError(error: FacadeError): BulkItemResult['error'] {
 export function resultOfRecord(record: StoredAuditRecord): BulkItemResult | undefined {
   const id = record.entityId;
   if (record.status === 'succeeded') return { id, status: 'created' };
-  if (record.status === 'failed' && record.httpStatus === 409) return { id, status: 'alreadyMember' };
+  if (record.status === 'alreadyExisted' || (record.status === 'failed' && record.httpStatus === 409)) return { id, status: 'alreadyMember' };
   if (record.status === 'failed') {
     const graph = record.responseBody ? parseGraphError(safeJson(record.responseBody)) : undefined;
     return {
@@ -228,14 +230,14 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
     const id = String(work.body.id);
     work.result = how.created
       ? { id, status: 'created' }
-      : how.alreadyMember
+      : how.alreadyMember && !how.failure?.outcomeUnknown
         ? { id, status: 'alreadyMember' }
         : { id, status: 'failed', ...(how.failure ? { error: itemError(how.failure) } : {}) };
     results[work.index] = work.result;
     settledCount += 1;
     input.onProgress?.(settledCount);
     if (!work.written) return;
-    const outcome = auditOutcomeOf({
+    const failedOutcome = auditOutcomeOf({
       intent: work.intent,
       created: how.created,
       failure: how.failure,
@@ -244,6 +246,8 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       retries: Math.max(0, work.attempts - 1),
       completedAt: new Date(clock.now()),
     });
+    // The caller is told alreadyMember, an outcome: the record agrees, and no failure query counts it.
+    const outcome = work.result.status === 'alreadyMember' ? { ...failedOutcome, status: 'alreadyExisted' as const, reason: alreadyExistedReason } : failedOutcome;
     writer.add(
       settlementFor({
         key: work.key,
@@ -272,6 +276,19 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
     chunks.push(toWrite.slice(start, start + room));
   }
   let intentFailure: unknown;
+  /** The etags of a chunk's intents when its transaction landed (this request's records, all `pending`); else undefined. */
+  const landedIntents = async (chunk: Work[], withBulkRecord: boolean): Promise<Map<string, string> | undefined> => {
+    if (withBulkRecord) {
+      const bulk = await audit.getRow<{ requestId?: string }>(job.key);
+      if (bulk?.requestId !== job.correlation.requestId) return undefined;
+    }
+    const [first, last] = [chunk[0], chunk.at(-1)];
+    if (!first || !last) return withBulkRecord ? new Map() : undefined;
+    const low = first.index === 0 ? job.key.rowKey : itemRowKey(job.key.rowKey, first.index - 1);
+    const rows = await audit.rowsBetween<StoredAuditRecord>(partitionKey, low, itemRowKey(job.key.rowKey, last.index + 1));
+    const mine = new Map(rows.filter((row) => row.kind === 'record' && row.status === 'pending' && row.requestId === job.correlation.requestId).map((row) => [row.rowKey, row.etag]));
+    return chunk.every((work) => mine.has(work.key.rowKey)) ? mine : undefined;
+  };
   const writeChunk = async (chunk: Work[], leading: TransactionAction[]) => {
     if (intentFailure === undefined) {
       const actions = [...leading, ...chunk.flatMap((work) => audit.intentActions(work.intent, work.key))];
@@ -290,6 +307,17 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
           return;
         } catch (error) {
           failure = error;
+          // The transaction may have landed with its answer lost (a retry of it then gets 409):
+          // read back, as a single create's intent is, before writing it again.
+          const landed = await landedIntents(chunk, leading.length > 0).catch(() => undefined);
+          if (landed) {
+            for (const work of chunk) {
+              work.written = true;
+              work.etag = landed.get(work.key.rowKey)!;
+            }
+            changed();
+            return;
+          }
         }
       }
       intentFailure = failure;
@@ -344,7 +372,9 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       const known = openAttemptsOf(work);
       const verdict = await resolveConflict(deps, work.own, work.uncertain, known ? Promise.resolve(known) : undefined);
       if (verdict.kind === 'ours') finish(work, { created: { status: 201, body: verdict.attribution.entity }, attribution: verdict.attribution });
-      else finish(work, { alreadyMember: true, failure: graphFailureOf(item, response, verdict.kind === 'undecided', verdict.kind === 'undecided' ? verdict.reason : undefined) });
+      // This request's own attempt may have made it: what the single add answers (502 createOutcomeUnknown), never alreadyMember.
+      else if (verdict.kind === 'undecided') finish(work, { failure: graphFailureOf(item, response, true, verdict.reason) });
+      else finish(work, { alreadyMember: true, failure: graphFailureOf(item, response, false) });
       return;
     }
     if (retriableStatuses.has(status)) {
