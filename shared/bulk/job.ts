@@ -19,6 +19,7 @@ import {
   type StoredBulkEntity,
 } from './bulkRecord';
 import { runBulkItems, type BulkJobIdentity } from './engine';
+import { everyItemNotFound, findMissingParent, missingParentError } from './missingParent';
 import { instanceLatency } from './estimate';
 
 /**
@@ -167,9 +168,11 @@ export async function startBulkRequest(request: BulkRequest): Promise<BulkAnswer
     log: request.log,
   });
   const results = tally(run.results.map((result, index) => result ?? unknownResult(items[index]!)));
-  await completeJob(runtime, key, receivedAt, results).catch((error: unknown) =>
+  const failure = everyItemNotFound(results.results) ? missingParentError(await findMissingParent(runtime.graph, request.version, request.collectionPath, request.deadlineAt)) : undefined;
+  await completeJob(runtime, key, receivedAt, results, undefined, failure).catch((error: unknown) =>
     request.log('error', 'bulk request record not completed; its items’ records stand', { reason: reasonOf(error) }),
   );
+  if (failure) throw failure;
   return { kind: 'done', results };
 }
 
@@ -177,13 +180,17 @@ function unknownResult(item: Record<string, unknown>): BulkItemResult {
   return { id: String(item.id), status: 'failed', error: { code: 'createOutcomeUnknown', message: 'The add was not settled.', httpStatus: 502 } };
 }
 
-/** The bulk request's record says it is done, with its results (only if still held, given `etag`). */
-async function completeJob(runtime: Runtime, key: AuditKey, requestedAt: Date, results: BulkResults, etag?: string): Promise<void> {
+/**
+ * The bulk request's record says it is done, with its results (only if still held, given `etag`);
+ * `failed` with the error its caller is answered when nothing could be added.
+ */
+async function completeJob(runtime: Runtime, key: AuditKey, requestedAt: Date, results: BulkResults, etag?: string, failure?: FacadeError): Promise<void> {
   const completedAt = new Date(runtime.clock.now());
   await runtime.audit.mergeRow(
     key,
     {
-      status: 'completed',
+      status: failure ? 'failed' : 'completed',
+      ...(failure ? { errorCode: failure.code, errorMessage: failure.message, ...(failure.target ? { errorTarget: failure.target } : {}) } : {}),
       done: results.results.length,
       created: results.created,
       alreadyMember: results.alreadyMember,
@@ -250,7 +257,7 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
     log('warn', 'bulk job record not found; nothing to do', { id: message.id });
     return;
   }
-  if (record.status === 'completed') return;
+  if (record.status === 'completed' || record.status === 'failed') return;
   const now = clock.now();
   const leaseLeft = new Date(record.leaseUntil).getTime() - now;
   if (leaseLeft > 0) {
@@ -350,7 +357,8 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
   };
   if (open === 0) {
     const results = tally(run.results as BulkItemResult[]);
-    if (await lastWrite((held) => completeJob(runtime, key, new Date(record.requestedAt), results, held))) {
+    const failure = everyItemNotFound(results.results) ? missingParentError(await findMissingParent(runtime.graph, job.version, job.collectionPath, clock.now() + jobLeaseMs)) : undefined;
+    if (await lastWrite((held) => completeJob(runtime, key, new Date(record.requestedAt), results, held, failure))) {
       log(results.failed > 0 ? 'warn' : 'info', 'bulk job completed', { id: message.id, run: record.runs + 1, created: results.created, alreadyMember: results.alreadyMember, failed: results.failed });
     }
     return;
@@ -371,7 +379,7 @@ export type JobHolder =
   | { kind: 'finished' };
 
 export function jobHolderFrom(row: StoredBulkEntity | undefined, runId: string, now: number): JobHolder {
-  if (!row || row.status === 'completed') return { kind: 'finished' };
+  if (!row || row.status === 'completed' || row.status === 'failed') return { kind: 'finished' };
   if (row.leaseOwner === runId) return { kind: 'ours', etag: row.etag };
   const leaseUntil = new Date(row.leaseUntil).getTime();
   return leaseUntil > now ? { kind: 'anotherRun', leaseUntil } : { kind: 'nobody' };
@@ -414,7 +422,11 @@ export async function findBulkJob(runtime: Runtime, operations: readonly BulkOpe
 /** What a poll of the status URL answers: the results once done, else the progress. */
 export function bulkJobAnswer(runtime: Runtime, record: StoredBulkEntity):
   | { kind: 'done'; body: BulkResults }
+  | { kind: 'failed'; error: FacadeError }
   | { kind: 'running'; body: { id: string; status: 'accepted' | 'running'; total: number; done: number }; retryAfterSeconds: number } {
+  if (record.status === 'failed') {
+    return { kind: 'failed', error: new FacadeError(404, record.errorCode ?? 'itemNotFound', record.errorMessage ?? 'Nothing could be added.', record.errorTarget ? { target: record.errorTarget } : {}) };
+  }
   if (record.status === 'completed') {
     const results = fromChunks<BulkResults>(record, 'results');
     if (results) return { kind: 'done', body: results };

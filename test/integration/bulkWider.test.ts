@@ -143,3 +143,66 @@ describe('defect 7: the status URL when the table is slow', () => {
     expect(slow.body.error.code).toBe('auditStoreUnavailable');
   }, 60_000);
 });
+
+describe('issue 18 point 1: a bulk request into a parent that does not exist', () => {
+  it('answers Graph’s 404 itemNotFound naming the missing group, or the missing connection (sync)', async () => {
+    const intoGroup = await post(bulkPath('nosuchgroup'), { members: users(3) }, { 'client-request-id': 'p1-group' });
+    expect(intoGroup.status, JSON.stringify(intoGroup.body)).toBe(404);
+    expect(intoGroup.body.error).toMatchObject({ code: 'itemNotFound', target: 'groupId', innerError: { 'request-id': expect.any(String) } });
+    expect(intoGroup.body.error.message).toContain("'nosuchgroup'");
+    expect(intoGroup.headers.get('request-id')).toBeTruthy();
+    const intoConnection = await post(bulkPath('nosuchgroup', 'nosuchconn'), { members: users(3) });
+    expect(intoConnection.status, JSON.stringify(intoConnection.body)).toBe(404);
+    expect(intoConnection.body.error).toMatchObject({ code: 'itemNotFound', target: 'connectionId' });
+    expect(intoConnection.body.error.message).toContain("'nosuchconn'");
+    // The request's own record says it failed, with the error; its items' records say why each did.
+    const { bulk, members } = await rowsOf('p1-group');
+    expect(bulk).toMatchObject({ status: 'failed', errorCode: 'itemNotFound', failed: 3, created: 0 });
+    expect(members.map((member) => [member.status, member.httpStatus])).toEqual(Array(3).fill(['failed', 404]));
+  }, 60_000);
+
+  it('reports an accepted job into a missing group failed with that 404 at its status URL', async () => {
+    const accepted = await post(bulkPath('nosuchgroup'), { members: users(5) }, { prefer: 'respond-async' });
+    expect(accepted.status).toBe(202);
+    const { final } = await pollUntilDone(accepted.headers.get('location')!, await stack.token(), 30_000);
+    expect(final.status, JSON.stringify(final.body)).toBe(404);
+    expect(final.body.error).toMatchObject({ code: 'itemNotFound', target: 'groupId' });
+    expect(final.body.error.message).toContain("'nosuchgroup'");
+    const missingConnection = await post(bulkPath('g', 'nosuchconn'), { members: users(2) }, { prefer: 'respond-async' });
+    const failed = await pollUntilDone(missingConnection.headers.get('location')!, await stack.token(), 30_000);
+    expect(failed.final.status).toBe(404);
+    expect(failed.final.body.error).toMatchObject({ code: 'itemNotFound', target: 'connectionId' });
+  }, 60_000);
+
+  it('keeps 200 with per-item results when only some members fail, and says so in failed', async () => {
+    const members = users(6);
+    stack.graph.addFault({ method: 'POST', path: '/partial/members$', body: members[2]!.id, steps: [{ status: 400, body: { error: { code: 'invalidRequest', message: 'Refused.' } } }] });
+    const response = await post(bulkPath('partial'), { members });
+    expect(response.status).toBe(200);
+    expect(response.body).toMatchObject({ created: 5, alreadyMember: 0, failed: 1 });
+    expect(response.body.results[2]).toMatchObject({ status: 'failed', error: { code: 'invalidRequest', httpStatus: 400 } });
+  }, 60_000);
+});
+
+describe('issue 18 point 2: an item already there is no failure in the audit trail', () => {
+  it('records alreadyExisted, which the failure queries leave out, and the bulk record shows its counts', async () => {
+    const present = users(3);
+    for (const member of present) expect((await post(membersPath('present'), member)).status).toBe(201);
+    const started = new Date(Date.now() - 1_000).toISOString();
+    const members = [...users(4), ...present];
+    const response = await post(bulkPath('present'), { members }, { 'client-request-id': 'p2-bulk' });
+    expect(response.body).toMatchObject({ created: 4, alreadyMember: 3, failed: 0 });
+    const { bulk, members: records } = await rowsOf('p2-bulk');
+    expect(records.filter((record) => present.some((member) => member.id === record.entityId)).map((record) => record.status)).toEqual(Array(3).fill('alreadyExisted'));
+    expect(bulk).toMatchObject({ status: 'completed', created: 4, alreadyMember: 3, failed: 0 });
+
+    const operator = await stack.token({ roles: ['Audit.Read'] });
+    const query = async (status: string) =>
+      call(`${host.apiUrl}/audit?status=${status}&operation=createExternalGroupMember&from=${encodeURIComponent(started)}`, { headers: { authorization: `Bearer ${operator}` } });
+    const failures = await query('failed,unknown');
+    expect(failures.status, JSON.stringify(failures.body)).toBe(200);
+    expect(failures.body.value.filter((record: Row) => record.clientRequestId === 'p2-bulk')).toEqual([]);
+    const already = await query('alreadyExisted');
+    expect(already.body.value.filter((record: Row) => record.clientRequestId === 'p2-bulk').map((record: Row) => record.entityId).sort()).toEqual(present.map((member) => member.id).sort());
+  }, 60_000);
+});

@@ -44,6 +44,8 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   }
   const answer = bulkJobAnswer(runtime, record);
   if (answer.kind === 'done') return { status: 200, jsonBody: answer.body };
+  // The request failed as a whole (its parent does not exist): the error its caller would have had at once.
+  if (answer.kind === 'failed') throw answer.error;
   return {
     status: 202,
     headers: { location: context.request.url, 'retry-after': String(answer.retryAfterSeconds) },
