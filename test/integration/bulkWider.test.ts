@@ -56,7 +56,8 @@ async function pollUntilDone(location: string, token: string, timeoutMs: number)
   let last: ApiResponse | undefined;
   for (;;) {
     const answer = await call(location, { headers: { authorization: `Bearer ${token}` } });
-    if (answer.status !== 202) return { final: answer, ...(last ? { last } : {}) };
+    // A 503 (the table slow on a busy machine) says to poll again, as a 202 does.
+    if (answer.status !== 202 && answer.status !== 503) return { final: answer, ...(last ? { last } : {}) };
     last = answer;
     if (Date.now() > deadline) return { final: answer, last };
     await sleep(250);
