@@ -62,6 +62,8 @@ export interface BulkEntity extends AuditKey, SharedFields {
   errorMessage?: string;
   errorTarget?: string;
   runs: number;
+  /** When a poll of the status URL last queued the job again, no run having held it for long. */
+  resumedAt?: Date;
   leaseUntil: Date;
   leaseOwner: string;
   /** JSON array: records of earlier bulk requests with the same Idempotency-Key, to account for. */

@@ -407,6 +407,39 @@ async function leaveJob(runtime: Runtime, key: AuditKey, runId: string, message:
   await requeue(runtime, message, leaseLeft);
 }
 
+/**
+ * A job nobody has held for this long (no live lease, no run started, no resume queued) is queued
+ * again when its status URL is read: its message may be gone for good (moved to the poison queue
+ * while storage was down, or lost to a defect). A second message is harmless: a run that finds
+ * the job held or finished does nothing.
+ */
+export const abandonedAfterMs = 5 * 60_000;
+
+/** When the job was last known to be held or queued: its lease, its acceptance, its last resume. */
+function lastSignOfLife(record: StoredBulkEntity): number {
+  return Math.max(new Date(record.leaseUntil).getTime(), new Date(record.requestedAt).getTime(), record.resumedAt ? new Date(record.resumedAt).getTime() : 0);
+}
+
+/**
+ * Queues a job again when no run has held it for `abandonedAfterMs`, once per such stretch
+ * (conditional on the record as read, so concurrent polls send one message). Best effort: the
+ * poll's answer does not depend on it. True when a message was sent.
+ */
+export async function resumeIfAbandoned(runtime: Runtime, record: StoredBulkEntity): Promise<boolean> {
+  if (record.status !== 'accepted' && record.status !== 'running') return false;
+  const now = runtime.clock.now();
+  if (!runtime.queues.configured || now - lastSignOfLife(record) < abandonedAfterMs) return false;
+  try {
+    await runtime.audit.mergeRow({ partitionKey: record.partitionKey, rowKey: record.rowKey }, { resumedAt: new Date(now) }, record.etag);
+    const message: BulkJobMessage = { kind: 'bulkJob', operation: record.operation, id: record.rowKey };
+    await runtime.queues.send(asyncWorkQueueName, message);
+    return true;
+  } catch {
+    // Another poll resumed it just now (412), or storage is failing: the next poll tries again.
+    return false;
+  }
+}
+
 /** Role that lets a caller read any bulk request's status (operators), besides the caller that made it. */
 export const auditReadRole = 'Audit.Read';
 

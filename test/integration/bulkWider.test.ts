@@ -3,6 +3,8 @@ import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { call, startTestStack, type ApiResponse, type HostProcess, type TestStack } from '../support/stack';
 import { startTableAnswerProxy, type TableAnswerProxy, type TableCall } from '../support/tableAnswerProxy';
+import { recordRowKey } from '../../shared/audit/auditRecord';
+import { toChunks } from '../../shared/bulk/bulkRecord';
 
 /**
  * Bulk members where the world is wider (issue 16, defects 5–8; issue 18, points 1–2), over real
@@ -17,7 +19,7 @@ let proxy: TableAnswerProxy;
 let host: HostProcess;
 let table: TableClient;
 const connection = 'widerconn';
-const groups = ['raced', 'chunked', 'leased', 'polled', 'partial', 'present'];
+const groups = ['raced', 'chunked', 'leased', 'polled', 'partial', 'present', 'abandoned'];
 const bulkPath = (group: string, connectionId = connection) => `/v1.0/external/connections/${connectionId}/groups/${group}/members/bulk`;
 const membersPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members`;
 const users = (count: number) => Array.from({ length: count }, () => ({ id: randomUUID(), type: 'user' }));
@@ -31,6 +33,7 @@ beforeAll(async () => {
   proxy = await startTableAnswerProxy(stack.azurite.port, stack.azurite.connectionString);
   host = await stack.startAnotherHost({ AuditStorage: proxy.connectionString });
   table = TableClient.fromConnectionString(stack.azurite.connectionString, stack.env.AUDIT_TABLE_NAME!, { allowInsecureConnection: true });
+  await table.createTable();
   stack.graph.seedConnection(connection, groups);
 }, 90_000);
 
@@ -127,6 +130,43 @@ describe('defect 6: an accepted job always ends', () => {
     expect(new Set(made.map((creation) => creation.id)).size).toBe(200);
     expect(made).toHaveLength(200);
   }, 90_000);
+
+  it('is queued again by its status URL when no run has held it for long (its message gone, e.g. to the poison queue)', async () => {
+    const members = users(30);
+    const requestedAt = new Date(Date.now() - 10 * 60_000);
+    const requestId = randomUUID();
+    const rowKey = recordRowKey(requestedAt, requestId);
+    // A job whose run died and whose queue message is gone: running, its lease long over, no message.
+    await table.createEntity({
+      partitionKey: 'createExternalGroupMember',
+      rowKey,
+      kind: 'bulk',
+      operation: 'addExternalGroupMembersInBulk',
+      entityType: 'externalGroupMember',
+      graphPath: membersPath('abandoned'),
+      graphVersion: 'v1.0',
+      requestId,
+      clientRequestId: 'd6-abandoned',
+      callerId: 'facade00-0000-4000-8000-0000000000d6',
+      requestedAt,
+      async: true,
+      status: 'running',
+      total: members.length,
+      done: 0,
+      runs: 1,
+      leaseUntil: new Date(requestedAt.getTime() + 10_000),
+      leaseOwner: 'pid-0/gone',
+      earlierAttempts: '[]',
+      ...toChunks('items', members),
+    });
+    const operator = await stack.token({ roles: ['Audit.Read'] });
+    const { final, last } = await pollUntilDone(`${host.apiUrl}/jobs/${rowKey}`, operator, 30_000);
+    expect(final.status, JSON.stringify(last?.body)).toBe(200);
+    expect(final.body).toMatchObject({ created: 30, alreadyMember: 0, failed: 0 });
+    const record = await table.getEntity<Row>('createExternalGroupMember', rowKey);
+    expect(record).toMatchObject({ status: 'completed', runs: 2, created: 30 });
+    expect(record.resumedAt).toBeInstanceOf(Date);
+  }, 60_000);
 });
 
 describe('defect 7: the status URL when the table is slow', () => {

@@ -3,7 +3,7 @@ import { forbidden } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { bulkIdPattern } from '../../bulk/bulkRecord';
-import { auditReadRole, bulkJobAnswer, findBulkJob } from '../../bulk/job';
+import { auditReadRole, bulkJobAnswer, findBulkJob, resumeIfAbandoned } from '../../bulk/job';
 import { FacadeError, serviceUnavailable } from '../../errors';
 import type { BulkOperationDefinition, NamedOperation } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
@@ -46,6 +46,8 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   if (answer.kind === 'done') return { status: 200, jsonBody: answer.body };
   // The request failed as a whole (its parent does not exist): the error its caller would have had at once.
   if (answer.kind === 'failed') throw answer.error;
+  // Never "running" for a job no run holds: one left alone for long is queued again.
+  if (await resumeIfAbandoned(runtime, record)) logEvent(context, 'warn', 'bulk job held by no run for long; queued again', { id });
   return {
     status: 202,
     headers: { location: context.request.url, 'retry-after': String(answer.retryAfterSeconds) },
