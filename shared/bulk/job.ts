@@ -415,9 +415,14 @@ async function leaveJob(runtime: Runtime, key: AuditKey, runId: string, message:
  */
 export const abandonedAfterMs = 5 * 60_000;
 
-/** When the job was last known to be held or queued: its lease, its acceptance, its last resume. */
-function lastSignOfLife(record: StoredBulkEntity): number {
-  return Math.max(new Date(record.leaseUntil).getTime(), new Date(record.requestedAt).getTime(), record.resumedAt ? new Date(record.resumedAt).getTime() : 0);
+/**
+ * Not finished, and not held or queued for `abandonedAfterMs`: the last sign of life is its lease's
+ * end, its acceptance or its last resume, whichever is latest.
+ */
+export function isAbandoned(record: Pick<BulkEntity, 'status' | 'leaseUntil' | 'requestedAt' | 'resumedAt'>, now: number): boolean {
+  if (record.status !== 'accepted' && record.status !== 'running') return false;
+  const lastSignOfLife = Math.max(new Date(record.leaseUntil).getTime(), new Date(record.requestedAt).getTime(), record.resumedAt ? new Date(record.resumedAt).getTime() : 0);
+  return now - lastSignOfLife >= abandonedAfterMs;
 }
 
 /**
@@ -426,9 +431,8 @@ function lastSignOfLife(record: StoredBulkEntity): number {
  * poll's answer does not depend on it. True when a message was sent.
  */
 export async function resumeIfAbandoned(runtime: Runtime, record: StoredBulkEntity): Promise<boolean> {
-  if (record.status !== 'accepted' && record.status !== 'running') return false;
   const now = runtime.clock.now();
-  if (!runtime.queues.configured || now - lastSignOfLife(record) < abandonedAfterMs) return false;
+  if (!runtime.queues.configured || !isAbandoned(record, now)) return false;
   try {
     await runtime.audit.mergeRow({ partitionKey: record.partitionKey, rowKey: record.rowKey }, { resumedAt: new Date(now) }, record.etag);
     const message: BulkJobMessage = { kind: 'bulkJob', operation: record.operation, id: record.rowKey };

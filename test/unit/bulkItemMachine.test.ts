@@ -18,7 +18,7 @@ import {
   type ItemProgress,
   type ItemRules,
 } from '../../shared/bulk/itemMachine';
-import { jobHolderFrom } from '../../shared/bulk/job';
+import { abandonedAfterMs, isAbandoned, jobHolderFrom } from '../../shared/bulk/job';
 import { everyItemNotFound, missingParentError, parentsOf } from '../../shared/bulk/missingParent';
 import type { StoredBulkEntity } from '../../shared/bulk/bulkRecord';
 import { FacadeError } from '../../shared/errors';
@@ -135,6 +135,21 @@ describe('who holds a bulk job (defect 6)', () => {
     expect(jobHolderFrom(row({ status: 'completed' }), 'run-a', 1_000)).toEqual({ kind: 'finished' });
     expect(jobHolderFrom(row({ status: 'failed' }), 'run-a', 1_000)).toEqual({ kind: 'finished' });
     expect(jobHolderFrom(undefined, 'run-a', 1_000)).toEqual({ kind: 'finished' });
+  });
+});
+
+describe('a job no run holds (the status URL queues it again)', () => {
+  const at = (ms: number) => new Date(ms);
+  const job = { status: 'running' as const, requestedAt: at(0), leaseUntil: at(10_000) };
+  it('is abandoned once its lease ended abandonedAfterMs ago, not before', () => {
+    expect(isAbandoned(job, 10_000 + abandonedAfterMs - 1)).toBe(false);
+    expect(isAbandoned(job, 10_000 + abandonedAfterMs)).toBe(true);
+  });
+  it('an accepted job counts from its acceptance, a resumed one from its resume; a finished one never', () => {
+    expect(isAbandoned({ status: 'accepted', requestedAt: at(50_000), leaseUntil: at(0) }, 50_000 + abandonedAfterMs - 1)).toBe(false);
+    expect(isAbandoned({ ...job, resumedAt: at(100_000) }, 100_000 + abandonedAfterMs - 1)).toBe(false);
+    expect(isAbandoned({ ...job, status: 'completed' }, 10 * abandonedAfterMs)).toBe(false);
+    expect(isAbandoned({ ...job, status: 'failed' }, 10 * abandonedAfterMs)).toBe(false);
   });
 });
 
