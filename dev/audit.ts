@@ -68,6 +68,19 @@ interface AuditRow {
   reason?: string;
   errorCode?: string;
   requestId: string;
+  /** A bulk request's record: its items and, once completed, their counts. */
+  total?: number;
+  created?: number;
+  alreadyMember?: number;
+  failed?: number;
+}
+
+/** What a record's ENTITY column shows: the entity, a bulk request's counts, or that none is known yet. */
+function entityCell(record: AuditRow): string {
+  if (record.entityId) return record.entityId;
+  if (record.total === undefined) return '(none yet)';
+  if (record.created === undefined) return `${record.total} items`;
+  return `${record.total} items: ${record.created} created, ${record.alreadyMember ?? 0} already, ${record.failed ?? 0} failed`;
 }
 
 interface Where {
@@ -122,13 +135,13 @@ function table(records: AuditRow[]): string {
     record.operation,
     record.status,
     record.httpStatus ?? '',
-    record.entityId || '(none yet)',
+    entityCell(record),
     record.callerName ?? record.callerId ?? '',
     [record.recovery, record.errorCode, record.reason].filter(Boolean).join(': '),
     record.requestId,
   ]);
   const headings = ['REQUESTED (UTC)', 'OPERATION', 'STATUS', 'HTTP', 'ENTITY', 'CALLER', 'RECOVERY / REASON', 'REQUEST ID'];
-  const limits = [20, 26, 10, 4, 40, 36, 60, 36];
+  const limits = [20, 26, 14, 4, 40, 36, 60, 36];
   const widths = headings.map((heading, column) => Math.min(limits[column]!, Math.max(heading.length, ...rows.map((row) => String(row[column]).length))));
   const line = (values: unknown[]) => values.map((value, column) => cell(value, widths[column]!).padEnd(widths[column]!)).join('  ').trimEnd();
   return [line(headings), ...rows.map(line)].join('\n');

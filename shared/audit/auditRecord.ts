@@ -8,11 +8,14 @@ import { identityOf } from '../graph/paths';
  * - `succeeded`: the entity exists, made by this request (or, for a retry, by an earlier attempt of
  *   the same ask, named in `madeBy`);
  * - `failed`: this request made nothing;
+ * - `alreadyExisted`: the entity was there already, made by another ask, and this request made
+ *   nothing; its caller was told so as an outcome, not an error (a bulk item answered
+ *   `alreadyMember`): not a failure, so the failure queries and alerts leave it out;
  * - `unknown`: Graph's answer was lost; the entity may exist (`reason` says why it is not known);
  * - `orphaned`: this request made the entity, but its id never reached a caller (ids Graph chooses);
  * - `unresolved`: still not known when the retention ended; operators decide (`reason`).
  */
-export type AuditStatus = 'pending' | 'succeeded' | 'failed' | 'unknown' | 'orphaned' | 'unresolved';
+export type AuditStatus = 'pending' | 'succeeded' | 'failed' | 'alreadyExisted' | 'unknown' | 'orphaned' | 'unresolved';
 
 export const openStatuses: readonly AuditStatus[] = ['pending', 'unknown'];
 

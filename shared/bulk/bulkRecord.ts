@@ -13,12 +13,13 @@ import type { BulkItemStatus } from '../schemas/bulk';
  * - `kind: 'bulk'`, never `record`: reconciliation and the lost-answer rules look at items only;
  * - the items as sent (`items0…`, gzip + Base64 chunks): a run that picks the job up knows them all,
  *   also those whose record was not written yet;
- * - `status` `accepted` (queued) → `running` → `completed` with the results (`results0…`) and counts;
+ * - `status` `accepted` (queued) → `running` → `completed` with the results (`results0…`) and counts,
+ *   or `failed` when nothing could be added (the parent does not exist: `errorCode`, `errorMessage`);
  * - `leaseUntil`/`leaseOwner`: the run that holds the job; every write of a run is conditional on
  *   its lease, so two runs never work at once; `runs` counts the runs that claimed it.
  */
 
-export type BulkStatus = 'accepted' | 'running' | 'completed';
+export type BulkStatus = 'accepted' | 'running' | 'completed' | 'failed';
 
 export interface BulkItemResult {
   id: string;
@@ -56,7 +57,13 @@ export interface BulkEntity extends AuditKey, SharedFields {
   failed?: number;
   completedAt?: Date;
   durationMs?: number;
+  /** A failed request's error, as its caller is answered (`itemNotFound`, naming the missing parent). */
+  errorCode?: string;
+  errorMessage?: string;
+  errorTarget?: string;
   runs: number;
+  /** When a poll of the status URL last queued the job again, no run having held it for long. */
+  resumedAt?: Date;
   leaseUntil: Date;
   leaseOwner: string;
   /** JSON array: records of earlier bulk requests with the same Idempotency-Key, to account for. */

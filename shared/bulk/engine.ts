@@ -1,21 +1,38 @@
 import type { TransactionAction } from '@azure/data-tables';
-import { openAttemptPrefix, type AuditIntent, type AuditKey, type OpenAttemptRow } from '../audit/auditRecord';
+import { openAttemptPrefix, type AuditIntent, type AuditKey, type AuditOutcome, type OpenAttemptRow } from '../audit/auditRecord';
 import { auditStoreUnavailable, type StoredAuditRecord } from '../audit/auditStore';
-import { auditIntentFor, auditOutcomeOf, settlementFor, type CreatedAnswer } from '../audit/settlement';
+import { auditIntentFor, auditOutcomeOf, settlementFor } from '../audit/settlement';
 import type { Caller } from '../auth/caller';
 import { FacadeError, parseGraphError, type Correlation } from '../errors';
 import { minimumAttemptMs, type GraphResponse } from '../graph/graphClient';
 import { maxBatchSteps, sendBatch, type BatchOutcome } from '../graph/jsonBatch';
 import { entityPathOf } from '../graph/paths';
-import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfterSeconds } from '../graph/retryPolicy';
 import type { BulkOperationDefinition } from '../operations/operation';
-import type { Attribution, OwnAttempt, SettledRecord } from '../recovery/attribution';
+import type { Attribution, OwnAttempt } from '../recovery/attribution';
 import { attemptsAnsweredByCreate, reasonOf, resolveConflict } from '../recovery/conflict';
 import { judgeEarlierAttempts } from '../recovery/earlierAttempts';
-import { graphFailureOf } from '../recovery/graphFailure';
 import { recoveryDependencies, type Runtime } from '../runtime';
 import { itemRowKey, type BulkItemResult } from './bulkRecord';
 import { instanceLatency } from './estimate';
+import {
+  answerKindOf,
+  answerLost,
+  answeredByEarlier,
+  answeredConflict,
+  answeredCreated,
+  answeredFailure,
+  answeredRetriable,
+  deadlinePassed,
+  initialProgress,
+  intentRefused,
+  intentWritten,
+  isSettled,
+  resultOf,
+  sent,
+  type Ending,
+  type ItemProgress,
+  type ItemRules,
+} from './itemMachine';
 import { SettlementWriter, maxTransactionActions, parallelTransactions } from './transactionWriter';
 
 /**
@@ -33,6 +50,8 @@ import { SettlementWriter, maxTransactionActions, parallelTransactions } from '.
  *   earlier records it settles, packed into as few transactions as fit (`SettlementWriter`).
  * Items the work does not finish (the deadline passed, the run lost its lease) are left as they
  * are; with `finish: true` what is left at the deadline is settled as a single create would be.
+ * Each item's own rules are the state machine of shared/bulk/itemMachine.ts; this module drives
+ * the many at once (the table, the batches, the clock) and applies each answer as a transition.
  */
 
 export interface BulkJobIdentity {
@@ -81,40 +100,26 @@ interface Work {
   key: AuditKey;
   intent: AuditIntent;
   own: OwnAttempt;
+  /** Its record is in the table (`'maybe'`: its write failed, and may have landed all the same). */
+  written: boolean | 'maybe';
   etag: string;
-  written: boolean;
-  /** An attempt (of this run or an earlier one) may have been carried out. */
-  uncertain: boolean;
-  attempts: number;
-  notBefore: number;
-  inFlight: boolean;
-  lastGraph?: GraphResponse;
+  progress: ItemProgress;
+  /** An earlier request with the Idempotency-Key made it: answered from that record, never sent. */
   answeredBy?: Attribution;
-  result?: BulkItemResult;
 }
 
 const messageCap = 300;
 
+const alreadyExistedReason = 'the member was there already, added by another request: this one added nothing';
+
 /** Most open attempts a bulk request reads at once (five pages). */
 const maxSnapshotRows = 5_000;
-
-/** What a caller of a bulk request sees of one item's failure. */
-function itemError(error: FacadeError): BulkItemResult['error'] {
-  if (error.outcomeUnknown) {
-    return {
-      code: 'createOutcomeUnknown',
-      message: `${error.message} The add may have been carried out; a retry of the same add settles it (its 409 then says the member is there).`.slice(0, messageCap),
-      httpStatus: error.status >= 500 ? error.status : 502,
-    };
-  }
-  return { code: error.code, message: error.message.slice(0, messageCap), httpStatus: error.status };
-}
 
 /** What an item's record, settled by an earlier run, says happened to it. */
 export function resultOfRecord(record: StoredAuditRecord): BulkItemResult | undefined {
   const id = record.entityId;
   if (record.status === 'succeeded') return { id, status: 'created' };
-  if (record.status === 'failed' && record.httpStatus === 409) return { id, status: 'alreadyMember' };
+  if (record.status === 'alreadyExisted' || (record.status === 'failed' && record.httpStatus === 409)) return { id, status: 'alreadyMember' };
   if (record.status === 'failed') {
     const graph = record.responseBody ? parseGraphError(safeJson(record.responseBody)) : undefined;
     return {
@@ -137,6 +142,38 @@ function safeJson(text: string): unknown {
   }
 }
 
+/** The record a settled item leaves: its outcome, as a single create's, and what else its answer settles. */
+export function recordOutcomeOf(work: Pick<Work, 'intent' | 'progress'>, ending: Ending, completedAt: Date): AuditOutcome {
+  const outcome = auditOutcomeOf({
+    intent: work.intent,
+    created: ending.kind === 'created' ? ending.created : undefined,
+    failure: ending.kind === 'created' ? undefined : ending.failure,
+    graph: work.progress.lastGraph,
+    attribution: ending.kind === 'created' ? ending.attribution : undefined,
+    retries: Math.max(0, work.progress.attempts - 1),
+    completedAt,
+  });
+  // The caller is told alreadyMember, an outcome: the record agrees, and no failure query counts it.
+  return ending.kind === 'alreadyThere' && outcome.status === 'failed' ? { ...outcome, status: 'alreadyExisted', reason: alreadyExistedReason } : outcome;
+}
+
+/** Reads which attempts at the items are open, in one range read (undefined: each conflict reads its own). */
+async function openAttemptSnapshot(input: EngineInput, partitionKey: string): Promise<Map<string, OpenAttemptRow[]> | undefined> {
+  try {
+    const rows = await input.runtime.audit.openAttemptsOf(partitionKey, maxSnapshotRows);
+    if (rows.length >= maxSnapshotRows) throw new Error(`more than ${maxSnapshotRows} open attempts`);
+    const snapshot = new Map<string, OpenAttemptRow[]>();
+    for (const row of rows) {
+      const prefix = row.rowKey.slice(0, openAttemptPrefix('').length);
+      snapshot.set(prefix, [...(snapshot.get(prefix) ?? []), row]);
+    }
+    return snapshot;
+  } catch (error) {
+    input.log('warn', 'open attempts could not be listed; conflicts are looked up one by one', { reason: reasonOf(error) });
+    return undefined;
+  }
+}
+
 export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   const { runtime, operation, job } = input;
   const { audit, clock, graph, settings } = runtime;
@@ -146,23 +183,11 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   const headers = { 'client-request-id': job.correlation.clientRequestId };
   const stopped = input.stopped ?? (() => false);
   const results: (BulkItemResult | undefined)[] = Array.from({ length: input.items.length });
+  const rules = (): ItemRules => ({ operation: item, now: clock.now(), deadlineAt: input.deadlineAt, backoffBaseMs: graph.backoffBaseMs });
 
   // Which attempts at the items are open, one range read for all of them (not one per item). A
   // partition with very many open attempts is not read whole: each conflict then reads its own.
-  let snapshot: Map<string, OpenAttemptRow[]> | undefined;
-  try {
-    const rows = await audit.openAttemptsOf(partitionKey, maxSnapshotRows);
-    if (rows.length >= maxSnapshotRows) throw new Error(`more than ${maxSnapshotRows} open attempts`);
-    snapshot = new Map();
-    for (const row of rows) {
-      const prefix = row.rowKey.slice(0, openAttemptPrefix('').length);
-      snapshot.set(prefix, [...(snapshot.get(prefix) ?? []), row]);
-    }
-  } catch (error) {
-    // Each conflict then reads what it needs itself.
-    snapshot = undefined;
-    input.log('warn', 'open attempts could not be listed; conflicts are looked up one by one', { reason: reasonOf(error) });
-  }
+  const snapshot = await openAttemptSnapshot(input, partitionKey);
   const openAttemptsOf = (work: Work) => snapshot?.get(openAttemptPrefix(work.intent.entityKey)) ?? (snapshot ? [] : undefined);
 
   const works: Work[] = [];
@@ -203,11 +228,8 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       },
       etag: existing?.etag ?? '*',
       written: existing !== undefined,
-      // Written by an earlier run that may have sent it before it stopped.
-      uncertain: existing !== undefined,
-      attempts: 0,
-      notBefore: 0,
-      inFlight: false,
+      // Written by an earlier run, which may have sent it before it stopped.
+      progress: initialProgress(existing !== undefined),
     });
   }
 
@@ -224,39 +246,30 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
     input.log('error', 'audit outcomes not recorded; records left pending', { reason, records: count }),
   );
 
-  const finish = (work: Work, how: { created?: CreatedAnswer; attribution?: Attribution; alsoSettles?: SettledRecord[]; failure?: FacadeError; alreadyMember?: boolean }) => {
-    const id = String(work.body.id);
-    work.result = how.created
-      ? { id, status: 'created' }
-      : how.alreadyMember
-        ? { id, status: 'alreadyMember' }
-        : { id, status: 'failed', ...(how.failure ? { error: itemError(how.failure) } : {}) };
-    results[work.index] = work.result;
+  /** Applies a transition; an item that reaches `settled` gets its result, and its record is written. */
+  const move = (work: Work, next: ItemProgress) => {
+    const wasSettled = isSettled(work.progress);
+    work.progress = next;
+    if (wasSettled || !isSettled(next)) return;
+    const { ending } = next.state;
+    results[work.index] = resultOf(String(work.body.id), ending);
     settledCount += 1;
     input.onProgress?.(settledCount);
     if (!work.written) return;
-    const outcome = auditOutcomeOf({
-      intent: work.intent,
-      created: how.created,
-      failure: how.failure,
-      graph: work.lastGraph,
-      attribution: how.attribution,
-      retries: Math.max(0, work.attempts - 1),
-      completedAt: new Date(clock.now()),
-    });
     writer.add(
       settlementFor({
         key: work.key,
         etag: work.etag,
         intent: work.intent,
-        outcome,
+        outcome: recordOutcomeOf(work, ending, new Date(clock.now())),
         collectionPath: job.collectionPath,
-        created: how.created,
-        attribution: how.attribution,
-        alsoSettles: how.alsoSettles,
+        created: ending.kind === 'created' ? ending.created : undefined,
+        attribution: ending.kind === 'created' ? ending.attribution : undefined,
+        alsoSettles: ending.kind === 'created' ? ending.alsoSettles : undefined,
       }),
     );
   };
+  const isOpenWork = (work: Work) => !isSettled(work.progress);
 
   // Wakes the dispatcher when something changes (intents written, a batch answered).
   let wake: () => void = () => undefined;
@@ -271,6 +284,27 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   for (let start = 0, room = Math.floor((maxTransactionActions - lead.length) / 2); start < toWrite.length; start += room, room = maxTransactionActions / 2) {
     chunks.push(toWrite.slice(start, start + room));
   }
+  /** The etags of a chunk's intents when its transaction landed (this request's records, all `pending`); else undefined. */
+  const landedIntents = async (chunk: Work[], withBulkRecord: boolean): Promise<Map<string, string> | undefined> => {
+    if (withBulkRecord) {
+      const bulk = await audit.getRow<{ requestId?: string }>(job.key);
+      if (bulk?.requestId !== job.correlation.requestId) return undefined;
+    }
+    const [first, last] = [chunk[0], chunk.at(-1)];
+    if (!first || !last) return withBulkRecord ? new Map() : undefined;
+    const low = first.index === 0 ? job.key.rowKey : itemRowKey(job.key.rowKey, first.index - 1);
+    const rows = await audit.rowsBetween<StoredAuditRecord>(partitionKey, low, itemRowKey(job.key.rowKey, last.index + 1));
+    const mine = new Map(rows.filter((row) => row.kind === 'record' && row.status === 'pending' && row.requestId === job.correlation.requestId).map((row) => [row.rowKey, row.etag]));
+    return chunk.every((work) => mine.has(work.key.rowKey)) ? mine : undefined;
+  };
+  const markWritten = (chunk: Work[], etags: Map<string, string>) => {
+    for (const work of chunk) {
+      work.written = true;
+      work.etag = etags.get(work.key.rowKey) ?? '*';
+      move(work, intentWritten(work.progress));
+    }
+    changed();
+  };
   let intentFailure: unknown;
   const writeChunk = async (chunk: Work[], leading: TransactionAction[]) => {
     if (intentFailure === undefined) {
@@ -282,22 +316,29 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
         try {
           const etags = await audit.submit(actions);
           instanceLatency.observeTransaction(Date.now() - began);
-          for (const work of chunk) {
-            work.written = true;
-            work.etag = etags.get(work.key.rowKey) ?? '*';
-          }
-          changed();
+          markWritten(chunk, etags);
           return;
         } catch (error) {
           failure = error;
+          // The transaction may have landed with its answer lost (a retry of it then gets 409):
+          // read back, as a single create's intent is, before writing it again.
+          const landed = await landedIntents(chunk, leading.length > 0).catch(() => undefined);
+          if (landed) {
+            markWritten(chunk, landed);
+            return;
+          }
         }
       }
       intentFailure = failure;
       if (leading.length > 0) throw auditStoreUnavailable(intentFailure);
       input.log('error', 'intents of a bulk request could not be written; their items were not sent', { reason: reasonOf(intentFailure) });
     }
-    // Nothing is sent without its record: what could not be written fails, as a single create would.
-    for (const work of chunk) finish(work, { failure: auditStoreUnavailable(intentFailure) });
+    // Nothing is sent without its record: what could not be written fails, as a single create
+    // would; a record that landed unconfirmed is settled so (nothing was sent), best effort.
+    for (const work of chunk) {
+      work.written = 'maybe';
+      move(work, intentRefused(work.progress, auditStoreUnavailable(intentFailure)));
+    }
   };
   const writingIntents = (async () => {
     const [first, ...rest] = chunks;
@@ -321,57 +362,31 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   let inFlight = 0;
   const batches: Promise<void>[] = [];
 
-  const retryOrFinish = (work: Work, delayMs: number | undefined, failure: () => FacadeError) => {
-    const now = clock.now();
-    const delay = delayMs ?? backoffDelay(work.attempts, graph.backoffBaseMs);
-    if (work.attempts <= maxRetries && now + delay + minimumAttemptMs <= input.deadlineAt) {
-      work.notBefore = now + delay;
-      return;
-    }
-    finish(work, { failure: failure() });
-  };
-
+  /** A step's answer: the transition it takes (a 409 judged by the lost-answer rules first). */
   const onStepAnswer = async (work: Work, response: GraphResponse) => {
-    work.lastGraph = response;
-    const { status } = response;
-    if (status >= 200 && status < 300) {
-      const others = openAttemptsOf(work)?.filter((row) => row.recordRowKey !== work.key.rowKey) ?? [];
-      const alsoSettles = others.length > 0 ? await attemptsAnsweredByCreate(deps, work.own, others).catch(() => undefined) : undefined;
-      finish(work, { created: { status: 201, body: response.body ?? work.body }, ...(alsoSettles ? { alsoSettles } : {}) });
-      return;
+    switch (answerKindOf(response.status)) {
+      case 'created': {
+        const others = openAttemptsOf(work)?.filter((row) => row.recordRowKey !== work.key.rowKey) ?? [];
+        const alsoSettles = others.length > 0 ? await attemptsAnsweredByCreate(deps, work.own, others).catch(() => undefined) : undefined;
+        move(work, answeredCreated(work.progress, response, work.body, alsoSettles));
+        return;
+      }
+      case 'conflict': {
+        const known = openAttemptsOf(work);
+        const verdict = await resolveConflict(deps, work.own, work.progress.uncertain, known ? Promise.resolve(known) : undefined);
+        move(work, answeredConflict(work.progress, response, verdict, rules()));
+        return;
+      }
+      case 'retriable':
+        move(work, answeredRetriable(work.progress, response, rules()));
+        return;
+      case 'failure':
+        move(work, answeredFailure(work.progress, response, rules()));
     }
-    if (status === 409) {
-      const known = openAttemptsOf(work);
-      const verdict = await resolveConflict(deps, work.own, work.uncertain, known ? Promise.resolve(known) : undefined);
-      if (verdict.kind === 'ours') finish(work, { created: { status: 201, body: verdict.attribution.entity }, attribution: verdict.attribution });
-      else finish(work, { alreadyMember: true, failure: graphFailureOf(item, response, verdict.kind === 'undecided', verdict.kind === 'undecided' ? verdict.reason : undefined) });
-      return;
-    }
-    if (retriableStatuses.has(status)) {
-      // A 503/504 may hide an add Graph carried out (a 429 never does).
-      if (status !== 429) work.uncertain = true;
-      const delay = parseRetryAfter(response.retryAfter);
-      retryOrFinish(work, delay, () => {
-        const wait = delay ?? backoffDelay(work.attempts, graph.backoffBaseMs);
-        return graphFailureOf(item, { ...response, retryAfter: response.retryAfter ?? String(retryAfterSeconds(wait)) }, work.uncertain);
-      });
-      return;
-    }
-    finish(work, { failure: graphFailureOf(item, response, work.uncertain) });
   };
 
   const onLost = (work: Work, error: FacadeError, uncertain: boolean) => {
-    if (uncertain) work.uncertain = true;
-    retryOrFinish(work, undefined, () =>
-      work.uncertain && !error.outcomeUnknown
-        ? new FacadeError(error.status, error.code, error.message, {
-            ...(error.retryAfterSeconds === undefined ? {} : { retryAfterSeconds: error.retryAfterSeconds }),
-            cause: error,
-            outcomeUnknown: true,
-            reason: 'an earlier attempt’s answer was lost, then the add could not be sent again',
-          })
-        : error,
-    );
+    if (work.progress.state.kind === 'sending') move(work, answerLost(work.progress, error, uncertain, rules()));
   };
 
   const handle = async (batch: Work[], outcome: BatchOutcome) => {
@@ -387,7 +402,9 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       batch.map(async (work) => {
         const response = outcome.steps.get(String(work.index));
         if (response) {
-          await onStepAnswer(work, response).catch((error: unknown) => finish(work, { failure: error instanceof FacadeError ? error : auditStoreUnavailable(error) }));
+          await onStepAnswer(work, response).catch((error: unknown) =>
+            move(work, { ...work.progress, state: { kind: 'settled', ending: { kind: 'failed', failure: error instanceof FacadeError ? error : auditStoreUnavailable(error) } } }),
+          );
           return;
         }
         // The batch was answered without this step: as good as lost.
@@ -398,10 +415,7 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
 
   const dispatch = (batch: Work[]) => {
     inFlight += 1;
-    for (const work of batch) {
-      work.inFlight = true;
-      work.attempts += 1;
-    }
+    for (const work of batch) move(work, sent(work.progress));
     const began = Date.now();
     const steps = batch.map((work) => ({ id: String(work.index), method: 'POST' as const, url: job.collectionPath, body: work.body }));
     const running = sendBatch(graph, version, steps, { deadlineAt: input.deadlineAt, deadlineMs: settings.graphDeadlineMs, headers })
@@ -410,49 +424,37 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
         await handle(batch, outcome);
       })
       .catch((error: unknown) => {
-        for (const work of batch) if (!work.result) onLost(work, error instanceof FacadeError ? error : new FacadeError(500, 'generalException', reasonOf(error)), true);
+        for (const work of batch) onLost(work, error instanceof FacadeError ? error : new FacadeError(500, 'generalException', reasonOf(error)), true);
       })
       .finally(() => {
-        for (const work of batch) work.inFlight = false;
         inFlight -= 1;
         changed();
       });
     batches.push(running);
   };
 
-  const deadlineFailure = (work: Work): FacadeError => {
-    if (work.lastGraph) return graphFailureOf(item, { ...work.lastGraph, retryAfter: work.lastGraph.retryAfter ?? '5' }, work.uncertain);
-    if (work.uncertain) {
-      return new FacadeError(504, 'gatewayTimeout', 'Microsoft Graph did not complete the add before the request’s deadline.', {
-        retryAfterSeconds: 5,
-        outcomeUnknown: true,
-        reason: 'an attempt’s answer was lost and the deadline ran out before another could tell',
-      });
-    }
-    return new FacadeError(503, 'deadlineExceeded', 'The request ran out of time before this add could be sent; nothing was sent. Retry later.', { retryAfterSeconds: 5 });
-  };
+  const readyAt = (work: Work) => (work.progress.state.kind === 'ready' ? work.progress.state.notBefore : undefined);
 
   for (;;) {
     const now = clock.now();
-    const pending = works.filter((work) => !work.result);
     const outOfTime = now + minimumAttemptMs > input.deadlineAt;
     if (stopped() || outOfTime) {
       if (input.finish && !stopped()) {
-        for (const work of pending) if (!work.inFlight && (work.written || intentsDone)) finish(work, { failure: deadlineFailure(work) });
+        for (const work of works) if (work.progress.state.kind === 'ready' || (intentsDone && work.progress.state.kind === 'awaitingIntent')) move(work, deadlinePassed(work.progress, rules()));
       }
       if (inFlight === 0) break;
     } else {
       // Earlier requests with the key already made these: answered from their records, not sent.
-      for (const work of pending) if (work.answeredBy && work.written) finish(work, { created: { status: 201, body: work.answeredBy.entity }, attribution: work.answeredBy });
-      const ready = works.filter((work) => !work.result && work.written && !work.inFlight && work.notBefore <= now);
+      for (const work of works) if (work.answeredBy && work.progress.state.kind === 'ready') move(work, answeredByEarlier(work.progress, work.answeredBy));
+      const ready = works.filter((work) => (readyAt(work) ?? Infinity) <= now);
       // Full batches while intents are still being written; the rest once they all are.
       while (inFlight < settings.bulkBatchesInFlight && (ready.length >= maxBatchSteps || (ready.length > 0 && intentsDone))) {
         dispatch(ready.splice(0, maxBatchSteps));
       }
-      if (intentsDone && inFlight === 0 && works.every((work) => work.result)) break;
+      if (intentsDone && inFlight === 0 && !works.some(isOpenWork)) break;
     }
     // Woken when a batch is answered or intents land; else when the next throttled add is due.
-    const waits = works.filter((work) => !work.result && !work.inFlight && work.notBefore > now).map((work) => work.notBefore - now);
+    const waits = works.map(readyAt).filter((at): at is number => at !== undefined && at > now).map((at) => at - now);
     const timeout = outOfTime || stopped() ? 1_000 : Math.max(1, Math.min(input.deadlineAt - minimumAttemptMs - now + 1, ...waits, 1_000));
     await new Promise<void>((resolve) => {
       const timer = setTimeout(resolve, timeout);
@@ -464,8 +466,8 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   }
   await Promise.allSettled(batches);
   await writingIntents.catch(() => undefined);
-  if (input.finish && !stopped()) for (const work of works) if (!work.result) finish(work, { failure: deadlineFailure(work) });
+  if (input.finish && !stopped()) for (const work of works) move(work, deadlinePassed(work.progress, rules()));
   await writer.close();
-  const open = works.filter((work) => !work.result);
-  return { results, ...(open.length > 0 ? { nextAttemptAt: Math.min(...open.map((work) => work.notBefore)) } : {}) };
+  const open = works.filter(isOpenWork);
+  return { results, ...(open.length > 0 ? { nextAttemptAt: Math.min(...open.map((work) => readyAt(work) ?? 0)) } : {}) };
 }

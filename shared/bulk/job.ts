@@ -19,6 +19,7 @@ import {
   type StoredBulkEntity,
 } from './bulkRecord';
 import { runBulkItems, type BulkJobIdentity } from './engine';
+import { everyItemNotFound, findMissingParent, missingParentError } from './missingParent';
 import { instanceLatency } from './estimate';
 
 /**
@@ -167,9 +168,11 @@ export async function startBulkRequest(request: BulkRequest): Promise<BulkAnswer
     log: request.log,
   });
   const results = tally(run.results.map((result, index) => result ?? unknownResult(items[index]!)));
-  await completeJob(runtime, key, receivedAt, results).catch((error: unknown) =>
+  const failure = everyItemNotFound(results.results) ? missingParentError(await findMissingParent(runtime.graph, request.version, request.collectionPath, request.deadlineAt)) : undefined;
+  await completeJob(runtime, key, receivedAt, results, undefined, failure).catch((error: unknown) =>
     request.log('error', 'bulk request record not completed; its items’ records stand', { reason: reasonOf(error) }),
   );
+  if (failure) throw failure;
   return { kind: 'done', results };
 }
 
@@ -177,13 +180,17 @@ function unknownResult(item: Record<string, unknown>): BulkItemResult {
   return { id: String(item.id), status: 'failed', error: { code: 'createOutcomeUnknown', message: 'The add was not settled.', httpStatus: 502 } };
 }
 
-/** The bulk request's record says it is done, with its results (only if still held, given `etag`). */
-async function completeJob(runtime: Runtime, key: AuditKey, requestedAt: Date, results: BulkResults, etag?: string): Promise<void> {
+/**
+ * The bulk request's record says it is done, with its results (only if still held, given `etag`);
+ * `failed` with the error its caller is answered when nothing could be added.
+ */
+async function completeJob(runtime: Runtime, key: AuditKey, requestedAt: Date, results: BulkResults, etag?: string, failure?: FacadeError): Promise<void> {
   const completedAt = new Date(runtime.clock.now());
   await runtime.audit.mergeRow(
     key,
     {
-      status: 'completed',
+      status: failure ? 'failed' : 'completed',
+      ...(failure ? { errorCode: failure.code, errorMessage: failure.message, ...(failure.target ? { errorTarget: failure.target } : {}) } : {}),
       done: results.results.length,
       created: results.created,
       alreadyMember: results.alreadyMember,
@@ -250,7 +257,7 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
     log('warn', 'bulk job record not found; nothing to do', { id: message.id });
     return;
   }
-  if (record.status === 'completed') return;
+  if (record.status === 'completed' || record.status === 'failed') return;
   const now = clock.now();
   const leaseLeft = new Date(record.leaseUntil).getTime() - now;
   if (leaseLeft > 0) {
@@ -287,8 +294,12 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
       try {
         etag = await audit.mergeRow(key, { leaseUntil: new Date(clock.now() + jobLeaseMs), done }, etag);
       } catch (error) {
-        if (isStatus(error, 412)) lost = true;
         // Another failure: tried again at the next renewal; the lease has time left.
+        if (!isStatus(error, 412)) return;
+        // A 412 may answer this run's own earlier write that landed unconfirmed: the row says whose it is.
+        const holder = await jobHolderOf(runtime, key, runId).catch(() => undefined);
+        if (holder?.kind === 'ours') etag = holder.etag;
+        else if (holder) lost = true;
       }
     });
   }, jobLeaseMs / 3);
@@ -323,23 +334,114 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
     await renewing;
   }
   if (lost) {
-    log('warn', 'bulk job lease lost to another run; it carries on', { id: message.id });
+    await leaveJob(runtime, key, runId, message, log);
     return;
   }
   const open = run.results.filter((result) => result === undefined).length;
-  try {
-    if (open === 0) {
-      const results = tally(run.results as BulkItemResult[]);
-      await completeJob(runtime, key, new Date(record.requestedAt), results, etag);
-      log(results.failed > 0 ? 'warn' : 'info', 'bulk job completed', { id: message.id, run: record.runs + 1, created: results.created, alreadyMember: results.alreadyMember, failed: results.failed });
-      return;
+  // The run's last write, conditional on its lease; a 412 is checked against the row (this run's
+  // own unconfirmed write may have moved the etag), and the write is tried again while it is ours.
+  const lastWrite = async (write: (etag: string) => Promise<unknown>): Promise<boolean> => {
+    for (let attempt = 0; attempt < 3; attempt += 1) {
+      try {
+        await write(etag);
+        return true;
+      } catch (error) {
+        if (!isStatus(error, 412)) throw error;
+        const holder = await jobHolderOf(runtime, key, runId);
+        if (holder.kind !== 'ours') break;
+        etag = holder.etag;
+      }
     }
-    await audit.mergeRow(key, { leaseUntil: new Date(clock.now()), done }, etag);
-  } catch (error) {
-    if (isStatus(error, 412)) return;
-    throw error;
+    await leaveJob(runtime, key, runId, message, log);
+    return false;
+  };
+  if (open === 0) {
+    const results = tally(run.results as BulkItemResult[]);
+    const failure = everyItemNotFound(results.results) ? missingParentError(await findMissingParent(runtime.graph, job.version, job.collectionPath, clock.now() + jobLeaseMs)) : undefined;
+    if (await lastWrite((held) => completeJob(runtime, key, new Date(record.requestedAt), results, held, failure))) {
+      log(results.failed > 0 ? 'warn' : 'info', 'bulk job completed', { id: message.id, run: record.runs + 1, created: results.created, alreadyMember: results.alreadyMember, failed: results.failed });
+    }
+    return;
   }
-  await requeue(runtime, message, Math.max(0, (run.nextAttemptAt ?? 0) - clock.now()));
+  if (await lastWrite((held) => audit.mergeRow(key, { leaseUntil: new Date(clock.now()), done }, held))) {
+    await requeue(runtime, message, Math.max(0, (run.nextAttemptAt ?? 0) - clock.now()));
+  }
+}
+
+/**
+ * Who holds a job now, from its row: this run (with the row's etag), a run whose lease is still
+ * running, nobody (the lease ran out), or nobody any more (completed, or the row is gone).
+ */
+export type JobHolder =
+  | { kind: 'ours'; etag: string }
+  | { kind: 'anotherRun'; leaseUntil: number }
+  | { kind: 'nobody' }
+  | { kind: 'finished' };
+
+export function jobHolderFrom(row: StoredBulkEntity | undefined, runId: string, now: number): JobHolder {
+  if (!row || row.status === 'completed' || row.status === 'failed') return { kind: 'finished' };
+  if (row.leaseOwner === runId) return { kind: 'ours', etag: row.etag };
+  const leaseUntil = new Date(row.leaseUntil).getTime();
+  return leaseUntil > now ? { kind: 'anotherRun', leaseUntil } : { kind: 'nobody' };
+}
+
+async function jobHolderOf(runtime: Runtime, key: AuditKey, runId: string): Promise<JobHolder> {
+  return jobHolderFrom(await runtime.audit.getRow<BulkEntity>(key), runId, runtime.clock.now());
+}
+
+/**
+ * A run stops holding its job: its queue message is deleted (the function returns) only when the
+ * job is finished or another run holds a live lease on it; otherwise the job is queued again, so a
+ * job never waits on a run that does not exist. A row that cannot be read throws: the message comes back.
+ */
+async function leaveJob(runtime: Runtime, key: AuditKey, runId: string, message: BulkJobMessage, log: Logger): Promise<void> {
+  const holder = await jobHolderOf(runtime, key, runId);
+  if (holder.kind === 'finished') return;
+  if (holder.kind === 'anotherRun') {
+    log('warn', 'bulk job lease lost to another run; it carries on', { id: message.id });
+    return;
+  }
+  // Nobody holds it (or this run does, having stopped): the next run takes it once the lease ends.
+  const leaseLeft = holder.kind === 'ours' ? jobLeaseMs : 0;
+  log('warn', 'bulk job stopped without another run holding it; queued again', { id: message.id });
+  await requeue(runtime, message, leaseLeft);
+}
+
+/**
+ * A job nobody has held for this long (no live lease, no run started, no resume queued) is queued
+ * again when its status URL is read: its message may be gone for good (moved to the poison queue
+ * while storage was down, or lost to a defect). A second message is harmless: a run that finds
+ * the job held or finished does nothing.
+ */
+export const abandonedAfterMs = 5 * 60_000;
+
+/**
+ * Not finished, and not held or queued for `abandonedAfterMs`: the last sign of life is its lease's
+ * end, its acceptance or its last resume, whichever is latest.
+ */
+export function isAbandoned(record: Pick<BulkEntity, 'status' | 'leaseUntil' | 'requestedAt' | 'resumedAt'>, now: number): boolean {
+  if (record.status !== 'accepted' && record.status !== 'running') return false;
+  const lastSignOfLife = Math.max(new Date(record.leaseUntil).getTime(), new Date(record.requestedAt).getTime(), record.resumedAt ? new Date(record.resumedAt).getTime() : 0);
+  return now - lastSignOfLife >= abandonedAfterMs;
+}
+
+/**
+ * Queues a job again when no run has held it for `abandonedAfterMs`, once per such stretch
+ * (conditional on the record as read, so concurrent polls send one message). Best effort: the
+ * poll's answer does not depend on it. True when a message was sent.
+ */
+export async function resumeIfAbandoned(runtime: Runtime, record: StoredBulkEntity): Promise<boolean> {
+  const now = runtime.clock.now();
+  if (!runtime.queues.configured || !isAbandoned(record, now)) return false;
+  try {
+    await runtime.audit.mergeRow({ partitionKey: record.partitionKey, rowKey: record.rowKey }, { resumedAt: new Date(now) }, record.etag);
+    const message: BulkJobMessage = { kind: 'bulkJob', operation: record.operation, id: record.rowKey };
+    await runtime.queues.send(asyncWorkQueueName, message);
+    return true;
+  } catch {
+    // Another poll resumed it just now (412), or storage is failing: the next poll tries again.
+    return false;
+  }
 }
 
 /** Role that lets a caller read any bulk request's status (operators), besides the caller that made it. */
@@ -357,7 +459,11 @@ export async function findBulkJob(runtime: Runtime, operations: readonly BulkOpe
 /** What a poll of the status URL answers: the results once done, else the progress. */
 export function bulkJobAnswer(runtime: Runtime, record: StoredBulkEntity):
   | { kind: 'done'; body: BulkResults }
+  | { kind: 'failed'; error: FacadeError }
   | { kind: 'running'; body: { id: string; status: 'accepted' | 'running'; total: number; done: number }; retryAfterSeconds: number } {
+  if (record.status === 'failed') {
+    return { kind: 'failed', error: new FacadeError(404, record.errorCode ?? 'itemNotFound', record.errorMessage ?? 'Nothing could be added.', record.errorTarget ? { target: record.errorTarget } : {}) };
+  }
   if (record.status === 'completed') {
     const results = fromChunks<BulkResults>(record, 'results');
     if (results) return { kind: 'done', body: results };

@@ -210,7 +210,7 @@ function statusOperation(schemas: Record<string, SchemaObject>): OperationDoc {
     method: 'get',
     operationId: 'GetBulkRequestStatus',
     summary: 'Get the status of a bulk request',
-    description: 'The Location URL of an accepted bulk request: 202 while it runs, then 200 with its results. Only the caller that made it (still holding its app role) or an operator with the app role Audit.Read may read it.',
+    description: 'The Location URL of an accepted bulk request: 202 while it runs, then 200 with its results, or the error it failed with as a whole (404 itemNotFound naming the group or connection that does not exist). Only the caller that made it (still holding its app role) or an operator with the app role Audit.Read may read it.',
     path: '/jobs/{id}',
     parameters: [
       {

@@ -37,7 +37,8 @@ function retryDelayMs(attempts: number): number {
   return Math.min(24 * 3_600_000, 5 * 60_000 * 2 ** attempts);
 }
 
-type SettledStatus = Exclude<AuditStatus, 'pending' | 'unknown'>;
+// Reconciliation never finds an entity "already there": that is known only from a caller's answer.
+type SettledStatus = Exclude<AuditStatus, 'pending' | 'unknown' | 'alreadyExisted'>;
 
 /**
  * Settles audit records left `pending` (the request never recorded its outcome) or `unknown`

@@ -8,7 +8,7 @@ import { auditWindow, maxPageSize, defaultPageSize } from '../audit/auditQuery';
  * validates with and the OpenAPI documents are generated from.
  */
 
-export const auditStatuses: readonly AuditStatus[] = ['pending', 'succeeded', 'failed', 'unknown', 'orphaned', 'unresolved'];
+export const auditStatuses: readonly AuditStatus[] = ['pending', 'succeeded', 'failed', 'alreadyExisted', 'unknown', 'orphaned', 'unresolved'];
 
 const windowed = `Limited to a time window (from, to) of at most ${auditWindow.maxDays} days; without from, the last ${auditWindow.defaultDays} days.`;
 
@@ -69,7 +69,7 @@ const recordFields = {
   graphPath: text('The Microsoft Graph call, e.g. /v1.0/external/connections/contosohr/groups.'),
   graphVersion: text('The Microsoft Graph version called: v1.0 or beta.'),
   status: Joi.string().valid(...auditStatuses, ...bulkStatuses).description(
-    'What became of the request: pending (not recorded yet), succeeded, failed, unknown (the answer was lost; the entity may exist), orphaned (made, but its id never reached the caller) or unresolved (still unknown when the retention ended). A bulk request\'s own record (operation addExternalGroupMembersInBulk, no entityId): accepted, running or completed.',
+    'What became of the request: pending (not recorded yet), succeeded, failed, alreadyExisted (the entity was there already, made by another request: this one made nothing, and its caller was told so as an outcome, e.g. a bulk member answered alreadyMember; not a failure), unknown (the answer was lost; the entity may exist), orphaned (made, but its id never reached the caller) or unresolved (still unknown when the retention ended). A bulk request\'s own record (operation addExternalGroupMembersInBulk, no entityId): accepted, running, completed, or failed (nothing could be added: the group or connection does not exist; errorCode says why).',
   ),
   httpStatus: count('The HTTP status Microsoft Graph answered (0 when it did not answer).'),
   errorCode: text('Microsoft Graph\'s error code, or the facade\'s, when the request did not succeed.'),

@@ -64,8 +64,10 @@ export const bulkResultBody = Joi.object({
   results: Joi.array().items(itemResult).required().description('One result per member, in the order of the request.'),
   created: Joi.number().integer().required().description('How many members this request added.'),
   alreadyMember: Joi.number().integer().required().description('How many were members already.'),
-  failed: Joi.number().integer().required().description('How many were not added (see their error).'),
-}).description('What a bulk request did, member by member.');
+  failed: Joi.number().integer().required().description(
+    'How many were not added (see their error). 0 means every member is in the group now (added, or a member already): a flow\'s condition tests failed equal to 0; more than 0, some failed, and results says which and why.',
+  ),
+}).description('What a bulk request did, member by member. Answered 200 also when some members failed (failed > 0); a group or connection that does not exist is a 404 itemNotFound instead.');
 
 /** The 202 answer of a bulk request, and of its status URL while the work goes on. */
 export const bulkProgressBody = Joi.object({

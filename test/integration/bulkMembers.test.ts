@@ -111,7 +111,7 @@ describe('bulk members, answered at once', () => {
     const recordOf = (id: string) => records.find((record) => record.entityId === id);
     expect(bulk).toMatchObject({ status: 'completed', created: 29, alreadyMember: 3, failed: 1 });
     expect(recordOf(slow.id)).toMatchObject({ status: 'succeeded', retries: 2 });
-    expect(recordOf(existing[1]!.id)).toMatchObject({ status: 'failed', httpStatus: 409 });
+    expect(recordOf(existing[1]!.id)).toMatchObject({ status: 'alreadyExisted', httpStatus: 409 });
     // Graph answered 429 every time: nothing was made.
     expect(recordOf(stubborn.id)).toMatchObject({ status: 'failed', httpStatus: 429, errorCode: 'TooManyRequests', retries: 3 });
     expect(stack.graph.creations().some((creation) => creation.id === stubborn.id)).toBe(false);

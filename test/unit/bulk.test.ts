@@ -95,6 +95,7 @@ describe('the bulk record', () => {
     const record = (fields: Partial<StoredAuditRecord>) => ({ entityId: 'm1', ...fields }) as StoredAuditRecord;
     expect(resultOfRecord(record({ status: 'succeeded' }))).toEqual({ id: 'm1', status: 'created' });
     expect(resultOfRecord(record({ status: 'failed', httpStatus: 409 }))).toEqual({ id: 'm1', status: 'alreadyMember' });
+    expect(resultOfRecord(record({ status: 'alreadyExisted', httpStatus: 409 }))).toEqual({ id: 'm1', status: 'alreadyMember' });
     expect(resultOfRecord(record({ status: 'failed', httpStatus: 404, errorCode: 'itemNotFound', responseBody: JSON.stringify({ error: { code: 'itemNotFound', message: 'No group.' } }) }))).toEqual({
       id: 'm1',
       status: 'failed',

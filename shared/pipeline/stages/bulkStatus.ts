@@ -3,8 +3,8 @@ import { forbidden } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { bulkIdPattern } from '../../bulk/bulkRecord';
-import { auditReadRole, bulkJobAnswer, findBulkJob } from '../../bulk/job';
-import { FacadeError } from '../../errors';
+import { auditReadRole, bulkJobAnswer, findBulkJob, resumeIfAbandoned } from '../../bulk/job';
+import { FacadeError, serviceUnavailable } from '../../errors';
 import type { BulkOperationDefinition, NamedOperation } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, type OperationContext, type Stage } from '../context';
@@ -27,7 +27,10 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   const caller = requireCaller(context);
   const id = context.request.params.id ?? '';
   if (!bulkIdPattern.test(id)) throw notFound(id);
-  const record = await findBulkJob(runtime, operation.operations, id);
+  // A slow or unreachable table is a 503 with Retry-After, as the audit query answers it: a poller tries again.
+  const record = await findBulkJob(runtime, operation.operations, id).catch((error: unknown) => {
+    throw serviceUnavailable('auditStoreUnavailable', 'The status of the bulk request cannot be read now. Retry later.', 5, error);
+  });
   if (!record) throw notFound(id);
   const made = operation.operations.find((candidate) => candidate.name === record.operation);
   const operator = caller.roles.includes(auditReadRole);
@@ -41,6 +44,10 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   }
   const answer = bulkJobAnswer(runtime, record);
   if (answer.kind === 'done') return { status: 200, jsonBody: answer.body };
+  // The request failed as a whole (its parent does not exist): the error its caller would have had at once.
+  if (answer.kind === 'failed') throw answer.error;
+  // Never "running" for a job no run holds: one left alone for long is queued again.
+  if (await resumeIfAbandoned(runtime, record)) logEvent(context, 'warn', 'bulk job held by no run for long; queued again', { id });
   return {
     status: 202,
     headers: { location: context.request.url, 'retry-after': String(answer.retryAfterSeconds) },
