@@ -1,5 +1,5 @@
 import type Joi from 'joi';
-import type { GraphErrorDetail } from '../errors';
+import { badRequest, type FacadeError, type GraphErrorDetail } from '../errors';
 
 export interface ValidationOutcome<T> {
   value: T;
@@ -71,4 +71,23 @@ export function validateWith<T>(
 function dropTopLevelNulls(value: unknown): unknown {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return value;
   return Object.fromEntries(Object.entries(value).filter(([, property]) => property !== null));
+}
+
+/**
+ * Most details one 400 lists, the last of them saying how many more there were: an answer's size
+ * never grows with what a request gets wrong (the body's own size is bounded by
+ * shared/http/jsonBody.ts).
+ */
+export const maxErrorDetails = 100;
+
+/** The 400 of every problem found: each listed as a detail, up to `maxErrorDetails` in all. */
+export function invalidRequest(problems: readonly GraphErrorDetail[]): FacadeError {
+  const count = problems.length === 1 ? 'one problem' : `${problems.length} problems`;
+  if (problems.length <= maxErrorDetails) return badRequest(`The request is invalid (${count}); see details.`, [...problems]);
+  const listed = problems.slice(0, maxErrorDetails - 1);
+  const unlisted = problems.length - listed.length;
+  return badRequest(`The request is invalid (${count}); details lists the first ${listed.length} and how many more there are.`, [
+    ...listed,
+    { code: 'moreProblems', message: `${unlisted} more problems are not listed; correct those listed and send the request again to see them.` },
+  ]);
 }

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { forbidden } from '../../auth/authErrors';
+import { notTheRequestsCaller } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { bulkIdPattern } from '../../bulk/bulkRecord';
@@ -8,6 +8,7 @@ import { FacadeError } from '../../errors';
 import type { BulkOperationDefinition, NamedOperation } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, type OperationContext, type Stage } from '../context';
+import { statusUrlFor } from './bulkRequest';
 
 /** The status function of bulk requests: the operations whose jobs it reads. */
 export interface BulkStatusFunction extends NamedOperation {
@@ -34,7 +35,7 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   const role = operator || !made ? auditReadRole : made.role;
   const denial = record.callerId === caller.id || operator
     ? denialOf(caller, runtime.auth.policy, role)
-    : { reason: 'role' as const, error: forbidden(auditReadRole), fields: { requiredRole: auditReadRole, owner: 'another caller' } };
+    : { reason: 'role' as const, error: notTheRequestsCaller(auditReadRole), fields: { requiredRole: auditReadRole, owner: 'another caller' } };
   if (denial) {
     logEvent(context, 'warn', 'request denied: not the caller of the bulk request, nor an operator', { status: 403, ...denial.fields, ...callerLogFields(caller) });
     throw denial.error;
@@ -43,7 +44,7 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   if (answer.kind === 'done') return { status: 200, jsonBody: answer.body };
   return {
     status: 202,
-    headers: { location: context.request.url, 'retry-after': String(answer.retryAfterSeconds) },
+    headers: { location: statusUrlFor(context.request)(id), 'retry-after': String(answer.retryAfterSeconds) },
     jsonBody: answer.body,
   };
 };
