@@ -221,14 +221,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     for (const [name, value] of Object.entries(incoming.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    const request = new HttpRequest({
-      method,
-      url: url.toString(),
-      headers,
-      query: Object.fromEntries(url.searchParams),
-      params: routed.params,
-      ...(bytes.length > 0 ? { body: { bytes } } : {}),
-    });
+    let request: InstanceType<typeof HttpRequest>;
+    try {
+      request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers,
+        query: Object.fromEntries(url.searchParams),
+        params: routed.params,
+        ...(bytes.length > 0 ? { body: { bytes } } : {}),
+      });
+    } catch {
+      // A request fetch's Request cannot represent (TRACE, TRACK): no function can be given it.
+      await answerLocally(incoming, response, new FacadeError(405, 'MethodNotAllowed', `${method} is not supported by this API.`, { target: url.pathname }), receivedAt);
+      return;
+    }
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: routed.target.definition.name,
