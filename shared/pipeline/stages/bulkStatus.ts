@@ -4,7 +4,7 @@ import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { bulkIdPattern } from '../../bulk/bulkRecord';
 import { auditReadRole, bulkJobAnswer, findBulkJob } from '../../bulk/job';
-import { FacadeError } from '../../errors';
+import { FacadeError, serviceUnavailable } from '../../errors';
 import type { BulkOperationDefinition, NamedOperation } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, type OperationContext, type Stage } from '../context';
@@ -13,6 +13,15 @@ import { statusUrlFor } from './bulkRequest';
 /** The status function of bulk requests: the operations whose jobs it reads. */
 export interface BulkStatusFunction extends NamedOperation {
   operations: readonly BulkOperationDefinition[];
+}
+
+/**
+ * The job's record is in the audit store: when the store cannot be read, a 503 the caller can retry
+ * (as the audit queries answer), never a 500. A defect of the code stays one.
+ */
+function storeUnreadable(error: unknown): unknown {
+  if (error instanceof FacadeError || error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError) return error;
+  return serviceUnavailable('auditStoreUnavailable', 'The audit store cannot be read now, so the bulk request\'s status is not known. Retry later.', 10, error);
 }
 
 const notFound = (id: string) => new FacadeError(404, 'itemNotFound', `No bulk request has the id '${id}'.`);
@@ -28,7 +37,9 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   const caller = requireCaller(context);
   const id = context.request.params.id ?? '';
   if (!bulkIdPattern.test(id)) throw notFound(id);
-  const record = await findBulkJob(runtime, operation.operations, id);
+  const record = await findBulkJob(runtime, operation.operations, id).catch((error: unknown) => {
+    throw storeUnreadable(error);
+  });
   if (!record) throw notFound(id);
   const made = operation.operations.find((candidate) => candidate.name === record.operation);
   const operator = caller.roles.includes(auditReadRole);
