@@ -58,7 +58,7 @@ export const validate: Stage<OperationContext<HttpOperation>> = async (context, 
   const version = graphVersionOf(operation, rawParams as Record<string, string>);
   const body = validateWith<Record<string, unknown>>(operation.body, context.rawBody, { version });
   const problems = [...params.problems, ...body.problems, ...forwardedHeaderProblems(request.headers)];
-  if (problems.length > 0) throw invalidRequest(problems);
+  if (problems.length > 0) throw invalidRequest(problems, params.unlisted + body.unlisted);
   context.input = { params: params.value, body: body.value };
   const headers: Record<string, string> = { 'client-request-id': context.correlation.clientRequestId };
   for (const name of forwardedHeaders) {

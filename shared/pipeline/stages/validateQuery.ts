@@ -69,7 +69,7 @@ export const validateQuery: Stage<QueryContext> = async (context, next) => {
   const query = queryValues(request.query, rules.numeric);
   const checked = validateWith<Record<string, unknown>>(rules.query, query.values);
   const problems = [...params.problems, ...query.problems, ...checked.problems];
-  if (problems.length > 0) throw invalidRequest(problems);
+  if (problems.length > 0) throw invalidRequest(problems, params.unlisted + checked.unlisted);
   context.input = { params: params.value, query: checked.value };
   return next();
 };
