@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { HttpResponse as HttpResponseType, HttpResponseInit, LogHandler } from '@azure/functions';
 import { HttpRequest, HttpResponse, InvocationContext } from '../shared/azureFunctions';
-import { badRequest, graphErrorBody } from '../shared/errors';
+import { FacadeError, badRequest, graphErrorBody } from '../shared/errors';
 import { correlationHeaders } from '../shared/http/correlation';
 import { maxBodyBytes } from '../shared/http/jsonBody';
 import { pathSegments } from '../shared/http/routes';
 import type { FunctionDefinition } from '../shared/operations/registry';
-import { routeRequest, routeTable } from '../shared/operations/routeTable';
-import { requestLogEvent } from '../shared/telemetry/requestLog';
+import { routeRequest, routeTable, specificRoutes } from '../shared/operations/routeTable';
+import { outcomeOf, requestLogEvent } from '../shared/telemetry/requestLog';
 import { listenOnLoopback, type RunningServer } from './listen';
 import { consoleLogHandler } from './logFormat';
 
@@ -147,26 +147,51 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
   /** `127.0.0.1:{port}`, for a request without a usable Host header. */
   let ownHost = '';
 
-  /** The local host's own refusal of a path no function may see (as the Functions host refuses it). */
-  async function refuseMalformedPath(incoming: IncomingMessage, response: ServerResponse, url: URL, receivedAt: number) {
+  /**
+   * The local host's own answer, for what no function sees (a malformed path, a path outside the
+   * route prefix, a function that threw): Graph-shaped with `request-id`/`client-request-id`, as
+   * every answer of the app, and one request log line.
+   */
+  async function answerLocally(incoming: IncomingMessage, response: ServerResponse, error: FacadeError, receivedAt: number) {
     const supplied = incoming.headers['client-request-id'];
     const correlation = {
       requestId: randomUUID(),
       clientRequestId: typeof supplied === 'string' && /^[\x21-\x7e]{1,128}$/.test(supplied) ? supplied : randomUUID(),
     };
-    const error = badRequest(`The path ${url.pathname} holds a malformed percent-encoding (% must be followed by two hex digits of UTF-8).`, [], url.pathname);
-    logHandler('warning', JSON.stringify({
+    logHandler(error.status >= 500 ? 'error' : 'warning', JSON.stringify({
       event: requestLogEvent,
       operation: 'localHost',
       requestId: correlation.requestId,
       clientRequestId: correlation.clientRequestId,
-      outcome: 'rejected',
-      status: 400,
+      outcome: outcomeOf(error.status, false),
+      status: error.status,
       code: error.code,
       durationMs: Date.now() - receivedAt,
     }));
     incoming.resume();
-    await writeResult({ status: 400, headers: correlationHeaders(correlation), jsonBody: graphErrorBody(error, correlation) }, response, false);
+    await writeResult({ status: error.status, headers: { ...error.headers, ...correlationHeaders(correlation) }, jsonBody: graphErrorBody(error, correlation) }, response, false);
+  }
+
+  const malformedPath = (url: URL) =>
+    badRequest(`The path ${url.pathname} holds a malformed percent-encoding (% must be followed by two hex digits of UTF-8).`, [], url.pathname);
+
+  /**
+   * Outside the route prefix the Functions host answers an empty 404; the local host says where
+   * the API is, and the operation the path names there, if any.
+   */
+  function outsidePrefix(url: URL, method: string): FacadeError {
+    let segments: string[] | undefined;
+    try {
+      segments = pathSegments(url.pathname.replace(/^\/+/, ''));
+    } catch {
+      segments = undefined;
+    }
+    const routed = segments && routeRequest(specificRoutes(table), method, segments);
+    const there = `${prefix}${url.pathname.replace(/^\/+/, '')}`;
+    return new FacadeError(404, 'UnknownRoute', `No operation is served at ${method} ${url.pathname}: the API is served below ${prefix}.${routed ? ` Did you mean ${method} ${there}?` : ''}`, {
+      target: url.pathname,
+      ...(routed ? { details: [{ code: 'nearestRoute', target: there, message: `${method} ${prefix}${routed.target.route.template}` }] } : {}),
+    });
   }
 
   async function handle(incoming: IncomingMessage, response: ServerResponse, bodyRefused: boolean) {
@@ -179,14 +204,12 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     try {
       segments = below === undefined ? undefined : pathSegments(below);
     } catch {
-      await refuseMalformedPath(incoming, response, url, receivedAt);
+      await answerLocally(incoming, response, malformedPath(url), receivedAt);
       return;
     }
     const routed = segments ? routeRequest(table, method, segments) : undefined;
     if (!routed) {
-      // Outside the route prefix: the Functions host's own empty 404.
-      incoming.resume();
-      await writeResult({ status: 404 }, response, false);
+      await answerLocally(incoming, response, outsidePrefix(url, method), receivedAt);
       return;
     }
     const { bytes, drained } = method === 'GET' || method === 'HEAD'
@@ -198,14 +221,21 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     for (const [name, value] of Object.entries(incoming.headers)) {
       if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : value;
     }
-    const request = new HttpRequest({
-      method,
-      url: url.toString(),
-      headers,
-      query: Object.fromEntries(url.searchParams),
-      params: routed.params,
-      ...(bytes.length > 0 ? { body: { bytes } } : {}),
-    });
+    let request: InstanceType<typeof HttpRequest>;
+    try {
+      request = new HttpRequest({
+        method,
+        url: url.toString(),
+        headers,
+        query: Object.fromEntries(url.searchParams),
+        params: routed.params,
+        ...(bytes.length > 0 ? { body: { bytes } } : {}),
+      });
+    } catch {
+      // A request fetch's Request cannot represent (TRACE, TRACK): no function can be given it.
+      await answerLocally(incoming, response, new FacadeError(405, 'MethodNotAllowed', `${method} is not supported by this API.`, { target: url.pathname }), receivedAt);
+      return;
+    }
     const context = new InvocationContext({
       invocationId: randomUUID(),
       functionName: routed.target.definition.name,
@@ -216,7 +246,8 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
       result = await routed.target.definition.options.handler(request, context);
     } catch (error) {
       context.error('unhandled function error', error instanceof Error ? error.stack : String(error));
-      result = { status: 500 };
+      await answerLocally(incoming, response, new FacadeError(500, 'generalException', 'The function failed unexpectedly; the request id identifies it in the logs.'), receivedAt);
+      return;
     }
     await writeResult(result, response, !drained);
   }

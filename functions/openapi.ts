@@ -1,5 +1,6 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type { Environment } from '../shared/config';
+import { correlationFor, correlationHeaders } from '../shared/http/correlation';
 import { publicLocationOf } from '../shared/http/publicLocation';
 import type { DocumentTarget } from '../shared/openapi/documents';
 import type { ApiOperation } from '../shared/operations/query';
@@ -30,17 +31,17 @@ export function targetOf(request: HttpRequest, env: Environment = process.env): 
   return publicLocationOf(request.url, env);
 }
 
-// Locally the documents may name the loopback host that was called: not for shared caches.
-const cacheHeaders = { 'cache-control': 'private, max-age=300' };
+/** Locally the documents may name the loopback host that was called: not for shared caches. */
+const headersFor = (request: HttpRequest) => ({ 'cache-control': 'private, max-age=300', ...correlationHeaders(correlationFor(request)) });
 
 export async function swaggerJson(request: HttpRequest): Promise<HttpResponseInit> {
   const { swaggerFor } = await loadGenerator();
-  return { status: 200, headers: cacheHeaders, jsonBody: swaggerFor(documentedOperations, targetOf(request)) };
+  return { status: 200, headers: headersFor(request), jsonBody: swaggerFor(documentedOperations, targetOf(request)) };
 }
 
 export async function openApiJson(request: HttpRequest): Promise<HttpResponseInit> {
   const { openApiFor } = await loadGenerator();
-  return { status: 200, headers: cacheHeaders, jsonBody: openApiFor(documentedOperations, targetOf(request)) };
+  return { status: 200, headers: headersFor(request), jsonBody: openApiFor(documentedOperations, targetOf(request)) };
 }
 
 registerHttp('swaggerJson', { methods: ['GET'], authLevel: 'anonymous', route: 'swagger.json', handler: swaggerJson });

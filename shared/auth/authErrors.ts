@@ -7,8 +7,12 @@ import type { Caller } from './caller';
  */
 export class AuthenticationFailed extends Error {
   constructor(
-    /** `missing`: no credentials at all (RFC 6750: no error code); `invalid`: they did not hold. */
-    readonly challenge: 'missing' | 'invalid',
+    /**
+     * `missing`: no credentials at all (RFC 6750: no error code); `noScheme`: an Authorization
+     * header of one word (a token pasted without `Bearer `); `otherScheme`: another scheme
+     * (`Basic …`); `invalid`: the Bearer credentials did not hold.
+     */
+    readonly challenge: 'missing' | 'noScheme' | 'otherScheme' | 'invalid',
     readonly reason: string,
     /** Who the token claims to be, read without trusting it (for the log of a denied attempt). */
     readonly claimedCaller?: Caller,
@@ -39,18 +43,23 @@ export class AuthNotConfigured extends Error {
 
 const realm = 'graph-connectors-facade';
 
-/** 401 with the RFC 6750 challenge and Graph's code; the message never says what failed. */
+const unauthorizedMessages: Record<AuthenticationFailed['challenge'], string> = {
+  missing: 'Access token is empty.',
+  noScheme: 'The Authorization header names no scheme: send the access token as "Authorization: Bearer <token>".',
+  otherScheme: 'The Authorization header uses a scheme other than Bearer: send the access token as "Authorization: Bearer <token>".',
+  invalid: 'Access token validation failure.',
+};
+
+/**
+ * 401 with the RFC 6750 challenge and Graph's code. The message says what the request lacks (a
+ * token, the Bearer scheme), never why a token failed, so a caller cannot probe the validation.
+ */
 export function unauthorized(challenge: AuthenticationFailed['challenge']): FacadeError {
-  return new FacadeError(
-    401,
-    'InvalidAuthenticationToken',
-    challenge === 'missing' ? 'Access token is empty.' : 'Access token validation failure.',
-    {
-      headers: {
-        'www-authenticate': challenge === 'missing' ? `Bearer realm="${realm}"` : `Bearer realm="${realm}", error="invalid_token"`,
-      },
+  return new FacadeError(401, 'InvalidAuthenticationToken', unauthorizedMessages[challenge], {
+    headers: {
+      'www-authenticate': challenge === 'invalid' ? `Bearer realm="${realm}", error="invalid_token"` : `Bearer realm="${realm}"`,
     },
-  );
+  });
 }
 
 const denied = (why: string, challenge = '') =>
@@ -60,6 +69,11 @@ const denied = (why: string, challenge = '') =>
 
 export function forbidden(role: string): FacadeError {
   return denied(`the caller lacks the app role '${role}'`);
+}
+
+/** Someone else's request (a bulk job): its own caller may read it, and an operator with `operatorRole`. */
+export function notTheRequestsCaller(operatorRole: string): FacadeError {
+  return denied(`the caller is not the one that made this request; the app role '${operatorRole}' would allow reading the requests of every caller`);
 }
 
 /** A delegated token whose scopes include none the facade accepts (RFC 6750 names the scope needed). */

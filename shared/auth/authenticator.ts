@@ -45,7 +45,9 @@ function bearerToken(headers: HeaderReader): string {
     const scheme = header.split(/\s/, 1)[0] ?? '';
     throw /^Bearer$/i.test(scheme)
       ? new AuthenticationFailed('invalid', 'malformed Bearer credentials')
-      : new AuthenticationFailed('missing', `Authorization scheme "${scheme.slice(0, 20)}" is not Bearer`);
+      : scheme === header
+        ? new AuthenticationFailed('noScheme', 'Authorization header without a scheme')
+        : new AuthenticationFailed('otherScheme', `Authorization scheme "${scheme.slice(0, 20)}" is not Bearer`);
   }
   if (match[1].length > maxTokenLength) throw new AuthenticationFailed('invalid', `token longer than ${maxTokenLength} characters`);
   return match[1];

@@ -45,6 +45,8 @@ export interface OperationDoc {
   pageable?: boolean;
   /** `internal`: not offered as an action (a bulk request's status URL, which connectors poll themselves). */
   visibility?: 'internal';
+  /** Served without a token (the health probe, the documents). */
+  anonymous?: boolean;
 }
 
 export interface ApiModel {
@@ -70,6 +72,33 @@ const correlationHeaders = {
 const retryAfter = {
   'retry-after': { description: 'Seconds to wait before retrying.', schema: text('Seconds to wait.') },
 };
+
+const authenticateChallenge = {
+  'www-authenticate': {
+    description: 'The Bearer challenge (RFC 6750): error="invalid_token" for a token that does not hold, error="insufficient_scope" for a caller without the app role or scope.',
+    schema: text('Bearer challenge.'),
+  },
+};
+
+const graphRequestId = {
+  'graph-request-id': { description: 'The request-id Microsoft Graph gave its answer, when Graph answered.', schema: text('Graph request id.') },
+};
+
+/** What a success of a create says when it repeats an earlier answer to the same Idempotency-Key. */
+const replayHeaders = {
+  'idempotent-replayed': { description: 'true when this is the stored answer to an earlier request with the same Idempotency-Key; nothing was sent to Microsoft Graph again.', schema: text('true when replayed.') },
+  'idempotent-replay-truncated': { description: 'true when the stored answer was too large to keep whole: the body holds only the entity\'s id.', schema: text('true when truncated.') },
+};
+
+/** The headers an error answer carries: which depend on its status and on whether Graph may have answered it. */
+function errorHeaders(status: string, retry: boolean, graphCalled: boolean): ResponseDoc['headers'] {
+  return {
+    ...correlationHeaders,
+    ...(retry ? retryAfter : {}),
+    ...(status === '401' || status === '403' ? authenticateChallenge : {}),
+    ...(graphCalled ? graphRequestId : {}),
+  };
+}
 
 /** Error answers, all in the Graph error shape (`GraphError`). */
 const errorResponses: [status: string, description: string, retry: boolean][] = [
@@ -178,14 +207,15 @@ function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: 
   return name;
 }
 
-const errorResponseDocs = (statuses?: ReadonlySet<string>): ResponseDoc[] =>
+/** The error answers of `statuses` (default all), for an operation that calls Microsoft Graph (`graphCalled`) or not. */
+const errorResponseDocs = (graphCalled: boolean, statuses?: ReadonlySet<string>): ResponseDoc[] =>
   errorResponses
     .filter(([status]) => !statuses || statuses.has(status))
     .map(([status, errorDescription, retry]) => ({
       status,
       description: errorDescription,
       schema: 'GraphError',
-      headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
+      headers: errorHeaders(status, retry, graphCalled),
     }));
 
 const pollHeaders = {
@@ -193,13 +223,21 @@ const pollHeaders = {
   ...retryAfter,
 };
 
-/** The answers of a bulk request, and of its status URL: 200 with the results, or 202 while it runs. */
-function bulkAnswers(schemas: Record<string, SchemaObject>, accepted: string): ResponseDoc[] {
+const preferenceApplied = {
+  'preference-applied': { description: 'respond-async when the request was answered 202 because Prefer asked for it.', schema: text('The preference applied.') },
+};
+
+/**
+ * The answers of a bulk request (`request`: with its Idempotency-Key replays and Prefer), and of its
+ * status URL: 200 with the results, or 202 while it runs.
+ */
+function bulkAnswers(schemas: Record<string, SchemaObject>, accepted: string, request: boolean): ResponseDoc[] {
   addSchema(schemas, 'BulkResult', schemaFromJoi(bulkResultBody, { direction: 'response', context: {} }));
   addSchema(schemas, 'BulkProgress', schemaFromJoi(bulkProgressBody, { direction: 'response', context: {} }));
+  const replays = request ? replayHeaders : {};
   return [
-    { status: '200', description: 'Done: one result per item, in the order of the request, and the counts.', schema: 'BulkResult', headers: correlationHeaders },
-    { status: '202', description: accepted, schema: 'BulkProgress', headers: { ...correlationHeaders, ...pollHeaders } },
+    { status: '200', description: 'Done: one result per item, in the order of the request, and the counts.', schema: 'BulkResult', headers: { ...correlationHeaders, ...replays } },
+    { status: '202', description: accepted, schema: 'BulkProgress', headers: { ...correlationHeaders, ...pollHeaders, ...(request ? preferenceApplied : {}), ...replays } },
   ];
 }
 
@@ -224,9 +262,40 @@ function statusOperation(schemas: Record<string, SchemaObject>): OperationDoc {
       },
       clientRequestIdParameter(false),
     ],
-    responses: [...bulkAnswers(schemas, 'Still running: its progress; poll again after Retry-After seconds.'), ...errorResponseDocs(statuses)],
+    responses: [...bulkAnswers(schemas, 'Still running: its progress; poll again after Retry-After seconds.', false), ...errorResponseDocs(false, statuses)],
     visibility: 'internal',
   };
+}
+
+/**
+ * What the app serves besides its operations, anonymously (functions/health.ts, functions/openapi.ts):
+ * described so that every answer of every route is, but not offered as actions.
+ */
+function serviceOperations(schemas: Record<string, SchemaObject>): OperationDoc[] {
+  addSchema(schemas, 'Health', {
+    type: 'object',
+    description: 'The instance is up and serving.',
+    properties: { status: { type: 'string', enum: ['healthy'], description: 'Always healthy: an instance that answers is serving.', 'x-ms-summary': 'Status' } },
+    required: ['status'],
+  });
+  addSchema(schemas, 'ApiDocument', { type: 'object', description: 'An OpenAPI document (Swagger 2.0 or OpenAPI 3.0) of this API.' });
+  const cached = { 'cache-control': { description: 'How long the document may be kept: private, as it names the host it was fetched from locally.', schema: text('Caching.') } };
+  const service = (path: string, operationId: string, summary: string, description: string, schema: string, headers: ResponseDoc['headers']): OperationDoc => ({
+    method: 'get',
+    operationId,
+    summary,
+    description,
+    path,
+    parameters: [clientRequestIdParameter(false)],
+    responses: [{ status: '200', description: summary, schema, headers: { ...correlationHeaders, ...headers } }],
+    visibility: 'internal',
+    anonymous: true,
+  });
+  return [
+    service('/health', 'GetHealth', 'Get the health of this instance', 'Readiness probe: 200 while the instance serves. Anonymous.', 'Health', {}),
+    service('/swagger.json', 'GetSwaggerDocument', 'Get the Swagger 2.0 document of this service', 'This document: the API as a Power Platform custom connector imports it. Anonymous.', 'ApiDocument', cached),
+    service('/openapi.json', 'GetOpenApiDocument', 'Get the OpenAPI 3.0 document of this service', 'The API in OpenAPI 3.0, for REST callers and code generators. Anonymous.', 'ApiDocument', cached),
+  ];
 }
 
 export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
@@ -250,7 +319,7 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
       firstRequest ??= requestSchema;
       let answers: ResponseDoc[];
       if (operation.kind === 'bulk') {
-        answers = bulkAnswers(schemas, 'Accepted: the request runs in the background; GET the Location URL after Retry-After seconds for its results.');
+        answers = bulkAnswers(schemas, 'Accepted: the request runs in the background; GET the Location URL after Retry-After seconds for its results.', true);
       } else {
         const response = schemaFromJoi(operation.body, { direction: 'response', context });
         const responseSchema = addSchema(schemas, `${entity}${suffix}`, response, firstResponse);
@@ -260,10 +329,7 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
             status: '201',
             description: 'Created: the entity as Microsoft Graph returned it.',
             schema: responseSchema,
-            headers: {
-              ...correlationHeaders,
-              'graph-request-id': { description: 'The request-id Microsoft Graph gave its answer.', schema: text('Graph request id.') },
-            },
+            headers: { ...correlationHeaders, ...graphRequestId, ...replayHeaders },
           },
         ];
       }
@@ -280,15 +346,20 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
         path: `/${route}`,
         parameters: [...pathParameters, ...headerParameters(operation)],
         request: { schema: requestSchema, summary: operation.kind === 'bulk' ? titleCase(operation.itemsProperty) : titleCase(operation.entityType) },
-        responses: [...answers, ...errorResponseDocs()],
+        responses: [...answers, ...errorResponseDocs(true)],
       });
     }
   }
   if (bulk.length > 0) documented.push(statusOperation(schemas));
   const scope: QueryScope = { operations: creates };
   for (const query of apiOperations.filter(isQuery)) documented.push(queryDoc(query, scope, schemas));
+  documented.push(...serviceOperations(schemas));
   return { operations: documented, schemas };
 }
+
+const noStore = {
+  'cache-control': { description: 'no-store: audit records are not kept by caches.', schema: text('Caching.') },
+};
 
 /** How a query can fail, in the Graph error shape; the texts of the statuses it shares with the creates. */
 function queryErrors(query: QueryDefinition): ResponseDoc[] {
@@ -305,7 +376,7 @@ function queryErrors(query: QueryDefinition): ResponseDoc[] {
     status,
     description,
     schema: 'GraphError',
-    headers: retry ? { ...correlationHeaders, ...retryAfter } : correlationHeaders,
+    headers: errorHeaders(status, retry, false),
   }));
 }
 
@@ -321,7 +392,7 @@ function queryDoc(query: QueryDefinition, scope: QueryScope, schemas: Record<str
     path: `/${query.route}`,
     parameters: [...pathParameters, ...queryParameters, clientRequestIdParameter(false)],
     responses: [
-      { status: '200', description: query.response.description, schema: responseSchema, headers: correlationHeaders },
+      { status: '200', description: query.response.description, schema: responseSchema, headers: { ...correlationHeaders, ...noStore } },
       ...queryErrors(query),
     ],
     ...(query.pageable ? { pageable: true } : {}),

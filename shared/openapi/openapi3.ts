@@ -27,6 +27,7 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
         summary: operation.summary,
         description: operation.description,
         ...(operation.visibility ? { 'x-ms-visibility': operation.visibility } : {}),
+        ...(operation.anonymous ? { security: [] } : {}),
         parameters: operation.parameters.map((parameter) => ({
           name: parameter.name,
           in: parameter.in,

@@ -75,6 +75,7 @@ function operationObject(operation: ApiModel['operations'][number]): OpenAPIV2.O
     summary: operation.summary,
     description: operation.description,
     ...(operation.visibility ? { 'x-ms-visibility': operation.visibility } : {}),
+    ...(operation.anonymous ? { security: [] } : {}),
     ...(operation.request ? { consumes: ['application/json'] } : {}),
     produces: ['application/json'],
     parameters: [...operation.parameters.map(parameter), ...body],

@@ -18,10 +18,14 @@ export const operationName = (operations: readonly string[]) =>
     .description('The create operation, e.g. createExternalGroup.');
 
 /** A date-time with its time zone (RFC 3339): without one, a time would mean the server's local time. */
+const instantMessage = '{{#label}} must be a date-time with its time zone (ISO 8601), e.g. 2026-11-01T00:00:00Z';
+/** One problem, one detail: a value that breaks the shape is not also reported as no ISO date. */
 const instant = (description: string) =>
   Joi.string()
     .pattern(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/, 'a date-time with its time zone')
     .isoDate()
+    .prefs({ abortEarly: true })
+    .messages({ 'string.pattern.name': instantMessage, 'string.isoDate': instantMessage })
     .description(description);
 
 export const timeWindowParameters = {
@@ -35,7 +39,8 @@ export const auditListParameters = (operations: readonly string[]) => ({
   operation: operationName(operations).description(
     'Only the records of this create operation, e.g. createExternalGroup; without it, the records of every operation, newest first.',
   ),
-  status: Joi.string().pattern(statusList, 'a list of audit states').description(
+  status: Joi.string().pattern(statusList, 'a list of audit states')
+    .messages({ 'string.pattern.name': `{{#label}} must be one or more audit states separated by commas: ${auditStatuses.join(', ')}` }).description(
     `Only records in these states, comma-separated: ${auditStatuses.join(', ')}. ${windowed}`,
   ),
   entityId: Joi.string().min(1).max(256).description(`Only the records of the entity with this id. ${windowed}`),

@@ -351,7 +351,7 @@ describe('connectorGroup rules (docs/graph-facts.md §4)', () => {
   });
 
   it('accepts isDefault false without forwarding it (Graph sets it), and refuses true: a new group cannot be the default', () => {
-    expect(judge(createConnectorGroup, { name: 'g', isDefault: false }, 'beta')).toEqual({ value: { name: 'g' }, problems: [] });
+    expect(judge(createConnectorGroup, { name: 'g', isDefault: false }, 'beta')).toEqual({ value: { name: 'g' }, problems: [], unlisted: 0 });
     for (const isDefault of [true, 'false']) {
       const { problems } = judge(createConnectorGroup, { name: 'g', isDefault }, 'beta');
       expect(problems).toEqual([expect.objectContaining({ target: 'isDefault', code: 'invalidValue', message: expect.stringContaining('cannot be the default') })]);

@@ -1,23 +1,20 @@
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import { prefersAsync, startBulkRequest } from '../../bulk/job';
-import { publicBaseUrlFrom } from '../../config';
+import type { Environment } from '../../config';
+import { publicLinkTo, publicLocationOf } from '../../http/publicLocation';
 import type { BulkOperationDefinition } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
 
 /**
- * Where a bulk request's status is: `/api/jobs/{id}` on the host the caller reached (a gateway's
- * `PUBLIC_BASE_URL` when one is set), absolute, as the 202 `Location` must be.
+ * Where a bulk request's status is: `/api/jobs/{id}` where callers reach the API, by the rule of
+ * everything the app hands out that points back at itself (shared/http/publicLocation.ts):
+ * `PUBLIC_BASE_URL`, else `WEBSITE_HOSTNAME`, else the loopback host that was called, else a path
+ * relative to the host the caller called. Never the `Host` a request carries: anyone can send one.
  */
-export function statusUrlFor(request: HttpRequest, env: Readonly<Record<string, string | undefined>> = process.env): (id: string) => string {
-  let published: URL | undefined;
-  try {
-    published = publicBaseUrlFrom({ PUBLIC_BASE_URL: env.PUBLIC_BASE_URL });
-  } catch {
-    // An invalid PUBLIC_BASE_URL is reported by the documents it names; the request's own host serves.
-  }
-  const base = published ? published.href.replace(/\/+$/, '') : new URL(request.url).origin;
-  return (id) => `${base}/api/jobs/${encodeURIComponent(id)}`;
+export function statusUrlFor(request: HttpRequest, env: Environment = process.env): (id: string) => string {
+  const location = publicLocationOf(request.url, env);
+  return (id) => publicLinkTo(location, `/api/jobs/${encodeURIComponent(id)}`);
 }
 
 /**

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { forbidden } from '../../auth/authErrors';
+import { notTheRequestsCaller } from '../../auth/authErrors';
 import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import { bulkIdPattern } from '../../bulk/bulkRecord';
@@ -8,10 +8,20 @@ import { FacadeError, serviceUnavailable } from '../../errors';
 import type { BulkOperationDefinition, NamedOperation } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, type OperationContext, type Stage } from '../context';
+import { statusUrlFor } from './bulkRequest';
 
 /** The status function of bulk requests: the operations whose jobs it reads. */
 export interface BulkStatusFunction extends NamedOperation {
   operations: readonly BulkOperationDefinition[];
+}
+
+/**
+ * The job's record is in the audit store: when the store cannot be read, a 503 the caller can retry
+ * (as the audit queries answer), never a 500. A defect of the code stays one.
+ */
+function storeUnreadable(error: unknown): unknown {
+  if (error instanceof FacadeError || error instanceof TypeError || error instanceof RangeError || error instanceof ReferenceError) return error;
+  return serviceUnavailable('auditStoreUnavailable', 'The audit store cannot be read now, so the bulk request\'s status is not known. Retry later.', 10, error);
 }
 
 const notFound = (id: string) => new FacadeError(404, 'itemNotFound', `No bulk request has the id '${id}'.`);
@@ -29,7 +39,7 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   if (!bulkIdPattern.test(id)) throw notFound(id);
   // A slow or unreachable table is a 503 with Retry-After, as the audit query answers it: a poller tries again.
   const record = await findBulkJob(runtime, operation.operations, id).catch((error: unknown) => {
-    throw serviceUnavailable('auditStoreUnavailable', 'The status of the bulk request cannot be read now. Retry later.', 5, error);
+    throw storeUnreadable(error);
   });
   if (!record) throw notFound(id);
   const made = operation.operations.find((candidate) => candidate.name === record.operation);
@@ -37,7 +47,7 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   const role = operator || !made ? auditReadRole : made.role;
   const denial = record.callerId === caller.id || operator
     ? denialOf(caller, runtime.auth.policy, role)
-    : { reason: 'role' as const, error: forbidden(auditReadRole), fields: { requiredRole: auditReadRole, owner: 'another caller' } };
+    : { reason: 'role' as const, error: notTheRequestsCaller(auditReadRole), fields: { requiredRole: auditReadRole, owner: 'another caller' } };
   if (denial) {
     logEvent(context, 'warn', 'request denied: not the caller of the bulk request, nor an operator', { status: 403, ...denial.fields, ...callerLogFields(caller) });
     throw denial.error;
@@ -50,7 +60,7 @@ export const bulkStatus: Stage<OperationContext<BulkStatusFunction>> = async (co
   if (await resumeIfAbandoned(runtime, record)) logEvent(context, 'warn', 'bulk job held by no run for long; queued again', { id });
   return {
     status: 202,
-    headers: { location: context.request.url, 'retry-after': String(answer.retryAfterSeconds) },
+    headers: { location: statusUrlFor(context.request)(id), 'retry-after': String(answer.retryAfterSeconds) },
     jsonBody: answer.body,
   };
 };

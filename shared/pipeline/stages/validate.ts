@@ -1,7 +1,7 @@
 import Joi from 'joi';
-import { badRequest, type GraphErrorDetail } from '../../errors';
+import type { GraphErrorDetail } from '../../errors';
 import { collectionPathOf } from '../../graph/paths';
-import { validateWith } from '../../schemas/validate';
+import { invalidRequest, validateWith } from '../../schemas/validate';
 import type { HttpOperation } from '../../operations/operation';
 import type { GraphCall, OperationContext, Stage } from '../context';
 
@@ -58,10 +58,7 @@ export const validate: Stage<OperationContext<HttpOperation>> = async (context, 
   const version = graphVersionOf(operation, rawParams as Record<string, string>);
   const body = validateWith<Record<string, unknown>>(operation.body, context.rawBody, { version });
   const problems = [...params.problems, ...body.problems, ...forwardedHeaderProblems(request.headers)];
-  if (problems.length > 0) {
-    const count = problems.length === 1 ? 'one problem' : `${problems.length} problems`;
-    throw badRequest(`The request is invalid (${count}); see details.`, problems);
-  }
+  if (problems.length > 0) throw invalidRequest(problems, params.unlisted + body.unlisted);
   context.input = { params: params.value, body: body.value };
   const headers: Record<string, string> = { 'client-request-id': context.correlation.clientRequestId };
   for (const name of forwardedHeaders) {

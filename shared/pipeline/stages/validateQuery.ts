@@ -1,8 +1,8 @@
 import Joi from 'joi';
-import { badRequest, type GraphErrorDetail } from '../../errors';
+import type { GraphErrorDetail } from '../../errors';
 import type { OperationDefinition } from '../../operations/operation';
 import type { QueryDefinition } from '../../operations/query';
-import { validateWith } from '../../schemas/validate';
+import { invalidRequest, validateWith } from '../../schemas/validate';
 import type { QueryContext, Stage } from '../context';
 
 /**
@@ -69,10 +69,7 @@ export const validateQuery: Stage<QueryContext> = async (context, next) => {
   const query = queryValues(request.query, rules.numeric);
   const checked = validateWith<Record<string, unknown>>(rules.query, query.values);
   const problems = [...params.problems, ...query.problems, ...checked.problems];
-  if (problems.length > 0) {
-    const count = problems.length === 1 ? 'one problem' : `${problems.length} problems`;
-    throw badRequest(`The request is invalid (${count}); see details.`, problems);
-  }
+  if (problems.length > 0) throw invalidRequest(problems, params.unlisted + checked.unlisted);
   context.input = { params: params.value, query: checked.value };
   return next();
 };
