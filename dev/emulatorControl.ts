@@ -14,6 +14,11 @@ export interface FaultStep {
   retryAfter?: string;
   /** With `status`: this body instead of Graph's error body. */
   body?: unknown;
+  /**
+   * With `status`: this text, as it is, for the answer's body (`""` for none): Graph's odd
+   * successes, a 2xx whose body is empty or not JSON, with `commit` after the create was made.
+   */
+  rawBody?: string;
   /** Wait this long first (alone: a slow but otherwise normal answer). */
   delayMs?: number;
   /** Never answer. */
@@ -44,6 +49,11 @@ export interface FaultRule {
    * characters), e.g. a member's id: one add among the steps of a JSON batch.
    */
   body?: string;
+  /**
+   * Only requests whose `x-emulator-origin` header (a tag a test gives its requests) equals this:
+   * a fault meant for one request is never taken by another that overlaps it.
+   */
+  origin?: string;
   /** Applied one per matching request, in order; the fault ends when they are used up. */
   steps: FaultStep[];
 }
@@ -92,6 +102,7 @@ const stepSchema = Joi.object<FaultStep>({
   status: Joi.number().integer().min(200).max(599),
   retryAfter: Joi.string().trim().min(1).max(64),
   body: Joi.any(),
+  rawBody: Joi.string().allow('').max(maxRecordedBodyBytes),
   delayMs: Joi.number().integer().min(0).max(maxDelayMs),
   hang: Joi.boolean(),
   reset: Joi.boolean(),
@@ -100,6 +111,8 @@ const stepSchema = Joi.object<FaultStep>({
 })
   .with('retryAfter', 'status')
   .with('body', 'status')
+  .with('rawBody', 'status')
+  .oxor('body', 'rawBody')
   .oxor('status', 'hang', 'reset', 'garbage')
   .or('status', 'delayMs', 'hang', 'reset', 'garbage')
   .custom((step: FaultStep, helpers) =>
@@ -131,6 +144,7 @@ const ruleSchema = Joi.object<FaultRule>({
   method: Joi.string().uppercase().valid(...methods),
   path: pattern('path').required(),
   body: pattern('body'),
+  origin: Joi.string().min(1).max(200),
   steps: Joi.array().items(stepSchema).min(1).max(maxFaultSteps).required(),
 });
 
@@ -168,9 +182,10 @@ export class FaultBook {
   }
 
   /** The next step for a request, consuming it; used-up faults leave the book. */
-  next(method: string, path: string, bodyText = ''): AppliedFault | undefined {
+  next(method: string, path: string, bodyText = '', origin?: string): AppliedFault | undefined {
     for (const fault of this.#faults) {
       if (fault.method && fault.method !== method.toUpperCase()) continue;
+      if (fault.origin !== undefined && fault.origin !== origin) continue;
       if (!fault.pattern.test(path)) continue;
       if (fault.bodyPattern && !fault.bodyPattern.test(bodyText)) continue;
       const step = fault.steps[fault.applied];

@@ -22,7 +22,8 @@
 
 /** Graph's answer to one request, direct or a batch step. */
 export type GraphOutcome =
-  | { kind: 'answer'; status: number; headers: Record<string, string>; body: unknown }
+  /** `rawText`: the body exactly as sent (an odd success, dev/emulatorControl.ts `rawBody`), not `body` as JSON. */
+  | { kind: 'answer'; status: number; headers: Record<string, string>; body: unknown; rawText?: string }
   /** No answer at all: the connection stays open. */
   | { kind: 'hang' }
   /** The connection is destroyed without an answer. */

@@ -31,8 +31,8 @@ if (values.schedule) {
 if (values.survey) {
   const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });
   process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);
-  for (const [kind, { count, example, violation }] of [...tally.kinds].sort((a, b) => b[1].count - a[1].count)) {
-    process.stdout.write(`\n${count}× ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
+  for (const [kind, { count, example, violation, firstAt }] of [...tally.kinds].sort((a, b) => a[1].firstAt - b[1].firstAt)) {
+    process.stdout.write(`\n${count}× (first at schedule ${firstAt}) ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
   }
   process.exit(tally.kinds.size > 0 ? 1 : 0);
 }
@@ -46,4 +46,4 @@ const result = await simulate({
   },
 });
 process.stdout.write(`${describeResult(result)}\n(${Math.round((Date.now() - started) / 1000)} s)\n`);
-process.exit(result.failure ? 1 : 0);
+process.exit(result.failure || result.belowFloor.length > 0 ? 1 : 0);

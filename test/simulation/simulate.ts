@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { runSchedule, type Observation } from './execute';
 import { checkInvariants } from './invariants';
-import { scheduleArbitrary, type Schedule } from './schedule';
+import { recipeNames, scheduleArbitrary, type Schedule } from './schedule';
 import { startWorld, type World } from './world';
 
 export interface SimulationOptions {
@@ -12,6 +12,11 @@ export interface SimulationOptions {
   path?: string;
   /** Told after each batch of schedules. */
   progress?: (done: number, runs: number) => void;
+  /**
+   * Each dangerous scenario (recipe) must be run at least this often, or the run fails (default:
+   * one per 400 schedules, so 5 in a run of 2,000; 0 when replaying one failure).
+   */
+  floor?: number;
 }
 
 export interface SimulationResult {
@@ -19,6 +24,10 @@ export interface SimulationResult {
   runs: number;
   /** Schedules run, shrinking included. */
   executed: number;
+  /** Schedules run per scenario (recipe), shrinking left out. */
+  recipes: Record<string, number>;
+  /** Scenarios run fewer times than the floor. */
+  belowFloor: string[];
   failure?: { schedules: { schedule: Schedule; violations: string[] }[]; path: string; replay: string };
 }
 
@@ -62,19 +71,27 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
   const world = given ?? (await startWorld());
   const seed = options.seed ?? Date.now() % 2_147_483_647;
   let executed = 0;
+  let shrinking = false;
+  const recipes: Record<string, number> = Object.fromEntries(['random', ...recipeNames].map((name) => [name, 0]));
   try {
     const property = fc.asyncProperty(batchOf(world), async (batch) => {
       executed += batch.length;
+      if (!shrinking) for (const schedule of batch) recipes[schedule.recipe ?? 'random'] = (recipes[schedule.recipe ?? 'random'] ?? 0) + 1;
       const failures = await runBatch(world, batch);
       options.progress?.(executed, options.runs);
-      if (failures.length > 0) throw new Violated(failures);
+      if (failures.length > 0) {
+        shrinking = true;
+        throw new Violated(failures);
+      }
     });
     const details = await fc.check(property, {
       numRuns: Math.max(1, Math.ceil(options.runs / world.lanes.length)),
       seed,
       ...(options.path ? { path: options.path } : {}),
     });
-    const result: SimulationResult = { seed, runs: options.runs, executed };
+    const floor = options.floor ?? (options.path ? 0 : Math.floor(options.runs / 400));
+    const belowFloor = recipeNames.filter((name) => (recipes[name] ?? 0) < floor).map((name) => `${name} (${recipes[name] ?? 0} of at least ${floor})`);
+    const result: SimulationResult = { seed, runs: options.runs, executed, recipes, belowFloor };
     if (details.failed && details.counterexamplePath !== null) {
       const cause = details.errorInstance;
       const path = details.counterexamplePath;
@@ -92,7 +109,13 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
 }
 
 export function describeResult(result: SimulationResult): string {
-  if (!result.failure) return `${result.executed} schedules from seed ${result.seed}: every guarantee held`;
+  const tally = `scenarios: ${Object.entries(result.recipes).map(([name, count]) => `${name} ${count}`).join(', ')}`;
+  if (!result.failure) {
+    if (result.belowFloor.length > 0) {
+      return `${result.executed} schedules from seed ${result.seed}: every guarantee held, but scenarios ran fewer times than their floor: ${result.belowFloor.join(', ')}\n${tally}`;
+    }
+    return `${result.executed} schedules from seed ${result.seed}: every guarantee held\n${tally}`;
+  }
   return [
     `A guarantee broke (seed ${result.seed}; ${result.executed} schedules run, shrinking included).`,
     ...result.failure.schedules.flatMap(({ schedule, violations }) => [
@@ -102,6 +125,7 @@ export function describeResult(result: SimulationResult): string {
       ...violations.map((violation) => `  - ${violation}`),
     ]),
     `Replay: ${result.failure.replay}`,
+    tally,
   ].join('\n');
 }
 
@@ -109,7 +133,7 @@ export interface Survey {
   seed: number;
   runs: number;
   /** Each kind of violation (ids and numbers blanked out): how often, and the first schedule that showed it. */
-  kinds: Map<string, { count: number; example: Schedule; violation: string }>;
+  kinds: Map<string, { count: number; example: Schedule; violation: string; firstAt: number }>;
 }
 
 /** Runs `runs` schedules without stopping at the first failure, and tallies what broke. */
@@ -120,7 +144,8 @@ export async function survey(options: SimulationOptions, given?: World): Promise
   try {
     const schedules = fc.sample(scheduleArbitrary, { numRuns: options.runs, seed });
     for (let start = 0; start < schedules.length; start += world.lanes.length) {
-      const failures = await runBatch(world, schedules.slice(start, start + world.lanes.length));
+      const batch = schedules.slice(start, start + world.lanes.length);
+      const failures = await runBatch(world, batch);
       options.progress?.(Math.min(schedules.length, start + world.lanes.length), options.runs);
       for (const { schedule, violations } of failures) {
         for (const violation of violations) {
@@ -130,7 +155,8 @@ export async function survey(options: SimulationOptions, given?: World): Promise
             .replace(/\d+/g, 'N');
           const seen = kinds.get(kind);
           if (seen) seen.count += 1;
-          else kinds.set(kind, { count: 1, example: schedule, violation });
+          // Schedules it took to find: this one's position in the run, counting from 1.
+          else kinds.set(kind, { count: 1, example: schedule, violation, firstAt: start + batch.indexOf(schedule) + 1 });
         }
       }
     }
@@ -152,10 +178,12 @@ export async function trace(schedule: Schedule): Promise<string> {
     const lines = [JSON.stringify(schedule), 'Requests:'];
     for (const request of seen?.requests ?? []) {
       const answer = request.answer.kind === 'answered' ? `${request.answer.status} ${JSON.stringify(request.answer.body).slice(0, 200)}` : request.answer.kind;
-      lines.push(`  ${request.step} ${request.caller} key=${request.key} body=${request.body} ${request.path} crid=${request.clientRequestId} -> ${answer}`);
+      lines.push(`  ${request.origin} ${request.caller} key=${request.key} body=${request.body} ${request.path} crid=${request.clientRequestId} -> ${answer}`);
     }
-    lines.push('Graph made:', ...(seen?.creations ?? []).map((creation) => `  ${creation.path} by ${creation.clientRequestId}`));
-    lines.push('Graph received creates:', ...(seen?.graphPosts ?? []).map((post) => `  ${post.path} crid=${post.headers['client-request-id']} -> ${post.status} fault=${JSON.stringify(post.fault?.step ?? null)}`));
+    lines.push('Graph made:', ...(seen?.creations ?? []).map((creation) => `  ${creation.path} by ${creation.origin ?? '?'} (crid ${creation.clientRequestId})`));
+    lines.push('Graph received creates:', ...(seen?.graphPosts ?? []).map((post) => `  ${post.path} from ${post.headers['x-emulator-origin'] ?? '?'} crid=${post.headers['client-request-id']} -> ${post.status} fault=${JSON.stringify(post.fault?.step ?? null)}`));
+    lines.push('Jobs:', ...(seen?.requests ?? []).flatMap((request) => (request.job ? [`  ${request.job.id} of request ${request.step}: ${JSON.stringify(request.job.final).slice(0, 300)}`] : [])));
+    lines.push('Polls:', ...(seen?.polls ?? []).map((poll) => `  step ${poll.step} ${poll.jobId}: ${JSON.stringify(poll.answer).slice(0, 200)}`));
     lines.push('Records (after reconciliation):');
     for (const record of seen?.audit.records ?? []) {
       lines.push(`  ${record.rowKey} crid=${record.clientRequestId} ${record.status} entity=${record.entityId} recovery=${record.recovery ?? ''} settledBy=${record.settledBy ?? ''} reason=${record.reason ?? ''}`);
