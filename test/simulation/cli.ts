@@ -3,6 +3,7 @@
  * longer than the one in `npm test` (before a release), or one failure replayed by its seed and path.
  */
 import { parseArgs } from 'node:util';
+import { invariantOf } from './invariantNames';
 import { describeResult, simulate, survey, trace } from './simulate';
 
 const { values } = parseArgs({
@@ -14,6 +15,10 @@ const { values } = parseArgs({
     survey: { type: 'boolean', default: false },
     /** Runs this one schedule (JSON, as a failure prints it) and prints what happened. */
     schedule: { type: 'string' },
+    /** Stops at the first failure without shrinking it. */
+    'no-shrink': { type: 'boolean', default: false },
+    /** Also writes the result as one line of JSON (`RESULT {...}`), for the mutant suite. */
+    json: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -32,7 +37,7 @@ if (values.survey) {
   const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });
   process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);
   for (const [kind, { count, example, violation, firstAt }] of [...tally.kinds].sort((a, b) => a[1].firstAt - b[1].firstAt)) {
-    process.stdout.write(`\n${count}× (first at schedule ${firstAt}) ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
+    process.stdout.write(`\n${count}× (first at schedule ${firstAt}) [${invariantOf(violation)}] ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
   }
   process.exit(tally.kinds.size > 0 ? 1 : 0);
 }
@@ -41,9 +46,15 @@ const result = await simulate({
   runs,
   ...(seed === undefined ? {} : { seed }),
   ...(values.path ? { path: values.path } : {}),
+  noShrink: values['no-shrink'],
   progress: (done) => {
     if (done % 500 < 6) process.stdout.write(`  ${done} schedules, ${Math.round((Date.now() - started) / 1000)} s\n`);
   },
 });
 process.stdout.write(`${describeResult(result)}\n(${Math.round((Date.now() - started) / 1000)} s)\n`);
+if (values.json) {
+  const { seed: usedSeed, executed, firstFailureAt, brokenInvariants, belowFloor } = result;
+  const firstViolation = result.failure?.schedules[0]?.violations[0];
+  process.stdout.write(`RESULT ${JSON.stringify({ seed: usedSeed, executed, failed: Boolean(result.failure), firstFailureAt, brokenInvariants, firstViolation, belowFloor, seconds: Math.round((Date.now() - started) / 1000) })}\n`);
+}
 process.exit(result.failure || result.belowFloor.length > 0 ? 1 : 0);

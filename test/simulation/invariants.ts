@@ -169,8 +169,11 @@ export function checkInvariants(observation: Observation): string[] {
   for (const [key, sharing] of keyed) {
     const made = creations.filter((creation) => sharing.includes(makerOf(creation)!));
     if (made.length > 1) violations.push(`Idempotency-Key ${key}: ${made.length} entities in Graph (${made.map((creation) => creation.id).join(', ')})`);
+    // An answer without an id is a violation of its own (below).
     const answered = new Set(
-      sharing.flatMap((request) => (isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
+      sharing.flatMap((request) =>
+        isSuccess(request.answer) && request.answer.kind === 'answered' && typeof request.answer.body?.id === 'string' ? [request.answer.body.id] : [],
+      ),
     );
     if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different entities (${[...answered].join(', ')})`);
     for (const id of answered) {

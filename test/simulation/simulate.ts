@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { runSchedule, type Observation } from './execute';
 import { checkInvariants } from './invariants';
 import { recipeNames, scheduleArbitrary, type Schedule } from './schedule';
+import { invariantOf } from './invariantNames';
 import { startWorld, type World } from './world';
 
 export interface SimulationOptions {
@@ -17,6 +18,8 @@ export interface SimulationOptions {
    * one per 400 schedules, so 5 in a run of 2,000; 0 when replaying one failure).
    */
   floor?: number;
+  /** Stop at the first failure without shrinking it (the mutant suite: it only needs to know). */
+  noShrink?: boolean;
 }
 
 export interface SimulationResult {
@@ -28,6 +31,10 @@ export interface SimulationResult {
   recipes: Record<string, number>;
   /** Scenarios run fewer times than the floor. */
   belowFloor: string[];
+  /** Schedules run when the first failure showed (before any shrinking). */
+  firstFailureAt?: number;
+  /** The invariants the failure broke (test/simulation/invariantNames.ts). */
+  brokenInvariants?: string[];
   failure?: { schedules: { schedule: Schedule; violations: string[] }[]; path: string; replay: string };
 }
 
@@ -72,6 +79,7 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
   const seed = options.seed ?? Date.now() % 2_147_483_647;
   let executed = 0;
   let shrinking = false;
+  let firstFailureAt: number | undefined;
   const recipes: Record<string, number> = Object.fromEntries(['random', ...recipeNames].map((name) => [name, 0]));
   try {
     const property = fc.asyncProperty(batchOf(world), async (batch) => {
@@ -80,6 +88,7 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
       const failures = await runBatch(world, batch);
       options.progress?.(executed, options.runs);
       if (failures.length > 0) {
+        firstFailureAt ??= executed;
         shrinking = true;
         throw new Violated(failures);
       }
@@ -88,6 +97,7 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
       numRuns: Math.max(1, Math.ceil(options.runs / world.lanes.length)),
       seed,
       ...(options.path ? { path: options.path } : {}),
+      ...(options.noShrink ? { endOnFailure: true } : {}),
     });
     const floor = options.floor ?? (options.path ? 0 : Math.floor(options.runs / 400));
     const belowFloor = recipeNames.filter((name) => (recipes[name] ?? 0) < floor).map((name) => `${name} (${recipes[name] ?? 0} of at least ${floor})`);
@@ -101,6 +111,8 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
         replay: `npm run test:chaos -- --seed ${seed} --path ${path}`,
       };
       if (!(cause instanceof Violated)) result.failure.schedules.push({ schedule: { target: 'connection', steps: [] }, violations: [String(cause)] });
+      if (firstFailureAt !== undefined) result.firstFailureAt = firstFailureAt;
+      result.brokenInvariants = [...new Set(result.failure.schedules.flatMap(({ violations }) => violations.map(invariantOf)))];
     }
     return result;
   } finally {
@@ -117,12 +129,12 @@ export function describeResult(result: SimulationResult): string {
     return `${result.executed} schedules from seed ${result.seed}: every guarantee held\n${tally}`;
   }
   return [
-    `A guarantee broke (seed ${result.seed}; ${result.executed} schedules run, shrinking included).`,
+    `A guarantee broke (seed ${result.seed}; first at schedule ${result.firstFailureAt ?? '?'}; ${result.executed} schedules run, shrinking included; invariants: ${(result.brokenInvariants ?? []).join(', ')}).`,
     ...result.failure.schedules.flatMap(({ schedule, violations }) => [
       'Shrunk schedule:',
       JSON.stringify(schedule),
       'Violations:',
-      ...violations.map((violation) => `  - ${violation}`),
+      ...violations.map((violation) => `  - [${invariantOf(violation)}] ${violation}`),
     ]),
     `Replay: ${result.failure.replay}`,
     tally,
