@@ -4,7 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import { invariantOf } from './invariantNames';
-import { describeResult, simulate, survey, trace } from './simulate';
+import { describeResult, loadFailure, simulate, survey, trace } from './simulate';
 
 const { values } = parseArgs({
   options: {
@@ -15,6 +15,8 @@ const { values } = parseArgs({
     survey: { type: 'boolean', default: false },
     /** Runs this one schedule (JSON, as a failure prints it) and prints what happened. */
     schedule: { type: 'string' },
+    /** Replays a saved failure (its schedule and the order of its calls), as a failure prints it. */
+    replay: { type: 'string' },
     /** Stops at the first failure without shrinking it. */
     'no-shrink': { type: 'boolean', default: false },
     /** Also writes the result as one line of JSON (`RESULT {...}`), for the mutant suite. */
@@ -30,8 +32,15 @@ if (!Number.isInteger(runs) || runs <= 0) {
 const seed = values.seed === undefined ? undefined : Number(values.seed);
 const started = Date.now();
 if (values.schedule) {
-  process.stdout.write(`${await trace(JSON.parse(values.schedule))}\n`);
-  process.exit(0);
+  const traced = await trace(JSON.parse(values.schedule));
+  process.stdout.write(`${traced.text}\n`);
+  process.exit(traced.violations.length > 0 ? 1 : 0);
+}
+if (values.replay) {
+  const saved = await loadFailure(values.replay);
+  const traced = await trace(saved.schedule, saved.interleaving);
+  process.stdout.write(`${traced.text}\n${traced.violations.length > 0 ? 'The failure replayed.' : 'The failure did not replay.'}\n`);
+  process.exit(traced.violations.length > 0 ? 1 : 0);
 }
 if (values.survey) {
   const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });

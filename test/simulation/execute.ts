@@ -13,6 +13,7 @@ import { createHandler } from '../../shared/pipeline/pipeline';
 import { asyncWorkQueueName } from '../../shared/storage/queue';
 import type { Runtime } from '../../shared/runtime';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
+import { Interleaving } from './interleaving';
 import { minute, type Crash, type GraphFault, type JobStep, type RequestStep, type Schedule, type TableFault } from './schedule';
 import { faultStep, targets, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
@@ -107,18 +108,23 @@ function headersOf(response: HttpResponseInit): Record<string, string> {
   return headers;
 }
 
+/**
+ * Runs one schedule and checks it. `interleaving` records the order its calls completed in (and,
+ * made from a recording, holds each call until its turn: a failure replayed).
+ */
 export async function runSchedule(
   world: World,
   lane: Lane,
   schedule: Schedule,
   check: (observation: Observation) => string[],
+  interleaving: Interleaving = new Interleaving(),
 ): Promise<string[]> {
   const target = targets[schedule.target];
   lane.graph.reset();
   for (const parent of target.parents) lane.graph.seedConnection(parent.connectionId, parent.groupIds);
   const scene = await lane.newScene();
   try {
-    return await play(world, lane, scene, lane.clock, schedule, target, check);
+    return await play(world, lane, scene, lane.clock, schedule, target, check, interleaving);
   } finally {
     await scene.dispose();
   }
@@ -135,6 +141,7 @@ async function play(
   schedule: Schedule,
   target: Target,
   check: (observation: Observation) => string[],
+  interleaving: Interleaving,
 ): Promise<string[]> {
   const handlers = scene.instances.map((instance) => createOperationHandler(target.operation, crashableStages, () => instance.runtime));
   const bulkTarget = target.bulk;
@@ -168,6 +175,7 @@ async function play(
       tableCalls: 0,
       graphAttempts: 0,
       crash,
+      interleaving,
       freeze: () => {
         crashed();
         if (!crash?.resumes) return new Promise<void>(() => undefined);

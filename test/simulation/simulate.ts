@@ -1,4 +1,7 @@
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import fc from 'fast-check';
+import { Interleaving } from './interleaving';
 import { runSchedule, type Observation } from './execute';
 import { checkInvariants } from './invariants';
 import { recipeNames, scheduleArbitrary, type Schedule } from './schedule';
@@ -35,11 +38,17 @@ export interface SimulationResult {
   firstFailureAt?: number;
   /** The invariants the failure broke (test/simulation/invariantNames.ts). */
   brokenInvariants?: string[];
-  failure?: { schedules: { schedule: Schedule; violations: string[] }[]; path: string; replay: string };
+  failure?: {
+    schedules: ScheduleOutcome[];
+    path: string;
+    replay: string;
+    /** The failing schedule with its recorded interleaving, saved for `--replay` (which holds each call until its turn). */
+    saved?: string;
+  };
 }
 
 class Violated extends Error {
-  constructor(readonly failures: { schedule: Schedule; violations: string[] }[]) {
+  constructor(readonly failures: ScheduleOutcome[]) {
     super(failures.flatMap((failure) => failure.violations).join('\n'));
   }
 }
@@ -53,12 +62,23 @@ const noteUnhandled = (reason: unknown) => {
   unhandled.push(reason instanceof Error ? `${reason.message}\n${reason.stack?.split('\n').slice(1, 4).join('\n')}` : String(reason));
 };
 
-async function runBatch(world: World, batch: Schedule[]): Promise<{ schedule: Schedule; violations: string[] }[]> {
+interface ScheduleOutcome {
+  schedule: Schedule;
+  violations: string[];
+  /** The order its storage and Graph calls completed in (test/simulation/interleaving.ts). */
+  interleaving?: string[];
+}
+
+async function runBatch(world: World, batch: Schedule[]): Promise<ScheduleOutcome[]> {
   unhandled.length = 0;
   process.on('unhandledRejection', noteUnhandled);
   try {
     const results = await Promise.all(
-      batch.map(async (schedule, index) => ({ schedule, violations: await runSchedule(world, world.lanes[index]!, schedule, checkInvariants) })),
+      batch.map(async (schedule, index) => {
+        const interleaving = new Interleaving();
+        const violations = await runSchedule(world, world.lanes[index]!, schedule, checkInvariants, interleaving);
+        return { schedule, violations, interleaving: interleaving.completed };
+      }),
     );
     for (const reason of unhandled.splice(0)) {
       // Which schedule of the batch left it cannot be told; each is named.
@@ -112,6 +132,10 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
       };
       if (!(cause instanceof Violated)) result.failure.schedules.push({ schedule: { target: 'connection', steps: [] }, violations: [String(cause)] });
       if (firstFailureAt !== undefined) result.firstFailureAt = firstFailureAt;
+      const failing = result.failure.schedules[0];
+      if (failing?.interleaving) {
+        result.failure.saved = await saveFailure(seed, failing);
+      }
       result.brokenInvariants = [...new Set(result.failure.schedules.flatMap(({ violations }) => violations.map(invariantOf)))];
     }
     return result;
@@ -137,6 +161,7 @@ export function describeResult(result: SimulationResult): string {
       ...violations.map((violation) => `  - [${invariantOf(violation)}] ${violation}`),
     ]),
     `Replay: ${result.failure.replay}`,
+    ...(result.failure.saved ? [`Replay with the same interleaving of storage and Graph calls: npm run test:chaos -- --replay ${result.failure.saved}`] : []),
     tally,
   ].join('\n');
 }
@@ -178,15 +203,41 @@ export async function survey(options: SimulationOptions, given?: World): Promise
   }
 }
 
-/** Runs one schedule and tells what happened: each request and its answer, what Graph holds, the records. */
-export async function trace(schedule: Schedule): Promise<string> {
+/** Where a failure is saved: the schedule and the order its calls completed in. */
+export const failuresDir = '.simulation-failures';
+
+async function saveFailure(seed: number, failing: ScheduleOutcome): Promise<string> {
+  await mkdir(failuresDir, { recursive: true });
+  const file = join(failuresDir, `seed-${seed}-${Date.now()}.json`);
+  await writeFile(file, JSON.stringify({ seed, schedule: failing.schedule, violations: failing.violations, interleaving: failing.interleaving }, null, 1));
+  return file;
+}
+
+/** A saved failure, read back for `--replay`. */
+export async function loadFailure(file: string): Promise<{ schedule: Schedule; interleaving: string[] }> {
+  const saved = JSON.parse(await readFile(file, 'utf8')) as { schedule: Schedule; interleaving: string[] };
+  return { schedule: saved.schedule, interleaving: saved.interleaving };
+}
+
+/**
+ * Runs one schedule and tells what happened: each request and its answer, what Graph holds, the
+ * records. With `replay` (a recorded interleaving), each storage and Graph call waits its turn.
+ */
+export async function trace(schedule: Schedule, replay?: string[]): Promise<{ text: string; violations: string[] }> {
   const world = await startWorld(1);
   try {
     let seen: Observation | undefined;
-    const violations = await runSchedule(world, world.lanes[0]!, schedule, (observation) => {
-      seen = observation;
-      return checkInvariants(observation);
-    });
+    const interleaving = new Interleaving(replay);
+    const violations = await runSchedule(
+      world,
+      world.lanes[0]!,
+      schedule,
+      (observation) => {
+        seen = observation;
+        return checkInvariants(observation);
+      },
+      interleaving,
+    );
     const lines = [JSON.stringify(schedule), 'Requests:'];
     for (const request of seen?.requests ?? []) {
       const answer = request.answer.kind === 'answered' ? `${request.answer.status} ${JSON.stringify(request.answer.body).slice(0, 200)}` : request.answer.kind;
@@ -201,8 +252,9 @@ export async function trace(schedule: Schedule): Promise<string> {
       lines.push(`  ${record.rowKey} crid=${record.clientRequestId} ${record.status} entity=${record.entityId} recovery=${record.recovery ?? ''} settledBy=${record.settledBy ?? ''} reason=${record.reason ?? ''}`);
     }
     lines.push('Index:', ...[...(seen?.audit.index ?? new Map<string, string>())].map(([path, rowKey]) => `  ${path} -> ${rowKey}`));
-    lines.push('Violations:', ...violations.map((violation) => `  - ${violation}`));
-    return lines.join('\n');
+    if (replay) lines.push(`Interleaving: ${replay.length} calls recorded, ${interleaving.diverged} held past their patience (the replay left the recording there)`);
+    lines.push('Violations:', ...violations.map((violation) => `  - [${invariantOf(violation)}] ${violation}`));
+    return { text: lines.join('\n'), violations };
   } finally {
     await world.stop();
   }

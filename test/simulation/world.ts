@@ -1,6 +1,8 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { RestError, TableClient } from '@azure/data-tables';
+import type { PipelineRequest, PipelineResponse, SendRequest } from '@azure/core-rest-pipeline';
+import type { Interleaving } from './interleaving';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
@@ -42,6 +44,8 @@ export interface RequestScope {
   crash: Crash | null;
   /** Called at the crash point: the instance is gone; resolves only if the request resumes. */
   freeze(): Promise<void>;
+  /** The schedule's order of calls: recorded, or enforced when replaying a failure. */
+  interleaving: Interleaving;
 }
 
 /** How long a stalled storage call keeps its run waiting: past a third of a job lease, so the lease is renewed meanwhile. */
@@ -70,6 +74,12 @@ export const auditStoreFaults: TablePolicy = {
     async sendRequest(request, next) {
       const scope = requestScope.getStore();
       if (!scope) return next(request);
+      return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, `table ${request.method}`), () => faultedTableCall(scope, request, next));
+    },
+  },
+};
+
+async function faultedTableCall(scope: RequestScope, request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
       const fault = await nextStorageCall(scope);
       switch (fault) {
         case undefined:
@@ -89,9 +99,7 @@ export const auditStoreFaults: TablePolicy = {
           await next(request);
           throw abortError();
       }
-    },
-  },
-};
+}
 
 /**
  * The queue service as a scene sees it: the real queue (Azurite) under a name of the scene's own,
@@ -123,6 +131,11 @@ export class SceneQueues extends Queues {
 
   override async send(queueName: string, message: unknown, options: SendOptions = {}): Promise<SentMessage> {
     const scope = requestScope.getStore();
+    if (!scope) return this.faultedSend(undefined, queueName, message, options);
+    return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, 'queue send'), () => this.faultedSend(scope, queueName, message, options));
+  }
+
+  private async faultedSend(scope: RequestScope | undefined, queueName: string, message: unknown, options: SendOptions): Promise<SentMessage> {
     const fault = scope ? await nextStorageCall(scope) : undefined;
     if (fault === 'fail') throw new RestError('connect ECONNREFUSED (simulated)', { code: 'ECONNREFUSED' });
     if (fault === 'hang') {
@@ -159,6 +172,8 @@ function tagGraphCalls(runtime: Runtime): void {
       const attempt = scope.graphAttempts;
       scope.graphAttempts += 1;
       if (scope.crash?.graphAttempt === attempt) await scope.freeze();
+      const name = scope.interleaving.nameOf(scope.origin, `graph ${prepared.options.method ?? ''}`);
+      return scope.interleaving.call(name, () => exchange(prepared, timeoutMs));
     }
     return exchange(prepared, timeoutMs);
   };
