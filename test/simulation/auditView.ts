@@ -18,20 +18,41 @@ export interface AuditRecordView {
   settledBy: string | undefined;
 }
 
+/** A bulk request's record: an async one is a job (accepted → running → completed). */
+export interface BulkRecordView {
+  rowKey: string;
+  status: string;
+  async: boolean;
+  clientRequestId: string;
+  done: number;
+  total: number;
+}
+
 export interface AuditTableView {
   records: AuditRecordView[];
+  bulk: BulkRecordView[];
   /** Entity path (`external/connections/c/groups/g`, no version) → the record's row key. */
   index: Map<string, string>;
 }
 
 export async function readAuditTable(table: TableClient): Promise<AuditTableView> {
   const records: AuditRecordView[] = [];
+  const bulk: BulkRecordView[] = [];
   const index = new Map<string, string>();
   for await (const entity of table.listEntities<Record<string, unknown>>()) {
     const partition = String(entity.partitionKey);
     const row = String(entity.rowKey);
     if (entity.kind === 'entity') {
       index.set(decodeURIComponent(row.slice('entity_'.length)), String(entity.auditRowKey));
+    } else if (entity.kind === 'bulk') {
+      bulk.push({
+        rowKey: row,
+        status: String(entity.status),
+        async: entity.async === true,
+        clientRequestId: String(entity.clientRequestId),
+        done: Number(entity.done ?? 0),
+        total: Number(entity.total ?? 0),
+      });
     } else if (entity.kind === 'record') {
       records.push({
         operation: partition,
@@ -47,7 +68,7 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
       });
     }
   }
-  return { records, index };
+  return { records, bulk, index };
 }
 
 /**

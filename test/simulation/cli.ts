@@ -43,7 +43,11 @@ if (values.replay) {
   process.exit(traced.violations.length > 0 ? 1 : 0);
 }
 if (values.survey) {
-  const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });
+  const tally = await survey({
+    runs,
+    ...(seed === undefined ? {} : { seed }),
+    progress: (done) => process.stderr.write(`  ${done} schedules, ${Math.round((Date.now() - started) / 1000)} s\n`),
+  });
   process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);
   for (const [kind, { count, example, violation, firstAt }] of [...tally.kinds].sort((a, b) => a[1].firstAt - b[1].firstAt)) {
     process.stdout.write(`\n${count}× (first at schedule ${firstAt}) [${invariantOf(violation)}] ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);

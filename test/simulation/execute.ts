@@ -300,6 +300,7 @@ async function play(
     }
   };
   const poisoned = new Set<string>();
+  const stuckRuns: string[] = [];
 
   const poll = async (instance: 0 | 1, tableFaults: TableFault[], index: number, request: ObservedRequest): Promise<Answer> => {
     const jobId = request.job!.id;
@@ -340,7 +341,9 @@ async function play(
     } else if (step.kind === 'reconcile') {
       routeFaults('reconciliation', [], step.readFaults);
       const { running } = scopeFor('reconciliation', step.tableFaults, null, () => reconcileOnce(scene.instances[step.instance].runtime, target.operation));
-      await running;
+      // A run is bounded like a request: one that does not end (a storage call without a timeout) is a finding.
+      const ended = await Promise.race([running.then(() => true), sleep(answerWithinMs).then(() => false)]);
+      if (!ended) stuckRuns.push(`the reconciliation run of step ${index} did not end within ${answerWithinMs / 1000} s (a storage call of its own that hung without a timeout?)`);
     } else if (step.kind === 'job') {
       await runTrigger(step, index);
     } else if (step.kind === 'poll') {
@@ -367,8 +370,9 @@ async function play(
   // instance, each after a lease has passed; then its status URL must answer its results.
   graph.clearFaults();
   const jobs = requests.filter((request) => request.job);
+  // Passes 3 minutes apart: a message whose run died is hidden for 10 (the host's lease of it).
   for (let pass = 0; pass < 6 && jobs.length > 0; pass += 1) {
-    clock.offsetMs += minute;
+    clock.offsetMs += 3 * minute;
     await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, schedule.steps.length + pass);
   }
   for (const request of jobs) request.job!.final = await poll(0, [], schedule.steps.length, request);
@@ -383,6 +387,7 @@ async function play(
     final,
   });
   const violations = leftovers === 'stuck' ? ['a request that resumed after its instance stalled never finished'] : [];
+  violations.push(...stuckRuns);
   for (const id of poisoned) violations.push(`bulk job ${id}: its message went to the poison queue, so the job never ends`);
   violations.push(...check(await observe(false)));
   // Later, reconciliation has had its turn on every record left open. A run that could not settle

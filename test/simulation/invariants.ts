@@ -1,5 +1,5 @@
 import type { Creation } from '../../dev/graphEmulator';
-import type { AuditRecordView } from './auditView';
+import type { AuditRecordView, AuditTableView } from './auditView';
 import type { Answer, Observation, ObservedRequest } from './execute';
 import { simulationSettings } from './world';
 
@@ -72,7 +72,9 @@ export function checkInvariants(observation: Observation): string[] {
   const makerOf = (creation: Creation): ObservedRequest | undefined => {
     const origin = creation.origin ?? '';
     const job = /^job \d+ (.+)$/.exec(origin);
-    return job ? byJob.get(job[1]!) : byOrigin.get(origin);
+    if (!job) return byOrigin.get(origin);
+    // A job whose 202 never reached its caller: its item records (row keys below the job's) name the request.
+    return byJob.get(job[1]!) ?? requestBy.get(audit.records.find((record) => record.rowKey.startsWith(job[1]!))?.clientRequestId ?? '');
   };
   const madeAt = new Map(creations.map((creation) => [canonicalPath(creation.path), creation]));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
@@ -229,6 +231,15 @@ export function checkInvariants(observation: Observation): string[] {
     if (answer.status >= 400 && answer.status < 500 && answer.status !== 409) {
       const made = creations.filter((creation) => makerOf(creation) === request);
       if (made.length > 0) violations.push(`${describe(request)} was answered ${answer.status} ${String(code)}, but made ${made[0]!.path}`);
+    }
+  }
+
+  if (observation.final) {
+    // A job that ran, or whose 202 reached its caller (one whose request died before it was queued never runs, and nobody was told of it).
+    const started = (job: AuditTableView['bulk'][number]) => job.status === 'running' || byJob.has(job.rowKey);
+    for (const job of audit.bulk.filter((candidate) => candidate.async && candidate.status !== 'completed' && started(candidate))) {
+      const owner = requestBy.get(job.clientRequestId);
+      violations.push(`job record ${job.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still ${job.status} (done ${job.done} of ${job.total}) after faults stopped and every run had its turn`);
     }
   }
 

@@ -62,6 +62,10 @@ const noteUnhandled = (reason: unknown) => {
   unhandled.push(reason instanceof Error ? `${reason.message}\n${reason.stack?.split('\n').slice(1, 4).join('\n')}` : String(reason));
 };
 
+/** Longest one schedule may take (its requests are bounded; what is not is itself a finding). */
+const scheduleWithinMs = 240_000;
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms).unref());
+
 interface ScheduleOutcome {
   schedule: Schedule;
   violations: string[];
@@ -76,7 +80,10 @@ async function runBatch(world: World, batch: Schedule[]): Promise<ScheduleOutcom
     const results = await Promise.all(
       batch.map(async (schedule, index) => {
         const interleaving = new Interleaving();
-        const violations = await runSchedule(world, world.lanes[index]!, schedule, checkInvariants, interleaving);
+        const violations = await Promise.race([
+          runSchedule(world, world.lanes[index]!, schedule, checkInvariants, interleaving),
+          sleep(scheduleWithinMs).then(() => [`the schedule did not finish within ${scheduleWithinMs / 1000} s (calls completed: ${interleaving.completed.slice(-8).join(', ')})`]),
+        ]);
         return { schedule, violations, interleaving: interleaving.completed };
       }),
     );

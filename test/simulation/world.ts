@@ -48,6 +48,9 @@ export interface RequestScope {
   interleaving: Interleaving;
 }
 
+/** How long a storage call sent without a timeout of its own hangs before its connection drops. */
+export const unboundedHangMs = 30_000;
+
 /** How long a stalled storage call keeps its run waiting: past a third of a job lease, so the lease is renewed meanwhile. */
 export const stallMs = 3_600;
 
@@ -90,10 +93,14 @@ async function faultedTableCall(scope: RequestScope, request: PipelineRequest, n
         case 'fail':
           throw new RestError('connect ECONNREFUSED (simulated)', { code: 'ECONNREFUSED', request });
         case 'hang':
+          // Until the call's own timeout; a call sent without one waits until the connection is
+          // dropped (here after `unboundedHangMs`), far past any request's or run's time.
           await new Promise<void>((resolve) => {
             if (request.abortSignal?.aborted) resolve();
             request.abortSignal?.addEventListener('abort', () => resolve(), { once: true });
+            if (!request.abortSignal) setTimeout(resolve, unboundedHangMs).unref();
           });
+          if (!request.abortSignal) throw new RestError('read ECONNRESET (simulated: a call without a timeout hung)', { code: 'ECONNRESET', request });
           throw abortError();
         case 'landedTimeout':
           await next(request);
