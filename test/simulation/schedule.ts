@@ -358,13 +358,21 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
     })),
   // A caller that keeps retrying with its key past any internal bound while Graph's reads fail.
   retryChain: fc
-    .tuple(target, fc.constantFrom('k1' as const, 'k2' as const), request(noFaults), fc.integer({ min: 21, max: 26 }), fc.constantFrom<GraphFault>({ kind: 'serverError', commit: false }, { kind: 'unavailable', commit: false }))
-    .map(([kind, key, first, repeat, readFailure]) => ({
+    .tuple(
+      target,
+      fc.constantFrom('k1' as const, 'k2' as const),
+      request(noFaults),
+      fc.integer({ min: 21, max: 26 }),
+      fc.constantFrom<GraphFault>({ kind: 'serverError', commit: false }, { kind: 'unavailable', commit: false }),
+      fc.boolean(),
+    )
+    .map(([kind, key, first, repeat, readFailure, made]) => ({
       target: kind,
       recipe: 'retryChain' as const,
       steps: [
-        { ...first, retry: false, bulk: false, key, createFaults: [{ kind: 'reset', commit: true } as GraphFault] },
-        { ...first, retry: true, key, repeat, readFaults: [readFailure, readFailure, readFailure, readFailure] },
+        // The first attempt's connection is reset after Graph made the entity, or before it made anything.
+        { ...first, retry: false, bulk: false, key, createFaults: [{ kind: 'reset', commit: made } as GraphFault] },
+        { ...first, retry: true, key, repeat, readFaults: made ? [readFailure, readFailure, readFailure, readFailure] : [] },
         advance(25 * 60 * minute),
         { ...first, retry: true, key },
       ],
