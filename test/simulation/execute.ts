@@ -371,7 +371,8 @@ async function play(
   graph.clearFaults();
   const jobs = requests.filter((request) => request.job);
   // Passes 3 minutes apart: a message whose run died is hidden for 10 (the host's lease of it).
-  for (let pass = 0; pass < 6 && jobs.length > 0; pass += 1) {
+  const jobsOpen = async () => (await readAuditTable(scene.table)).bulk.some((job) => job.async && job.status !== 'completed');
+  for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
     clock.offsetMs += 3 * minute;
     await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, schedule.steps.length + pass);
   }

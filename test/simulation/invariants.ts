@@ -332,11 +332,13 @@ function bulkViolations(
     if (status >= 400 && status < 500 && status !== 409 && maker === request) {
       violations.push(`${describe(request)} reported ${result.id} failed with ${status} ${String(result.error?.code)}, but made it`);
     }
-    if (result.error?.code === 'deadlineExceeded') {
-      // "Nothing was sent": Graph received no add of it from this request, and its record says failed.
-      if (maker === request) violations.push(`${describe(request)} reported ${result.id} deadlineExceeded (nothing sent), but made it`);
+    const nothingSent = result.error?.code === 'deadlineExceeded' || /nothing was sent/i.test(String((result.error as { message?: unknown } | undefined)?.message ?? ''));
+    if (nothingSent) {
+      // "Nothing was sent": Graph received no add of it from this request, and its record (if any) says failed.
+      const code = String(result.error?.code);
+      if (maker === request) violations.push(`${describe(request)} reported ${result.id} ${code} (nothing sent), but made it`);
       if (final && record && record.status !== 'failed') {
-        violations.push(`${describe(request)} reported ${result.id} deadlineExceeded (nothing sent), but its record says ${record.status}${record.reason ? ` (${record.reason})` : ''}`);
+        violations.push(`${describe(request)} reported ${result.id} ${code} (nothing sent), but its record says ${record.status}${record.reason ? ` (${record.reason})` : ''}`);
       }
     }
   }

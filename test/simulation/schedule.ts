@@ -45,6 +45,11 @@ export interface Crash {
   graphAttempt?: number;
   /** The frozen request resumes at the next time step, as a stalled (not dead) instance would. */
   resumes: boolean;
+  /**
+   * Not a death: the instance pauses this long (real time) at the point and carries on, as a
+   * starved or swapping instance does; a run's timers (its lease renewal) fire meanwhile.
+   */
+  pauseMs?: number;
 }
 
 /** How a request spells the connection it names (its own id, or its parent's): as given, or in other letter case. */
@@ -128,7 +133,8 @@ export type Recipe =
   | 'spellings'
   | 'retryChain'
   | 'oddSuccess'
-  | 'storageLostAnswers';
+  | 'storageLostAnswers'
+  | 'overlappingAsks';
 
 export interface Schedule {
   target: TargetKind;
@@ -236,6 +242,9 @@ const reconcileStep: fc.Arbitrary<ReconcileStep> = fc.record({
   readFaults: fc.oneof({ weight: 3, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 1, arbitrary: fc.array(readFault, { minLength: 1, maxLength: 2 }) }),
 });
 
+/** A job run that pauses before its first Graph call past a third of its lease: its renewal is written meanwhile. */
+const jobPause: fc.Arbitrary<Crash> = fc.constant({ stage: 0, when: 'before' as const, graphAttempt: 0, resumes: true, pauseMs: 3_600 });
+
 const jobStep: fc.Arbitrary<JobStep> = fc.record({
   kind: fc.constant('job' as const),
   instance: fc.constantFrom(0 as const, 1 as const),
@@ -243,6 +252,7 @@ const jobStep: fc.Arbitrary<JobStep> = fc.record({
   crash: fc.oneof(
     { weight: 3, arbitrary: fc.constant(null) },
     { weight: 1, arbitrary: fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), storageCall: fc.integer({ min: 1, max: 8 }), resumes: fc.boolean() }) },
+    { weight: 1, arbitrary: jobPause },
   ),
 });
 
@@ -328,14 +338,23 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
     })),
   // Async bulk: accepted, a run dies or loses a lease answer mid-job, another run takes over; polls in between.
   asyncJobTakeover: fc
-    .tuple(request({ bulk: true, async: true, overlaps: false, crash: null, tableFaults: [] }), jobStep, jobStep, pollStep, fc.array(requestStep, { maxLength: 1 }))
-    .map(([accepted, first, second, poll, more]) => ({
+    .tuple(
+      request({ bulk: true, async: true, overlaps: false, crash: null, tableFaults: [] }),
+      jobStep,
+      jobStep,
+      pollStep,
+      fc.array(requestStep, { maxLength: 1 }),
+      jobPause,
+      // The run's storage call that its lease renewal may be, during the pause (its answer lost).
+      fc.integer({ min: 3, max: 6 }),
+    )
+    .map(([accepted, first, second, poll, more, pause, renewalCall]) => ({
       target: 'member' as const,
       recipe: 'asyncJobTakeover' as const,
       steps: [
         accepted,
         ...more.map((step) => ({ ...step, overlaps: false })),
-        first.crash || first.tableFaults.length > 0 ? first : { ...first, tableFaults: [{ call: 3, kind: 'stall' as const }, { call: 4, kind: 'landedTimeout' as const }] },
+        first.crash || first.tableFaults.length > 0 ? first : { ...first, crash: pause, tableFaults: [{ call: renewalCall, kind: 'landedTimeout' as const }] },
         poll,
         advance(2 * minute),
         { ...second, instance: (1 - first.instance) as 0 | 1 },
@@ -356,13 +375,13 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
       ],
     })),
-  // A caller that keeps retrying with its key past any internal bound while Graph's reads fail.
+  // A caller that keeps retrying with its key past any internal bound (20 attempts kept) while Graph's reads fail.
   retryChain: fc
     .tuple(
       target,
       fc.constantFrom('k1' as const, 'k2' as const),
       request(noFaults),
-      fc.integer({ min: 21, max: 26 }),
+      fc.integer({ min: 21, max: 23 }),
       fc.constantFrom<GraphFault>({ kind: 'serverError', commit: false }, { kind: 'unavailable', commit: false }),
       fc.boolean(),
     )
@@ -384,13 +403,36 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
       recipe: 'oddSuccess' as const,
       steps: [{ ...first, createFaults: [odd] }, ...more, advance(15 * minute), { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] }],
     })),
-  // Every storage write with its answer lost, one at a time: settlements, keys, bulk chunks.
+  // Every storage write with its answer lost, one at a time: settlements, keys, bulk chunks (bulk adds half the time).
   storageLostAnswers: fc
-    .tuple(target, request({ crash: null }), fc.array(tableFault(9), { minLength: 1, maxLength: 2 }), fc.array(requestStep, { maxLength: 2 }))
-    .map(([kind, first, faults, more]) => ({
+    .tuple(
+      fc.oneof({ weight: 1, arbitrary: target }, { weight: 1, arbitrary: fc.constant<TargetKind>('member') }),
+      request({ crash: null }),
+      fc.boolean(),
+      fc.array(tableFault(9), { minLength: 1, maxLength: 2 }),
+      fc.array(requestStep, { maxLength: 2 }),
+    )
+    .map(([kind, first, bulk, faults, more]) => ({
       target: kind,
       recipe: 'storageLostAnswers' as const,
-      steps: [{ ...first, tableFaults: faults.map((fault) => ({ ...fault, kind: fault.kind === 'stall' ? 'stall' : ('landedTimeout' as const) })) }, ...more],
+      steps: [
+        { ...first, retry: false, bulk, tableFaults: faults.map((fault) => ({ ...fault, kind: fault.kind === 'stall' ? 'stall' : ('landedTimeout' as const) })) },
+        ...more,
+      ],
+    })),
+  // Requests for one entity at once (the same caller or another, the same body or another), the first one's answer lost.
+  overlappingAsks: fc
+    .tuple(target, request({ crash: null, retry: false, overlaps: true }), request({ crash: null, retry: false, overlaps: false }), lostOrRefused, fc.array(requestStep, { maxLength: 2 }))
+    .map(([kind, first, second, lost, more]) => ({
+      target: kind,
+      recipe: 'overlappingAsks' as const,
+      steps: [
+        { ...first, createFaults: [{ ...lost, commit: true } as GraphFault] },
+        { ...second, parent: first.parent, instance: (1 - first.instance) as 0 | 1 },
+        ...more,
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+      ],
     })),
 };
 

@@ -259,6 +259,7 @@ export async function trace(schedule: Schedule, replay?: string[]): Promise<{ te
       lines.push(`  ${record.rowKey} crid=${record.clientRequestId} ${record.status} entity=${record.entityId} recovery=${record.recovery ?? ''} settledBy=${record.settledBy ?? ''} reason=${record.reason ?? ''}`);
     }
     lines.push('Index:', ...[...(seen?.audit.index ?? new Map<string, string>())].map(([path, rowKey]) => `  ${path} -> ${rowKey}`));
+    lines.push(`Calls, in the order they completed: ${interleaving.completed.join(', ')}`);
     if (replay) lines.push(`Interleaving: ${replay.length} calls recorded, ${interleaving.diverged} held past their patience (the replay left the recording there)`);
     lines.push('Violations:', ...violations.map((violation) => `  - [${invariantOf(violation)}] ${violation}`));
     return { text: lines.join('\n'), violations };

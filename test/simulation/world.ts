@@ -54,11 +54,13 @@ export const unboundedHangMs = 30_000;
 /** How long a stalled storage call keeps its run waiting: past a third of a job lease, so the lease is renewed meanwhile. */
 export const stallMs = 3_600;
 
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
 /** The fault (if any) and crash point (if any) of the scope's next storage call, counting it. */
 async function nextStorageCall(scope: RequestScope): Promise<TableFault['kind'] | undefined> {
   const call = scope.tableCalls;
   scope.tableCalls += 1;
-  if (scope.crash?.storageCall === call) await scope.freeze();
+  if (scope.crash?.storageCall === call) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
   return scope.tableFaults.find((fault) => fault.call === call)?.kind;
 }
 
@@ -178,7 +180,7 @@ function tagGraphCalls(runtime: Runtime): void {
     if (scope) {
       const attempt = scope.graphAttempts;
       scope.graphAttempts += 1;
-      if (scope.crash?.graphAttempt === attempt) await scope.freeze();
+      if (scope.crash?.graphAttempt === attempt) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
       const name = scope.interleaving.nameOf(scope.origin, `graph ${prepared.options.method ?? ''}`);
       return scope.interleaving.call(name, () => exchange(prepared, timeoutMs));
     }
