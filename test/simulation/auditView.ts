@@ -75,9 +75,10 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
  * One run of the reconciliation timer function, as the instance would run it (a failed run is
  * tried again next time). Only the schedule's operation has records in its table.
  */
-export async function reconcileOnce(runtime: Runtime, operation: OperationDefinition): Promise<void> {
-  await reconcile(runtime, [operation], {
+export async function reconcileOnce(runtime: Runtime, operation: OperationDefinition): Promise<{ examined: number }> {
+  const summary = await reconcile(runtime, [operation], {
     olderThanMs: runtime.settings.reconcileAfterMinutes * 60_000,
     maxRecords: runtime.settings.reconcileMaxRecords,
   }).catch(() => undefined);
+  return { examined: summary?.examined ?? 0 };
 }

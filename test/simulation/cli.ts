@@ -49,6 +49,7 @@ if (values.survey) {
     progress: (done) => process.stderr.write(`  ${done} schedules, ${Math.round((Date.now() - started) / 1000)} s\n`),
   });
   process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);
+  process.stdout.write(`scenarios run: ${JSON.stringify(tally.recipes)}\nscenarios reached: ${JSON.stringify(tally.reached)}\n`);
   for (const [kind, { count, example, violation, firstAt }] of [...tally.kinds].sort((a, b) => a[1].firstAt - b[1].firstAt)) {
     process.stdout.write(`\n${count}× (first at schedule ${firstAt}) [${invariantOf(violation)}] ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
   }

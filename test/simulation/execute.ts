@@ -14,6 +14,7 @@ import { asyncWorkQueueName } from '../../shared/storage/queue';
 import type { Runtime } from '../../shared/runtime';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
 import { Interleaving } from './interleaving';
+import { canonicalPath } from './invariants';
 import { minute, type Crash, type GraphFault, type JobStep, type RequestStep, type Schedule, type TableFault } from './schedule';
 import { faultStep, targets, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
@@ -48,6 +49,15 @@ export interface ObservedRequest {
   job?: { id: string; final: Answer | undefined };
 }
 
+/**
+ * What a schedule reached, as observed: reconciliation (inside the schedule) examined an open
+ * record; a keyed request came after a request with the key whose instance died; a storage write
+ * landed with its answer lost; a job was run by more than one run (taken over); a job's lease
+ * renewal was written while its run paused; one entity was asked for under two spellings.
+ */
+export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings';
+export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings'];
+
 /** One answer of a status URL during the schedule (slow storage included). */
 export interface ObservedPoll {
   step: number;
@@ -63,6 +73,8 @@ export interface Observation {
   graphPosts: ReceivedRequest[];
   audit: AuditTableView;
   polls: ObservedPoll[];
+  /** The dangerous scenarios this schedule actually reached (not only aimed at): counted against their floor. */
+  hits: Set<ScenarioHit>;
   /** Taken after the final reconciliation (when every abandoned request had time to be settled). */
   final: boolean;
 }
@@ -176,6 +188,9 @@ async function play(
       graphAttempts: 0,
       crash,
       interleaving,
+      noteFault: (kind) => {
+        if (kind === 'landedTimeout') lostAnswers.count += 1;
+      },
       freeze: () => {
         crashed();
         if (!crash?.resumes) return new Promise<void>(() => undefined);
@@ -279,6 +294,9 @@ async function play(
       const message = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as BulkJobMessage;
       const runtime: Runtime = scene.instances[step.instance].runtime;
       const origin = `job ${index} ${message.id}`;
+      jobRuns.set(message.id, (jobRuns.get(message.id) ?? 0) + 1);
+      if ((jobRuns.get(message.id) ?? 0) > 1) hits.add('jobTakenOver');
+      if (step.crash?.pauseMs) hits.add('jobRunPaused');
       const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () =>
         runQueuedBulkJob(runtime, [bulkTarget.operation], message, `instance${step.instance}/${origin}/${item.messageId}`, quiet),
       );
@@ -301,6 +319,10 @@ async function play(
   };
   const poisoned = new Set<string>();
   const stuckRuns: string[] = [];
+  const hits = new Set<ScenarioHit>();
+  const lostAnswers = { count: 0 };
+  /** Job id → the runs that took it. */
+  const jobRuns = new Map<string, number>();
 
   const poll = async (instance: 0 | 1, tableFaults: TableFault[], index: number, request: ObservedRequest): Promise<Answer> => {
     const jobId = request.job!.id;
@@ -342,7 +364,13 @@ async function play(
       routeFaults('reconciliation', [], step.readFaults);
       const { running } = scopeFor('reconciliation', step.tableFaults, null, () => reconcileOnce(scene.instances[step.instance].runtime, target.operation));
       // A run is bounded like a request: one that does not end (a storage call without a timeout) is a finding.
-      const ended = await Promise.race([running.then(() => true), sleep(answerWithinMs).then(() => false)]);
+      const ended = await Promise.race([
+        running.then((summary) => {
+          if ((summary as { examined: number }).examined > 0) hits.add('reconcileExaminedRecord');
+          return true;
+        }),
+        sleep(answerWithinMs).then(() => false),
+      ]);
       if (!ended) stuckRuns.push(`the reconciliation run of step ${index} did not end within ${answerWithinMs / 1000} s (a storage call of its own that hung without a timeout?)`);
     } else if (step.kind === 'job') {
       await runTrigger(step, index);
@@ -378,6 +406,16 @@ async function play(
   }
   for (const request of jobs) request.job!.final = await poll(0, [], schedule.steps.length, request);
 
+  for (const [index, request] of requests.entries()) {
+    const earlier = requests.slice(0, index);
+    if (request.key && earlier.some((other) => other.key === request.key && other.caller === request.caller && other.answer.kind === 'crashed')) hits.add('keyedRetryAfterCrash');
+  }
+  // Two spellings of one entity: more distinct (path, id) pairs as written than as Graph identifies them.
+  const asWritten = new Set(requests.map((request) => `${request.path}|${Object.keys(request.bodies)[0] ?? ''}`));
+  const asIdentified = new Set(requests.map((request) => `${canonicalPath(request.path)}|${(Object.keys(request.bodies)[0] ?? '').toLowerCase()}`));
+  if (asWritten.size > asIdentified.size) hits.add('twoSpellings');
+  if (lostAnswers.count > 0) hits.add('storageAnswerLost');
+
   const observe = async (final: boolean): Promise<Observation> => ({
     target,
     requests,
@@ -385,6 +423,7 @@ async function play(
     graphPosts: graph.graphRequests({ method: 'POST' }),
     audit: await readAuditTable(scene.table),
     polls,
+    hits,
     final,
   });
   const violations = leftovers === 'stuck' ? ['a request that resumed after its instance stalled never finished'] : [];

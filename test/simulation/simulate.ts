@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Interleaving } from './interleaving';
-import { runSchedule, type Observation } from './execute';
+import { runSchedule, scenarioHits, type Observation, type ScenarioHit } from './execute';
 import { checkInvariants } from './invariants';
 import { recipeNames, scheduleArbitrary, type Schedule } from './schedule';
 import { invariantOf } from './invariantNames';
@@ -32,6 +32,8 @@ export interface SimulationResult {
   executed: number;
   /** Schedules run per scenario (recipe), shrinking left out. */
   recipes: Record<string, number>;
+  /** Schedules that reached each scenario, as observed (execute.ts `ScenarioHit`). */
+  reached: Record<string, number>;
   /** Scenarios run fewer times than the floor. */
   belowFloor: string[];
   /** Schedules run when the first failure showed (before any shrinking). */
@@ -71,7 +73,15 @@ interface ScheduleOutcome {
   violations: string[];
   /** The order its storage and Graph calls completed in (test/simulation/interleaving.ts). */
   interleaving?: string[];
+  /** The dangerous scenarios it actually reached. */
+  hits?: ScenarioHit[];
 }
+
+/** Schedules that reached each scenario, since `resetReached` (runs are one at a time per process). */
+const reached: Record<string, number> = {};
+const resetReached = () => {
+  for (const hit of scenarioHits) reached[hit] = 0;
+};
 
 async function runBatch(world: World, batch: Schedule[]): Promise<ScheduleOutcome[]> {
   unhandled.length = 0;
@@ -80,17 +90,23 @@ async function runBatch(world: World, batch: Schedule[]): Promise<ScheduleOutcom
     const results = await Promise.all(
       batch.map(async (schedule, index) => {
         const interleaving = new Interleaving();
+        let hits: ScenarioHit[] = [];
+        const check = (observation: Observation) => {
+          hits = [...observation.hits];
+          return checkInvariants(observation);
+        };
         const violations = await Promise.race([
-          runSchedule(world, world.lanes[index]!, schedule, checkInvariants, interleaving),
+          runSchedule(world, world.lanes[index]!, schedule, check, interleaving),
           sleep(scheduleWithinMs).then(() => [`the schedule did not finish within ${scheduleWithinMs / 1000} s (calls completed: ${interleaving.completed.slice(-8).join(', ')})`]),
         ]);
-        return { schedule, violations, interleaving: interleaving.completed };
+        return { schedule, violations, interleaving: interleaving.completed, hits };
       }),
     );
     for (const reason of unhandled.splice(0)) {
       // Which schedule of the batch left it cannot be told; each is named.
       for (const result of results) result.violations.push(`a promise was rejected with nobody listening (the host process would end): ${reason}`);
     }
+    for (const result of results) for (const hit of result.hits ?? []) reached[hit] = (reached[hit] ?? 0) + 1;
     return results.filter((result) => result.violations.length > 0);
   } finally {
     process.off('unhandledRejection', noteUnhandled);
@@ -108,6 +124,7 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
   let shrinking = false;
   let firstFailureAt: number | undefined;
   const recipes: Record<string, number> = Object.fromEntries(['random', ...recipeNames].map((name) => [name, 0]));
+  resetReached();
   try {
     const property = fc.asyncProperty(batchOf(world), async (batch) => {
       executed += batch.length;
@@ -127,8 +144,11 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
       ...(options.noShrink ? { endOnFailure: true } : {}),
     });
     const floor = options.floor ?? (options.path ? 0 : Math.floor(options.runs / 400));
-    const belowFloor = recipeNames.filter((name) => (recipes[name] ?? 0) < floor).map((name) => `${name} (${recipes[name] ?? 0} of at least ${floor})`);
-    const result: SimulationResult = { seed, runs: options.runs, executed, recipes, belowFloor };
+    const belowFloor = [
+      ...recipeNames.filter((name) => (recipes[name] ?? 0) < floor).map((name) => `${name} run ${recipes[name] ?? 0} times, at least ${floor} wanted`),
+      ...scenarioHits.filter((hit) => (reached[hit] ?? 0) < floor).map((hit) => `${hit} reached ${reached[hit] ?? 0} times, at least ${floor} wanted`),
+    ];
+    const result: SimulationResult = { seed, runs: options.runs, executed, recipes, reached: { ...reached }, belowFloor };
     if (details.failed && details.counterexamplePath !== null) {
       const cause = details.errorInstance;
       const path = details.counterexamplePath;
@@ -152,7 +172,10 @@ export async function simulate(options: SimulationOptions, given?: World): Promi
 }
 
 export function describeResult(result: SimulationResult): string {
-  const tally = `scenarios: ${Object.entries(result.recipes).map(([name, count]) => `${name} ${count}`).join(', ')}`;
+  const tally = [
+    `scenarios run: ${Object.entries(result.recipes).map(([name, count]) => `${name} ${count}`).join(', ')}`,
+    `scenarios reached: ${Object.entries(result.reached).map(([name, count]) => `${name} ${count}`).join(', ')}`,
+  ].join('\n');
   if (!result.failure) {
     if (result.belowFloor.length > 0) {
       return `${result.executed} schedules from seed ${result.seed}: every guarantee held, but scenarios ran fewer times than their floor: ${result.belowFloor.join(', ')}\n${tally}`;
@@ -178,6 +201,10 @@ export interface Survey {
   runs: number;
   /** Each kind of violation (ids and numbers blanked out): how often, and the first schedule that showed it. */
   kinds: Map<string, { count: number; example: Schedule; violation: string; firstAt: number }>;
+  /** Schedules that reached each scenario. */
+  reached: Record<string, number>;
+  /** Schedules run per recipe. */
+  recipes: Record<string, number>;
 }
 
 /** Runs `runs` schedules without stopping at the first failure, and tallies what broke. */
@@ -187,6 +214,9 @@ export async function survey(options: SimulationOptions, given?: World): Promise
   const kinds: Survey['kinds'] = new Map();
   try {
     const schedules = fc.sample(scheduleArbitrary, { numRuns: options.runs, seed });
+    resetReached();
+    const recipes: Record<string, number> = {};
+    for (const schedule of schedules) recipes[schedule.recipe ?? 'random'] = (recipes[schedule.recipe ?? 'random'] ?? 0) + 1;
     for (let start = 0; start < schedules.length; start += world.lanes.length) {
       const batch = schedules.slice(start, start + world.lanes.length);
       const failures = await runBatch(world, batch);
@@ -204,7 +234,7 @@ export async function survey(options: SimulationOptions, given?: World): Promise
         }
       }
     }
-    return { seed, runs: options.runs, kinds };
+    return { seed, runs: options.runs, kinds, reached: { ...reached }, recipes };
   } finally {
     if (!given) await world.stop();
   }

@@ -46,6 +46,8 @@ export interface RequestScope {
   freeze(): Promise<void>;
   /** The schedule's order of calls: recorded, or enforced when replaying a failure. */
   interleaving: Interleaving;
+  /** Told of each storage fault as it is applied (what the schedule actually reached). */
+  noteFault?: (kind: TableFault['kind']) => void;
 }
 
 /** How long a storage call sent without a timeout of its own hangs before its connection drops. */
@@ -61,7 +63,9 @@ async function nextStorageCall(scope: RequestScope): Promise<TableFault['kind'] 
   const call = scope.tableCalls;
   scope.tableCalls += 1;
   if (scope.crash?.storageCall === call) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
-  return scope.tableFaults.find((fault) => fault.call === call)?.kind;
+  const fault = scope.tableFaults.find((candidate) => candidate.call === call)?.kind;
+  if (fault) scope.noteFault?.(fault);
+  return fault;
 }
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();
