@@ -49,6 +49,11 @@ export interface FaultRule {
    * characters), e.g. a member's id: one add among the steps of a JSON batch.
    */
   body?: string;
+  /**
+   * Only requests whose `x-emulator-origin` header (a tag a test gives its requests) equals this:
+   * a fault meant for one request is never taken by another that overlaps it.
+   */
+  origin?: string;
   /** Applied one per matching request, in order; the fault ends when they are used up. */
   steps: FaultStep[];
 }
@@ -139,6 +144,7 @@ const ruleSchema = Joi.object<FaultRule>({
   method: Joi.string().uppercase().valid(...methods),
   path: pattern('path').required(),
   body: pattern('body'),
+  origin: Joi.string().min(1).max(200),
   steps: Joi.array().items(stepSchema).min(1).max(maxFaultSteps).required(),
 });
 
@@ -176,9 +182,10 @@ export class FaultBook {
   }
 
   /** The next step for a request, consuming it; used-up faults leave the book. */
-  next(method: string, path: string, bodyText = ''): AppliedFault | undefined {
+  next(method: string, path: string, bodyText = '', origin?: string): AppliedFault | undefined {
     for (const fault of this.#faults) {
       if (fault.method && fault.method !== method.toUpperCase()) continue;
+      if (fault.origin !== undefined && fault.origin !== origin) continue;
       if (!fault.pattern.test(path)) continue;
       if (fault.bodyPattern && !fault.bodyPattern.test(bodyText)) continue;
       const step = fault.steps[fault.applied];

@@ -22,6 +22,8 @@ export interface Creation {
   path: string;
   id: string;
   clientRequestId: string;
+  /** The create's `x-emulator-origin` tag (which request, or reconciliation, sent it), if it had one. */
+  origin?: string;
   at: string;
 }
 
@@ -108,6 +110,8 @@ interface GraphCall {
 interface CallIds {
   requestId: string;
   clientRequestId: string;
+  /** The `x-emulator-origin` tag of the request (a batch's steps carry their envelope's). */
+  origin?: string;
 }
 
 interface Stored {
@@ -303,7 +307,13 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       const [status, answer] = execute(call.method, version, segments, body, call.query, call.caller);
       const id = (answer as { id?: unknown } | undefined)?.id;
       if (call.method === 'POST' && status === 201 && typeof id === 'string') {
-        creations.push({ path: `${segments.join('/')}/${encodeURIComponent(id)}`, id, clientRequestId: ids.clientRequestId, at: new Date().toISOString() });
+        creations.push({
+          path: `${segments.join('/')}/${encodeURIComponent(id)}`,
+          id,
+          clientRequestId: ids.clientRequestId,
+          ...(ids.origin === undefined ? {} : { origin: ids.origin }),
+          at: new Date().toISOString(),
+        });
       }
       return { kind: 'answer', status, headers: {}, body: answer };
     } catch (error) {
@@ -318,7 +328,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
    * delay then returns that very answer late; a status, hang, reset or garbage hides it.
    */
   async function answerCall(call: GraphCall, ids: CallIds): Promise<GraphOutcome> {
-    const applied = faults.next(call.method, call.path, call.bodyText);
+    const applied = faults.next(call.method, call.path, call.bodyText, ids.origin);
     call.record.fault = applied ?? null;
     const fault = applied?.step;
     const committed = fault?.commit ? await perform(call, ids) : undefined;
@@ -354,7 +364,11 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     }
     batchCount += 1;
     const batch = batchCount;
-    const stepIds = (step: BatchStep): CallIds => ({ requestId: randomUUID(), clientRequestId: step.headers['client-request-id'] ?? ids.clientRequestId });
+    const stepIds = (step: BatchStep): CallIds => ({
+      requestId: randomUUID(),
+      clientRequestId: step.headers['client-request-id'] ?? ids.clientRequestId,
+      ...(ids.origin === undefined ? {} : { origin: ids.origin }),
+    });
     return runBatch(steps, {
       seed: batch,
       errorBody: (_status, code, message, step) => errorBody(code, message, stepIds(step)),
@@ -384,7 +398,12 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const answerLatency = () => (latencyMs > 0 ? new Promise((resolve) => setTimeout(resolve, latencyMs)) : undefined);
 
   async function handleGraph(request: IncomingMessage, response: ServerResponse, path: string, query: URLSearchParams, bodyText: string, record: ReceivedRequest): Promise<void> {
-    const ids: CallIds = { requestId: randomUUID(), clientRequestId: String(request.headers['client-request-id'] ?? randomUUID()) };
+    const origin = request.headers['x-emulator-origin'];
+    const ids: CallIds = {
+      requestId: randomUUID(),
+      clientRequestId: String(request.headers['client-request-id'] ?? randomUUID()),
+      ...(typeof origin === 'string' ? { origin } : {}),
+    };
     const correlation = { 'request-id': ids.requestId, 'client-request-id': ids.clientRequestId };
     let caller: Caller;
     try {

@@ -28,4 +28,6 @@ it(`keeps every guarantee through ${runs} random fault schedules`, { timeout: 30
   process.stdout.write(`exactly-once simulation: ${describeResult(result)}\n`);
   expect(result.failure, describeResult(result)).toBeUndefined();
   expect(result.executed).toBeGreaterThanOrEqual(runs);
+  // Each dangerous scenario was run at least its floor of times (else the run proves little of it).
+  expect(result.belowFloor, describeResult(result)).toEqual([]);
 });

@@ -87,3 +87,35 @@ describe('an answer latency ({ latencyMs }), as a slower Graph', () => {
     }
   });
 });
+
+describe("Graph's odd successes ({ status, bodyText, commit }) and faults kept for one origin", () => {
+  const postFrom = (origin: string | undefined, body: unknown) =>
+    call(`${graph.baseUrl}${connectorGroups}`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer any', 'content-type': 'application/json', ...(origin ? { 'x-emulator-origin': origin } : {}) },
+      body: JSON.stringify(body),
+    });
+
+  it('makes the group, then answers 201 with the body exactly as given: none, or not JSON', async () => {
+    graph.addFault({ method: 'POST', path: 'connectorGroups$', steps: [{ status: 201, bodyText: '', commit: true }, { status: 201, bodyText: 'created', commit: true }] });
+    const empty = await postFrom(undefined, { name: 'Made, no body' });
+    const notJson = await postFrom(undefined, { name: 'Made, text body' });
+    expect([empty.status, empty.body]).toEqual([201, undefined]);
+    expect([notJson.status, notJson.body]).toEqual([201, 'created']);
+    expect(graph.connectorGroups().map((group) => group.name).sort()).toEqual(['Made, no body', 'Made, text body']);
+  });
+
+  it('applies a fault with an origin only to requests tagged with it, and notes the tag on what a create made', async () => {
+    graph.addFault({ method: 'POST', path: 'connectorGroups$', origin: 'request 1', steps: [{ status: 503 }] });
+    const untagged = await postFrom(undefined, { name: 'Untagged' });
+    const other = await postFrom('request 0', { name: 'Another origin' });
+    const meant = await postFrom('request 1', { name: 'Meant for' });
+    expect([untagged.status, other.status, meant.status]).toEqual([201, 201, 503]);
+    expect(graph.creations().map((creation) => creation.origin)).toEqual([undefined, 'request 0']);
+  });
+
+  it('refuses bodyText without a status, and together with body', () => {
+    expect(() => graph.addFault({ path: 'x', steps: [{ bodyText: '' }] })).toThrow(/bodyText/);
+    expect(() => graph.addFault({ path: 'x', steps: [{ status: 201, bodyText: '', body: {} }] })).toThrow(/body/);
+  });
+});

@@ -18,14 +18,26 @@ export interface AuditRecordView {
   settledBy: string | undefined;
 }
 
+/** A bulk request's record: an async one is a job (accepted → running → completed). */
+export interface BulkRecordView {
+  rowKey: string;
+  status: string;
+  async: boolean;
+  clientRequestId: string;
+  done: number;
+  total: number;
+}
+
 export interface AuditTableView {
   records: AuditRecordView[];
+  bulk: BulkRecordView[];
   /** Entity path (`external/connections/c/groups/g`, no version) → the record's row key. */
   index: Map<string, string>;
 }
 
 export async function readAuditTable(table: TableClient): Promise<AuditTableView> {
   const records: AuditRecordView[] = [];
+  const bulk: BulkRecordView[] = [];
   const index = new Map<string, string>();
   for await (const entity of table.listEntities<Record<string, unknown>>()) {
     const partition = String(entity.partitionKey);
@@ -33,6 +45,15 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
     if (entity.kind === 'entity') {
       // The row key folds letter case; the row keeps the entity path as its maker spelled it.
       index.set(typeof entity.entityPath === 'string' ? entity.entityPath : decodeURIComponent(row.slice('entity_'.length)), String(entity.auditRowKey));
+    } else if (entity.kind === 'bulk') {
+      bulk.push({
+        rowKey: row,
+        status: String(entity.status),
+        async: entity.async === true,
+        clientRequestId: String(entity.clientRequestId),
+        done: Number(entity.done ?? 0),
+        total: Number(entity.total ?? 0),
+      });
     } else if (entity.kind === 'record') {
       records.push({
         operation: partition,
@@ -48,16 +69,17 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
       });
     }
   }
-  return { records, index };
+  return { records, bulk, index };
 }
 
 /**
  * One run of the reconciliation timer function, as the instance would run it (a failed run is
  * tried again next time). Only the schedule's operation has records in its table.
  */
-export async function reconcileOnce(runtime: Runtime, operation: OperationDefinition): Promise<void> {
-  await reconcile(runtime, [operation], {
+export async function reconcileOnce(runtime: Runtime, operation: OperationDefinition): Promise<{ examined: number }> {
+  const summary = await reconcile(runtime, [operation], {
     olderThanMs: runtime.settings.reconcileAfterMinutes * 60_000,
     maxRecords: runtime.settings.reconcileMaxRecords,
   }).catch(() => undefined);
+  return { examined: summary?.examined ?? 0 };
 }

@@ -3,7 +3,8 @@
  * longer than the one in `npm test` (before a release), or one failure replayed by its seed and path.
  */
 import { parseArgs } from 'node:util';
-import { describeResult, simulate, survey, trace } from './simulate';
+import { invariantOf } from './invariantNames';
+import { describeResult, loadFailure, simulate, survey, trace } from './simulate';
 
 const { values } = parseArgs({
   options: {
@@ -14,6 +15,12 @@ const { values } = parseArgs({
     survey: { type: 'boolean', default: false },
     /** Runs this one schedule (JSON, as a failure prints it) and prints what happened. */
     schedule: { type: 'string' },
+    /** Replays a saved failure (its schedule and the order of its calls), as a failure prints it. */
+    replay: { type: 'string' },
+    /** Stops at the first failure without shrinking it. */
+    'no-shrink': { type: 'boolean', default: false },
+    /** Also writes the result as one line of JSON (`RESULT {...}`), for the mutant suite. */
+    json: { type: 'boolean', default: false },
   },
   strict: true,
 });
@@ -25,14 +32,26 @@ if (!Number.isInteger(runs) || runs <= 0) {
 const seed = values.seed === undefined ? undefined : Number(values.seed);
 const started = Date.now();
 if (values.schedule) {
-  process.stdout.write(`${await trace(JSON.parse(values.schedule))}\n`);
-  process.exit(0);
+  const traced = await trace(JSON.parse(values.schedule));
+  process.stdout.write(`${traced.text}\n`);
+  process.exit(traced.violations.length > 0 ? 1 : 0);
+}
+if (values.replay) {
+  const saved = await loadFailure(values.replay);
+  const traced = await trace(saved.schedule, saved.interleaving);
+  process.stdout.write(`${traced.text}\n${traced.violations.length > 0 ? 'The failure replayed.' : 'The failure did not replay.'}\n`);
+  process.exit(traced.violations.length > 0 ? 1 : 0);
 }
 if (values.survey) {
-  const tally = await survey({ runs, ...(seed === undefined ? {} : { seed }) });
+  const tally = await survey({
+    runs,
+    ...(seed === undefined ? {} : { seed }),
+    progress: (done) => process.stderr.write(`  ${done} schedules, ${Math.round((Date.now() - started) / 1000)} s\n`),
+  });
   process.stdout.write(`${runs} schedules from seed ${tally.seed}: ${tally.kinds.size} kinds of violation\n`);
-  for (const [kind, { count, example, violation }] of [...tally.kinds].sort((a, b) => b[1].count - a[1].count)) {
-    process.stdout.write(`\n${count}× ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
+  process.stdout.write(`scenarios run: ${JSON.stringify(tally.recipes)}\nscenarios reached: ${JSON.stringify(tally.reached)}\n`);
+  for (const [kind, { count, example, violation, firstAt }] of [...tally.kinds].sort((a, b) => a[1].firstAt - b[1].firstAt)) {
+    process.stdout.write(`\n${count}× (first at schedule ${firstAt}) [${invariantOf(violation)}] ${kind}\n  e.g. ${violation}\n  in ${JSON.stringify(example)}\n`);
   }
   process.exit(tally.kinds.size > 0 ? 1 : 0);
 }
@@ -41,9 +60,15 @@ const result = await simulate({
   runs,
   ...(seed === undefined ? {} : { seed }),
   ...(values.path ? { path: values.path } : {}),
+  noShrink: values['no-shrink'],
   progress: (done) => {
     if (done % 500 < 6) process.stdout.write(`  ${done} schedules, ${Math.round((Date.now() - started) / 1000)} s\n`);
   },
 });
 process.stdout.write(`${describeResult(result)}\n(${Math.round((Date.now() - started) / 1000)} s)\n`);
-process.exit(result.failure ? 1 : 0);
+if (values.json) {
+  const { seed: usedSeed, executed, firstFailureAt, brokenInvariants, belowFloor } = result;
+  const firstViolation = result.failure?.schedules[0]?.violations[0];
+  process.stdout.write(`RESULT ${JSON.stringify({ seed: usedSeed, executed, failed: Boolean(result.failure), firstFailureAt, brokenInvariants, firstViolation, belowFloor, seconds: Math.round((Date.now() - started) / 1000) })}\n`);
+}
+process.exit(result.failure || result.belowFloor.length > 0 ? 1 : 0);

@@ -5,8 +5,17 @@ import { HttpRequest, InvocationContext } from '../../shared/azureFunctions';
 import { bulkStages, createOperationHandler, createStages } from '../../shared/pipeline/pipeline';
 import type { NamedOperation } from '../../shared/operations/operation';
 import type { RequestContext, Stage } from '../../shared/pipeline/context';
+import { runQueuedBulkJob, type BulkJobMessage } from '../../shared/bulk/job';
+import { bulkStatus } from '../../shared/pipeline/stages/bulkStatus';
+import { authenticate } from '../../shared/pipeline/stages/authenticate';
+import { respond } from '../../shared/pipeline/stages/respond';
+import { createHandler } from '../../shared/pipeline/pipeline';
+import { asyncWorkQueueName } from '../../shared/storage/queue';
+import type { Runtime } from '../../shared/runtime';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
-import { minute, type RequestStep, type Schedule } from './schedule';
+import { Interleaving } from './interleaving';
+import { canonicalPath } from './invariants';
+import { minute, type Crash, type GraphFault, type JobStep, type RequestStep, type Schedule, type TableFault } from './schedule';
 import { faultStep, targets, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
@@ -34,6 +43,26 @@ export interface ObservedRequest {
   crash: RequestStep['crash'];
   /** When it was sent, on the schedule's clock. */
   at: number;
+  /** The `x-emulator-origin` tag of its Graph calls (the oracle's: which creates this request sent). */
+  origin: string;
+  /** An async bulk request accepted (202): its job's id, and the status URL's last answer after every run had its turn. */
+  job?: { id: string; final: Answer | undefined };
+}
+
+/**
+ * What a schedule reached, as observed: reconciliation (inside the schedule) examined an open
+ * record; a keyed request came after a request with the key whose instance died; a storage write
+ * landed with its answer lost; a job was run by more than one run (taken over); a job's lease
+ * renewal was written while its run paused; one entity was asked for under two spellings.
+ */
+export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings';
+export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings'];
+
+/** One answer of a status URL during the schedule (slow storage included). */
+export interface ObservedPoll {
+  step: number;
+  jobId: string;
+  answer: Answer;
 }
 
 export interface Observation {
@@ -43,6 +72,9 @@ export interface Observation {
   /** Creates Graph received (each attempt). */
   graphPosts: ReceivedRequest[];
   audit: AuditTableView;
+  polls: ObservedPoll[];
+  /** The dangerous scenarios this schedule actually reached (not only aimed at): counted against their floor. */
+  hits: Set<ScenarioHit>;
   /** Taken after the final reconciliation (when every abandoned request had time to be settled). */
   final: boolean;
 }
@@ -88,22 +120,30 @@ function headersOf(response: HttpResponseInit): Record<string, string> {
   return headers;
 }
 
+/**
+ * Runs one schedule and checks it. `interleaving` records the order its calls completed in (and,
+ * made from a recording, holds each call until its turn: a failure replayed).
+ */
 export async function runSchedule(
   world: World,
   lane: Lane,
   schedule: Schedule,
   check: (observation: Observation) => string[],
+  interleaving: Interleaving = new Interleaving(),
 ): Promise<string[]> {
   const target = targets[schedule.target];
   lane.graph.reset();
   for (const parent of target.parents) lane.graph.seedConnection(parent.connectionId, parent.groupIds);
   const scene = await lane.newScene();
   try {
-    return await play(world, lane, scene, lane.clock, schedule, target, check);
+    return await play(world, lane, scene, lane.clock, schedule, target, check, interleaving);
   } finally {
     await scene.dispose();
   }
 }
+
+/** A job run's log goes nowhere: the invariants read what the run left in the table. */
+const quiet = () => undefined;
 
 async function play(
   world: World,
@@ -113,30 +153,71 @@ async function play(
   schedule: Schedule,
   target: Target,
   check: (observation: Observation) => string[],
+  interleaving: Interleaving,
 ): Promise<string[]> {
   const handlers = scene.instances.map((instance) => createOperationHandler(target.operation, crashableStages, () => instance.runtime));
   const bulkTarget = target.bulk;
   const bulkHandlers = bulkTarget ? scene.instances.map((instance) => createOperationHandler(bulkTarget.operation, crashableBulkStages, () => instance.runtime)) : [];
+  const statusHandlers = bulkTarget
+    ? scene.instances.map((instance) => createHandler({ name: 'bulkJobStatus', operations: [bulkTarget.operation] }, [respond, authenticate, bulkStatus], () => instance.runtime))
+    : [];
   const requests: ObservedRequest[] = [];
+  const polls: ObservedPoll[] = [];
   const alongside: Promise<void>[] = [];
-  /** Abandoned requests that come back when time next passes, and what they do then. */
+  /** Abandoned requests and runs that come back when time next passes, and what they do then. */
   const stalled: (() => void)[] = [];
   const resumed: Promise<unknown>[] = [];
   const stalledWork = new Map<() => void, Promise<unknown>>();
   const salt = randomBytes(3).toString('hex');
 
+  /** Graph faults meant for one origin only: an overlapping request never takes another's. */
+  const routeFaults = (origin: string, createFaults: GraphFault[], readFaults: GraphFault[]) => {
+    if (createFaults.length > 0) graph.addFault({ method: 'POST', path: target.createPath, origin, steps: createFaults.map(faultStep) });
+    if (readFaults.length > 0) graph.addFault({ method: 'GET', path: target.readPath, origin, steps: readFaults.map(faultStep) });
+  };
+
+  /** A scope for one request or run: its storage faults, its crash point, and what its crash does. */
+  const scopeFor = (origin: string, tableFaults: TableFault[], crash: Crash | null, work: () => Promise<unknown>) => {
+    let crashed!: () => void;
+    const died = new Promise<void>((resolve) => (crashed = resolve));
+    let running: Promise<unknown> = Promise.resolve();
+    const scope: RequestScope = {
+      origin,
+      tableFaults,
+      tableCalls: 0,
+      graphAttempts: 0,
+      crash,
+      interleaving,
+      noteFault: (kind) => {
+        if (kind === 'landedTimeout') lostAnswers.count += 1;
+      },
+      freeze: () => {
+        crashed();
+        if (!crash?.resumes) return new Promise<void>(() => undefined);
+        return new Promise<void>((resolve) => {
+          stalled.push(resolve);
+          // Read when time passes, by which point the work's promise exists.
+          stalledWork.set(resolve, Promise.resolve().then(() => running.catch(() => undefined)));
+        });
+      },
+    };
+    running = requestScope.run(scope, work);
+    return { running, died };
+  };
+
   const first = schedule.steps.find((step): step is RequestStep => step.kind === 'request');
-  const runRequest = async (given: RequestStep, index: number): Promise<void> => {
-    const step = given.retry && first ? { ...given, caller: first.caller, key: first.key, body: first.body, parent: first.parent, bulk: first.bulk } : given;
+  const runRequest = async (given: RequestStep, index: number, repetition: number): Promise<void> => {
+    const step = given.retry && first
+      ? { ...given, caller: first.caller, key: first.key, body: first.body, parent: first.parent, bulk: first.bulk, async: first.async, spelling: first.spelling }
+      : given;
     const single = target.request(step);
     const bulk = step.bulk && bulkTarget ? bulkTarget : undefined;
     const call = bulk ? bulk.request(step) : single;
     const caller = world.callers[step.caller];
-    const clientRequestId = `sim-${salt}-${index}`;
+    const origin = repetition === 0 ? `request ${index}` : `request ${index}.${repetition}`;
+    const clientRequestId = `sim-${salt}-${index}${repetition === 0 ? '' : `.${repetition}`}`;
     const at = clock.now();
-    graph.clearFaults();
-    if (step.createFaults.length > 0) graph.addFault({ method: 'POST', path: target.createPath, steps: step.createFaults.map(faultStep) });
-    if (step.readFaults.length > 0) graph.addFault({ method: 'GET', path: target.readPath, steps: step.readFaults.map(faultStep) });
+    routeFaults(origin, step.createFaults, step.readFaults);
     const request = new HttpRequest({
       method: 'POST',
       url: `http://facade.simulation/api${call.path}`,
@@ -145,32 +226,16 @@ async function play(
         authorization: `Bearer ${caller.token}`,
         'client-request-id': clientRequestId,
         ...(step.key ? { 'idempotency-key': step.key } : {}),
+        ...(bulk && step.async ? { prefer: 'respond-async' } : {}),
       },
       params: call.params,
       body: { string: JSON.stringify(call.body) },
     });
     const invocation = new InvocationContext({ functionName: bulk ? bulk.operation.name : target.operation.name, logHandler: () => undefined });
-    let crashed!: () => void;
-    let handling!: Promise<HttpResponseInit>;
-    const crash = new Promise<void>((resolve) => (crashed = resolve));
-    const scope: RequestScope = {
-      tableFault: step.tableFault,
-      tableCalls: 0,
-      crash: step.crash,
-      freeze: () => {
-        crashed();
-        if (!step.crash?.resumes) return new Promise<void>(() => undefined);
-        return new Promise<void>((resolve) => {
-          stalled.push(resolve);
-          // Read when time passes, by which point the handler's promise exists.
-          stalledWork.set(resolve, Promise.resolve().then(() => handling.catch(() => undefined)));
-        });
-      },
-    };
     const handler = bulk ? bulkHandlers[step.instance]! : handlers[step.instance]!;
-    handling = requestScope.run(scope, () => handler(request, invocation)) as Promise<HttpResponseInit>;
+    const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () => handler(request, invocation));
     const answer = await Promise.race([
-      handling.then(
+      (running as Promise<HttpResponseInit>).then(
         (response): Answer => ({
           kind: 'answered',
           status: response.status ?? 200,
@@ -184,10 +249,11 @@ async function play(
           body: { thrown: String(error) },
         }),
       ),
-      crash.then((): Answer => ({ kind: 'crashed' })),
+      died.then((): Answer => ({ kind: 'crashed' })),
       sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
     ]);
     const entityId = String(single.body.id ?? single.body.name ?? '');
+    const jobId = bulk && answer.kind === 'answered' && answer.status === 202 && typeof answer.body?.id === 'string' ? answer.body.id : undefined;
     requests.push({
       step: index,
       bulk: Boolean(bulk),
@@ -202,7 +268,79 @@ async function play(
       answer,
       crash: step.crash,
       at,
+      origin,
+      ...(jobId ? { job: { id: jobId, final: undefined } } : {}),
     });
+  };
+
+  const jobQueue = () => scene.queues.client(scene.queues.sceneQueueName(asyncWorkQueueName));
+  /**
+   * One pass of the queue trigger on an instance, as the Functions host runs it: each message that
+   * is due is run; a run that returns deletes it, one that throws leaves it for the next pass (after
+   * `maxDequeueCount` failures it goes to the poison queue, and its job is never run again), one
+   * whose instance dies keeps it hidden for the host's message lease (10 minutes).
+   */
+  const runTrigger = async (step: JobStep, index: number): Promise<void> => {
+    if (!bulkTarget || !requests.some((request) => request.job)) return;
+    const queue = await jobQueue();
+    await queue.createIfNotExists();
+    const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 16, visibilityTimeout: 60 });
+    for (const item of receivedMessageItems) {
+      const due = scene.queues.dueAt.get(item.messageId) ?? 0;
+      if (due > clock.now()) {
+        await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0);
+        continue;
+      }
+      const message = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as BulkJobMessage;
+      const runtime: Runtime = scene.instances[step.instance].runtime;
+      const origin = `job ${index} ${message.id}`;
+      jobRuns.set(message.id, (jobRuns.get(message.id) ?? 0) + 1);
+      if ((jobRuns.get(message.id) ?? 0) > 1) hits.add('jobTakenOver');
+      if (step.crash?.pauseMs) hits.add('jobRunPaused');
+      const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () =>
+        runQueuedBulkJob(runtime, [bulkTarget.operation], message, `instance${step.instance}/${origin}/${item.messageId}`, quiet),
+      );
+      const outcome = await Promise.race([
+        running.then(() => 'returned' as const, () => 'threw' as const),
+        died.then(() => 'crashed' as const),
+        sleep(answerWithinMs).then(() => 'hung' as const),
+      ]);
+      if (outcome === 'returned') {
+        await queue.deleteMessage(item.messageId, item.popReceipt);
+      } else if (outcome === 'threw' && item.dequeueCount >= 5) {
+        await queue.deleteMessage(item.messageId, item.popReceipt);
+        poisoned.add(message.id);
+      } else {
+        // Hidden for the host's lease of a message whose run died; at once again after a failure.
+        scene.queues.dueAt.set(item.messageId, clock.now() + (outcome === 'threw' ? 0 : 10 * minute));
+        await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0).catch(() => undefined);
+      }
+    }
+  };
+  const poisoned = new Set<string>();
+  const stuckRuns: string[] = [];
+  const hits = new Set<ScenarioHit>();
+  const lostAnswers = { count: 0 };
+  /** Job id → the runs that took it. */
+  const jobRuns = new Map<string, number>();
+
+  const poll = async (instance: 0 | 1, tableFaults: TableFault[], index: number, request: ObservedRequest): Promise<Answer> => {
+    const jobId = request.job!.id;
+    const httpRequest = new HttpRequest({
+      method: 'GET',
+      url: `http://facade.simulation/api/jobs/${jobId}`,
+      headers: { authorization: `Bearer ${world.callers[request.caller].token}` },
+      params: { id: jobId },
+    });
+    const invocation = new InvocationContext({ functionName: 'bulkJobStatus', logHandler: () => undefined });
+    const { running } = scopeFor(`poll ${index}`, tableFaults, null, () => statusHandlers[instance]!(httpRequest, invocation));
+    return Promise.race([
+      (running as Promise<HttpResponseInit>).then(
+        (response): Answer => ({ kind: 'answered', status: response.status ?? 200, headers: headersOf(response), body: response.jsonBody as Record<string, unknown> | undefined }),
+        (error: unknown): Answer => ({ kind: 'answered', status: 0, headers: {}, body: { thrown: String(error) } }),
+      ),
+      sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
+    ]);
   };
 
   const settleAlongside = async () => {
@@ -211,14 +349,35 @@ async function play(
 
   for (const [index, step] of schedule.steps.entries()) {
     if (step.kind === 'request') {
-      const running = runRequest(step, index);
+      const running = (async () => {
+        for (let repetition = 0; repetition < Math.max(1, step.repeat); repetition += 1) {
+          if (repetition > 0) clock.offsetMs += minute;
+          await runRequest(step, index, repetition);
+        }
+      })();
       if (step.overlaps) {
         alongside.push(running);
         continue;
       }
       await running;
     } else if (step.kind === 'reconcile') {
-      await reconcileOnce(scene.instances[step.instance].runtime, target.operation);
+      routeFaults('reconciliation', [], step.readFaults);
+      const { running } = scopeFor('reconciliation', step.tableFaults, null, () => reconcileOnce(scene.instances[step.instance].runtime, target.operation));
+      // A run is bounded like a request: one that does not end (a storage call without a timeout) is a finding.
+      const ended = await Promise.race([
+        running.then((summary) => {
+          if ((summary as { examined: number }).examined > 0) hits.add('reconcileExaminedRecord');
+          return true;
+        }),
+        sleep(answerWithinMs).then(() => false),
+      ]);
+      if (!ended) stuckRuns.push(`the reconciliation run of step ${index} did not end within ${answerWithinMs / 1000} s (a storage call of its own that hung without a timeout?)`);
+    } else if (step.kind === 'job') {
+      await runTrigger(step, index);
+    } else if (step.kind === 'poll') {
+      for (const request of requests.filter((candidate) => candidate.job)) {
+        polls.push({ step: index, jobId: request.job!.id, answer: await poll(step.instance, step.tableFaults, index, request) });
+      }
     } else {
       clock.offsetMs += step.ms;
       for (const resume of stalled.splice(0)) {
@@ -235,23 +394,49 @@ async function play(
     sleep(answerWithinMs).then(() => 'stuck' as const),
   ]);
 
+  // Faults stop. Every accepted job must end within a bounded time: a few trigger passes on either
+  // instance, each after a lease has passed; then its status URL must answer its results.
+  graph.clearFaults();
+  const jobs = requests.filter((request) => request.job);
+  // Passes 3 minutes apart: a message whose run died is hidden for 10 (the host's lease of it).
+  const jobsOpen = async () => (await readAuditTable(scene.table)).bulk.some((job) => job.async && job.status !== 'completed');
+  for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
+    clock.offsetMs += 3 * minute;
+    await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, schedule.steps.length + pass);
+  }
+  for (const request of jobs) request.job!.final = await poll(0, [], schedule.steps.length, request);
+
+  for (const [index, request] of requests.entries()) {
+    const earlier = requests.slice(0, index);
+    if (request.key && earlier.some((other) => other.key === request.key && other.caller === request.caller && other.answer.kind === 'crashed')) hits.add('keyedRetryAfterCrash');
+  }
+  // Two spellings of one entity: more distinct (path, id) pairs as written than as Graph identifies them.
+  const asWritten = new Set(requests.map((request) => `${request.path}|${Object.keys(request.bodies)[0] ?? ''}`));
+  const asIdentified = new Set(requests.map((request) => `${canonicalPath(request.path)}|${(Object.keys(request.bodies)[0] ?? '').toLowerCase()}`));
+  if (asWritten.size > asIdentified.size) hits.add('twoSpellings');
+  if (lostAnswers.count > 0) hits.add('storageAnswerLost');
+
   const observe = async (final: boolean): Promise<Observation> => ({
     target,
     requests,
     creations: graph.creations(),
     graphPosts: graph.graphRequests({ method: 'POST' }),
     audit: await readAuditTable(scene.table),
+    polls,
+    hits,
     final,
   });
   const violations = leftovers === 'stuck' ? ['a request that resumed after its instance stalled never finished'] : [];
+  violations.push(...stuckRuns);
+  for (const id of poisoned) violations.push(`bulk job ${id}: its message went to the poison queue, so the job never ends`);
   violations.push(...check(await observe(false)));
   // Later, reconciliation has had its turn on every record left open. A run that could not settle
   // a record (the audit table or Graph slower than their timeouts on a busy machine) is tried again
   // by the next ones, as the timer does, past the record's back-off (5 minutes, doubling).
   clock.offsetMs += 15 * minute;
-  graph.clearFaults();
   for (let run = 0; run < 3; run += 1) {
-    await reconcileOnce(scene.instances[0].runtime, target.operation);
+    const { running } = scopeFor('reconciliation', [], null, () => reconcileOnce(scene.instances[0].runtime, target.operation));
+    await running;
     if (!(await readAuditTable(scene.table)).records.some((record) => record.status === 'pending')) break;
     clock.offsetMs += 30 * minute;
   }

@@ -1,4 +1,5 @@
 import type { Creation } from '../../dev/graphEmulator';
+import type { AuditRecordView, AuditTableView } from './auditView';
 import type { Answer, Observation, ObservedRequest } from './execute';
 import { simulationSettings } from './world';
 
@@ -23,12 +24,31 @@ import { simulationSettings } from './world';
  * - a bulk request's results: a member reported `created` exists and was made by this ask (this
  *   request, or another of the same caller for the same member and body, or with the same key), one
  *   reported `alreadyMember` exists, and one that `failed` with a 4xx was not made by this request.
+ * Grown with issue 16 (each named in docs, "The simulation"):
+ * - who made an entity is told by the tag the emulator read on the create (`x-emulator-origin`:
+ *   which request, job run or reconciliation sent it), never by the forwarded `client-request-id`;
+ *   reconciliation sends no create;
+ * - entities are compared as Graph identifies them (a connection id in any letter case is one);
+ * - every `succeeded`/`orphaned` record belongs to the ask that made its entity; no record is
+ *   `pending` at the end; `unknown` at the end only for members (Graph has no read of one);
+ * - a bulk item's result agrees with its record and with Graph (`created` ⇒ this ask made it and
+ *   its record says so; `alreadyMember` ⇒ another request made it; never either while its record
+ *   is `unknown`; "nothing was sent" ⇒ its record says `failed` and Graph received none);
+ * - a stored keyed answer (replayed) is final, never a "retry later";
+ * - every accepted job ends once faults stop (200 with a result per item), its message never
+ *   poisoned; a status URL's 5xx carries `Retry-After`, as every 5xx does.
  */
 
 const isSuccess = (answer: Answer) => answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
 const describe = (request: ObservedRequest) =>
   `${request.bulk ? 'bulk ' : ''}request ${request.step} (caller ${request.caller}${request.key ? `, key ${request.key}` : ''}, body ${request.body}, ${request.path})`;
-const entityPathOf = (graphPath: string, id: string) => `${graphPath.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(id)}`;
+/**
+ * An entity's path as Graph identifies it: connection ids compared without regard to case
+ * (docs/graph-facts.md), so two spellings of one connection are one path.
+ */
+export const canonicalPath = (path: string) =>
+  path.replace(/^(\/?(?:[^/]+\/)?external\/connections\/)([^/]+)/, (_whole, head: string, id: string) => `${head}${decodeURIComponent(id).toLowerCase()}`);
+const entityPathOf = (graphPath: string, id: string) => canonicalPath(`${graphPath.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(id)}`);
 /** The body a request asked an entity with (a bulk request asks for several). */
 const bodyFor = (request: ObservedRequest, entityId: string) => (request.bulk ? request.bodies[entityId] : String(request.body));
 /**
@@ -37,7 +57,7 @@ const bodyFor = (request: ObservedRequest, entityId: string) => (request.bulk ? 
  */
 const sameAsk = (one: ObservedRequest, other: ObservedRequest, entityId: string) =>
   one === other ||
-  (one.caller === other.caller && one.path === other.path && bodyFor(one, entityId) !== undefined && bodyFor(one, entityId) === bodyFor(other, entityId)) ||
+  (one.caller === other.caller && canonicalPath(one.path) === canonicalPath(other.path) && bodyFor(one, entityId) !== undefined && bodyFor(one, entityId) === bodyFor(other, entityId)) ||
   (one.caller === other.caller && one.key !== null && one.key === other.key && one.bulk === other.bulk);
 
 const retentionMs = Number(simulationSettings.IDEMPOTENCY_RETENTION_HOURS) * 3_600_000;
@@ -46,7 +66,17 @@ export function checkInvariants(observation: Observation): string[] {
   const violations: string[] = [];
   const { requests, creations, audit } = observation;
   const requestBy = new Map(requests.map((request) => [request.clientRequestId, request]));
-  const madeAt = new Map(creations.map((creation) => [creation.path, creation]));
+  const byOrigin = new Map(requests.map((request) => [request.origin, request]));
+  const byJob = new Map(requests.flatMap((request) => (request.job ? [[request.job.id, request] as const] : [])));
+  /** The request that made an entity, by the emulator's tag (a job run works for the request that was accepted). */
+  const makerOf = (creation: Creation): ObservedRequest | undefined => {
+    const origin = creation.origin ?? '';
+    const job = /^job \d+ (.+)$/.exec(origin);
+    if (!job) return byOrigin.get(origin);
+    // A job whose 202 never reached its caller: its item records (row keys below the job's) name the request.
+    return byJob.get(job[1]!) ?? requestBy.get(audit.records.find((record) => record.rowKey.startsWith(job[1]!))?.clientRequestId ?? '');
+  };
+  const madeAt = new Map(creations.map((creation) => [canonicalPath(creation.path), creation]));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
   /** The record of the request that made an entity (a bulk request has one per member). */
   const recordOfMaker = (clientRequestId: string, entityId: string) => {
@@ -55,20 +85,23 @@ export function checkInvariants(observation: Observation): string[] {
   };
 
   for (const post of observation.graphPosts) {
-    const id = post.headers['client-request-id'] ?? '';
-    if (!requestBy.has(id)) violations.push(`Graph received a create no caller's request sent (${post.path}, client-request-id ${id})`);
+    const origin = post.headers['x-emulator-origin'];
+    if (origin === 'reconciliation') violations.push(`reconciliation sent a create to Graph (${post.path}, client-request-id ${post.headers['client-request-id'] ?? ''})`);
+  }
+  for (const creation of creations) {
+    if (creation.origin === 'reconciliation') violations.push(`${creation.path} was made by a create reconciliation sent (client-request-id ${creation.clientRequestId})`);
   }
 
   const answeredIds = new Set(
     requests.flatMap((request) => (!request.bulk && isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
   );
   for (const creation of creations) {
-    const maker = requestBy.get(creation.clientRequestId);
+    const maker = makerOf(creation);
     if (!maker) {
-      violations.push(`${creation.path} exists in Graph, made by no caller's request`);
+      if (creation.origin !== 'reconciliation') violations.push(`${creation.path} exists in Graph, made by no caller's request (origin ${creation.origin ?? 'none'})`);
       continue;
     }
-    const record = recordOfMaker(creation.clientRequestId, creation.id);
+    const record = recordOfMaker(maker.clientRequestId, creation.id);
     if (!record) {
       violations.push(`${creation.path} exists in Graph with no audit record of ${describe(maker)}, which made it`);
       continue;
@@ -95,9 +128,28 @@ export function checkInvariants(observation: Observation): string[] {
   }
 
   for (const record of audit.records) {
+    const owner = requestBy.get(record.clientRequestId);
     if ((record.status === 'succeeded' || record.status === 'orphaned') && record.entityId) {
       const path = entityPathOf(record.graphPath, record.entityId);
-      if (!madeAt.has(path)) violations.push(`record ${record.rowKey} says ${record.status} for ${path}, which is not in Graph`);
+      const creation = madeAt.get(path);
+      if (!creation) violations.push(`record ${record.rowKey} says ${record.status} for ${path}, which is not in Graph`);
+      else {
+        // The record claims the entity: the ask that made it must be the record's own.
+        const maker = makerOf(creation);
+        if (owner && maker && !sameAsk(maker, owner, creation.id)) {
+          violations.push(`record ${record.rowKey} of ${describe(owner)} says ${record.status} for ${path}, which ${describe(maker)} made`);
+        }
+      }
+    }
+    if (record.status === 'failed' && record.entityId && owner) {
+      const made = creations.find((creation) => canonicalPath(creation.path) === entityPathOf(record.graphPath, record.entityId) && makerOf(creation) === owner);
+      if (made) violations.push(`record ${record.rowKey} of ${describe(owner)} says failed, but that request made ${made.path}`);
+    }
+    if (observation.final && record.status === 'pending') {
+      violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still pending after every reconciliation run`);
+    }
+    if (observation.final && record.status === 'unknown' && observation.target.kind !== 'member') {
+      violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is left unknown, though Graph has a read for ${record.graphPath} (${record.reason ?? 'no reason'})`);
     }
   }
 
@@ -117,11 +169,13 @@ export function checkInvariants(observation: Observation): string[] {
     keyed.set(key, [...(keyed.get(key) ?? []), request]);
   }
   for (const [key, sharing] of keyed) {
-    const ids = new Set(sharing.map((request) => request.clientRequestId));
-    const made = creations.filter((creation) => ids.has(creation.clientRequestId));
+    const made = creations.filter((creation) => sharing.includes(makerOf(creation)!));
     if (made.length > 1) violations.push(`Idempotency-Key ${key}: ${made.length} entities in Graph (${made.map((creation) => creation.id).join(', ')})`);
+    // An answer without an id is a violation of its own (below).
     const answered = new Set(
-      sharing.flatMap((request) => (isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
+      sharing.flatMap((request) =>
+        isSuccess(request.answer) && request.answer.kind === 'answered' && typeof request.answer.body?.id === 'string' ? [request.answer.body.id] : [],
+      ),
     );
     if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different entities (${[...answered].join(', ')})`);
     for (const id of answered) {
@@ -136,12 +190,19 @@ export function checkInvariants(observation: Observation): string[] {
       continue;
     }
     if (answer.kind === 'crashed') continue;
+    if (answer.headers['idempotent-replayed'] === 'true' && isRetryLater(answer)) {
+      violations.push(`${describe(request)}: the Idempotency-Key's stored answer says retry later (${answer.status} ${String(codeOf(answer))}, replayed), which is never final`);
+    }
+    if (request.job) {
+      violations.push(...jobViolations(request, observation, madeAt, makerOf, recordsOf));
+      continue;
+    }
     if (answer.status === 0) {
       violations.push(`${describe(request)}: the handler threw ${JSON.stringify(answer.body)}`);
       continue;
     }
     if (request.bulk && isSuccess(answer)) {
-      violations.push(...bulkViolations(request, answer.body, madeAt, requestBy, creations));
+      violations.push(...bulkViolations(request, answer.body, madeAt, makerOf, recordsOf, observation.final));
       continue;
     }
     if (isSuccess(answer)) {
@@ -156,7 +217,7 @@ export function checkInvariants(observation: Observation): string[] {
         violations.push(`${describe(request)} was answered ${answer.status} for ${path}, which is not in Graph`);
         continue;
       }
-      const maker = requestBy.get(creation.clientRequestId);
+      const maker = makerOf(creation);
       if (!maker || !sameAsk(maker, request, id)) {
         violations.push(`${describe(request)} was answered ${answer.status} for ${path}, which ${maker ? describe(maker) : 'no caller'} made`);
       }
@@ -168,18 +229,37 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${describe(request)}: ${answer.status} ${String(code)} without Retry-After`);
     }
     if (answer.status >= 400 && answer.status < 500 && answer.status !== 409) {
-      const made = creations.filter((creation) => creation.clientRequestId === request.clientRequestId);
+      const made = creations.filter((creation) => makerOf(creation) === request);
       if (made.length > 0) violations.push(`${describe(request)} was answered ${answer.status} ${String(code)}, but made ${made[0]!.path}`);
     }
   }
 
+  if (observation.final) {
+    // A job that ran, or whose 202 reached its caller (one whose request died before it was queued never runs, and nobody was told of it).
+    const started = (job: AuditTableView['bulk'][number]) => job.status === 'running' || byJob.has(job.rowKey);
+    for (const job of audit.bulk.filter((candidate) => candidate.async && candidate.status !== 'completed' && started(candidate))) {
+      const owner = requestBy.get(job.clientRequestId);
+      violations.push(`job record ${job.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still ${job.status} (done ${job.done} of ${job.total}) after faults stopped and every run had its turn`);
+    }
+  }
+
+  for (const poll of observation.polls) {
+    const { answer } = poll;
+    if (answer.kind === 'hung') violations.push(`the status URL of job ${poll.jobId} was never answered (step ${poll.step})`);
+    if (answer.kind !== 'answered') continue;
+    if (answer.status >= 500 && !answer.headers['retry-after']) {
+      violations.push(`the status URL of job ${poll.jobId} answered ${answer.status} ${String(codeOf(answer))} without Retry-After (step ${poll.step})`);
+    }
+    if (answer.status === 0) violations.push(`the status URL of job ${poll.jobId}: the handler threw ${JSON.stringify(answer.body)}`);
+  }
+
   for (const [path, rowKey] of audit.index) {
     const record = audit.records.find((candidate) => candidate.rowKey === rowKey);
-    const creation = madeAt.get(path);
+    const creation = madeAt.get(canonicalPath(path));
     if (!record) violations.push(`the entity index of ${path} points at no record (${rowKey})`);
     else if (!creation) violations.push(`the entity index names ${path}, which is not in Graph`);
     else {
-      const maker = requestBy.get(creation.clientRequestId);
+      const maker = makerOf(creation);
       const indexed = requestBy.get(record.clientRequestId);
       if (!maker || !indexed || !sameAsk(maker, indexed, creation.id)) {
         violations.push(`the entity index of ${path} points at the record of ${indexed ? describe(indexed) : 'no request'}, but ${maker ? describe(maker) : 'no request'} made it`);
@@ -189,36 +269,77 @@ export function checkInvariants(observation: Observation): string[] {
   return violations;
 }
 
-/** What a bulk request's 200 says of each member, against what Graph holds and who made it. */
+const codeOf = (answer: Extract<Answer, { kind: 'answered' }>) => (answer.body as { error?: { code?: unknown } } | undefined)?.error?.code;
+/** An answer that tells the caller to come back: a 5xx, a `Retry-After`, or "the outcome is not known yet". */
+const isRetryLater = (answer: Extract<Answer, { kind: 'answered' }>) =>
+  answer.status >= 500 || answer.headers['retry-after'] !== undefined || codeOf(answer) === 'createOutcomeUnknown';
+
+type MakerOf = (creation: Creation) => ObservedRequest | undefined;
+type RecordsOf = (clientRequestId: string) => AuditRecordView[];
+
+/** An accepted job: once faults stopped and runs had their turns, its status URL answers its results, which must hold as a bulk 200's. */
+function jobViolations(request: ObservedRequest, observation: Observation, madeAt: Map<string, Creation>, makerOf: MakerOf, recordsOf: RecordsOf): string[] {
+  const final = request.job?.final;
+  if (!final) return [];
+  if (final.kind !== 'answered') return [`${describe(request)}: job ${request.job!.id}'s status URL was never answered`];
+  if (final.status === 202) {
+    return [`${describe(request)}: job ${request.job!.id} never ended: after faults stopped and every run had its turn, its status URL still says ${String(final.body?.status)} (done ${String(final.body?.done)} of ${String(final.body?.total)}) with no run holding it`];
+  }
+  if (final.status !== 200) return [`${describe(request)}: job ${request.job!.id}'s status URL answered ${final.status} ${JSON.stringify(final.body).slice(0, 200)}`];
+  return bulkViolations(request, final.body, madeAt, makerOf, recordsOf, observation.final);
+}
+
+/** What a bulk request's 200 says of each member, against its records, what Graph holds and who made it. */
 function bulkViolations(
   request: ObservedRequest,
   body: Record<string, unknown> | undefined,
   madeAt: Map<string, Creation>,
-  requestBy: Map<string, ObservedRequest>,
-  creations: Creation[],
+  makerOf: MakerOf,
+  recordsOf: RecordsOf,
+  final: boolean,
 ): string[] {
   const violations: string[] = [];
   const results = (body as { results?: { id: string; status: string; error?: { httpStatus?: number; code?: string } }[] } | undefined)?.results;
   if (!Array.isArray(results) || results.length !== Object.keys(request.bodies).length) {
     return [`${describe(request)} was answered 200 without a result per member: ${JSON.stringify(body).slice(0, 200)}`];
   }
+  const records = recordsOf(request.clientRequestId);
   for (const result of results) {
     const path = entityPathOf(request.path, result.id);
     const creation = madeAt.get(path);
+    const record = records.find((candidate) => candidate.entityId === result.id);
+    const maker = creation ? makerOf(creation) : undefined;
     if (result.status === 'created' || result.status === 'alreadyMember') {
       if (!creation) {
         violations.push(`${describe(request)} reported ${result.id} ${result.status}, but it is not in Graph`);
         continue;
       }
-      const maker = requestBy.get(creation.clientRequestId);
       if (result.status === 'created' && (!maker || !sameAsk(maker, request, result.id))) {
         violations.push(`${describe(request)} reported ${result.id} created, which ${maker ? describe(maker) : 'no caller'} made`);
+      }
+      // What a single add would answer: 409 for a member an earlier, finished request of the same
+      // ask made is Graph's answer and may stand; this very request's add never is "already there".
+      if (result.status === 'alreadyMember' && maker === request) {
+        violations.push(`${describe(request)} reported ${result.id} alreadyMember, but this request made it`);
+      }
+      if (record?.status === 'unknown') violations.push(`${describe(request)} reported ${result.id} ${result.status}, but its record says unknown`);
+      if (final && result.status === 'created' && record && record.status !== 'succeeded') {
+        violations.push(`${describe(request)} reported ${result.id} created, but its record says ${record.status}`);
       }
       continue;
     }
     const status = result.error?.httpStatus ?? 0;
-    if (status >= 400 && status < 500 && creations.some((made) => made.path === path && made.clientRequestId === request.clientRequestId)) {
+    if (status >= 400 && status < 500 && status !== 409 && maker === request) {
       violations.push(`${describe(request)} reported ${result.id} failed with ${status} ${String(result.error?.code)}, but made it`);
+    }
+    const nothingSent = result.error?.code === 'deadlineExceeded' || /nothing was sent/i.test(String((result.error as { message?: unknown } | undefined)?.message ?? ''));
+    if (nothingSent) {
+      // "Nothing was sent": Graph received no add of it from this request, and its record (if any) says failed.
+      const code = String(result.error?.code);
+      if (maker === request) violations.push(`${describe(request)} reported ${result.id} ${code} (nothing sent), but made it`);
+      if (final && record && record.status !== 'failed') {
+        violations.push(`${describe(request)} reported ${result.id} ${code} (nothing sent), but its record says ${record.status}${record.reason ? ` (${record.reason})` : ''}`);
+      }
     }
   }
   return violations;

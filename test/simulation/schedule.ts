@@ -10,33 +10,60 @@ import { callGraph } from '../../shared/pipeline/stages/callGraph';
 
 export type TargetKind = 'connection' | 'group' | 'member' | 'connectorGroup';
 
-/** What Graph does to one attempt at a call. `commit`: Graph carried the call out first. */
+/**
+ * What Graph does to one attempt at a call. `commit`: Graph carried the call out first.
+ * `oddSuccess`: Graph made the entity and answered 201 with no id (`{}`), no body, or a body
+ * that is not JSON.
+ */
 export type GraphFault =
   | { kind: 'throttle' }
-  | { kind: 'unavailable' | 'gatewayTimeout' | 'serverError' | 'reset' | 'hang' | 'garbage'; commit: boolean };
+  | { kind: 'unavailable' | 'gatewayTimeout' | 'serverError' | 'reset' | 'hang' | 'garbage'; commit: boolean }
+  | { kind: 'oddSuccess'; body: 'noId' | 'empty' | 'notJson' };
 
-/** What the audit store does to one table call of a request. */
+/**
+ * What storage does to one call of a request, a reconciliation run or a job run (table calls and
+ * queue messages counted together, from 0): refused before it is sent, hanging until the call's
+ * own timeout, carried out with its answer lost, or stalled (the instance or the network froze for
+ * longer than the timeout: timers of the same run, such as a lease renewal, fire meanwhile).
+ */
 export interface TableFault {
-  /** The request's table call it hits, counting from 0. */
   call: number;
-  kind: 'fail' | 'hang' | 'landedTimeout';
+  kind: 'fail' | 'hang' | 'landedTimeout' | 'stall';
 }
 
-/** Where in the pipeline the instance dies (abandons the request): before or after a stage. */
+/**
+ * Where the instance dies (abandons the request): before or after a stage, or inside one — at a
+ * storage call (between a bulk request's chunks, between a job's writes) or before a Graph attempt
+ * (between Graph retries).
+ */
 export interface Crash {
   stage: number;
   when: 'before' | 'after';
+  /** Inside a stage instead: before this storage call (counted as `TableFault.call`) of the request. */
+  storageCall?: number;
+  /** Inside a stage instead: before this Graph attempt (0 = the first) of the request. */
+  graphAttempt?: number;
   /** The frozen request resumes at the next time step, as a stalled (not dead) instance would. */
   resumes: boolean;
+  /**
+   * Not a death: the instance pauses this long (real time) at the point and carries on, as a
+   * starved or swapping instance does; a run's timers (its lease renewal) fire meanwhile.
+   */
+  pauseMs?: number;
 }
+
+/** How a request spells the connection it names (its own id, or its parent's): as given, or in other letter case. */
+export type Spelling = 0 | 1;
 
 export interface RequestStep {
   kind: 'request';
   /**
-   * Member target only: a bulk request (`members/bulk`) holding the member and a companion member,
-   * so bulk and single adds of the same member interleave. Ignored for other targets.
+   * Member target only: a bulk request (`members/bulk`) holding the member and a companion
+   * member, so bulk and single adds of the same member interleave. Ignored for other targets.
    */
   bulk: boolean;
+  /** With `bulk`: `Prefer: respond-async`, so the request is accepted (202) and run from the queue by `job` steps. */
+  async: boolean;
   /** A retry: the same caller, key, body and parent as the schedule's first request. */
   retry: boolean;
   caller: 'A' | 'B';
@@ -47,12 +74,19 @@ export interface RequestStep {
   body: 0 | 1;
   /** Groups and members: which of the two connections they belong to. */
   parent: 0 | 1;
+  /** How the connection id is spelled (Graph compares connection ids without regard to case). */
+  spelling: Spelling;
   /** Faults of the create's attempts, in order. */
   createFaults: GraphFault[];
   /** Faults of the reads that may follow (read-back, listing). */
   readFaults: GraphFault[];
-  tableFault: TableFault | null;
+  tableFaults: TableFault[];
   crash: Crash | null;
+  /**
+   * Sent this many times one after the other (a caller retrying past any internal bound), each
+   * with the same faults, a minute apart on the clock.
+   */
+  repeat: number;
   /** Runs alongside the next step instead of before it. */
   overlaps: boolean;
 }
@@ -60,6 +94,9 @@ export interface RequestStep {
 export interface ReconcileStep {
   kind: 'reconcile';
   instance: 0 | 1;
+  /** Faults of reconciliation's own storage calls and Graph reads. */
+  tableFaults: TableFault[];
+  readFaults: GraphFault[];
 }
 
 /** Time passes: past a lease, past the reconciliation age, past the retention. */
@@ -68,11 +105,41 @@ export interface AdvanceStep {
   ms: number;
 }
 
-export type Step = RequestStep | ReconcileStep | AdvanceStep;
+/** The queue trigger on one instance takes the job messages that are due and runs each (its storage faults, its death). */
+export interface JobStep {
+  kind: 'job';
+  instance: 0 | 1;
+  tableFaults: TableFault[];
+  crash: Crash | null;
+}
+
+/** The callers poll the status URL of every job accepted so far (slow storage included). */
+export interface PollStep {
+  kind: 'poll';
+  instance: 0 | 1;
+  tableFaults: TableFault[];
+}
+
+export type Step = RequestStep | ReconcileStep | AdvanceStep | JobStep | PollStep;
+
+/** The dangerous scenario a schedule was built to reach (or `random`); the run counts each against a floor. */
+export type Recipe =
+  | 'random'
+  | 'keyedRetryAfterCrash'
+  | 'reconcileMidSchedule'
+  | 'crashInsideStage'
+  | 'reconcileStorageFaults'
+  | 'asyncJobTakeover'
+  | 'spellings'
+  | 'retryChain'
+  | 'oddSuccess'
+  | 'storageLostAnswers'
+  | 'overlappingAsks';
 
 export interface Schedule {
   target: TargetKind;
   steps: Step[];
+  recipe?: Recipe;
 }
 
 /** Stage boundaries a crash can hit (stage 0, `respond`, is where the answer leaves). */
@@ -81,15 +148,26 @@ export const stageCount = createStages.length;
 export const auditTrailStage = createStages.indexOf(auditTrail);
 export const callGraphStage = createStages.indexOf(callGraph);
 
+const lostOrRefused: fc.Arbitrary<GraphFault> = fc.record({
+  kind: fc.constantFrom('unavailable', 'gatewayTimeout', 'serverError', 'reset', 'hang', 'garbage'),
+  commit: fc.boolean(),
+}) as fc.Arbitrary<GraphFault>;
+
+const oddSuccess: fc.Arbitrary<GraphFault> = fc.record({
+  kind: fc.constant('oddSuccess' as const),
+  body: fc.constantFrom('noId' as const, 'empty' as const, 'notJson' as const),
+});
+
 const graphFault: fc.Arbitrary<GraphFault> = fc.oneof(
   { weight: 2, arbitrary: fc.constant<GraphFault>({ kind: 'throttle' }) },
-  {
-    weight: 8,
-    arbitrary: fc.record({
-      kind: fc.constantFrom('unavailable', 'gatewayTimeout', 'serverError', 'reset', 'hang', 'garbage'),
-      commit: fc.boolean(),
-    }) as fc.Arbitrary<GraphFault>,
-  },
+  { weight: 8, arbitrary: lostOrRefused },
+  { weight: 1, arbitrary: oddSuccess },
+);
+
+/** Faults of reads only: an odd success is a create's. */
+const readFault: fc.Arbitrary<GraphFault> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant<GraphFault>({ kind: 'throttle' }) },
+  { weight: 4, arbitrary: lostOrRefused },
 );
 
 /** Where instances die most interestingly: around the audit intent, the Graph call and its outcome. */
@@ -98,35 +176,54 @@ const crashStage = fc.oneof(
   { weight: 1, arbitrary: fc.integer({ min: 1, max: stageCount - 1 }) },
 );
 
+const storageFaultKind = fc.constantFrom('fail' as const, 'hang' as const, 'landedTimeout' as const);
+
+const tableFault = (maxCall: number): fc.Arbitrary<TableFault> =>
+  fc.record({
+    call: fc.nat({ max: maxCall }),
+    kind: fc.oneof({ weight: 12, arbitrary: storageFaultKind }, { weight: 1, arbitrary: fc.constant('stall' as const) }),
+  });
+
+const tableFaults = (maxCall: number, maxLength = 2): fc.Arbitrary<TableFault[]> =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constant<TableFault[]>([]) },
+    { weight: 1, arbitrary: fc.array(tableFault(maxCall), { minLength: 1, maxLength }) },
+  );
+
+const stageCrash: fc.Arbitrary<Crash> = fc.record({
+  stage: crashStage,
+  when: fc.constantFrom('before' as const, 'after' as const),
+  resumes: fc.boolean(),
+});
+
+/** Inside a stage: at a storage call (between chunks and writes) or before a Graph attempt (between retries). */
+const insideCrash: fc.Arbitrary<Crash> = fc.oneof(
+  fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), storageCall: fc.nat({ max: 8 }), resumes: fc.boolean() }),
+  fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), graphAttempt: fc.integer({ min: 1, max: 3 }), resumes: fc.boolean() }),
+);
+
+const crash: fc.Arbitrary<Crash | null> = fc.oneof(
+  { weight: 8, arbitrary: fc.constant(null) },
+  { weight: 1, arbitrary: stageCrash },
+  { weight: 1, arbitrary: insideCrash },
+);
+
 const requestStep: fc.Arbitrary<RequestStep> = fc.record({
   kind: fc.constant('request' as const),
   bulk: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  async: fc.oneof({ weight: 3, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
   retry: fc.oneof({ weight: 2, arbitrary: fc.constant(true) }, { weight: 1, arbitrary: fc.constant(false) }),
   caller: fc.constantFrom('A' as const, 'B' as const),
   instance: fc.constantFrom(0 as const, 1 as const),
   key: fc.oneof(fc.constant(null), fc.constantFrom('k1' as const, 'k2' as const)),
   body: fc.oneof({ weight: 4, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
   parent: fc.oneof({ weight: 4, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
+  spelling: fc.oneof({ weight: 3, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
   createFaults: fc.oneof({ weight: 1, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 3, arbitrary: fc.array(graphFault, { minLength: 1, maxLength: 3 }) }),
-  readFaults: fc.oneof({ weight: 4, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 1, arbitrary: fc.array(graphFault, { minLength: 1, maxLength: 2 }) }),
-  tableFault: fc.oneof(
-    { weight: 3, arbitrary: fc.constant(null) },
-    {
-      weight: 1,
-      arbitrary: fc.record({ call: fc.nat({ max: 5 }), kind: fc.constantFrom('fail' as const, 'hang' as const, 'landedTimeout' as const) }),
-    },
-  ),
-  crash: fc.oneof(
-    { weight: 4, arbitrary: fc.constant(null) },
-    {
-      weight: 1,
-      arbitrary: fc.record({
-        stage: crashStage,
-        when: fc.constantFrom('before' as const, 'after' as const),
-        resumes: fc.boolean(),
-      }),
-    },
-  ),
+  readFaults: fc.oneof({ weight: 4, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 1, arbitrary: fc.array(readFault, { minLength: 1, maxLength: 2 }) }),
+  tableFaults: tableFaults(7),
+  crash,
+  repeat: fc.constant(1),
   overlaps: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
 
@@ -141,16 +238,208 @@ const advanceStep: fc.Arbitrary<AdvanceStep> = fc.record({
 const reconcileStep: fc.Arbitrary<ReconcileStep> = fc.record({
   kind: fc.constant('reconcile' as const),
   instance: fc.constantFrom(0 as const, 1 as const),
+  tableFaults: tableFaults(6),
+  readFaults: fc.oneof({ weight: 3, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 1, arbitrary: fc.array(readFault, { minLength: 1, maxLength: 2 }) }),
 });
 
-export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc.record({
-  target: fc.constantFrom<TargetKind>('connection', 'group', 'member', 'connectorGroup'),
+/** A job run that pauses before its first Graph call past a third of its lease: its renewal is written meanwhile. */
+const jobPause: fc.Arbitrary<Crash> = fc.constant({ stage: 0, when: 'before' as const, graphAttempt: 0, resumes: true, pauseMs: 3_600 });
+
+const jobStep: fc.Arbitrary<JobStep> = fc.record({
+  kind: fc.constant('job' as const),
+  instance: fc.constantFrom(0 as const, 1 as const),
+  tableFaults: tableFaults(8, 3),
+  crash: fc.oneof(
+    { weight: 3, arbitrary: fc.constant(null) },
+    { weight: 1, arbitrary: fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), storageCall: fc.integer({ min: 1, max: 8 }), resumes: fc.boolean() }) },
+    { weight: 1, arbitrary: jobPause },
+  ),
+});
+
+const pollStep: fc.Arbitrary<PollStep> = fc.record({
+  kind: fc.constant('poll' as const),
+  instance: fc.constantFrom(0 as const, 1 as const),
+  tableFaults: tableFaults(2, 1),
+});
+
+const target = fc.constantFrom<TargetKind>('connection', 'group', 'member', 'connectorGroup');
+
+const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
+  target,
   steps: fc.array(
     fc.oneof(
       { weight: 7, arbitrary: requestStep as fc.Arbitrary<Step> },
       { weight: 1, arbitrary: reconcileStep as fc.Arbitrary<Step> },
       { weight: 2, arbitrary: advanceStep as fc.Arbitrary<Step> },
+      { weight: 1, arbitrary: jobStep as fc.Arbitrary<Step> },
+      { weight: 1, arbitrary: pollStep as fc.Arbitrary<Step> },
     ),
     { minLength: 1, maxLength: 6 },
   ),
+  recipe: fc.constant('random' as const),
 });
+
+/** A request step with some fields fixed (the rest random). */
+const request = (fixed: Partial<RequestStep>): fc.Arbitrary<RequestStep> => requestStep.map((step) => ({ ...step, ...fixed }));
+const noFaults: Partial<RequestStep> = { createFaults: [], readFaults: [], tableFaults: [], crash: null, overlaps: false, repeat: 1 };
+const advance = (ms: number): AdvanceStep => ({ kind: 'advance', ms });
+
+/**
+ * The dangerous scenarios, built on purpose (a random schedule reaches some of them once in
+ * thousands): each recipe fixes the steps that make the scenario and leaves the rest random.
+ */
+const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
+  // Last round's defect 2: keyed create, the instance dies after Graph made it, the lease passes, a keyed retry.
+  keyedRetryAfterCrash: fc
+    .tuple(
+      target,
+      fc.constantFrom('k1' as const, 'k2' as const),
+      fc.constantFrom(callGraphStage, auditTrailStage),
+      fc.constantFrom(2 * minute, 15 * minute),
+      request({ ...noFaults, retry: true }),
+      fc.array(requestStep, { maxLength: 2 }),
+    )
+    .map(([kind, key, stage, wait, retry, more]) => ({
+      target: kind,
+      recipe: 'keyedRetryAfterCrash' as const,
+      steps: [
+        { ...retry, retry: false, key, crash: { stage, when: 'after' as const, resumes: false } },
+        advance(wait),
+        { ...retry, key, instance: (1 - retry.instance) as 0 | 1 },
+        ...more,
+      ],
+    })),
+  // Reconciliation inside the schedule, after the reconcile age, with requests before and after.
+  reconcileMidSchedule: fc
+    .tuple(target, requestStep, fc.array(requestStep, { minLength: 1, maxLength: 2 }), reconcileStep)
+    .map(([kind, first, after, reconcile]) => ({
+      target: kind,
+      recipe: 'reconcileMidSchedule' as const,
+      steps: [{ ...first, overlaps: false, createFaults: first.createFaults.length > 0 ? first.createFaults : [{ kind: 'reset', commit: true } as GraphFault] }, advance(15 * minute), reconcile, ...after],
+    })),
+  crashInsideStage: fc
+    .tuple(target, request({ crash: null }), insideCrash, fc.array(requestStep, { minLength: 1, maxLength: 2 }))
+    .map(([kind, first, inside, more]) => ({
+      target: kind,
+      recipe: 'crashInsideStage' as const,
+      steps: [{ ...first, crash: inside, overlaps: false }, advance(2 * minute), ...more, advance(15 * minute), { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] }],
+    })),
+  reconcileStorageFaults: fc
+    .tuple(target, requestStep, fc.array(tableFault(6), { minLength: 1, maxLength: 2 }), fc.array(requestStep, { maxLength: 2 }))
+    .map(([kind, first, faults, more]) => ({
+      target: kind,
+      recipe: 'reconcileStorageFaults' as const,
+      steps: [
+        { ...first, overlaps: false, crash: first.crash ?? { stage: callGraphStage, when: 'after' as const, resumes: false } },
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 1 as const, tableFaults: faults, readFaults: [] },
+        ...more,
+      ],
+    })),
+  // Async bulk: accepted, a run dies or loses a lease answer mid-job, another run takes over; polls in between.
+  asyncJobTakeover: fc
+    .tuple(
+      request({ bulk: true, async: true, overlaps: false, crash: null, tableFaults: [] }),
+      jobStep,
+      jobStep,
+      pollStep,
+      fc.array(requestStep, { maxLength: 1 }),
+      jobPause,
+      // The run's storage call that its lease renewal may be, during the pause (its answer lost).
+      fc.integer({ min: 3, max: 6 }),
+    )
+    .map(([accepted, first, second, poll, more, pause, renewalCall]) => ({
+      target: 'member' as const,
+      recipe: 'asyncJobTakeover' as const,
+      steps: [
+        accepted,
+        ...more.map((step) => ({ ...step, overlaps: false })),
+        first.crash || first.tableFaults.length > 0 ? first : { ...first, crash: pause, tableFaults: [{ call: renewalCall, kind: 'landedTimeout' as const }] },
+        poll,
+        advance(2 * minute),
+        { ...second, instance: (1 - first.instance) as 0 | 1 },
+        poll,
+      ],
+    })),
+  // One connection, group or member spelled two ways by two callers (or one), a lost or refused first answer.
+  spellings: fc
+    .tuple(fc.constantFrom<TargetKind>('connection', 'group', 'member'), request({ ...noFaults, spelling: 0 }), request({ spelling: 1, crash: null, overlaps: false }), fc.array(requestStep, { maxLength: 2 }))
+    .map(([kind, made, other, more]) => ({
+      target: kind,
+      recipe: 'spellings' as const,
+      steps: [
+        { ...made, retry: false },
+        { ...other, retry: false, parent: made.parent, createFaults: other.createFaults.length > 0 ? other.createFaults : [{ kind: 'unavailable', commit: false } as GraphFault] },
+        ...more,
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+      ],
+    })),
+  // A caller that keeps retrying with its key past any internal bound (20 attempts kept) while Graph's reads fail.
+  retryChain: fc
+    .tuple(
+      target,
+      fc.constantFrom('k1' as const, 'k2' as const),
+      request(noFaults),
+      fc.integer({ min: 21, max: 23 }),
+      fc.constantFrom<GraphFault>({ kind: 'serverError', commit: false }, { kind: 'unavailable', commit: false }),
+      fc.boolean(),
+    )
+    .map(([kind, key, first, repeat, readFailure, made]) => ({
+      target: kind,
+      recipe: 'retryChain' as const,
+      steps: [
+        // The first attempt's connection is reset after Graph made the entity, or before it made anything.
+        { ...first, retry: false, bulk: false, key, createFaults: [{ kind: 'reset', commit: made } as GraphFault] },
+        { ...first, retry: true, key, repeat, readFaults: made ? [readFailure, readFailure, readFailure, readFailure] : [] },
+        advance(25 * 60 * minute),
+        { ...first, retry: true, key },
+      ],
+    })),
+  oddSuccess: fc
+    .tuple(target, request({ crash: null, overlaps: false }), oddSuccess, fc.array(requestStep, { maxLength: 2 }))
+    .map(([kind, first, odd, more]) => ({
+      target: kind,
+      recipe: 'oddSuccess' as const,
+      steps: [{ ...first, createFaults: [odd] }, ...more, advance(15 * minute), { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] }],
+    })),
+  // Every storage write with its answer lost, one at a time: settlements, keys, bulk chunks (bulk adds half the time).
+  storageLostAnswers: fc
+    .tuple(
+      fc.oneof({ weight: 1, arbitrary: target }, { weight: 1, arbitrary: fc.constant<TargetKind>('member') }),
+      request({ crash: null }),
+      fc.boolean(),
+      fc.array(tableFault(9), { minLength: 1, maxLength: 2 }),
+      fc.array(requestStep, { maxLength: 2 }),
+    )
+    .map(([kind, first, bulk, faults, more]) => ({
+      target: kind,
+      recipe: 'storageLostAnswers' as const,
+      steps: [
+        { ...first, retry: false, bulk, tableFaults: faults.map((fault) => ({ ...fault, kind: fault.kind === 'stall' ? 'stall' : ('landedTimeout' as const) })) },
+        ...more,
+      ],
+    })),
+  // Requests for one entity at once (the same caller or another, the same body or another), the first one's answer lost.
+  overlappingAsks: fc
+    .tuple(target, request({ crash: null, retry: false, overlaps: true }), request({ crash: null, retry: false, overlaps: false }), lostOrRefused, fc.array(requestStep, { maxLength: 2 }))
+    .map(([kind, first, second, lost, more]) => ({
+      target: kind,
+      recipe: 'overlappingAsks' as const,
+      steps: [
+        { ...first, createFaults: [{ ...lost, commit: true } as GraphFault] },
+        { ...second, parent: first.parent, instance: (1 - first.instance) as 0 | 1 },
+        ...more,
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+      ],
+    })),
+};
+
+/** Random schedules, and each recipe often enough that a run of 2,000 reaches each dozens of times. */
+export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc.oneof(
+  { weight: 30, arbitrary: randomSchedule },
+  ...Object.values(recipes).map((arbitrary) => ({ weight: 3, arbitrary })),
+);
+
+export const recipeNames = Object.keys(recipes) as Exclude<Recipe, 'random'>[];

@@ -1,12 +1,15 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import { RestError, TableClient } from '@azure/data-tables';
+import type { PipelineRequest, PipelineResponse, SendRequest } from '@azure/core-rest-pipeline';
+import type { Interleaving } from './interleaving';
 import { startAzurite, type RunningAzurite } from '../../dev/azurite';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
 import { startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
 import { createRuntime, tableStores, type Runtime } from '../../shared/runtime';
-import { Queues } from '../../shared/storage/queue';
+import type { GraphTransport } from '../../shared/graph/transport';
+import { asyncWorkQueueName, Queues, type SendOptions, type SentMessage } from '../../shared/storage/queue';
 import { Table, type TablePolicy } from '../../shared/storage/table';
 import type { Clock } from '../../shared/time/clock';
 import type { Crash, TableFault } from './schedule';
@@ -26,13 +29,43 @@ export class ScheduleClock implements Clock {
   }
 }
 
-/** What one request carries through the pipeline, for the fault policy and the crash points. */
+/**
+ * What one request (or reconciliation run, or job run) carries through the pipeline, for the fault
+ * policy, the crash points and the oracle's tag.
+ */
 export interface RequestScope {
-  tableFault: TableFault | null;
+  /** Where a create Graph receives came from (`x-emulator-origin`): `request 3`, `reconciliation`, `job 5`. */
+  origin: string;
+  tableFaults: TableFault[];
+  /** Storage calls (table and queue) made so far. */
   tableCalls: number;
+  /** Graph attempts made so far. */
+  graphAttempts: number;
   crash: Crash | null;
   /** Called at the crash point: the instance is gone; resolves only if the request resumes. */
   freeze(): Promise<void>;
+  /** The schedule's order of calls: recorded, or enforced when replaying a failure. */
+  interleaving: Interleaving;
+  /** Told of each storage fault as it is applied (what the schedule actually reached). */
+  noteFault?: (kind: TableFault['kind']) => void;
+}
+
+/** How long a storage call sent without a timeout of its own hangs before its connection drops. */
+export const unboundedHangMs = 30_000;
+
+/** How long a stalled storage call keeps its run waiting: past a third of a job lease, so the lease is renewed meanwhile. */
+export const stallMs = 3_600;
+
+const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** The fault (if any) and crash point (if any) of the scope's next storage call, counting it. */
+async function nextStorageCall(scope: RequestScope): Promise<TableFault['kind'] | undefined> {
+  const call = scope.tableCalls;
+  scope.tableCalls += 1;
+  if (scope.crash?.storageCall === call) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
+  const fault = scope.tableFaults.find((candidate) => candidate.call === call)?.kind;
+  if (fault) scope.noteFault?.(fault);
+  return fault;
 }
 
 export const requestScope = new AsyncLocalStorage<RequestScope>();
@@ -49,26 +82,115 @@ export const auditStoreFaults: TablePolicy = {
     name: 'simulatedAuditStoreFaults',
     async sendRequest(request, next) {
       const scope = requestScope.getStore();
-      if (!scope?.tableFault) return next(request);
-      const call = scope.tableCalls;
-      scope.tableCalls += 1;
-      if (call !== scope.tableFault.call) return next(request);
-      switch (scope.tableFault.kind) {
+      if (!scope) return next(request);
+      return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, `table ${request.method}`), () => faultedTableCall(scope, request, next));
+    },
+  },
+};
+
+async function faultedTableCall(scope: RequestScope, request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+      const fault = await nextStorageCall(scope);
+      switch (fault) {
+        case undefined:
+          return next(request);
+        case 'stall':
+          await new Promise((resolve) => setTimeout(resolve, stallMs));
+          throw abortError();
         case 'fail':
           throw new RestError('connect ECONNREFUSED (simulated)', { code: 'ECONNREFUSED', request });
         case 'hang':
+          // Until the call's own timeout; a call sent without one waits until the connection is
+          // dropped (here after `unboundedHangMs`), far past any request's or run's time.
           await new Promise<void>((resolve) => {
             if (request.abortSignal?.aborted) resolve();
             request.abortSignal?.addEventListener('abort', () => resolve(), { once: true });
+            if (!request.abortSignal) setTimeout(resolve, unboundedHangMs).unref();
           });
+          if (!request.abortSignal) throw new RestError('read ECONNRESET (simulated: a call without a timeout hung)', { code: 'ECONNRESET', request });
           throw abortError();
         case 'landedTimeout':
           await next(request);
           throw abortError();
       }
-    },
-  },
-};
+}
+
+/**
+ * The queue service as a scene sees it: the real queue (Azurite) under a name of the scene's own,
+ * its sends faulted like table calls, and each message's visibility delay kept on the schedule's
+ * clock (the queue service's own clock does not move with the schedule): a message is sent visible,
+ * and the trigger (execute.ts) leaves one alone until its time on the schedule's clock.
+ */
+export class SceneQueues extends Queues {
+  /** Message id → when it may be run, on the schedule's clock. */
+  readonly dueAt = new Map<string, number>();
+
+  constructor(
+    storage: ConstructorParameters<typeof Queues>[0]['storage'],
+    readonly suffix: string,
+    private readonly clock: Clock,
+  ) {
+    super({
+      storage,
+      credentialFor: () => {
+        throw new Error('connection-string storage needs no credential');
+      },
+      timeoutMs: 1_000,
+    });
+  }
+
+  sceneQueueName(queueName: string): string {
+    return `${queueName}-${this.suffix}`;
+  }
+
+  override async send(queueName: string, message: unknown, options: SendOptions = {}): Promise<SentMessage> {
+    const scope = requestScope.getStore();
+    if (!scope) return this.faultedSend(undefined, queueName, message, options);
+    return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, 'queue send'), () => this.faultedSend(scope, queueName, message, options));
+  }
+
+  private async faultedSend(scope: RequestScope | undefined, queueName: string, message: unknown, options: SendOptions): Promise<SentMessage> {
+    const fault = scope ? await nextStorageCall(scope) : undefined;
+    if (fault === 'fail') throw new RestError('connect ECONNREFUSED (simulated)', { code: 'ECONNREFUSED' });
+    if (fault === 'hang') {
+      await new Promise((resolve) => setTimeout(resolve, this.timeoutMs));
+      throw abortError();
+    }
+    if (fault === 'stall') {
+      await new Promise((resolve) => setTimeout(resolve, stallMs));
+      throw abortError();
+    }
+    const { visibilityDelaySeconds, ...rest } = options;
+    const sent = await super.send(this.sceneQueueName(queueName), message, rest);
+    this.dueAt.set(sent.messageId, this.clock.now() + (visibilityDelaySeconds ?? 0) * 1_000);
+    if (fault === 'landedTimeout') throw abortError();
+    return sent;
+  }
+}
+
+/**
+ * Tags every Graph call of a runtime with its scope's origin (the oracle's, read by the emulator;
+ * never the forwarded `client-request-id`), and lets a scope die before its n-th Graph attempt.
+ */
+function tagGraphCalls(runtime: Runtime): void {
+  const transport = (runtime.graph as unknown as { transport: GraphTransport }).transport;
+  const prepare = transport.prepare.bind(transport);
+  const exchange = transport.exchange.bind(transport);
+  transport.prepare = (method, path, headers, body) => {
+    const scope = requestScope.getStore();
+    return prepare(method, path, scope ? { ...headers, 'x-emulator-origin': scope.origin } : headers, body);
+  };
+  transport.exchange = async (prepared, timeoutMs) => {
+    const scope = requestScope.getStore();
+    if (scope) {
+      const attempt = scope.graphAttempts;
+      scope.graphAttempts += 1;
+      if (scope.crash?.graphAttempt === attempt) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
+      const name = scope.interleaving.nameOf(scope.origin, `graph ${prepared.options.method ?? ''}`);
+      return scope.interleaving.call(name, () => exchange(prepared, timeoutMs));
+    }
+    return exchange(prepared, timeoutMs);
+  };
+}
 
 export interface Caller {
   id: string;
@@ -103,6 +225,7 @@ export interface World {
 
 export interface Scene {
   tableName: string;
+  queues: SceneQueues;
   instances: [Instance, Instance];
   /** The table as an operator sees it (straight on Azurite). */
   table: TableClient;
@@ -118,14 +241,6 @@ export const simulationSettings = {
   RECONCILE_MAX_RECORDS: '200',
   BULK_ASYNC_AFTER_SECONDS: '3',
 };
-
-/** No queue service: every bulk request of a schedule is carried out at once, inside its request. */
-const noQueues = new Queues({
-  storage: undefined,
-  credentialFor: () => {
-    throw new Error('no queue storage in the simulation');
-  },
-});
 
 
 export async function startWorld(laneCount = 6): Promise<World> {
@@ -171,10 +286,12 @@ export async function startWorld(laneCount = 6): Promise<World> {
 
 function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<string, string>): Lane {
   const clock = new ScheduleClock();
-  const bases = [0, 1].map(() =>
-    createRuntime(settings, { clock, tablePolicies: [auditStoreFaults], graphBackoffBaseMs: 5 }),
-  );
-  const onTable = (base: Runtime, tableName: string): Runtime => {
+  const bases = [0, 1].map(() => {
+    const runtime = createRuntime(settings, { clock, tablePolicies: [auditStoreFaults], graphBackoffBaseMs: 5 });
+    tagGraphCalls(runtime);
+    return runtime;
+  });
+  const onTable = (base: Runtime, tableName: string, queues: SceneQueues): Runtime => {
     const table = new Table({
       storage: base.settings.auditStorage,
       tableName,
@@ -184,7 +301,7 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
       timeoutMs: base.settings.auditTableTimeoutMs,
       policies: [auditStoreFaults],
     });
-    return { ...base, ...tableStores(table, base.settings), queues: noQueues };
+    return { ...base, ...tableStores(table, base.settings), queues };
   };
   return {
     graph,
@@ -194,12 +311,16 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
       const tableName = `Sim${randomBytes(6).toString('hex')}`;
       const table = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
       await table.createTable();
+      const queues = new SceneQueues(bases[0]!.settings.queueStorage, tableName.toLowerCase(), clock);
       return {
         tableName,
-        instances: [{ runtime: onTable(bases[0]!, tableName) }, { runtime: onTable(bases[1]!, tableName) }],
+        queues,
+        instances: [{ runtime: onTable(bases[0]!, tableName, queues) }, { runtime: onTable(bases[1]!, tableName, queues) }],
         table,
         dispose: async () => {
           await table.deleteTable().catch(() => undefined);
+          const queue = await queues.client(queues.sceneQueueName(asyncWorkQueueName)).catch(() => undefined);
+          await queue?.deleteIfExists().catch(() => undefined);
         },
       };
     },
