@@ -33,7 +33,8 @@ import {
   type ItemProgress,
   type ItemRules,
 } from './itemMachine';
-import { SettlementWriter, maxTransactionActions, parallelTransactions } from './transactionWriter';
+import { IntentWriter } from './intentWriter';
+import { SettlementWriter } from './transactionWriter';
 
 /**
  * Carries out the items of a bulk request: each is one create of the item operation, with the
@@ -275,81 +276,34 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
   let wake: () => void = () => undefined;
   const changed = () => wake();
 
-  // Intents, in request order, 50 items (100 actions) to a transaction, the lead actions first and
-  // alone in flight (the bulk request's own record), then a couple of transactions at a time.
+  // Intents first: nothing is sent without its record. The first batches go while later intents are written.
   let intentsDone = false;
-  const toWrite = works.filter((work) => !work.written);
-  const lead = input.leadActions ?? [];
-  const chunks: Work[][] = [];
-  for (let start = 0, room = Math.floor((maxTransactionActions - lead.length) / 2); start < toWrite.length; start += room, room = maxTransactionActions / 2) {
-    chunks.push(toWrite.slice(start, start + room));
-  }
-  /** The etags of a chunk's intents when its transaction landed (this request's records, all `pending`); else undefined. */
-  const landedIntents = async (chunk: Work[], withBulkRecord: boolean): Promise<Map<string, string> | undefined> => {
-    if (withBulkRecord) {
-      const bulk = await audit.getRow<{ requestId?: string }>(job.key);
-      if (bulk?.requestId !== job.correlation.requestId) return undefined;
-    }
-    const [first, last] = [chunk[0], chunk.at(-1)];
-    if (!first || !last) return withBulkRecord ? new Map() : undefined;
-    const low = first.index === 0 ? job.key.rowKey : itemRowKey(job.key.rowKey, first.index - 1);
-    const rows = await audit.rowsBetween<StoredAuditRecord>(partitionKey, low, itemRowKey(job.key.rowKey, last.index + 1));
-    const mine = new Map(rows.filter((row) => row.kind === 'record' && row.status === 'pending' && row.requestId === job.correlation.requestId).map((row) => [row.rowKey, row.etag]));
-    return chunk.every((work) => mine.has(work.key.rowKey)) ? mine : undefined;
-  };
-  const markWritten = (chunk: Work[], etags: Map<string, string>) => {
-    for (const work of chunk) {
-      work.written = true;
-      work.etag = etags.get(work.key.rowKey) ?? '*';
-      move(work, intentWritten(work.progress));
-    }
-    changed();
-  };
-  let intentFailure: unknown;
-  const writeChunk = async (chunk: Work[], leading: TransactionAction[]) => {
-    if (intentFailure === undefined) {
-      const actions = [...leading, ...chunk.flatMap((work) => audit.intentActions(work.intent, work.key))];
-      let failure: unknown;
-      for (const delay of [0, 200, 800]) {
-        if (delay) await new Promise((resolve) => setTimeout(resolve, delay));
-        const began = Date.now();
-        try {
-          const etags = await audit.submit(actions);
-          instanceLatency.observeTransaction(Date.now() - began);
-          markWritten(chunk, etags);
-          return;
-        } catch (error) {
-          failure = error;
-          // The transaction may have landed with its answer lost (a retry of it then gets 409):
-          // read back, as a single create's intent is, before writing it again.
-          const landed = await landedIntents(chunk, leading.length > 0).catch(() => undefined);
-          if (landed) {
-            markWritten(chunk, landed);
-            return;
-          }
+  const intents = new IntentWriter<Work>(
+    {
+      audit,
+      bulkKey: job.key,
+      requestId: job.correlation.requestId,
+      leadActions: input.leadActions ?? [],
+      onWritten: (chunk, etags) => {
+        for (const work of chunk) {
+          work.written = true;
+          work.etag = etags.get(work.key.rowKey) ?? '*';
+          move(work, intentWritten(work.progress));
         }
-      }
-      intentFailure = failure;
-      if (leading.length > 0) throw auditStoreUnavailable(intentFailure);
-      input.log('error', 'intents of a bulk request could not be written; their items were not sent', { reason: reasonOf(intentFailure) });
-    }
-    // Nothing is sent without its record: what could not be written fails, as a single create
-    // would; a record that landed unconfirmed is settled so (nothing was sent), best effort.
-    for (const work of chunk) {
-      work.written = 'maybe';
-      move(work, intentRefused(work.progress, auditStoreUnavailable(intentFailure)));
-    }
-  };
-  const writingIntents = (async () => {
-    const [first, ...rest] = chunks;
-    if (first || lead.length > 0) await writeChunk(first ?? [], lead);
-    let next = 0;
-    await Promise.all(
-      Array.from({ length: parallelTransactions }, async () => {
-        while (next < rest.length) await writeChunk(rest[next++]!, []);
-      }),
-    );
-  })().finally(() => {
+        changed();
+      },
+      // Failed, as a single create would; a record that landed unconfirmed is settled so (nothing was sent), best effort.
+      onRefused: (chunk, failure) => {
+        for (const work of chunk) {
+          work.written = 'maybe';
+          move(work, intentRefused(work.progress, auditStoreUnavailable(failure)));
+        }
+      },
+      log: input.log,
+    },
+    works.filter((work) => !work.written),
+  );
+  const writingIntents = intents.writeAll().finally(() => {
     intentsDone = true;
     changed();
   });

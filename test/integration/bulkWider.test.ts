@@ -19,7 +19,7 @@ let proxy: TableAnswerProxy;
 let host: HostProcess;
 let table: TableClient;
 const connection = 'widerconn';
-const groups = ['raced', 'chunked', 'leased', 'polled', 'partial', 'present', 'abandoned'];
+const groups = ['raced', 'chunked', 'unwritten', 'leased', 'polled', 'partial', 'present', 'abandoned'];
 const bulkPath = (group: string, connectionId = connection) => `/v1.0/external/connections/${connectionId}/groups/${group}/members/bulk`;
 const membersPath = (group: string) => `/v1.0/external/connections/${connection}/groups/${group}/members`;
 const users = (count: number) => Array.from({ length: count }, () => ({ id: randomUUID(), type: 'user' }));
@@ -110,6 +110,31 @@ describe('defect 8: an intent chunk whose transaction landed but whose answer wa
     const { members: records } = await rowsOf('d8-bulk');
     expect(records).toHaveLength(120);
     expect(records.filter((record) => record.status !== 'succeeded').map((record) => [record.rowKey, record.status])).toEqual([]);
+  }, 90_000);
+});
+
+describe('defect 8, its other half: an intent chunk that cannot be confirmed at all', () => {
+  it('sends none of its members, and settles their records failed (they may have landed): none left pending to become unknown', async () => {
+    const members = users(120);
+    // Every answer to the chunk's transaction and to its read-backs is lost: it is never confirmed.
+    const transactions = proxy.loseAnswers({ matches: intentChunkHolding(60), times: 3 });
+    const readBacks = proxy.loseAnswers({ matches: (tableCall) => tableCall.method === 'GET' && tableCall.path.includes("RowKey gt '") && tableCall.path.includes('.000'), times: 3 });
+    const response = await post(bulkPath('unwritten'), { members }, { 'client-request-id': 'd8-unwritten' });
+    expect(transactions.lost().length).toBe(3);
+    expect(readBacks.lost().length).toBeGreaterThan(0);
+    expect(response.status, JSON.stringify(response.body).slice(0, 300)).toBe(200);
+    const failed = members.filter((_, index) => response.body.results[index].status === 'failed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.length).toBeLessThanOrEqual(50);
+    expect(response.body.results.find((result: Row) => result.id === members[60]!.id)).toMatchObject({ status: 'failed', error: { code: 'auditStoreUnavailable', httpStatus: 503 } });
+    expect(response.body.created).toBe(120 - failed.length);
+    // Nothing of theirs reached Graph, and their records say so.
+    const sent = new Set(stack.graph.batchSteps({ method: 'POST' }).map((step) => (step.body as { id?: string } | undefined)?.id));
+    expect(failed.filter((member) => sent.has(member.id))).toEqual([]);
+    const { members: records } = await rowsOf('d8-unwritten');
+    const recordsOfFailed = records.filter((record) => failed.some((member) => member.id === record.entityId));
+    expect(recordsOfFailed).toHaveLength(failed.length);
+    expect(recordsOfFailed.map((record) => `${record.status} ${record.errorCode}`)).toEqual(failed.map(() => 'failed auditStoreUnavailable'));
   }, 90_000);
 });
 
