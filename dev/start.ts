@@ -256,7 +256,7 @@ async function main(): Promise<void> {
   const drainSeconds = drainSecondsFrom(given.LOCAL_DRAIN_SECONDS);
   const stackOnly = flags['stack-only'];
   if (!stackOnly) await ensurePortFree(port);
-  process.stdout.write(stackOnly ? 'Starting the local parts for func start:\n' : 'Starting graph-connectors-facade:\n');
+  process.stdout.write(stackOnly ? `Starting the local parts for func start (Node ${process.version}):\n` : `Starting graph-connectors-facade (Node ${process.version}):\n`);
   const entry = stackOnly ? '' : positionals[0] ?? (await buildBundle());
   const stateDir = localStateDir(given);
   const stack = await startLocalStack(given, { step, devKeyFile: devKeyFileIn(stateDir) });
