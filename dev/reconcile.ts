@@ -11,35 +11,25 @@
  *
  * `node --import tsx dev/reconcile.ts <bundle>` runs that bundle as it is (tests).
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { InvocationContext } from '../shared/azureFunctions';
+import { bundleState } from './bundleFreshness';
 import { toolSettings } from './localState';
 import { consoleLogHandler } from './logFormat';
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
 
-/** What the bundle is built from (build.ts): the app's sources, the build itself and the installed packages. */
-const bundleInputs = ['functions', 'shared', 'build.ts', 'host.json', 'package.json', 'package-lock.json'];
-
-function newestChange(path: string): number {
-  const stats = statSync(path);
-  if (!stats.isDirectory()) return stats.mtimeMs;
-  return readdirSync(path).reduce((newest, name) => Math.max(newest, newestChange(join(path, name))), stats.mtimeMs);
-}
-
 /** The bundle, built again only when it is missing or older than a source. */
 async function currentBundle(): Promise<string> {
   const bundle = join(projectRoot, 'dist', 'index.mjs');
-  const builtAt = existsSync(bundle) ? statSync(bundle).mtimeMs : 0;
-  const changed = bundleInputs.map((input) => join(projectRoot, input)).filter((path) => existsSync(path) && newestChange(path) > builtAt);
-  if (changed.length === 0) {
+  const found = bundleState(projectRoot, bundle);
+  if (found.state === 'current') {
     process.stderr.write('reconcile: dist/index.mjs is up to date\n');
     return bundle;
   }
-  process.stderr.write(`reconcile: building dist/index.mjs (${builtAt === 0 ? 'not built yet' : 'sources changed'})\n`);
+  process.stderr.write(`reconcile: building dist/index.mjs (${found.state === 'missing' ? 'not built yet' : `changed: ${found.changed.join(', ')}`})\n`);
   const { buildApp } = await import('../build');
   return (await buildApp()).bundle;
 }
