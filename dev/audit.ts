@@ -4,7 +4,8 @@
  * Audit.Read) so it shows exactly what callers of the API see.
  *
  * Where: `API` and `TOKEN` from the environment when set; else the running `npm start`'s
- * (`.local/stack.json`, dev/localState.ts), with a short-lived Audit.Read token signed by its dev
+ * (`.local/stack-{port}.json` of the stack `PORT` names, or of the only one running; dev/localState.ts),
+ * with a short-lived Audit.Read token signed by its dev
  * token issuer's key. Without a running API it says how to start one.
  */
 import { parseArgs } from 'node:util';
@@ -91,13 +92,11 @@ interface Where {
 async function where(): Promise<Where> {
   const given = givenSettings();
   const stateDir = localStateDir(given);
-  const stack = runningStack(stateDir);
+  const stack = runningStack(stateDir, given.PORT);
   const running = stack.state === 'running' ? stack.file : undefined;
   const api = given.API ?? running?.api;
   if (!api) {
-    const why = stack.state === 'gone'
-      ? `${stack.path} names an npm start (pid ${stack.file.pid}) that is no longer running.`
-      : running ? 'The running npm run stack serves no API (func start does: set API=http://localhost:7071/api).' : 'No npm start is running.';
+    const why = stack.state === 'none' ? stack.why : 'The running npm run stack serves no API (func start does: set API=http://localhost:7071/api).';
     throw new UsageError(`${why} Start it with npm start in another terminal, or set API (and TOKEN) to reach another one.`);
   }
   if (given.TOKEN) return { api, token: given.TOKEN };

@@ -6,7 +6,11 @@ export interface RunningServer {
   /** `http://127.0.0.1:{port}` */
   origin: string;
   port: number;
-  close(): Promise<void>;
+  /**
+   * Stops listening and resolves once the server has closed. Every connection is ended at once,
+   * unless `waitForActive`: then only idle ones are, and those answering a request end after it.
+   */
+  close(options?: { waitForActive?: boolean }): Promise<void>;
 }
 
 /** Serves on loopback (port 0 → a free one) and tracks sockets so `close` ends kept-alive ones too. */
@@ -32,10 +36,11 @@ export async function listenOnLoopback(
     server,
     port: actualPort,
     origin: `http://127.0.0.1:${actualPort}`,
-    close: () =>
+    close: (closeOptions = {}) =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
-        for (const socket of sockets) socket.destroy();
+        if (closeOptions.waitForActive) server.closeIdleConnections();
+        else for (const socket of sockets) socket.destroy();
       }),
   };
 }

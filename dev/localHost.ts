@@ -32,6 +32,14 @@ export interface LocalHostOptions {
 export interface LocalHost extends RunningServer {
   /** `http://127.0.0.1:{port}/api` */
   apiUrl: string;
+  /** Requests being answered now. */
+  inFlight(): number;
+  /**
+   * Stops accepting connections, answers what is in flight (each with `Connection: close`) until
+   * none is left, `boundMs` has passed or `giveUp` settles, then closes every connection. Resolves
+   * to how many requests were still running when it stopped waiting.
+   */
+  drain(boundMs: number, giveUp?: Promise<void>): Promise<number>;
 }
 
 /**
@@ -252,21 +260,48 @@ export async function startLocalHost(options: LocalHostOptions): Promise<LocalHo
     await writeResult(result, response, !drained);
   }
 
-  const running = await listenOnLoopback((incoming, response) => {
-    handle(incoming, response, false).catch(() => response.destroy());
-  }, options.port ?? 0);
+  const inFlight = new Set<Promise<void>>();
+  let draining = false;
+  /** Answers one request, counted while it runs; while draining, the connection closes after it. */
+  const answer = (incoming: IncomingMessage, response: ServerResponse, bodyRefused: boolean) => {
+    if (draining) response.shouldKeepAlive = false;
+    const work = handle(incoming, response, bodyRefused).catch(() => {
+      response.destroy();
+    });
+    inFlight.add(work);
+    void work.finally(() => inFlight.delete(work));
+  };
+
+  const running = await listenOnLoopback((incoming, response) => answer(incoming, response, false), options.port ?? 0);
   ownHost = new URL(running.origin).host;
 
   // `Expect: 100-continue` with a body declared past the limit: answer without asking for the body.
   running.server.on('checkContinue', (incoming: IncomingMessage, response: ServerResponse) => {
     const declared = Number(incoming.headers['content-length'] ?? 0);
     if (declared > maxBodyBytes) {
-      handle(incoming, response, true).catch(() => response.destroy());
+      answer(incoming, response, true);
       return;
     }
     response.writeContinue();
-    handle(incoming, response, false).catch(() => response.destroy());
+    answer(incoming, response, false);
   });
 
-  return { ...running, apiUrl: `${running.origin}${prefix.slice(0, -1)}` };
+  const drain = async (boundMs: number, giveUp: Promise<void> = new Promise(() => undefined)): Promise<number> => {
+    draining = true;
+    const closed = running.close({ waitForActive: true });
+    running.server.closeIdleConnections();
+    let timer: NodeJS.Timeout | undefined;
+    const waiting = new Promise<void>((resolve) => (timer = setTimeout(resolve, boundMs)));
+    const allAnswered = (async () => {
+      while (inFlight.size > 0) await Promise.allSettled([...inFlight]);
+    })();
+    await Promise.race([allAnswered, waiting, giveUp]);
+    clearTimeout(timer);
+    const left = inFlight.size;
+    await running.close();
+    await closed;
+    return left;
+  };
+
+  return { ...running, apiUrl: `${running.origin}${prefix.slice(0, -1)}`, inFlight: () => inFlight.size, drain };
 }

@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { isAbsolute, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { settingsCatalog } from '../shared/config';
@@ -6,10 +6,12 @@ import { localSettings } from './localSettings';
 
 /**
  * What the local tools keep between runs, in `LOCAL_STATE_DIR` (default `.local/`, gitignored):
- * the dev token issuer's key, and `stack.json`, the settings of the running `npm start`. The
- * tools beside it (`npm run audit`, `npm run reconcile`, `npm run token`) read it when nothing is
- * configured, so they reach the stack's Azurite, Graph emulator and API without anything copied
- * from the banner. `npm start` writes the file once it serves and removes it when it stops.
+ * the dev token issuer's key, and one file per running stack, `stack-{port}.json` (an `npm run
+ * stack`, which serves no API, `stack-parts-{pid}.json`), with its settings. The tools beside it
+ * (`npm run audit`, `npm run reconcile`) read the one `PORT` names, or the only one running, when
+ * nothing is configured, so they reach that stack's Azurite, Graph emulator and API without
+ * anything copied from the banner. A stack writes its file once it serves and removes it, and only
+ * it, when it stops: several stacks in one checkout (another `PORT`) never see each other's.
  */
 
 const projectRoot = fileURLToPath(new URL('..', import.meta.url));
@@ -35,6 +37,8 @@ export const devKeyFileIn = (stateDir: string) => join(stateDir, 'dev-token-issu
 export interface StackFile {
   /** The `npm start` process; the file is only trusted while it runs. */
   pid: number;
+  /** The port its API listens on (the file's name); absent for `npm run stack`. */
+  port?: number;
   startedAt: string;
   /** The API below `/api`; absent for `npm run stack`, which serves none. */
   api?: string;
@@ -43,7 +47,11 @@ export interface StackFile {
   settings: Record<string, string>;
 }
 
-export const stackFileIn = (stateDir: string) => join(stateDir, 'stack.json');
+/** The file of the stack serving on `port`, or of an `npm run stack` (no port) by its process id. */
+export const stackFileIn = (stateDir: string, stack: { port?: number | undefined; pid: number }) =>
+  join(stateDir, stack.port === undefined ? `stack-parts-${stack.pid}.json` : `stack-${stack.port}.json`);
+
+const stackFileName = /^stack-(?:\d+|parts-\d+)\.json$/;
 
 /** The app's settings among `env` (the catalogue's, scope `app`): what the tools need to act as the app. */
 export function appSettingsOf(env: Record<string, string>): Record<string, string> {
@@ -52,17 +60,18 @@ export function appSettingsOf(env: Record<string, string>): Record<string, strin
 }
 
 /** Written whole or not at all (a reader never sees half a file), readable by this user only: it holds secrets. */
-export function writeStackFile(stateDir: string, content: StackFile): void {
+export function writeStackFile(stateDir: string, content: StackFile): string {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const path = stackFileIn(stateDir);
+  const path = stackFileIn(stateDir, content);
   const partial = `${path}.${content.pid}.tmp`;
   writeFileSync(partial, `${JSON.stringify(content, null, 2)}\n`, { mode: 0o600 });
   renameSync(partial, path);
+  return path;
 }
 
-function readStackFile(stateDir: string): StackFile | undefined {
+function readStackFile(path: string): StackFile | undefined {
   try {
-    const parsed = JSON.parse(readFileSync(stackFileIn(stateDir), 'utf8')) as Partial<StackFile>;
+    const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<StackFile>;
     if (typeof parsed.pid !== 'number' || typeof parsed.settings !== 'object' || parsed.settings === null) return undefined;
     return parsed as StackFile;
   } catch {
@@ -70,9 +79,9 @@ function readStackFile(stateDir: string): StackFile | undefined {
   }
 }
 
-/** Removes the file if it is still this process's (another `npm start` may have written its own since). */
-export function removeStackFile(stateDir: string, pid: number): void {
-  if (readStackFile(stateDir)?.pid === pid) rmSync(stackFileIn(stateDir), { force: true });
+/** Removes the file if it is still this process's (a later `npm start` on the same port may have written its own since). */
+export function removeStackFile(path: string, pid: number): void {
+  if (readStackFile(path)?.pid === pid) rmSync(path, { force: true });
 }
 
 function isRunning(pid: number): boolean {
@@ -85,14 +94,55 @@ function isRunning(pid: number): boolean {
   }
 }
 
-export type RunningStack = { state: 'running'; file: StackFile; path: string } | { state: 'gone'; file: StackFile; path: string } | { state: 'none'; path: string };
+interface KnownStack {
+  file: StackFile;
+  path: string;
+  running: boolean;
+}
 
-/** The `npm start` whose settings are in the file, if it still runs (a killed one cannot remove its file). */
-export function runningStack(stateDir: string): RunningStack {
-  const path = stackFileIn(stateDir);
-  const file = readStackFile(stateDir);
-  if (!file) return { state: 'none', path };
-  return isRunning(file.pid) ? { state: 'running', file, path } : { state: 'gone', file, path };
+/** Every stack file in the folder, and whether its process still runs (a killed one cannot remove its file). */
+function knownStacks(stateDir: string): KnownStack[] {
+  let names: string[];
+  try {
+    names = readdirSync(stateDir).filter((name) => stackFileName.test(name)).sort();
+  } catch {
+    return [];
+  }
+  return names.flatMap((name) => {
+    const path = join(stateDir, name);
+    const file = readStackFile(path);
+    return file ? [{ file, path, running: isRunning(file.pid) }] : [];
+  });
+}
+
+export type RunningStack = { state: 'running'; file: StackFile; path: string } | { state: 'none'; why: string };
+
+const portsOf = (stacks: KnownStack[]) => stacks.map((stack) => (stack.file.port === undefined ? `npm run stack (pid ${stack.file.pid})` : `port ${stack.file.port}`)).join(', ');
+const gonePart = (stacks: KnownStack[]) =>
+  stacks.map((stack) => ` ${stack.path} names an npm start (pid ${stack.file.pid}) that is no longer running.`).join('');
+
+/**
+ * The stack a tool acts on: the one serving on `port` when given (`PORT`, `0` counting as none),
+ * else the only one running. `why` says, as a sentence, why there is none to choose.
+ */
+export function runningStack(stateDir: string, port?: string): RunningStack {
+  const stacks = knownStacks(stateDir);
+  const running = stacks.filter((stack) => stack.running);
+  if (port && !/^\d+$/.test(port.trim())) return { state: 'none', why: `PORT must be the port of a running npm start, got "${port}".` };
+  const chosenPort = port && Number(port) !== 0 ? Number(port) : undefined;
+  if (chosenPort !== undefined) {
+    const onPort = stacks.find((stack) => stack.file.port === chosenPort);
+    if (onPort?.running) return { state: 'running', file: onPort.file, path: onPort.path };
+    const others = running.length > 0 ? ` Running: ${portsOf(running)}.` : '';
+    return { state: 'none', why: `No npm start is running on port ${chosenPort} (PORT).${onPort ? gonePart([onPort]) : ''}${others}` };
+  }
+  const [only, ...more] = running;
+  if (only && more.length === 0) return { state: 'running', file: only.file, path: only.path };
+  if (only) {
+    const example = running.find((stack) => stack.file.port !== undefined)?.file.port ?? 7071;
+    return { state: 'none', why: `Several stacks are running (${portsOf(running)}): set PORT to the one to use, e.g. PORT=${example}.` };
+  }
+  return { state: 'none', why: `No npm start is running.${gonePart(stacks)}` };
 }
 
 /** Settings that say where the stack's parts are: with any of them configured, the running stack's are not used. */
@@ -103,6 +153,8 @@ export interface ToolSettings {
   /** Where they come from, for the tool to say. */
   source: string;
   stack?: StackFile;
+  /** Why no running stack's settings were used, when none was chosen. */
+  missing?: string;
 }
 
 /**
@@ -113,12 +165,9 @@ export interface ToolSettings {
 export function toolSettings(env: Given = process.env): ToolSettings {
   const given = givenSettings(env);
   if (connectionSettings.some((name) => given[name])) return { settings: given, source: 'the environment and local.settings.json' };
-  const stack = runningStack(localStateDir(given));
+  const stack = runningStack(localStateDir(given), given.PORT);
   if (stack.state === 'running') {
     return { settings: { ...stack.file.settings, ...given }, source: `the running npm start (pid ${stack.file.pid}, ${stack.path})`, stack: stack.file };
   }
-  const why = stack.state === 'gone'
-    ? `${stack.path} names an npm start (pid ${stack.file.pid}) that is no longer running`
-    : 'no npm start is running (no stack.json)';
-  return { settings: given, source: `the environment and local.settings.json; ${why}` };
+  return { settings: given, source: `the environment and local.settings.json. ${stack.why}`, missing: stack.why };
 }

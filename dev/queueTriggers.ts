@@ -214,6 +214,8 @@ export interface QueueTriggers {
   /** The functions served and their queues. */
   readonly served: { name: string; queueName: string }[];
   stats(name: string): QueueTriggerStats;
+  /** Function invocations running now, over every queue. */
+  inFlight(): number;
   /** Stops polling, lets running functions finish within `shutdownGraceMs`, and returns. */
   close(): Promise<void>;
 }
@@ -258,6 +260,7 @@ export async function startQueueTriggers(init: QueueTriggersOptions): Promise<Qu
       if (!listener) throw new Error(`No queue function '${name}' is served.`);
       return { ...listener.stats };
     },
+    inFlight: () => listeners.reduce((count, listener) => count + listener.inFlight, 0),
     close: async () => {
       await Promise.all(listeners.map((listener) => listener.close()));
     },
@@ -305,6 +308,10 @@ class QueueListener {
     this.hasPoisonQueue = !this.queueName.endsWith('-poison') && poisonQueueName(this.queueName).length <= 63;
     this.backoff = new PollingBackoff(options.minPollingIntervalMs, options.maxPollingIntervalMs);
     this.whenStopped = new Promise((resolve) => (this.stop = resolve));
+  }
+
+  get inFlight(): number {
+    return this.running.size;
   }
 
   start(): void {

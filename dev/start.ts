@@ -8,8 +8,9 @@
  * `npm start -- --stack-only` (`npm run stack`) starts only the embedded parts and prints the
  * `Values` to put in local.settings.json for `func start`.
  *
- * While it runs, `.local/stack.json` (`LOCAL_STATE_DIR`) holds the settings it serves with and the
- * API's URL, for `npm run audit` and `npm run reconcile`; it is removed when it stops.
+ * While it runs, `.local/stack-{port}.json` (`LOCAL_STATE_DIR`) holds the settings it serves with
+ * and the API's URL, for `npm run audit` and `npm run reconcile`; it removes that file, and only
+ * that one, when it stops.
  *
  * `node --import tsx dev/start.ts <bundle>` serves a bundle that is already built (tests).
  */
@@ -21,11 +22,12 @@ import type { FunctionDefinition } from '../shared/operations/registry';
 import { startLocalHost, type LocalHost } from './localHost';
 import { localSettings } from './localSettings';
 import { startLocalStack, type LocalStack, type StepRunner } from './localStack';
-import { appSettingsOf, devKeyFileIn, localStateDir, removeStackFile, stackFileIn, writeStackFile } from './localState';
+import { appSettingsOf, devKeyFileIn, localStateDir, removeStackFile, writeStackFile } from './localState';
 import { startQueueTriggers, type QueueTriggers } from './queueTriggers';
 import { firstLine, StartupError } from './startupError';
 
 const defaultPort = 7071;
+const defaultDrainSeconds = 30;
 
 const { values: flags, positionals } = parseArgs({
   options: { 'stack-only': { type: 'boolean', default: false } },
@@ -72,6 +74,42 @@ async function ensurePortFree(port: number): Promise<void> {
   });
 }
 
+function drainSecondsFrom(value: string | undefined): number {
+  if (value === undefined || value.trim() === '') return defaultDrainSeconds;
+  if (!/^\d+$/.test(value.trim())) {
+    throw new StartupError(`LOCAL_DRAIN_SECONDS must be a whole number of seconds, got "${value}".`, `Set it to how long Ctrl-C may wait for work in flight, or unset it for ${defaultDrainSeconds}.`);
+  }
+  return Number(value);
+}
+
+const counted = (count: number, one: string, many: string) => `${count} ${count === 1 ? one : many}`;
+
+/**
+ * Ctrl-C while work is in flight: nothing new is accepted, the requests and queued jobs running
+ * are answered and finished for up to LOCAL_DRAIN_SECONDS (a second Ctrl-C stops waiting), then
+ * everything stops. Says what it waits for, and what it left unfinished.
+ */
+async function drain(served: { host: LocalHost; queueTriggers: QueueTriggers }, boundSeconds: number, giveUp: Promise<void>): Promise<void> {
+  const requests = served.host.inFlight();
+  const jobs = served.queueTriggers.inFlight();
+  if (requests + jobs === 0) {
+    process.stdout.write('\nStopping: nothing in flight.\n');
+  } else {
+    process.stdout.write(
+      `\nStopping: no new requests; waiting up to ${boundSeconds} s for ${counted(requests, 'request', 'requests')} and ${counted(jobs, 'queued job', 'queued jobs')} in flight (Ctrl-C again to stop now).\n`,
+    );
+  }
+  const began = performance.now();
+  const [requestsLeft] = await Promise.all([served.host.drain(boundSeconds * 1_000, giveUp), Promise.race([served.queueTriggers.close(), giveUp])]);
+  const jobsLeft = served.queueTriggers.inFlight();
+  if (requests + jobs === 0) return;
+  process.stdout.write(
+    requestsLeft + jobsLeft === 0
+      ? `Finished what was in flight in ${seconds(performance.now() - began)}.\n`
+      : `Stopped waiting after ${seconds(performance.now() - began)}: ${counted(requestsLeft, 'request', 'requests')} and ${counted(jobsLeft, 'queued job', 'queued jobs')} unfinished (their audit records stay pending; reconciliation settles them).\n`,
+  );
+}
+
 const seconds = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`);
 
 /** One line per part: its name while it starts, then what it is and how long it took. */
@@ -108,31 +146,31 @@ async function devToken(stack: LocalStack): Promise<string | undefined> {
   return stack.started.tokenIssuer?.mint({ lifetimeSeconds: 12 * 3600 });
 }
 
-function partsSummary(stack: LocalStack, stateDir: string): string[] {
+function partsSummary(stack: LocalStack, stackPath: string): string[] {
   const { started, env } = stack;
   return [
     `  Graph              ${env.GRAPH_BASE_URL}${started.graphEmulator ? ' (local emulator; scripted faults at $GRAPH/_emulator/faults)' : ''}`,
     `  Identity endpoint  ${env.IDENTITY_ENDPOINT}${started.identityEndpoint ? ' (local)' : ''}`,
     `  Audit storage      ${started.azurite ? `Azurite on 127.0.0.1, tables :${started.azurite.port}, queues :${started.azurite.queuePort} (in memory)` : 'as configured'}`,
     `  Caller tokens      ${started.tokenIssuer ? 'local dev issuer (npm run -s token -- --roles ROLE mints more)' : `Microsoft Entra ID tenant ${env.AUTH_TENANT_ID ?? '(AUTH_TENANT_ID not set: every operation answers 503)'}`}`,
-    `  Audit trail        $API/audit (role Audit.Read) or npm run audit; npm run audit and reconcile use this stack (${displayPath(stackFileIn(stateDir))})`,
+    `  Audit trail        $API/audit (role Audit.Read) or npm run audit; npm run audit and reconcile use this stack (${displayPath(stackPath)})`,
   ];
 }
 
 const displayPath = (path: string) => (path.startsWith(`${process.cwd()}/`) ? path.slice(process.cwd().length + 1) : path);
 
-/** The settings the stack serves with, for the tools beside it (dev/localState.ts). */
-function recordStack(stack: LocalStack, stateDir: string, api: string | undefined): void {
-  writeStackFile(stateDir, {
+/** The settings the stack serves with, for the tools beside it (dev/localState.ts); the file's path. */
+function recordStack(stack: LocalStack, stateDir: string, api: string | undefined): string {
+  return writeStackFile(stateDir, {
     pid: process.pid,
     startedAt: new Date().toISOString(),
-    ...(api ? { api } : {}),
+    ...(api ? { api, port: Number(new URL(api).port) } : {}),
     devTokens: stack.started.tokenIssuer !== undefined,
     settings: appSettingsOf(stack.env),
   });
 }
 
-async function serve(stack: LocalStack, entry: string, port: number, began: number, stateDir: string): Promise<{ host: LocalHost; queueTriggers: QueueTriggers }> {
+async function serve(stack: LocalStack, entry: string, port: number, drainSeconds: number, began: number, stateDir: string, recorded: (path: string) => void): Promise<{ host: LocalHost; queueTriggers: QueueTriggers }> {
   Object.assign(process.env, stack.env);
   const { functionDefinitions } = (await import(pathToFileURL(entry).href)) as { functionDefinitions: FunctionDefinition[] };
   const quiet = process.env.LOCAL_HOST_QUIET === '1';
@@ -144,8 +182,15 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
       }),
     (started) => started.apiUrl,
   );
-  const queueTriggers = await startQueueTriggers({ definitions: functionDefinitions, env: process.env, ...(quiet ? { logHandler: () => undefined } : {}) });
-  recordStack(stack, stateDir, host.apiUrl);
+  const queueTriggers = await startQueueTriggers({
+    definitions: functionDefinitions,
+    env: process.env,
+    // Jobs running at Ctrl-C get as long as the requests do.
+    options: { shutdownGraceMs: drainSeconds * 1_000 },
+    ...(quiet ? { logHandler: () => undefined } : {}),
+  });
+  const stackPath = recordStack(stack, stateDir, host.apiUrl);
+  recorded(stackPath);
   const token = await devToken(stack);
   const routes = functionDefinitions.flatMap((definition) =>
     definition.kind === 'http' && !definition.options.route.includes('{*')
@@ -157,7 +202,7 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
       '',
       `Ready in ${seconds(performance.now() - began)}.`,
       `API: ${host.apiUrl}`,
-      ...partsSummary(stack, stateDir),
+      ...partsSummary(stack, stackPath),
       'Routes:',
       ...routes,
       '  any other path or method: a Graph-shaped 404 naming the nearest route, or 405 with Allow',
@@ -183,8 +228,9 @@ async function serve(stack: LocalStack, entry: string, port: number, began: numb
   return { host, queueTriggers };
 }
 
-async function printStackValues(stack: LocalStack, stateDir: string): Promise<void> {
-  recordStack(stack, stateDir, undefined);
+async function printStackValues(stack: LocalStack, stateDir: string, recorded: (path: string) => void): Promise<void> {
+  const stackPath = recordStack(stack, stateDir, undefined);
+  recorded(stackPath);
   const names = ['GRAPH_BASE_URL', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AuditStorage', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_JWKS_URI'];
   const values = Object.fromEntries(names.flatMap((name) => (stack.env[name] ? [[name, stack.env[name]]] : [])));
   const token = await devToken(stack);
@@ -197,7 +243,7 @@ async function printStackValues(stack: LocalStack, stateDir: string): Promise<vo
       '',
       exportsLine({ API: 'http://localhost:7071/api', GRAPH: stack.env.GRAPH_BASE_URL, TOKEN: token }),
       '',
-      `npm run reconcile uses these parts while they run (${displayPath(stackFileIn(stateDir))}). Ctrl-C stops everything.`,
+      `npm run reconcile uses these parts while they run (${displayPath(stackPath)}). Ctrl-C stops everything.`,
       '',
     ].join('\n'),
   );
@@ -207,21 +253,30 @@ async function main(): Promise<void> {
   const began = performance.now();
   const given = { ...localSettings(), ...process.env };
   const port = portFrom(given.PORT);
+  const drainSeconds = drainSecondsFrom(given.LOCAL_DRAIN_SECONDS);
   const stackOnly = flags['stack-only'];
   if (!stackOnly) await ensurePortFree(port);
-  process.stdout.write(stackOnly ? 'Starting the local parts for func start:\n' : 'Starting graph-connectors-facade:\n');
+  process.stdout.write(stackOnly ? `Starting the local parts for func start (Node ${process.version}):\n` : `Starting graph-connectors-facade (Node ${process.version}):\n`);
   const entry = stackOnly ? '' : positionals[0] ?? (await buildBundle());
   const stateDir = localStateDir(given);
   const stack = await startLocalStack(given, { step, devKeyFile: devKeyFileIn(stateDir) });
 
   let served: { host: LocalHost; queueTriggers: QueueTriggers } | undefined;
+  let stackPath: string | undefined;
+  const recorded = (path: string) => (stackPath = path);
+  const forgetStack = () => stackPath && removeStackFile(stackPath, process.pid);
   let stopping = false;
+  let stopWaiting = () => undefined as void;
+  const secondSignal = new Promise<void>((resolve) => (stopWaiting = resolve));
   const shutdown = async (code: number) => {
-    if (stopping) return;
+    if (stopping) {
+      stopWaiting();
+      return;
+    }
     stopping = true;
-    removeStackFile(stateDir, process.pid);
-    await served?.host.close();
-    await served?.queueTriggers.close();
+    // The tools stop using this stack at once; it serves only what is in flight.
+    forgetStack();
+    if (served) await drain(served, drainSeconds, secondSignal);
     await stack.stop();
     process.exit(code);
   };
@@ -236,10 +291,10 @@ async function main(): Promise<void> {
   }, 1_000).unref();
 
   try {
-    if (stackOnly) await printStackValues(stack, stateDir);
-    else served = await serve(stack, entry, port, began, stateDir);
+    if (stackOnly) await printStackValues(stack, stateDir, recorded);
+    else served = await serve(stack, entry, port, drainSeconds, began, stateDir, recorded);
   } catch (error) {
-    removeStackFile(stateDir, process.pid);
+    forgetStack();
     await stack.stop();
     throw error;
   }

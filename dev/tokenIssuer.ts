@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -31,6 +31,27 @@ export const devIdentities = {
   userDisplayName: 'Dev User',
   connectorAppId: 'facade00-0000-4000-8000-000000000006',
 } as const;
+
+/** A GUID-shaped id (version 4, variant 8 nibbles) derived from `seed`: the same name, the same id. */
+function derivedId(seed: string): string {
+  const hex = createHash('sha256').update(seed).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-4${hex.slice(13, 16)}-8${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** Caller names `npm run token -- --caller NAME` takes: what can stand in a sign-in name. */
+export const callerNamePattern = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+
+/**
+ * The claims of another caller of the local tenant, named `name`: its own object id (and, app-only,
+ * its own client app, whose service principal it is; a user signs in through the connector app).
+ * The same name gives the same ids, so its records and entities can be found again.
+ */
+export function namedCallerClaims(name: string, user: boolean): Record<string, string> {
+  const objectId = derivedId(`${user ? 'user' : 'app'}:${name}`);
+  return user
+    ? { azp: devIdentities.connectorAppId, oid: objectId, sub: derivedId(`pairwise:${name}`), name, preferred_username: `${name}@contoso.example` }
+    : { azp: derivedId(`client:${name}`), oid: objectId, sub: objectId };
+}
 
 export const defaultDevKeyFile = fileURLToPath(new URL('../.local/dev-token-issuer.json', import.meta.url));
 

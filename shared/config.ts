@@ -74,9 +74,11 @@ export const settingsCatalog = [
   { name: 'LOCAL_HOST_QUIET', default: '0', scope: 'local',
     description: 'Local host only: `1` silences the per-request log lines (tests set it).' },
   { name: 'LOCAL_STATE_DIR', default: '.local', scope: 'local',
-    description: 'Local tools only: the folder, relative to the project, where `npm start` keeps the dev token issuer\'s key and `stack.json` (its settings, for `npm run audit` and `npm run reconcile`).' },
+    description: 'Local tools only: the folder, relative to the project, where `npm start` keeps the dev token issuer\'s key and, while it runs, `stack-{port}.json` (its settings, for `npm run audit` and `npm run reconcile`).' },
   { name: 'LOCAL_QUEUE_LEASE_SECONDS', default: '600', scope: 'local',
     description: 'Local host only: how long a queue message stays invisible while its function runs, renewed at half-time (the Functions host uses 10 minutes); a crashed instance\'s message reappears after it.' },
+  { name: 'LOCAL_DRAIN_SECONDS', default: '30', scope: 'local',
+    description: 'Local host only: on Ctrl-C, how long `npm start` waits for the requests and queued jobs in flight before it stops anyway.' },
 ] as const satisfies readonly SettingSpec[];
 
 export type SettingName = (typeof settingsCatalog)[number]['name'];

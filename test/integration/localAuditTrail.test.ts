@@ -8,7 +8,7 @@ import { call, startHostProcess, type HostProcess } from '../support/stack';
 
 /**
  * The audit trail a new user sees locally: `npm start` (what it runs once built: dev/start.ts
- * serving dist/index.mjs, as a child process) writes its settings to `stack.json` in
+ * serving dist/index.mjs, as a child process) writes its settings to `stack-{port}.json` in
  * LOCAL_STATE_DIR and prints a ready curl for the audit list; `npm run audit` and
  * `npm run reconcile` (its script, so as not to rebuild dist/ under the other tests), given
  * nothing but that folder, reach the running stack; stopping it removes the file.
@@ -42,11 +42,11 @@ function exported(): Record<string, string> {
 }
 
 describe('npm start and the tools beside it', () => {
-  it('writes the running stack\'s settings to stack.json, readable by its user only', () => {
-    const path = join(stateDir, 'stack.json');
+  it('writes the running stack\'s settings to stack-{port}.json, readable by its user only', () => {
+    const path = join(stateDir, `stack-${new URL(host.apiUrl).port}.json`);
     const file = JSON.parse(readFileSync(path, 'utf8'));
     expect(statSync(path).mode & 0o777).toBe(0o600);
-    expect(file).toMatchObject({ pid: host.pid, api: host.apiUrl, devTokens: true });
+    expect(file).toMatchObject({ pid: host.pid, api: host.apiUrl, port: Number(new URL(host.apiUrl).port), devTokens: true });
     expect(Object.keys(file.settings)).toEqual(expect.arrayContaining([
       'AuditStorage', 'GRAPH_BASE_URL', 'IDENTITY_ENDPOINT', 'IDENTITY_HEADER', 'AUTH_TENANT_ID', 'AUTH_AUDIENCE', 'AUTH_JWKS_URI', 'GRAPH_DEADLINE_MS',
     ]));
@@ -69,7 +69,7 @@ describe('npm start and the tools beside it', () => {
     expect(listed.body.value).toEqual([expect.objectContaining({ entityId: 'contosohr', status: 'succeeded' })]);
   });
 
-  it('npm run audit shows the trail and npm run reconcile settles a lost answer, from stack.json alone', async () => {
+  it('npm run audit shows the trail and npm run reconcile settles a lost answer, from the stack file alone', async () => {
     const { API, GRAPH, TOKEN } = exported();
     // Graph creates the group, then its answer is lost (503, retry only after the deadline): the record says unknown.
     const fault = await call(`${GRAPH}/_emulator/faults`, {
@@ -95,7 +95,7 @@ describe('npm start and the tools beside it', () => {
       env: { ...bare(), RECONCILE_AFTER_MINUTES: '0' },
       timeout: 30_000,
     });
-    expect(reconciled.stderr).toContain(`settings from the running npm start (pid ${host.pid}, ${join(stateDir, 'stack.json')})`);
+    expect(reconciled.stderr).toContain(`settings from the running npm start (pid ${host.pid}, ${join(stateDir, `stack-${new URL(host.apiUrl).port}.json`)})`);
     const summary = JSON.parse(reconciled.stdout.trim().split('\n').at(-1)!);
     expect(summary).toMatchObject({ examined: 1, settled: { succeeded: 1 }, errors: [] });
 
@@ -111,14 +111,15 @@ describe('npm start and the tools beside it', () => {
     expect((refused as { stderr: string }).stderr).toMatch(/^audit: 400 invalidRequest: The request is invalid \(one problem\); see details\.\n {2}status: /);
   });
 
-  it('stopping npm start removes stack.json; the tools then say no stack runs, and know a file whose npm start is gone', async () => {
+  it('stopping npm start removes its stack file; the tools then say no stack runs, and know a file whose npm start is gone', async () => {
+    const port = new URL(host.apiUrl).port;
     await host.stop();
-    expect(existsSync(join(stateDir, 'stack.json'))).toBe(false);
+    expect(existsSync(join(stateDir, `stack-${port}.json`))).toBe(false);
     const none = await audit().catch((error: { code: number; stderr: string }) => error);
     expect(none).toMatchObject({ code: 1, stderr: expect.stringContaining('No npm start is running. Start it with npm start') });
 
     const gone = spawnSync(process.execPath, ['-e', '']).pid;
-    writeFileSync(join(stateDir, 'stack.json'), JSON.stringify({ pid: gone, startedAt: new Date().toISOString(), api: 'http://127.0.0.1:9/api', devTokens: true, settings: {} }));
+    writeFileSync(join(stateDir, 'stack-9.json'), JSON.stringify({ pid: gone, port: 9, startedAt: new Date().toISOString(), api: 'http://127.0.0.1:9/api', devTokens: true, settings: {} }));
     const stale = await audit().catch((error: { code: number; stderr: string }) => error);
     expect(stale).toMatchObject({ code: 1, stderr: expect.stringContaining(`names an npm start (pid ${gone}) that is no longer running`) });
   });

@@ -109,7 +109,8 @@ async function runInOneShell(commands: string[], env: Record<string, string>): P
   return outputs.map((output) => output.split('\n').filter((line) => !/^> /.test(line)).join('\n').trim());
 }
 
-describe('the README\'s "Try it"', () => {
+// Some twenty commands, npm and node among them, each a process of its own: minutes on a loaded machine.
+describe('the README\'s "Try it"', { timeout: 180_000 }, () => {
   const examples = tryItExamples(readFileSync('README.md', 'utf8'));
 
   it('has commands, and answers for most of them', () => {

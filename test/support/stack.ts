@@ -13,6 +13,8 @@ export interface HostProcess {
   pid: number | undefined;
   output(): string;
   stop(): Promise<void>;
+  /** Settles when the process has exited, with its exit code. */
+  exited: Promise<number | null>;
 }
 
 /**
@@ -30,7 +32,7 @@ export async function startHostProcess(env: Record<string, string>, timeoutMs = 
   let output = '';
   child.stdout?.on('data', (chunk: Buffer) => (output += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -57,7 +59,7 @@ export async function startHostProcess(env: Record<string, string>, timeoutMs = 
     await stop();
     throw error;
   });
-  return { apiUrl, pid: child.pid, output: () => output, stop };
+  return { apiUrl, pid: child.pid, output: () => output, stop, exited };
 }
 
 export interface TestStack {
