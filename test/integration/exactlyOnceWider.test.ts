@@ -201,6 +201,20 @@ describe('defect 3: a 2xx without an entity id may hide a create; it is never a 
   }, 60_000);
 });
 
+describe("defect 3, ids the caller chose: a 2xx without the entity still answers the entity it made", () => {
+  it.each([
+    { what: 'an empty JSON object', slug: 'obj', step: { status: 201, body: {} } },
+    { what: 'an empty body', slug: 'empty', step: { status: 201, bodyText: '' } },
+    { what: 'a body that is not JSON', slug: 'text', step: { status: 201, bodyText: 'created' } },
+  ])('Graph creates the connection and answers with $what: 201 naming the id the caller chose, record succeeded with it', async ({ slug, step }) => {
+    const id = `widerd3own${slug}`;
+    stack.graph.addFault({ method: 'POST', path: '/external/connections$', steps: [{ ...step, commit: true }] });
+    const answer = await stack.post('/v1.0/external/connections', { id, name: `Wider ${slug}`, description: 'Made, answered without the entity' }, { 'client-request-id': `wider-d3-own-${slug}` });
+    expect(answer).toMatchObject({ status: 201, body: { id, name: `Wider ${slug}` } });
+    expect(await recordOf(`wider-d3-own-${slug}`)).toMatchObject({ status: 'succeeded', entityId: id });
+  }, 60_000);
+});
+
 describe('defect 4: an attempt of unknown outcome is never forgotten while its key lives', () => {
   it('a keyed connector-group create whose answer was lost, then 25 retries that cannot list the groups, never makes a second group', async () => {
     const name = 'Wider defect four';

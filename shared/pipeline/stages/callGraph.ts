@@ -33,10 +33,13 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
   const exchange = await send(context, own);
   const { response } = exchange;
   if (response.status >= 200 && response.status < 300) {
-    if (graphChoosesId(context) && entityIdIn(response.body) === undefined) throw idlessSuccessOf(response);
+    const namesEntity = entityIdIn(response.body) !== undefined;
+    if (!namesEntity && graphChoosesId(context)) throw idlessSuccessOf(response);
     const open = await attempts;
     if (open && open.length > 1) context.alsoSettles = await attemptsAnsweredByCreate(deps, own, open).catch(() => undefined);
-    return created(response);
+    // Graph made the entity whose id the caller chose but its answer names nothing ({}, empty, not
+    // JSON): the entity as sent names it, so a flow still reads the id it asked for.
+    return created(namesEntity ? response : { requestId: response.requestId, body: own.body });
   }
   if (response.status === 409 && own.entity) {
     const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
