@@ -154,7 +154,7 @@ describe('the package under the Functions worker (stand-in @azure/functions-core
   it('loads what the bundle imports on first use from the package alone: the OpenAPI generator and reconciliation', () => {
     const script = [
       `const app = await import(${JSON.stringify(pathToFileURL(join(app.folder, 'index.mjs')).href)});`,
-      "const swagger = await app.swaggerJson({ url: 'https://func-api-contoso.azurewebsites.net/api/swagger.json' });",
+      "const swagger = await app.swaggerJson({ url: 'https://func-api-contoso.azurewebsites.net/api/swagger.json', headers: new Headers() });",
       'const logs = [];',
       "const summary = await app.reconcileAuditRecords(undefined, { info: (line) => logs.push(line), warn: (line) => logs.push(line) }).catch((error) => ({ error: error.message }));",
       'process.stdout.write(JSON.stringify({ status: swagger.status, swagger: swagger.jsonBody.swagger, reconciled: summary }));',
