@@ -4,7 +4,7 @@ import { FacadeError, type Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
 import { entityPathOf } from '../graph/paths';
 import { fingerprintOf } from '../idempotency/idempotencyStore';
-import { naturalKeyOf, type OperationDefinition } from '../operations/operation';
+import { chosenEntityIdOf, graphAssignsId, naturalKeyOf, type OperationDefinition } from '../operations/operation';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import { askKeyOf, cappedJson, type AuditEntity, type AuditIntent, type AuditKey, type AuditOutcome } from './auditRecord';
 import type { RecordChange, Settlement } from './auditStore';
@@ -27,11 +27,11 @@ export interface CreateCall {
  * and natural key otherwise), so later requests for the same entity find this attempt.
  */
 export function entityKeyFor(operation: OperationDefinition, call: Pick<CreateCall, 'path' | 'body'>): string {
-  if (operation.entityId === 'generatedByGraph') {
+  if (graphAssignsId(operation)) {
     const naturalKey = naturalKeyOf(operation) ?? 'id';
     return `${call.path.replace(/^\/+/, '')}?${naturalKey}=${JSON.stringify(call.body[naturalKey] ?? null)}`;
   }
-  return entityPathOf(call.path, operation.entityId(call.body));
+  return entityPathOf(call.path, chosenEntityIdOf(operation, call.body) ?? '');
 }
 
 export interface IntentInput {
@@ -50,7 +50,7 @@ export function auditIntentFor({ operation, call, caller, correlation, requested
   return {
     operation: operation.name,
     entityType: operation.entityType,
-    entityId: operation.entityId === 'generatedByGraph' ? '' : operation.entityId(call.body),
+    entityId: chosenEntityIdOf(operation, call.body) ?? '',
     graphPath,
     graphVersion: call.version,
     requestId: correlation.requestId,

@@ -8,7 +8,7 @@ import { minimumAttemptMs, type GraphResponse } from '../graph/graphClient';
 import { maxBatchSteps, sendBatch, type BatchOutcome } from '../graph/jsonBatch';
 import { entityPathOf } from '../graph/paths';
 import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfterSeconds } from '../graph/retryPolicy';
-import type { BulkOperationDefinition } from '../operations/operation';
+import { chosenEntityIdOf, type BulkOperationDefinition } from '../operations/operation';
 import type { Attribution, OwnAttempt, SettledRecord } from '../recovery/attribution';
 import { attemptsAnsweredByCreate, reasonOf, resolveConflict } from '../recovery/conflict';
 import { judgeEarlierAttempts } from '../recovery/earlierAttempts';
@@ -184,7 +184,7 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       requestedAt: job.requestedAt,
       deadlineAt: input.deadlineAt,
     });
-    const entityId = item.entityId === 'generatedByGraph' ? '' : item.entityId(body);
+    const entityId = chosenEntityIdOf(item, body) ?? '';
     works.push({
       index,
       body,

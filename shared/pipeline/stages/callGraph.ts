@@ -2,7 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError } from '../../errors';
 import type { ExchangeProgress, GraphExchange, GraphResponse } from '../../graph/graphClient';
 import { entityPathOf } from '../../graph/paths';
-import { readBackOf } from '../../operations/operation';
+import { chosenEntityIdOf, graphAssignsId, isDuplicateAnswer, readBackOf } from '../../operations/operation';
 import type { Attribution, OwnAttempt } from '../../recovery/attribution';
 import { attemptsAnsweredByCreate, resolveConflict } from '../../recovery/conflict';
 import { accountForEarlierAttempts } from '../../recovery/earlierAttempts';
@@ -37,7 +37,7 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
     if (open && open.length > 1) context.alsoSettles = await attemptsAnsweredByCreate(deps, own, open).catch(() => undefined);
     return created(response);
   }
-  if (response.status === 409 && own.entity) {
+  if (isDuplicateAnswer(own.operation, response) && own.entity) {
     const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
     if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
     if (verdict.kind === 'undecided') throw graphFailureOf(context.operation, response, true, verdict.reason);
@@ -56,7 +56,7 @@ function ownAttemptOf(context: OperationContext): OwnAttempt {
   const call = requireGraphCall(context);
   const attempt = context.attempt;
   if (!attempt) throw new Error(`${operation.name}: stage order: the attempt is not recorded yet`);
-  const entityId = operation.entityId === 'generatedByGraph' ? undefined : operation.entityId(requireInput(context).body);
+  const entityId = chosenEntityIdOf(operation, requireInput(context).body);
   return {
     operation,
     rowKey: attempt.key.rowKey,
@@ -70,7 +70,7 @@ function ownAttemptOf(context: OperationContext): OwnAttempt {
   };
 }
 
-const graphChoosesId = (context: OperationContext) => context.operation.entityId === 'generatedByGraph';
+const graphChoosesId = (context: OperationContext) => graphAssignsId(context.operation);
 
 /**
  * The create, retried as Graph asks. An entity whose id Graph chooses is only sent again after an
