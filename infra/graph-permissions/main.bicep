@@ -22,41 +22,19 @@ param enableConnectorGroups bool = false
 param facadeAppIdUri string = 'api://${tenant().tenantId}/graph-connectors-facade-${environmentName}'
 
 var graphAppId = '00000003-0000-0000-c000-000000000000'
+// Generated from the operation declarations (npm run generate): the app roles (one per create,
+// and Audit.Read for the audit queries) and the Graph permissions each create needs, those
+// always granted and those granted only with a parameter of this file.
+var generated = loadJsonContent('roles.json')
 var graphPermissions = concat(
-  ['ExternalConnection.ReadWrite.OwnedBy', 'ExternalItem.ReadWrite.OwnedBy'],
-  enableConnectorGroups ? ['Directory.ReadWrite.All'] : []
+  generated.graphPermissions.always,
+  enableConnectorGroups ? generated.graphPermissions.enableConnectorGroups : []
 )
 var facadeUniqueName = 'graph-connectors-facade-${environmentName}'
 
 // App roles of the facade: users (Power Automate makers) and apps (Logic Apps managed
 // identities, services) can be assigned them. Ids are stable per environment.
-var facadeRoles = [
-  {
-    value: 'ExternalConnection.Create'
-    displayName: 'Create external connections'
-    description: 'Create Microsoft Graph connectors external connections through the facade.'
-  }
-  {
-    value: 'ExternalGroup.Create'
-    displayName: 'Create external groups'
-    description: 'Create external groups of Microsoft Graph connectors connections through the facade.'
-  }
-  {
-    value: 'ExternalGroupMember.Create'
-    displayName: 'Add external group members'
-    description: 'Add members to external groups through the facade.'
-  }
-  {
-    value: 'ConnectorGroup.Create'
-    displayName: 'Create connector groups'
-    description: 'Create application proxy connector groups through the facade.'
-  }
-  {
-    value: 'Audit.Read'
-    displayName: 'Read the audit trail'
-    description: 'Read the audit records of the facade: who created which entity, when, and what became of it.'
-  }
-]
+var facadeRoles = generated.appRoles
 
 resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: graphAppId
@@ -97,11 +75,8 @@ resource facadeApp 'Microsoft.Graph/applications@v1.0' = {
     value: role.value
     displayName: role.displayName
     description: role.description
-    allowedMemberTypes: [
-      'User'
-      'Application'
-    ]
-    isEnabled: true
+    allowedMemberTypes: role.allowedMemberTypes
+    isEnabled: role.isEnabled
   }]
 }
 
