@@ -2,7 +2,7 @@
  * `npm run -s token -- [--roles A,B] [--user] [--minutes N]`: prints an access token for the local
  * stack's dev token issuer (`dev/tokenIssuer.ts`), signed with the key `npm start` uses
  * (`dev-token-issuer.json` in `LOCAL_STATE_DIR`, default `.local/`; created if missing). Default:
- * an app-only token holding every app role (the four create roles and Audit.Read), valid for 60
+ * an app-only token holding every app role (each create's and Audit.Read: shared/auth/roles.ts), valid for 60
  * minutes. `--roles ''` gives a token with no role at all.
  */
 import { parseArgs } from 'node:util';
