@@ -7,7 +7,7 @@ import type { NamedOperation } from '../../shared/operations/operation';
 import type { RequestContext, Stage } from '../../shared/pipeline/context';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
 import { minute, type RequestStep, type Schedule } from './schedule';
-import { faultStep, targets, type Target } from './targets';
+import { faultStep, targetFor, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
 /** What a caller saw of one request: its answer, or nothing (the instance died), or no end at all. */
@@ -94,9 +94,9 @@ export async function runSchedule(
   schedule: Schedule,
   check: (observation: Observation) => string[],
 ): Promise<string[]> {
-  const target = targets[schedule.target];
+  const target = targetFor(schedule.target);
   lane.graph.reset();
-  for (const parent of target.parents) lane.graph.seedConnection(parent.connectionId, parent.groupIds);
+  for (const parent of target.parents) lane.graph.seed(parent.collectionName, { id: parent.id }, parent.parentIds);
   const scene = await lane.newScene();
   try {
     return await play(world, lane, scene, lane.clock, schedule, target, check);

@@ -1,4 +1,5 @@
 import type { Creation } from '../../dev/graphEmulator';
+import { graphAssignsId } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
 import { simulationSettings } from './world';
 
@@ -78,7 +79,7 @@ export function checkInvariants(observation: Observation): string[] {
     if (['unknown', 'orphaned', 'unresolved'].includes(record.status) && !record.reason) {
       violations.push(`${creation.path}: the record of ${describe(maker)} says ${record.status} without a reason`);
     }
-    if (observation.target.kind === 'connectorGroup') {
+    if (graphAssignsId(observation.target.operation)) {
       const settler = record.settledBy
         ? requestBy.get(audit.records.find((candidate) => candidate.rowKey === record.settledBy)?.clientRequestId ?? '')
         : record.recovery === undefined

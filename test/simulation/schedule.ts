@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { targetKinds } from './targets';
 import { createStages } from '../../shared/pipeline/pipeline';
 import { auditTrail } from '../../shared/pipeline/stages/auditTrail';
 import { callGraph } from '../../shared/pipeline/stages/callGraph';
@@ -8,7 +9,8 @@ import { callGraph } from '../../shared/pipeline/stages/callGraph';
  * wrong on the way. The simulation runs it against the real pipeline and checks the guarantees.
  */
 
-export type TargetKind = 'connection' | 'group' | 'member' | 'connectorGroup';
+/** One per registered create operation (test/simulation/targets.ts): `connection`, `group`, `member`, `connectorGroup`, … */
+export type TargetKind = string;
 
 /** What Graph does to one attempt at a call. `commit`: Graph carried the call out first. */
 export type GraphFault =
@@ -144,7 +146,7 @@ const reconcileStep: fc.Arbitrary<ReconcileStep> = fc.record({
 });
 
 export const scheduleArbitrary: fc.Arbitrary<Schedule> = fc.record({
-  target: fc.constantFrom<TargetKind>('connection', 'group', 'member', 'connectorGroup'),
+  target: fc.constantFrom<TargetKind>(...targetKinds),
   steps: fc.array(
     fc.oneof(
       { weight: 7, arbitrary: requestStep as fc.Arbitrary<Step> },
