@@ -1,9 +1,9 @@
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nonCreateRoles } from '../shared/auth/roleDescriptions';
 import { naturalKeyCheckOf, readBackOf, existenceCheckOf, type AnyOperation, type OperationDefinition } from '../shared/operations/operation';
 import { isQuery, type ApiOperation } from '../shared/operations/query';
-import { functionDefinitions } from '../shared/operations/registry';
 
 /**
  * The files derived from the registry of declarations, never edited by hand (`npm run generate`
@@ -31,18 +31,16 @@ export interface FunctionFile {
 const isApiOperation = (value: unknown): value is ApiOperation =>
   typeof value === 'object' && value !== null && 'name' in value && 'role' in value && ('routes' in value || 'route' in value);
 
-/** Every function file, imported one at a time to see what it declares and registers. */
+/** Every function file, imported to see what it declares; the one registering the catch-all route says so in its text. */
 export async function functionFiles(): Promise<FunctionFile[]> {
   const names = readdirSync(functionsFolder).filter((name) => name.endsWith('.ts') && name !== 'index.ts').map((name) => name.slice(0, -3)).sort();
   const files: FunctionFile[] = [];
   for (const module of names) {
-    const before = functionDefinitions.length;
     const exports = (await import(`../functions/${module}.ts`)) as Record<string, unknown>;
-    const registered = functionDefinitions.slice(before);
     files.push({
       module,
       operations: Object.values(exports).filter(isApiOperation),
-      catchAll: registered.some((definition) => definition.kind === 'http' && definition.options.route === '{*path}'),
+      catchAll: /route: '\{\*path\}'/.test(readFileSync(join(functionsFolder, `${module}.ts`), 'utf8')),
     });
   }
   return files;
