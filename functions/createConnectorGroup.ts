@@ -20,7 +20,7 @@ export const createConnectorGroup = defineOperation({
     noun: 'connector group',
     collectionName: 'connectorGroups',
     factsSection: '§4',
-    permission: { name: 'Directory.ReadWrite.All', grantedWith: 'enableConnectorGroups' },
+    permissions: { names: ['Directory.ReadWrite.All'], grantedWith: 'enableConnectorGroups' },
     appRole: { displayName: 'Create connector groups', description: 'Create application proxy connector groups through the facade.' },
     duplicate: { status: 409, code: 'Conflict' },
     generatedFields: ['id', 'connectorGroupType', 'isDefault', 'region'],

@@ -20,7 +20,7 @@ export const createExternalConnection = defineOperation({
     noun: 'connection',
     collectionName: 'connections',
     factsSection: '§1',
-    permission: { name: 'ExternalConnection.ReadWrite.OwnedBy' },
+    permissions: { names: ['ExternalConnection.ReadWrite.OwnedBy'] },
     appRole: { displayName: 'Create external connections', description: 'Create Microsoft Graph connectors external connections through the facade.' },
     duplicate: { status: 409, code: 'nameAlreadyExists' },
     generatedFields: ['state', 'configuration.authorizedAppIds'],

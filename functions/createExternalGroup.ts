@@ -22,7 +22,7 @@ export const createExternalGroup = defineOperation({
     noun: 'group',
     collectionName: 'groups',
     factsSection: '§2',
-    permission: { name: 'ExternalItem.ReadWrite.OwnedBy' },
+    permissions: { names: ['ExternalItem.ReadWrite.OwnedBy'] },
     appRole: { displayName: 'Create external groups', description: 'Create external groups of Microsoft Graph connectors connections through the facade.' },
     duplicate: { status: 409, code: 'Conflict' },
     generatedFields: [],

@@ -25,7 +25,7 @@ export const createExternalGroupMember = defineOperation({
     noun: 'member',
     collectionName: 'members',
     factsSection: '§3',
-    permission: { name: 'ExternalItem.ReadWrite.OwnedBy' },
+    permissions: { names: ['ExternalItem.ReadWrite.OwnedBy'] },
     appRole: { displayName: 'Add external group members', description: 'Add members to external groups through the facade.' },
     duplicate: { status: 409, code: 'Conflict' },
     generatedFields: [],

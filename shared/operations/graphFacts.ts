@@ -77,10 +77,13 @@ export interface GraphFacts {
   collectionName: string;
   /** Where the facts and their sources are written down: a section of docs/graph-facts.md (`§2`). */
   factsSection: string;
-  /** The application permission (least privileged) the app's identity needs for the create. */
-  permission: {
-    name: string;
-    /** Granted only when this Bicep parameter of infra/graph-permissions/main.bicep is true (default: always). */
+  /** The application permissions (least privileged) the app's identity needs for the create. */
+  permissions: {
+    names: readonly string[];
+    /**
+     * Granted only when the admin asks for this group (infra/graph-permissions/main.bicep,
+     * `enabledPermissionGroups`); default: always, for every deployment.
+     */
     grantedWith?: string;
   };
   /** The caller-facing app role of the operation (its `role`), as the app registration shows it. */

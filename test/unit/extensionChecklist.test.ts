@@ -85,10 +85,10 @@ async function missingDerived(operation: OperationDefinition): Promise<string[]>
   if (read('functions/index.ts') !== generated['functions/index.ts']) missing.push('functions/index.ts is stale: run npm run generate');
   const roles = JSON.parse(read('infra/graph-permissions/roles.json')) as { appRoles: { value: string }[]; graphPermissions: Record<string, string[]> };
   if (!roles.appRoles.some((role) => role.value === operation.role)) missing.push(`infra/graph-permissions/roles.json lacks the app role ${operation.role}: run npm run generate`);
-  const { name, grantedWith = 'always' } = operation.graph.permission;
-  if (!roles.graphPermissions[grantedWith]?.includes(name)) missing.push(`infra/graph-permissions/roles.json lacks the Graph permission ${name}: run npm run generate`);
-  if (grantedWith !== 'always' && !read('infra/graph-permissions/main.bicep').includes(`param ${grantedWith} bool = false`)) {
-    missing.push(`infra/graph-permissions/main.bicep: a parameter ${grantedWith} (bool, false) granting generated.graphPermissions.${grantedWith}`);
+  const { names, grantedWith = 'always' } = operation.graph.permissions;
+  if (names.length === 0) missing.push('graph.permissions: the Graph application permissions its create needs');
+  for (const name of names) {
+    if (!roles.graphPermissions[grantedWith]?.includes(name)) missing.push(`infra/graph-permissions/roles.json lacks the Graph permission ${name}: run npm run generate`);
   }
   if (!read('docs/operations.md').includes(`| \`${operation.name}\` |`)) missing.push('docs/operations.md does not list it: run npm run generate');
   const operationId = operation.name.charAt(0).toUpperCase() + operation.name.slice(1);

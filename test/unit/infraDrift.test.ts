@@ -247,13 +247,13 @@ describe('infra/graph-permissions (admin step)', () => {
     expect(source).not.toMatch(/value: '[^']+\.(Create|Read)'/);
   });
 
-  it('grants each optional Graph permission only with its own bool parameter, false by default', () => {
-    const optional = Object.keys(generated.graphPermissions).filter((grantedWith) => grantedWith !== 'always');
-    expect(optional).toEqual(['enableConnectorGroups']);
-    for (const parameter of optional) {
-      expect(source).toMatch(new RegExp(`^param ${parameter} bool = false$`, 'm'));
-      expect(source).toContain(`${parameter} ? generated.graphPermissions.${parameter} : []`);
-    }
+  it('grants the optional Graph permission groups only when asked (enabledPermissionGroups, or enableConnectorGroups as before)', () => {
+    expect(Object.keys(generated.graphPermissions)).toContain('enableConnectorGroups');
+    expect(source).toMatch(/^param enabledPermissionGroups array = \[\]$/m);
+    expect(source).toMatch(/^param enableConnectorGroups bool = false$/m);
+    expect(source).toContain("union(enabledPermissionGroups, enableConnectorGroups ? ['enableConnectorGroups'] : [])");
+    expect(source).toContain("group.key != 'always' && contains(enabledGroups, group.key)");
+    expect(source).toContain('var graphPermissions = union(generated.graphPermissions.always, optionalPermissions)');
   });
 
   it('creates the facade app registration with the roles the operations require, and Audit.Read', async () => {
