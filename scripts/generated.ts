@@ -11,7 +11,7 @@ import { isQuery, type ApiOperation } from '../shared/operations/query';
  * - `functions/index.ts`: imports every function file, creates first (parents before children,
  *   so the documents list them in that order), then the queries, the other functions, and the
  *   catch-all last;
- * - `infra/graph-permissions/roles.json`: the app roles of the facade's app registration and the
+ * - `shared/auth/roles.json`: the app roles of the facade's app registration and the
  *   Graph permissions of its identity, which main.bicep loads (and shared/auth/roles.ts reads);
  * - `docs/operations.md`: what each operation needs and what Graph does with it.
  */
@@ -185,7 +185,7 @@ ${otherRows.join('\n')}
 ## App roles and Graph permissions
 
 The app registration's roles and the identity's Graph permissions are
-[infra/graph-permissions/roles.json](../infra/graph-permissions/roles.json), which
+[shared/auth/roles.json](../shared/auth/roles.json), which
 \`infra/graph-permissions/main.bicep\` loads.
 
 | app role | display name | description |
@@ -204,7 +204,7 @@ export async function generatedFiles(): Promise<Record<string, string>> {
   const operations = orderedFiles(files).flatMap((file) => file.operations);
   return {
     'functions/index.ts': functionsIndex(files),
-    'infra/graph-permissions/roles.json': rolesJson(operations),
+    'shared/auth/roles.json': rolesJson(operations),
     'docs/operations.md': operationsPage(operations),
   };
 }

@@ -3,7 +3,7 @@
 // Needs Bicep CLI 0.36.1 or later (the Microsoft Graph extension, bicepconfig.json beside this file):
 //   az deployment group create -g <resource group> -f infra/graph-permissions/main.bicep \
 //     -p environmentName=<azd env> identityPrincipalId=<AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID> [enableConnectorGroups=true]
-//     [enabledPermissionGroups='["<group>"]'] (the optional groups of roles.json, listed in docs/operations.md)
+//     [enabledPermissionGroups='["<group>"]'] (the optional groups of shared/auth/roles.json, listed in docs/operations.md)
 // 1. grants the Function App identity its Microsoft Graph application permissions;
 // 2. creates the facade's own app registration (the audience callers get tokens for) with the
 //    app roles the operations require (one per create, and Audit.Read for the audit queries),
@@ -19,7 +19,7 @@ param identityPrincipalId string
 @description('Grant Directory.ReadWrite.All too, which createConnectorGroup needs (application proxy connector groups): the same as naming enableConnectorGroups in enabledPermissionGroups.')
 param enableConnectorGroups bool = false
 
-@description('Groups of Graph permissions to grant besides those every operation needs: keys of graphPermissions in roles.json (docs/operations.md lists them), e.g. ["enableConnectorGroups"].')
+@description('Groups of Graph permissions to grant besides those every operation needs: keys of graphPermissions in shared/auth/roles.json (docs/operations.md lists them), e.g. ["enableConnectorGroups"].')
 param enabledPermissionGroups array = []
 
 @description('Application id URI of the facade app registration; must equal AUTH_AUDIENCE of the Function App.')
@@ -29,7 +29,7 @@ var graphAppId = '00000003-0000-0000-c000-000000000000'
 // Generated from the operation declarations (npm run generate): the app roles (one per create,
 // and Audit.Read for the audit queries) and the Graph permissions each create needs, those
 // always granted and those granted only with a parameter of this file.
-var generated = loadJsonContent('roles.json')
+var generated = loadJsonContent('../../shared/auth/roles.json')
 var enabledGroups = union(enabledPermissionGroups, enableConnectorGroups ? ['enableConnectorGroups'] : [])
 var optionalPermissions = flatten(map(filter(items(generated.graphPermissions), group => group.key != 'always' && contains(enabledGroups, group.key)), group => group.value))
 var graphPermissions = union(generated.graphPermissions.always, optionalPermissions)

@@ -1,7 +1,7 @@
 /**
  * App roles that belong to no create (each create describes its own role beside its Graph facts):
  * how the app registration shows them. `npm run generate` puts them in
- * infra/graph-permissions/roles.json after the creates' roles.
+ * shared/auth/roles.json after the creates' roles.
  */
 export const nonCreateRoles: Readonly<Record<string, { displayName: string; description: string }>> = {
   'Audit.Read': {

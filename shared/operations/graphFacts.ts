@@ -2,7 +2,7 @@
  * What Microsoft Graph does with one create, declared beside the operation (its function file),
  * so that every part that needs a Graph fact reads it from there: the emulator's create rules and
  * routes (dev/graphEmulator.ts), the permission the app's identity is granted and the app role
- * callers are given (infra/graph-permissions/roles.json, generated), the documented examples the
+ * callers are given (shared/auth/roles.json, generated), the documented examples the
  * tests create, the tables of docs/operations.md (generated), and the answer that means "it exists
  * already" to the lost-answer rules.
  */

@@ -41,7 +41,7 @@ export interface NamedOperation {
 
 /** What every operation callers run names: itself and the app role it needs. */
 export interface ServedOperation extends NamedOperation {
-  /** The app role a caller needs to run it; the app registration's roles are generated from these (infra/graph-permissions/roles.json). */
+  /** The app role a caller needs to run it; the app registration's roles are generated from these (shared/auth/roles.json). */
   role: string;
 }
 

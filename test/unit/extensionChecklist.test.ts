@@ -13,7 +13,7 @@ import { graphCollectionOf, paramsOf, type RegisteredExample } from '../support/
  * What adding a create operation takes, checked for every registered one. By hand: its module
  * (functions/<name>.ts: the declaration and its Graph facts), its joi schema (shared/schemas/),
  * its tests (a test file naming it), its section of docs/graph-facts.md. Generated (npm run
- * generate): functions/index.ts, infra/graph-permissions/roles.json, docs/operations.md, the
+ * generate): functions/index.ts, shared/auth/roles.json, docs/operations.md, the
  * connector definition. Derived from the declaration, and checked here for each operation: the
  * emulator serves it, the simulation has a target for it, the bad-input property test generates
  * for it (its own per-operation count fails otherwise). A declaration that lacks any of these
@@ -89,12 +89,12 @@ async function missingDerived(operation: OperationDefinition): Promise<string[]>
   const missing: string[] = [];
   if (!generated['functions/index.ts']!.includes(`import './${operation.name}';`)) missing.push('functions/index.ts does not import it: run npm run generate');
   if (read('functions/index.ts') !== generated['functions/index.ts']) missing.push('functions/index.ts is stale: run npm run generate');
-  const roles = JSON.parse(read('infra/graph-permissions/roles.json')) as { appRoles: { value: string }[]; graphPermissions: Record<string, string[]> };
-  if (!roles.appRoles.some((role) => role.value === operation.role)) missing.push(`infra/graph-permissions/roles.json lacks the app role ${operation.role}: run npm run generate`);
+  const roles = JSON.parse(read('shared/auth/roles.json')) as { appRoles: { value: string }[]; graphPermissions: Record<string, string[]> };
+  if (!roles.appRoles.some((role) => role.value === operation.role)) missing.push(`shared/auth/roles.json lacks the app role ${operation.role}: run npm run generate`);
   const { names, grantedWith = 'always' } = operation.graph.permissions;
   if (names.length === 0) missing.push('graph.permissions: the Graph application permissions its create needs');
   for (const name of names) {
-    if (!roles.graphPermissions[grantedWith]?.includes(name)) missing.push(`infra/graph-permissions/roles.json lacks the Graph permission ${name}: run npm run generate`);
+    if (!roles.graphPermissions[grantedWith]?.includes(name)) missing.push(`shared/auth/roles.json lacks the Graph permission ${name}: run npm run generate`);
   }
   if (!read('docs/operations.md').includes(`| \`${operation.name}\` |`)) missing.push('docs/operations.md does not list it: run npm run generate');
   const operationId = operation.name.charAt(0).toUpperCase() + operation.name.slice(1);

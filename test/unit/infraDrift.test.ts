@@ -237,10 +237,10 @@ describe('infra/graph-permissions (admin step)', () => {
 
   // The lists themselves are generated (roles.json, test/unit/generated.test.ts); what Bicep cannot
   // take from a file, a parameter per optional permission, is checked here.
-  const generated = JSON.parse(read('infra/graph-permissions/roles.json')) as { appRoles: { value: string }[]; graphPermissions: Record<string, string[]> };
+  const generated = JSON.parse(read('shared/auth/roles.json')) as { appRoles: { value: string }[]; graphPermissions: Record<string, string[]> };
 
   it('loads the generated roles.json for its app roles and Graph permissions, and lists none by hand', () => {
-    expect(source).toContain("var generated = loadJsonContent('roles.json')");
+    expect(source).toContain("var generated = loadJsonContent('../../shared/auth/roles.json')");
     expect(source).toContain('var facadeRoles = generated.appRoles');
     expect(source).toContain('generated.graphPermissions.always');
     expect(source).not.toMatch(/ReadWrite\.(OwnedBy|All)'/);
