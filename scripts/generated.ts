@@ -198,13 +198,61 @@ ${permissions.join('\n')}
 `;
 }
 
+/** `a`, `b` and `c`. */
+const listed = (items: readonly string[]) => (items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`);
+
+/**
+ * The lists the documentation pages write inside `<!-- generated:name -->…<!-- /generated:name -->`
+ * (inline, so they can sit in a sentence or a table cell): the app role of each operation, every
+ * app role, the Graph permissions of the identity.
+ */
+export function documentBlocks(operations: readonly ApiOperation[]): Record<string, string> {
+  const roles = JSON.parse(rolesJson(operations)) as GeneratedRoles;
+  const byRole = new Map<string, string[]>();
+  const rows = operations.flatMap((operation) => {
+    if (isQuery(operation)) {
+      byRole.set(operation.role, [...(byRole.get(operation.role) ?? []), code(operation.name)]);
+      return [];
+    }
+    const name = operation.kind === 'bulk' ? `${code(operation.name)} (and its status URL, ${code('GET /api/jobs/{id}')}, for the caller that made the request)` : code(operation.name);
+    return [`| ${name} | ${code(operation.role)} |`];
+  });
+  for (const [role, names] of byRole) rows.push(`| ${names.join(', ')} (${code('GET /api/audit…')}) | ${code(role)} |`);
+  const optional = Object.entries(roles.graphPermissions).filter(([group]) => group !== 'always');
+  const permissions = `${listed((roles.graphPermissions.always ?? []).map(code))}${
+    optional.length > 0 ? ` (and ${listed(optional.map(([group, names]) => `${listed(names.map(code))} when the ${code(group)} group is granted`))})` : ''
+  }`;
+  return {
+    'operation-roles': `\n| operation | app role |\n|---|---|\n${rows.join('\n')}\n`,
+    'graph-permission-names': [...new Set(Object.values(roles.graphPermissions).flat())].map(code).join(', '),
+    'app-roles': listed(roles.appRoles.map((role) => code(role.value))),
+    'graph-permissions': permissions,
+  };
+}
+
+const blockPattern = /<!-- generated:([\w-]+) -->[\s\S]*?<!-- \/generated:\1 -->/g;
+
+/** A page with its generated blocks made fresh; throws on a block nobody generates. */
+export function withBlocks(page: string, blocks: Record<string, string>): string {
+  return page.replace(blockPattern, (_, name: string) => {
+    const content = blocks[name];
+    if (content === undefined) throw new Error(`no generated block ${name}`);
+    return `<!-- generated:${name} -->${content}<!-- /generated:${name} -->`;
+  });
+}
+
+/** The documentation pages holding generated blocks. */
+export const pagesWithBlocks = ['docs/security.md', 'docs/deploy.md'];
+
 /** Every generated file, by its path from the repository root, with its fresh content. */
 export async function generatedFiles(): Promise<Record<string, string>> {
   const files = await functionFiles();
   const operations = orderedFiles(files).flatMap((file) => file.operations);
+  const blocks = documentBlocks(operations);
   return {
     'functions/index.ts': functionsIndex(files),
     'shared/auth/roles.json': rolesJson(operations),
     'docs/operations.md': operationsPage(operations),
+    ...Object.fromEntries(pagesWithBlocks.map((page) => [page, withBlocks(readFileSync(join(repositoryRoot, page), 'utf8'), blocks)])),
   };
 }

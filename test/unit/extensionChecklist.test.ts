@@ -97,6 +97,7 @@ async function missingDerived(operation: OperationDefinition): Promise<string[]>
     if (!roles.graphPermissions[grantedWith]?.includes(name)) missing.push(`shared/auth/roles.json lacks the Graph permission ${name}: run npm run generate`);
   }
   if (!read('docs/operations.md').includes(`| \`${operation.name}\` |`)) missing.push('docs/operations.md does not list it: run npm run generate');
+  if (!read('docs/security.md').includes(`| \`${operation.name}\` | \`${operation.role}\` |`)) missing.push("docs/security.md's table of roles does not list it: run npm run generate");
   const operationId = operation.name.charAt(0).toUpperCase() + operation.name.slice(1);
   if (!read('connector/apiDefinition.swagger.json').includes(`"operationId": "${operationId}`)) missing.push('connector/apiDefinition.swagger.json lacks it: run npm run generate');
 
