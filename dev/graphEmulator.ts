@@ -3,12 +3,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { decodeJwt, jwtVerify } from 'jose';
 import { FaultBook, FaultSpecError, RequestLog, requestLogLimit, type ActiveFault, type FaultRule, type ReceivedRequest } from './emulatorControl';
 import { MalformedBatch, parseBatch, runBatch, type BatchStep, type GraphOutcome } from './graphBatch';
+import { GraphStore } from './graphStore';
 import { listenOnLoopback, readRequestBody, sendJson } from './listen';
+import '../functions/index';
+import { GraphRefusal } from '../shared/operations/graphFacts';
+import type { OperationDefinition } from '../shared/operations/operation';
+import { operationDefinitions } from '../shared/operations/registerOperation';
 
 /**
- * A local Microsoft Graph for the four create operations: real HTTP on loopback, Graph's rules
- * (404 for a missing parent, 409 for a duplicate id or member, generated ids and preset fields
- * for connector groups, `state: draft` for connections), Graph-shaped errors with `request-id`,
+ * A local Microsoft Graph for every registered create operation: real HTTP on loopback, Graph's
+ * rules as each operation's Graph facts declare them (dev/graphStore.ts: 404 for a missing parent,
+ * the duplicate answer, what Graph refuses, generates and fills in, the reads Graph offers),
+ * Graph-shaped errors with `request-id`,
  * bearer tokens from the local identity endpoint, and scriptable faults. It records the requests
  * it receives (the last `requestLogLimit`, 1,000 by default, bearer tokens redacted) so tests can
  * prove what never reached it.
@@ -50,6 +56,8 @@ export interface GraphEmulatorOptions {
    * per step) waits this long before it is carried out. Default 0.
    */
   latencyMs?: number;
+  /** The create operations it serves; default every registered one (functions/index.ts). */
+  operations?: readonly OperationDefinition[];
 }
 
 export interface GraphEmulator {
@@ -74,8 +82,12 @@ export interface GraphEmulator {
   addFault(rule: FaultRule): ActiveFault;
   /** The faults with steps left. */
   faults(): ActiveFault[];
-  /** How many entities of each kind exist. */
-  entityCounts(): Record<keyof Stored, number>;
+  /** How many entities each collection holds, by its facts' `collectionName` (`connections`, `groups`, …). */
+  entityCounts(): Record<string, number>;
+  /** The entities of one collection (`connectorGroups`). */
+  entities(collectionName: string): Record<string, unknown>[];
+  /** Adds an entity as if someone had made it elsewhere; `parentIds` name its parents in path order. */
+  seed(collectionName: string, entity: Record<string, unknown> & { id: string }, parentIds?: string[]): void;
   /** The connector groups that exist. */
   connectorGroups(): Record<string, unknown>[];
   /** Creates a connector group as if someone had made it elsewhere (the portal, another tool). */
@@ -114,49 +126,15 @@ interface CallIds {
   origin?: string;
 }
 
-interface Stored {
-  connections: Map<string, Record<string, unknown>>;
-  groups: Map<string, Record<string, unknown>>;
-  members: Map<string, Record<string, unknown>>;
-  connectorGroups: Map<string, Record<string, unknown>>;
-}
-
-class GraphFailure extends Error {
-  constructor(
-    readonly status: number,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
+/** Graph's refusal (the name this file has always used). */
+class GraphFailure extends GraphRefusal {}
 
 const versions = new Set(['v1.0', 'beta']);
-const connectionIdRule = /^[A-Za-z0-9]{3,32}$/;
-const groupIdRule = /^[A-Za-z0-9_-]{1,128}$/;
-const guidRule = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function requireString(body: Record<string, unknown>, property: string, rule?: RegExp): string {
-  const value = body[property];
-  if (typeof value !== 'string' || value.length === 0) {
-    throw new GraphFailure(400, 'invalidRequest', `The property '${property}' is required.`);
-  }
-  if (rule && !rule.test(value)) {
-    throw new GraphFailure(400, 'invalidRequest', `The value of '${property}' is invalid.`);
-  }
-  return value;
-}
-
-function rejectReadOnly(body: Record<string, unknown>, ...properties: string[]): void {
-  for (const property of properties) {
-    if (property in body) throw new GraphFailure(400, 'invalidRequest', `The property '${property}' is read-only.`);
-  }
-}
 
 export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Promise<GraphEmulator> {
   const requests = new RequestLog(options.requestLogLimit ?? requestLogLimit);
   const faults = new FaultBook();
-  const store: Stored = { connections: new Map(), groups: new Map(), members: new Map(), connectorGroups: new Map() };
+  const store = new GraphStore(options.operations ?? operationDefinitions);
   let origin = '';
   const pageSize = options.pageSize ?? 100;
   const creations: Creation[] = [];
@@ -181,100 +159,10 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     return typeof appId === 'string' ? { appId } : {};
   }
 
-  const entityAt = (map: Map<string, Record<string, unknown>>, key: string, what: string) => {
-    const entity = map.get(key);
-    if (!entity) throw new GraphFailure(404, 'itemNotFound', `The requested ${what} was not found.`);
-    return entity;
-  };
-
   /** Graph's behaviour for one request: the answer's status and body. */
   function execute(method: string, version: string, segments: string[], body: Record<string, unknown>, query: URLSearchParams, caller: Caller): [number, unknown] {
-    const route = segments.join('/');
-    const context = (entitySet: string) => `${origin}/${version}/$metadata#${entitySet}/$entity`;
-    let match: RegExpExecArray | null;
-
-    if (route === 'external/connections' && method === 'POST') {
-      const id = requireString(body, 'id', connectionIdRule);
-      requireString(body, 'name');
-      rejectReadOnly(body, 'state');
-      if (store.connections.has(id.toLowerCase())) {
-        throw new GraphFailure(409, 'nameAlreadyExists', `A connection with id '${id}' already exists.`);
-      }
-      // Graph authorizes the creating app on its connection: its create example answers with
-      // configuration.authorizedAppIds filled in although the request sent none (graph-api.md §1).
-      const configuration = body.configuration as { authorizedAppIds?: unknown } | null | undefined;
-      const authorizedAppIds = Array.isArray(configuration?.authorizedAppIds) && configuration.authorizedAppIds.length > 0
-        ? configuration.authorizedAppIds
-        : caller.appId ? [caller.appId] : [];
-      const connection = { ...body, id, state: 'draft', configuration: { ...configuration, authorizedAppIds } };
-      store.connections.set(id.toLowerCase(), connection);
-      return [201, { '@odata.context': context('external/connections'), ...connection }];
-    }
-    if ((match = /^external\/connections\/([^/]+)$/.exec(route)) && method === 'GET') {
-      const connection = entityAt(store.connections, decodeURIComponent(match[1]!).toLowerCase(), 'connection');
-      return [200, { '@odata.context': context('external/connections'), ...connection }];
-    }
-    if ((match = /^external\/connections\/([^/]+)\/groups$/.exec(route)) && method === 'POST') {
-      const connectionId = decodeURIComponent(match[1]!);
-      entityAt(store.connections, connectionId.toLowerCase(), 'connection');
-      const id = requireString(body, 'id', groupIdRule);
-      const key = `${connectionId.toLowerCase()}/${id}`;
-      if (store.groups.has(key)) throw new GraphFailure(409, 'Conflict', `A group with id '${id}' already exists.`);
-      const group = { ...body, id };
-      store.groups.set(key, group);
-      return [201, { '@odata.context': context(`external/connections('${connectionId}')/groups`), ...group }];
-    }
-    if ((match = /^external\/connections\/([^/]+)\/groups\/([^/]+)$/.exec(route)) && method === 'GET') {
-      const group = entityAt(store.groups, `${decodeURIComponent(match[1]!).toLowerCase()}/${decodeURIComponent(match[2]!)}`, 'group');
-      return [200, group];
-    }
-    if ((match = /^external\/connections\/([^/]+)\/groups\/([^/]+)\/members$/.exec(route)) && method === 'POST') {
-      const groupKey = `${decodeURIComponent(match[1]!).toLowerCase()}/${decodeURIComponent(match[2]!)}`;
-      entityAt(store.connections, decodeURIComponent(match[1]!).toLowerCase(), 'connection');
-      entityAt(store.groups, groupKey, 'group');
-      const type = requireString(body, 'type');
-      if (!['user', 'group', 'externalGroup'].includes(type)) {
-        throw new GraphFailure(400, 'invalidRequest', `The value '${type}' of 'type' is invalid.`);
-      }
-      const id = requireString(body, 'id', type === 'externalGroup' ? groupIdRule : guidRule);
-      const key = `${groupKey}/${id}`;
-      if (store.members.has(key)) throw new GraphFailure(409, 'Conflict', `'${id}' is already a member.`);
-      const member = { id, type };
-      store.members.set(key, member);
-      return [201, { '@odata.context': context('external/connections/groups/members'), ...member }];
-    }
-    // Graph documents no read of one member (the identity resource has create and delete only).
-    if (route.startsWith('onPremisesPublishingProfiles/applicationProxy/connectorGroups') && version !== 'beta') {
-      throw new GraphFailure(400, 'BadRequest', "Resource not found for the segment 'onPremisesPublishingProfiles'.");
-    }
-    if (route === 'onPremisesPublishingProfiles/applicationProxy/connectorGroups' && method === 'POST') {
-      const name = requireString(body, 'name');
-      // isDefault is accepted and ignored: Graph sets it, and a new group is never the default (graph-api.md §4).
-      rejectReadOnly(body, 'id', 'connectorGroupType');
-      if ('isDefault' in body && typeof body.isDefault !== 'boolean') {
-        throw new GraphFailure(400, 'BadRequest', "The value of 'isDefault' is invalid.");
-      }
-      const group = {
-        id: randomUUID(),
-        name,
-        connectorGroupType: 'applicationProxy',
-        isDefault: false,
-        region: typeof body.region === 'string' ? body.region : 'nam',
-      };
-      store.connectorGroups.set(group.id, group);
-      return [201, { '@odata.context': context('onPremisesPublishingProfiles/applicationProxy/connectorGroups'), ...group }];
-    }
-    if (route === 'onPremisesPublishingProfiles/applicationProxy/connectorGroups' && method === 'GET') {
-      // Paged like Graph: a page, and an @odata.nextLink while more remain.
-      const all = [...store.connectorGroups.values()];
-      const skip = Number(query.get('$skiptoken') ?? 0);
-      const page = all.slice(skip, skip + pageSize);
-      const more = skip + pageSize < all.length;
-      return [200, { value: page, ...(more ? { '@odata.nextLink': `${origin}/${version}/${route}?$skiptoken=${skip + pageSize}` } : {}) }];
-    }
-    if ((match = /^onPremisesPublishingProfiles\/applicationProxy\/connectorGroups\/([^/]+)$/.exec(route)) && method === 'GET') {
-      return [200, entityAt(store.connectorGroups, decodeURIComponent(match[1]!), 'connector group')];
-    }
+    const answer = store.execute({ method, version, segments, body, query, ...(caller.appId ? { appId: caller.appId } : {}) }, { origin, pageSize });
+    if (answer) return answer;
     throw new GraphFailure(400, 'BadRequest', `Resource not found for the segment '${segments[0] ?? ''}'.`);
   }
 
@@ -317,7 +205,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       }
       return { kind: 'answer', status, headers: {}, body: answer };
     } catch (error) {
-      if (error instanceof GraphFailure) return { kind: 'answer', status: error.status, headers: {}, body: errorBody(error.code, error.message, ids) };
+      if (error instanceof GraphRefusal) return { kind: 'answer', status: error.status, headers: {}, body: errorBody(error.code, error.message, ids) };
       return { kind: 'answer', status: 500, headers: {}, body: errorBody('generalException', error instanceof Error ? error.message : 'failure', ids) };
     }
   }
@@ -533,21 +421,18 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     callCounts: () => ({ ...counts }),
     addFault: (rule) => faults.add(rule),
     faults: () => faults.list(),
-    entityCounts: () => ({
-      connections: store.connections.size,
-      groups: store.groups.size,
-      members: store.members.size,
-      connectorGroups: store.connectorGroups.size,
-    }),
-    connectorGroups: () => [...store.connectorGroups.values()],
+    entityCounts: () => store.counts(),
+    entities: (collectionName) => [...store.collection(collectionName).entities.values()],
+    seed: (collectionName, entity, parentIds) => store.seed(store.collection(collectionName), entity, parentIds),
+    connectorGroups: () => emulator.entities('connectorGroups'),
     seedConnection: (id, groupIds = []) => {
-      store.connections.set(id.toLowerCase(), { id, name: id, state: 'draft' });
-      for (const groupId of groupIds) store.groups.set(`${id.toLowerCase()}/${groupId}`, { id: groupId });
+      emulator.seed('connections', { id, name: id, state: 'draft' });
+      for (const groupId of groupIds) emulator.seed('groups', { id: groupId }, [id]);
     },
     creations: () => [...creations],
     seedConnectorGroup: (name) => {
       const id = randomUUID();
-      store.connectorGroups.set(id, { id, name, connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' });
+      emulator.seed('connectorGroups', { id, name, connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' });
       return id;
     },
     clearFaults: () => {
@@ -559,7 +444,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       batchCount = 0;
       Object.assign(counts, { httpCalls: 0, batches: 0, batchSteps: 0 });
       faults.clear();
-      for (const map of Object.values(store)) map.clear();
+      store.clear();
     },
     close: running.close,
   };

@@ -2,8 +2,8 @@
  * `npm run -s token -- [--roles A,B] [--user] [--caller NAME] [--minutes N] [--expired]`: prints an
  * access token for the local stack's dev token issuer (`dev/tokenIssuer.ts`), signed with the key
  * `npm start` uses (`dev-token-issuer.json` in `LOCAL_STATE_DIR`, default `.local/`; created if
- * missing). Default: an app-only token of the local caller holding every app role (the four create
- * roles and Audit.Read), valid for 60 minutes. `--roles ''` gives a token with no role at all.
+ * missing). Default: an app-only token of the local caller holding every app role (each create's
+ * and Audit.Read: shared/auth/roles.ts), valid for 60 minutes. `--roles ''` gives a token with no role at all.
  * A flag it does not know, a lifetime that is not a positive number, a role the facade does not
  * have: one line saying so, the usage, exit code 2.
  */

@@ -3,6 +3,7 @@
 // Needs Bicep CLI 0.36.1 or later (the Microsoft Graph extension, bicepconfig.json beside this file):
 //   az deployment group create -g <resource group> -f infra/graph-permissions/main.bicep \
 //     -p environmentName=<azd env> identityPrincipalId=<AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID> [enableConnectorGroups=true]
+//     [enabledPermissionGroups='["<group>"]'] (the optional groups of shared/auth/roles.json, listed in docs/operations.md)
 // 1. grants the Function App identity its Microsoft Graph application permissions;
 // 2. creates the facade's own app registration (the audience callers get tokens for) with the
 //    app roles the operations require (one per create, and Audit.Read for the audit queries),
@@ -15,48 +16,28 @@ param environmentName string
 @description('Object (principal) id of the Function App managed identity: azd output AZURE_FUNCTION_IDENTITY_PRINCIPAL_ID.')
 param identityPrincipalId string
 
-@description('Grant Directory.ReadWrite.All too, which createConnectorGroup needs (application proxy connector groups).')
+@description('Grant Directory.ReadWrite.All too, which createConnectorGroup needs (application proxy connector groups): the same as naming enableConnectorGroups in enabledPermissionGroups.')
 param enableConnectorGroups bool = false
+
+@description('Groups of Graph permissions to grant besides those every operation needs: keys of graphPermissions in shared/auth/roles.json (docs/operations.md lists them), e.g. ["enableConnectorGroups"].')
+param enabledPermissionGroups array = []
 
 @description('Application id URI of the facade app registration; must equal AUTH_AUDIENCE of the Function App.')
 param facadeAppIdUri string = 'api://${tenant().tenantId}/graph-connectors-facade-${environmentName}'
 
 var graphAppId = '00000003-0000-0000-c000-000000000000'
-var graphPermissions = concat(
-  ['ExternalConnection.ReadWrite.OwnedBy', 'ExternalItem.ReadWrite.OwnedBy'],
-  enableConnectorGroups ? ['Directory.ReadWrite.All'] : []
-)
+// Generated from the operation declarations (npm run generate): the app roles (one per create,
+// and Audit.Read for the audit queries) and the Graph permissions each create needs, those
+// always granted and those granted only with a parameter of this file.
+var generated = loadJsonContent('../../shared/auth/roles.json')
+var enabledGroups = union(enabledPermissionGroups, enableConnectorGroups ? ['enableConnectorGroups'] : [])
+var optionalPermissions = flatten(map(filter(items(generated.graphPermissions), group => group.key != 'always' && contains(enabledGroups, group.key)), group => group.value))
+var graphPermissions = union(generated.graphPermissions.always, optionalPermissions)
 var facadeUniqueName = 'graph-connectors-facade-${environmentName}'
 
 // App roles of the facade: users (Power Automate makers) and apps (Logic Apps managed
 // identities, services) can be assigned them. Ids are stable per environment.
-var facadeRoles = [
-  {
-    value: 'ExternalConnection.Create'
-    displayName: 'Create external connections'
-    description: 'Create Microsoft Graph connectors external connections through the facade.'
-  }
-  {
-    value: 'ExternalGroup.Create'
-    displayName: 'Create external groups'
-    description: 'Create external groups of Microsoft Graph connectors connections through the facade.'
-  }
-  {
-    value: 'ExternalGroupMember.Create'
-    displayName: 'Add external group members'
-    description: 'Add members to external groups through the facade.'
-  }
-  {
-    value: 'ConnectorGroup.Create'
-    displayName: 'Create connector groups'
-    description: 'Create application proxy connector groups through the facade.'
-  }
-  {
-    value: 'Audit.Read'
-    displayName: 'Read the audit trail'
-    description: 'Read the audit records of the facade: who created which entity, when, and what became of it.'
-  }
-]
+var facadeRoles = generated.appRoles
 
 resource graph 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: graphAppId
@@ -97,11 +78,8 @@ resource facadeApp 'Microsoft.Graph/applications@v1.0' = {
     value: role.value
     displayName: role.displayName
     description: role.description
-    allowedMemberTypes: [
-      'User'
-      'Application'
-    ]
-    isEnabled: true
+    allowedMemberTypes: role.allowedMemberTypes
+    isEnabled: role.isEnabled
   }]
 }
 

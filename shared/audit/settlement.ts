@@ -4,7 +4,7 @@ import { FacadeError, type Correlation } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
 import { entityPathOf, identityOf } from '../graph/paths';
 import { fingerprintOf } from '../idempotency/idempotencyStore';
-import { naturalKeyOf, type OperationDefinition } from '../operations/operation';
+import { chosenEntityIdOf, graphAssignsId, naturalKeyOf, type OperationDefinition } from '../operations/operation';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import { askKeyOf, cappedJson, type AuditEntity, type AuditIntent, type AuditKey, type AuditOutcome } from './auditRecord';
 import type { RecordChange, Settlement } from './auditStore';
@@ -29,11 +29,11 @@ export interface CreateCall {
  * found too (as another ask's: the ask keeps the spelling).
  */
 export function entityKeyFor(operation: OperationDefinition, call: Pick<CreateCall, 'path' | 'body'>): string {
-  if (operation.entityId === 'generatedByGraph') {
+  if (graphAssignsId(operation)) {
     const naturalKey = naturalKeyOf(operation) ?? 'id';
     return identityOf(`${call.path.replace(/^\/+/, '')}?${naturalKey}=${JSON.stringify(call.body[naturalKey] ?? null)}`);
   }
-  return identityOf(entityPathOf(call.path, operation.entityId(call.body)));
+  return identityOf(entityPathOf(call.path, chosenEntityIdOf(operation, call.body) ?? ''));
 }
 
 export interface IntentInput {
@@ -52,7 +52,7 @@ export function auditIntentFor({ operation, call, caller, correlation, requested
   return {
     operation: operation.name,
     entityType: operation.entityType,
-    entityId: operation.entityId === 'generatedByGraph' ? '' : operation.entityId(call.body),
+    entityId: chosenEntityIdOf(operation, call.body) ?? '',
     graphPath,
     graphVersion: call.version,
     requestId: correlation.requestId,

@@ -7,7 +7,7 @@ import { FacadeError, parseGraphError, type Correlation } from '../errors';
 import { minimumAttemptMs, type GraphResponse } from '../graph/graphClient';
 import { maxBatchSteps, sendBatch, type BatchOutcome } from '../graph/jsonBatch';
 import { entityPathOf } from '../graph/paths';
-import type { BulkOperationDefinition } from '../operations/operation';
+import { chosenEntityIdOf, type BulkOperationDefinition } from '../operations/operation';
 import type { Attribution, OwnAttempt } from '../recovery/attribution';
 import { attemptsAnsweredByCreate, reasonOf, resolveConflict } from '../recovery/conflict';
 import { judgeEarlierAttempts } from '../recovery/earlierAttempts';
@@ -210,7 +210,7 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
       requestedAt: job.requestedAt,
       deadlineAt: input.deadlineAt,
     });
-    const entityId = item.entityId === 'generatedByGraph' ? '' : item.entityId(body);
+    const entityId = chosenEntityIdOf(item, body) ?? '';
     works.push({
       index,
       body,

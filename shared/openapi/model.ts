@@ -4,6 +4,7 @@ import { isQuery, type ApiOperation, type QueryDefinition, type QueryScope } fro
 import { bulkProgressBody, bulkResultBody } from '../schemas/bulk';
 import { schemaFromJoi, type SchemaObject } from './joiSchema';
 import { pascalCase, sentenceFromName, titleCase } from './text';
+import { entityListOf } from '../operations/graphFacts';
 
 /**
  * What both documents say, built once from the operation declarations: one documented create (or
@@ -50,6 +51,8 @@ export interface OperationDoc {
 }
 
 export interface ApiModel {
+  /** What the service does, naming the entities its creates make. */
+  description: string;
   operations: OperationDoc[];
   /** OpenAPI 3.0 schema objects; `$ref`s point at `#/components/schemas/{name}`. */
   schemas: Record<string, SchemaObject>;
@@ -57,8 +60,12 @@ export interface ApiModel {
 
 export const documentTitle = 'Graph Connectors Facade';
 export const documentVersion = '1.0';
-export const documentDescription =
-  'Creates Microsoft Graph connector entities safely: external connections, external groups and their members, and application proxy connector groups. ' +
+/** The entities of `creates`, as each create's Graph facts list them (`listedAs`), in registry order. */
+export function documentDescriptionOf(creates: readonly OperationDefinition[]): string {
+  return `Creates Microsoft Graph connector entities safely: ${entityListOf(creates.map((operation) => operation.graph.listedAs))}. ${documentDescriptionTail}`;
+}
+
+const documentDescriptionTail =
   'Each request is checked against the rules of Microsoft Graph before it is sent, Graph is called with the managed identity of the service, ' +
   'and every created entity has an audit record, which the audit actions list.';
 
@@ -354,7 +361,7 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
   const scope: QueryScope = { operations: creates };
   for (const query of apiOperations.filter(isQuery)) documented.push(queryDoc(query, scope, schemas));
   documented.push(...serviceOperations(schemas));
-  return { operations: documented, schemas };
+  return { description: documentDescriptionOf(creates), operations: documented, schemas };
 }
 
 const noStore = {

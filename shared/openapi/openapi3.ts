@@ -1,5 +1,5 @@
 import type { OpenAPIV3 } from 'openapi-types';
-import { documentDescription, documentTitle, documentVersion, type ApiModel } from './model';
+import { documentTitle, documentVersion, type ApiModel } from './model';
 import { openApiOAuth2, openApiSecurityName } from './security';
 import { pageable } from './swagger2';
 
@@ -53,7 +53,7 @@ export function openApiDocument(model: ApiModel, serverUrl: string): OpenAPIV3.D
   }
   return {
     openapi: '3.0.3',
-    info: { title: documentTitle, description: documentDescription, version: documentVersion },
+    info: { title: documentTitle, description: model.description, version: documentVersion },
     servers: [{ url: serverUrl }],
     paths,
     components: {

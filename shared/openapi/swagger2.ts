@@ -1,6 +1,6 @@
 import type { OpenAPIV2 } from 'openapi-types';
 import type { SchemaObject } from './joiSchema';
-import { documentDescription, documentTitle, documentVersion, type ApiModel, type ParameterDoc } from './model';
+import { documentTitle, documentVersion, type ApiModel, type ParameterDoc } from './model';
 import { swaggerOAuth2, swaggerSecurityName } from './security';
 
 /**
@@ -92,7 +92,7 @@ export function swaggerDocument(model: ApiModel, host: string, scheme: 'https' |
   }
   return {
     swagger: '2.0',
-    info: { title: documentTitle, description: documentDescription, version: documentVersion },
+    info: { title: documentTitle, description: model.description, version: documentVersion },
     host,
     basePath: '/api',
     schemes: [scheme],

@@ -1,6 +1,6 @@
 import type Joi from 'joi';
-import type { AppRole } from '../auth/roles';
 import { bulkBodyOf } from '../schemas/bulk';
+import type { DuplicateAnswer, GraphFacts } from './graphFacts';
 
 /**
  * How the facade learns whether a create whose answer was lost took place. It only ever reads:
@@ -8,10 +8,30 @@ import { bulkBodyOf } from '../schemas/bulk';
  *   version } }` reads on that Graph version (when the create's own version documents no read);
  * - `createConflict`: Graph offers no read of one entity (group members): only a 409 to a later
  *   create of the same ask tells that it exists;
- * - `{ naturalKey }`: Graph chose the id (connector groups): list the collection and look for an
- *   entity with the same value of this property that did not exist before the create.
+ * - `{ naturalKey }`: Graph chose or completed the id (connector groups): list the collection and
+ *   look for an entity with the same value of this property that did not exist before the create
+ *   (`NaturalKeyCheck` says how to ask and how Graph's value relates to the one sent).
  */
-export type ExistenceCheck = 'readById' | { readById: { version: string } } | 'createConflict' | { naturalKey: string };
+export type ExistenceCheck = 'readById' | { readById: { version: string } } | 'createConflict' | NaturalKeyCheck;
+
+/**
+ * How a lost create whose id Graph assigns is found among what Graph lists: by the body property
+ * that names it. Declarative on purpose: recovery only reads, and reads what this says.
+ */
+export interface NaturalKeyCheck {
+  /** The body property whose value names the entity: `name`; `id` for ids Graph completes. */
+  naturalKey: string;
+  /**
+   * Ask Graph for the candidates with this `$filter` rather than listing the whole collection:
+   * `{value}` is replaced by the sent value as an OData string literal (`name eq {value}`).
+   */
+  filter?: string;
+  /**
+   * How Graph's value relates to the sent one: kept as sent (default), or completed with a prefix
+   * ending in `_` (a schema extension named `abc` becomes `ext1a2b3c4d_abc`).
+   */
+  graphValue?: 'asSent' | 'prefixed';
+}
 
 /** What the pipeline knows of every function it runs: its name (logs, audit `operation`). */
 export interface NamedOperation {
@@ -21,8 +41,8 @@ export interface NamedOperation {
 
 /** What every operation callers run names: itself and the app role it needs. */
 export interface ServedOperation extends NamedOperation {
-  /** The app role a caller needs to run it (declared in shared/auth/roles.ts). */
-  role: AppRole;
+  /** The app role a caller needs to run it; the app registration's roles are generated from these (shared/auth/roles.json). */
+  role: string;
 }
 
 /** What every operation served over HTTP declares: route, caller, body and Graph call. */
@@ -52,12 +72,36 @@ export interface HttpOperation extends ServedOperation {
 export interface OperationDefinition extends HttpOperation {
   kind?: 'create';
   /**
-   * The created entity's id: chosen by the caller (read from the validated body) or
-   * `generatedByGraph` (read from Graph's answer).
+   * The created entity's id: chosen by the caller (read from the validated body),
+   * `generatedByGraph` or `completedByGraph` (the caller names it, Graph completes the name, as
+   * `abc` → `ext1a2b3c4d_abc`): then it is read from Graph's answer.
    */
-  entityId: ((body: Record<string, unknown>) => string) | 'generatedByGraph';
-  /** Default `readById` for ids the caller chooses; required when Graph generates the id. */
+  entityId: ((body: Record<string, unknown>) => string) | IdAssignedByGraph;
+  /** Default `readById` for ids the caller chooses; a `naturalKey` check when Graph assigns the id. */
   existenceCheck?: ExistenceCheck;
+  /** What Graph does with this create (shared/operations/graphFacts.ts). */
+  graph: GraphFacts;
+}
+
+export type IdAssignedByGraph = 'generatedByGraph' | 'completedByGraph';
+
+/** Whether the entity's id is only known from Graph's answer (generated or completed by Graph). */
+export function graphAssignsId(operation: OperationDefinition): operation is OperationDefinition & { entityId: IdAssignedByGraph } {
+  return typeof operation.entityId === 'string';
+}
+
+/** The entity id the caller chose, from the validated body; undefined when Graph assigns it. */
+export function chosenEntityIdOf(operation: OperationDefinition, body: Record<string, unknown>): string | undefined {
+  return typeof operation.entityId === 'function' ? operation.entityId(body) : undefined;
+}
+
+/** Graph's answer to a create of an entity that exists (409 unless the operation declares another). */
+export function isDuplicateAnswer(operation: OperationDefinition, response: { status: number; body: unknown }): boolean {
+  const duplicate: DuplicateAnswer = operation.graph.duplicate;
+  if (response.status !== duplicate.status) return false;
+  if (duplicate.status === 409) return true;
+  const code = (response.body as { error?: { code?: unknown } } | undefined)?.error?.code;
+  return code === duplicate.code;
 }
 
 /**
@@ -82,10 +126,15 @@ export function existenceCheckOf(operation: OperationDefinition): ExistenceCheck
   return operation.existenceCheck ?? 'readById';
 }
 
-/** The natural key of an operation whose ids Graph chooses; undefined for ids the caller chooses. */
-export function naturalKeyOf(operation: OperationDefinition): string | undefined {
+/** The natural key check of an operation whose ids Graph assigns; undefined for ids the caller chooses. */
+export function naturalKeyCheckOf(operation: OperationDefinition): NaturalKeyCheck | undefined {
   const check = existenceCheckOf(operation);
-  return typeof check === 'object' && 'naturalKey' in check ? check.naturalKey : undefined;
+  return typeof check === 'object' && 'naturalKey' in check ? check : undefined;
+}
+
+/** The natural key of an operation whose ids Graph assigns; undefined for ids the caller chooses. */
+export function naturalKeyOf(operation: OperationDefinition): string | undefined {
+  return naturalKeyCheckOf(operation)?.naturalKey;
 }
 
 /** Whether one entity can be read back (and on which version): undefined when Graph has no read. */
@@ -98,8 +147,14 @@ export function readBackOf(operation: OperationDefinition): { version?: string }
 
 export function defineOperation(definition: OperationDefinition): OperationDefinition {
   const check = definition.existenceCheck ?? 'readById';
-  if ((definition.entityId === 'generatedByGraph') !== (typeof check === 'object' && 'naturalKey' in check)) {
-    throw new Error(`${definition.name}: an id Graph generates is found by a naturalKey existence check, and only such an id`);
+  if (graphAssignsId(definition) !== (typeof check === 'object' && 'naturalKey' in check)) {
+    throw new Error(`${definition.name}: an id Graph generates or completes is found by a naturalKey existence check, and only such an id`);
+  }
+  if (definition.entityId === 'completedByGraph' && (typeof check !== 'object' || !('naturalKey' in check) || check.graphValue !== 'prefixed')) {
+    throw new Error(`${definition.name}: an id Graph completes is found by its natural key with graphValue 'prefixed'`);
+  }
+  if (definition.graph.duplicate.status === 409 ? false : !definition.graph.duplicate.code) {
+    throw new Error(`${definition.name}: a duplicate answered other than 409 is told by its error code`);
   }
   const templateParams = [...definition.graphPath.matchAll(/\{(\w+)\}/g)].map((match) => match[1]);
   for (const param of templateParams) {
@@ -138,7 +193,7 @@ export interface BulkDeclaration {
  */
 export function defineBulkOperation(declaration: BulkDeclaration): BulkOperationDefinition {
   const { item, itemsProperty, maxItems, noun = itemsProperty } = declaration;
-  if (item.entityId === 'generatedByGraph') throw new Error(`${declaration.name}: bulk creates need ids the caller chooses`);
+  if (graphAssignsId(item)) throw new Error(`${declaration.name}: bulk creates need ids the caller chooses`);
   for (const route of declaration.routes) {
     for (const [, param] of route.matchAll(/\{(\w+)\}/g)) {
       if (!param || !(param in item.params)) throw new Error(`${declaration.name}: route parameter {${param}} in "${route}" is not a parameter of ${item.name}`);

@@ -1,6 +1,6 @@
 import { FacadeError, parseGraphError, type GraphErrorDetail } from '../errors';
 import type { GraphResponse } from '../graph/graphClient';
-import type { OperationDefinition } from '../operations/operation';
+import { graphAssignsId, type OperationDefinition } from '../operations/operation';
 
 function graphDetails(body: unknown): GraphErrorDetail[] {
   const details = (body as { error?: { details?: unknown } } | undefined)?.error?.details;
@@ -16,7 +16,7 @@ function graphDetails(body: unknown): GraphErrorDetail[] {
 export function graphFailureOf(operation: OperationDefinition, response: GraphResponse, earlierAttemptUncertain: boolean, reason?: string): FacadeError {
   const graphHeaders: Record<string, string> = response.requestId ? { 'graph-request-id': response.requestId } : {};
   const mayHideCreate = earlierAttemptUncertain || response.status >= 500 || response.status === 408;
-  if (operation.entityId === 'generatedByGraph' && mayHideCreate) {
+  if (graphAssignsId(operation) && mayHideCreate) {
     return new FacadeError(
       response.status >= 500 ? 502 : response.status,
       'createOutcomeUnknown',

@@ -1,3 +1,4 @@
+import type { NaturalKeyCheck } from '../operations/operation';
 import type { GraphReader } from './attribution';
 import { entityUrlOf, splitGraphPath } from '../graph/paths';
 
@@ -32,21 +33,34 @@ export async function readEntity(
   return { found: true, entity: response.body as Record<string, unknown>, requestId: response.requestId };
 }
 
+/** Whether Graph's value of the natural key is the one sent, as the check says Graph keeps it. */
+export function holdsNaturalKey(check: NaturalKeyCheck, graphValue: unknown, sent: unknown): boolean {
+  if (sameNaturalKey(graphValue, sent)) return true;
+  return check.graphValue === 'prefixed' && typeof graphValue === 'string' && typeof sent === 'string' && graphValue.toLowerCase().endsWith(`_${sent.toLowerCase()}`);
+}
+
+/** The list call: the collection, narrowed by the check's `$filter` when it declares one. */
+export function naturalKeyListPath(graphPath: string, check: NaturalKeyCheck, value: unknown): string {
+  if (!check.filter || typeof value !== 'string') return graphPath;
+  const literal = `'${value.replace(/'/g, "''")}'`;
+  return `${graphPath}?$filter=${encodeURIComponent(check.filter.replace('{value}', literal))}`;
+}
+
 /** The collection's entities whose natural key has this value, following `@odata.nextLink`. */
 export async function listWithNaturalKey(
   graph: GraphReader,
   graphPath: string,
-  naturalKey: string,
+  check: NaturalKeyCheck,
   value: unknown,
   deadlineAt: number,
 ): Promise<Record<string, unknown>[]> {
   const found: Record<string, unknown>[] = [];
-  let path: string | undefined = graphPath;
+  let path: string | undefined = naturalKeyListPath(graphPath, check, value);
   for (let page = 0; path && page < maxPages; page += 1) {
     const { response } = await graph.send({ method: 'GET', path }, { deadlineAt, retryMode: 'all' });
     if (response.status !== 200) throw new Error(`Microsoft Graph answered ${response.status} to the list of ${graphPath}`);
     const body = response.body as { value?: Record<string, unknown>[]; '@odata.nextLink'?: string };
-    found.push(...(body.value ?? []).filter((entity) => sameNaturalKey(entity[naturalKey], value) && typeof entity.id === 'string'));
+    found.push(...(body.value ?? []).filter((entity) => holdsNaturalKey(check, entity[check.naturalKey], value) && typeof entity.id === 'string'));
     path = body['@odata.nextLink'] ? graph.relativePath(body['@odata.nextLink']) : undefined;
   }
   if (path) throw new Error(`more than ${maxPages} pages in ${graphPath}`);

@@ -1,6 +1,6 @@
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { entityPathOf, splitGraphPath } from '../graph/paths';
-import type { OperationDefinition } from '../operations/operation';
+import { naturalKeyCheckOf, type OperationDefinition } from '../operations/operation';
 import { mayHaveMadeIt, oldestFirst, sentBodyOf, type RecoveryDependencies } from './attribution';
 import { listWithNaturalKey } from './graphReads';
 
@@ -52,7 +52,7 @@ export async function findMadeEntity(
   const value = sentBodyOf(first)?.[naturalKey];
   if (value === undefined) return { kind: 'unknowable', reason: 'the record does not hold the body that was sent' };
 
-  const listed = await listWithNaturalKey(deps.graph, first.graphPath, naturalKey, value, deadlineAt);
+  const listed = await listWithNaturalKey(deps.graph, first.graphPath, naturalKeyCheckOf(operation) ?? { naturalKey }, value, deadlineAt);
   const { collectionPath } = splitGraphPath(first.graphPath);
   const ours = new Set(attempts.map((attempt) => attempt.rowKey));
   const unseen = listed.filter((entity) => attempts.some((attempt) => !snapshots.get(attempt.rowKey)!.has(entity.id as string)));

@@ -2,6 +2,7 @@ import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { devIdentities } from '../../dev/tokenIssuer';
+import { appRoles } from '../../shared/auth/roles';
 import { call, startTestStack, type ApiResponse, type TestStack } from '../support/stack';
 import { allowedDevClientApps, tokenDefects } from '../support/tokenDefects';
 
@@ -47,7 +48,7 @@ describe('only Audit.Read holders read the audit trail', () => {
   });
 
   it('a caller holding every create role but not Audit.Read is refused, the role named', async () => {
-    const creator = await stack.token({ roles: ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create'] });
+    const creator = await stack.token({ roles: appRoles.filter((role) => role !== 'Audit.Read') });
     const response = await get('/audit', `Bearer ${creator}`);
     expect(response.status).toBe(403);
     expect(response.body.error).toMatchObject({ code: 'Authorization_RequestDenied', message: expect.stringContaining('Audit.Read') });

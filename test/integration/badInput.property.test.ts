@@ -1,9 +1,13 @@
 import fc from 'fast-check';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import type { OperationDefinition } from '../../shared/operations/operation';
+import { operationDefinitions } from '../../shared/operations/registerOperation';
+import { documentedExamples, paramsOf } from '../support/documentedExamples';
 import { call, startTestStack, type TestStack } from '../support/stack';
 
 /**
- * Generated input across the four operations: 10,000 bodies, path parameters and headers, mostly
+ * Generated input across every registered create operation (from its declaration: its routes, the
+ * properties and values of its documented examples): 10,000 bodies, path parameters and headers, mostly
  * wrong in some way. Whatever arrives, the facade answers without a 5xx, every rejection is
  * Graph-shaped, and a request the facade rejects never reaches the Graph emulator.
  */
@@ -11,11 +15,16 @@ import { call, startTestStack, type TestStack } from '../support/stack';
 let stack: TestStack;
 let authorization: string;
 
+/** Per registered create: how many generated cases it had, how many reached Graph and how many the facade refused. */
+const coverage = new Map(operationDefinitions.map((operation) => [operation.name, { cases: 0, reachedGraph: 0, refused: 0 }]));
+
 beforeAll(async () => {
   stack = await startTestStack();
   authorization = `Bearer ${await stack.token()}`;
-  expect((await stack.post('/beta/external/connections', { id: 'prop', name: 'Property' })).status).toBe(201);
-  expect((await stack.post('/beta/external/connections/prop/groups', { id: 'group1' })).status).toBe(201);
+  // The documented examples, parents first: the entities their path parameters name then exist.
+  for (const example of documentedExamples) {
+    expect((await stack.post(`/${example.version}${example.path}`, example.concrete)).status, example.name).toBe(201);
+  }
 });
 
 afterAll(async () => {
@@ -26,53 +35,22 @@ const facadeRejections = new Set(['invalidRequest', 'unsupportedMediaType', 'req
 
 const almost = <T>(valid: T[], size = 12) => fc.oneof(fc.constantFrom(...valid), fc.string({ maxLength: size }), fc.jsonValue({ maxDepth: 1 }));
 
-const connectionBody = fc.record(
-  {
-    '@odata.type': almost(['#microsoft.graph.externalConnectors.externalConnection', '#microsoft.graph.externalConnection']),
-    id: almost(['prop2', 'Microsoft1', 'Teams', 'ab', 'contoso']),
-    name: almost(['A name', '']),
-    description: almost(['text', null as unknown as string]),
-    configuration: fc.oneof(
-      fc.record({ authorizedAppIds: fc.array(almost(['de8bc8b5-d9f9-48b1-a8ad-b748da725064']), { maxLength: 2 }) }, { requiredKeys: [] }),
-      fc.record({ authorizedApps: fc.array(fc.uuid(), { maxLength: 2 }) }, { requiredKeys: [] }),
-      fc.jsonValue({ maxDepth: 2 }),
-    ),
-    contentCategory: almost(['crm', 'wikis', 'unknown']),
-    state: almost(['draft']),
-    enabledContentExperiences: almost(['search', 'search,compliance']),
-  },
-  { requiredKeys: [] },
-);
+/** Values near a documented one: itself, empty, too long, with a space, with a reserved prefix. */
+const near = (value: unknown): unknown[] =>
+  typeof value === 'string' ? [value, '', `${value} x`, value.repeat(12).slice(0, 200), `Microsoft${value}`, value.toUpperCase()] : [value];
 
-const groupBody = fc.record(
-  {
-    '@odata.type': almost(['#microsoft.graph.externalConnectors.externalGroup']),
-    id: almost(['g-1', 'with space', 'x'.repeat(129)], 140),
-    displayName: almost(['Sales']),
-    description: almost(['Team']),
-  },
-  { requiredKeys: [] },
-);
-
-const memberBody = fc.record(
-  {
-    id: fc.oneof(fc.uuid(), almost(['group1', 'not a guid'])),
-    type: almost(['user', 'group', 'externalGroup', 'device']),
-    identitySource: almost(['azureActiveDirectory', 'external']),
-  },
-  { requiredKeys: [] },
-);
-
-const connectorGroupBody = fc.record(
-  {
-    name: almost(['Connectors', '']),
-    region: almost(['nam', 'eur', 'mars']),
-    connectorGroupType: almost(['applicationProxy', 'String']),
-    isDefault: fc.jsonValue({ maxDepth: 0 }),
-    id: fc.uuid(),
-  },
-  { requiredKeys: [] },
-);
+/**
+ * A body arbitrary from an operation's documented examples: every property any example has, each
+ * near a documented value or anything at all, any of them left out; or an example made concrete.
+ */
+function bodyOf(operation: OperationDefinition): fc.Arbitrary<Record<string, unknown>> {
+  const examples = operation.graph.examples.flatMap((example) => [example.concrete, example.asDocumented]);
+  const keys = [...new Set(examples.flatMap((example) => Object.keys(example)))];
+  const valuesOf = (key: string) => [...new Set(examples.filter((example) => key in example).flatMap((example) => near(example[key])))];
+  const mutated = fc.record(Object.fromEntries(keys.map((key) => [key, almost(valuesOf(key))])), { requiredKeys: [] });
+  // Now and then an example as it is, so that every operation also sends something Graph takes.
+  return fc.oneof({ weight: 1, arbitrary: fc.constantFrom(...operation.graph.examples.map((example) => example.concrete)) }, { weight: 4, arbitrary: mutated });
+}
 
 const withExtras = (body: fc.Arbitrary<Record<string, unknown>>) =>
   fc.tuple(body, fc.dictionary(fc.string({ maxLength: 8 }), fc.jsonValue({ maxDepth: 1 }), { maxKeys: 2 }), fc.boolean()).map(
@@ -81,30 +59,34 @@ const withExtras = (body: fc.Arbitrary<Record<string, unknown>>) =>
 
 /** A non-empty path segment that URL parsing keeps as it is (`.` and `..` would be resolved away). */
 const routable = (value: string) => value.length > 0 && value !== '.' && value !== '..';
-const version = almost(['v1.0', 'beta', 'v2.0']).map(String).filter(routable);
-const segment = (valid: string[]) => fc.oneof(fc.constantFrom(...valid), fc.string({ minLength: 1, maxLength: 40 }).filter(routable));
+// Text only: a generated JSON object may have no prototype, and so no text form.
+const version = fc.oneof(fc.constantFrom('v1.0', 'beta', 'v2.0'), fc.string({ maxLength: 12 })).filter(routable);
+const segment = (valid: string[]) =>
+  fc.oneof(
+    { weight: 2, arbitrary: fc.constantFrom(...valid) },
+    { weight: 1, arbitrary: fc.constantFrom('nosuch', 'a/b', 'a b') },
+    { weight: 1, arbitrary: fc.string({ minLength: 1, maxLength: 40 }).filter(routable) },
+  );
+
+/** A path on one of the operation's routes: literal segments as they are, parameters near the documented examples' values (URL-encoded). */
+function pathOf(operation: OperationDefinition): fc.Arbitrary<string> {
+  const examples = documentedExamples.filter((example) => example.definition === operation).map(paramsOf);
+  return fc.constantFrom(...operation.routes).chain((route) =>
+    fc
+      .tuple(
+        ...route.split('/').map((part) => {
+          const parameter = /^\{(\w+)\}$/.exec(part)?.[1];
+          if (!parameter) return fc.constant(part);
+          const arbitrary = parameter === 'version' ? version : segment(examples.map((params) => params[parameter] ?? 'nosuch'));
+          return arbitrary.map((value) => encodeURIComponent(value));
+        }),
+      )
+      .map((parts) => `/${parts.join('/')}`),
+  );
+}
 
 const request = fc.oneof(
-  fc.record({
-    path: fc.tuple(version, fc.constantFrom('external/connections', 'connections')).map(([v, rest]) => [v, rest]),
-    body: withExtras(connectionBody),
-  }),
-  fc.record({
-    path: fc
-      .tuple(version, fc.constantFrom('external/connections', 'connections'), segment(['prop', 'nosuch', 'Microsoft1', 'a/b']))
-      .map(([v, rest, connection]) => [v, rest, connection, 'groups']),
-    body: withExtras(groupBody),
-  }),
-  fc.record({
-    path: fc
-      .tuple(version, fc.constantFrom('external/connections', 'connections'), segment(['prop']), segment(['group1', 'nosuch', 'a b']))
-      .map(([v, rest, connection, group]) => [v, rest, connection, 'groups', group, 'members']),
-    body: withExtras(memberBody),
-  }),
-  fc.record({
-    path: fc.constant(['beta', 'onPremisesPublishingProfiles/applicationProxy/connectorGroups']),
-    body: withExtras(connectorGroupBody),
-  }),
+  ...operationDefinitions.map((operation) => fc.record({ operation: fc.constant(operation.name), path: pathOf(operation), body: withExtras(bodyOf(operation)) })),
 );
 
 const headers = fc.record(
@@ -128,10 +110,10 @@ it('never answers 5xx, always Graph-shaped, and rejected input never reaches Gra
   let rejected = 0;
   await fc.assert(
     fc.asyncProperty(cases, async ({ generated, headers: sent, text }) => {
-      const [first, ...rest] = generated.path;
-      const encoded = rest.map((part, index) => (index === 0 || part === 'groups' || part === 'members' ? part : encodeURIComponent(part)));
-      const path = `/${encodeURIComponent(first ?? '')}/${encoded.join('/')}`;
-      const before = stack.graph.requests.length;
+      const { path } = generated;
+      const counted = coverage.get(generated.operation)!;
+      counted.cases += 1;
+      const before = stack.graph.receivedCount;
       const response = await call(`${stack.host.apiUrl}${path}`, { method: 'POST', headers: { authorization, ...sent }, body: text });
       expect(response.status, `${path} ${text}`).toBeLessThan(500);
       if (response.status >= 400) {
@@ -142,11 +124,20 @@ it('never answers 5xx, always Graph-shaped, and rejected input never reaches Gra
       // Graph's own errors pass through with Graph's request id; the facade's rejections have none.
       if (facadeRejections.has(response.body?.error?.code) && !response.headers.get('graph-request-id')) {
         rejected += 1;
-        expect(stack.graph.requests.length, `${path} ${text} reached Graph`).toBe(before);
+        counted.refused += 1;
+        expect(stack.graph.receivedCount, `${path} ${text} reached Graph`).toBe(before);
       }
+      if (stack.graph.receivedCount > before) counted.reachedGraph += 1;
     }),
     { numRuns: 10_000, seed: 20261122, endOnFailure: true },
   );
   // The generator must mostly produce input the facade refuses, or the property says little.
   expect(rejected).toBeGreaterThan(7_000);
+  // Every registered create had its share of cases, some refused by the facade and some sent on to Graph.
+  process.stdout.write(`bad input per operation (cases, refused, reached Graph): ${JSON.stringify(Object.fromEntries(coverage))}; refused in all ${rejected}\n`);
+  for (const [name, counted] of coverage) {
+    expect(counted.cases, `${name}: cases`).toBeGreaterThan(10_000 / coverage.size / 2);
+    expect(counted.refused, `${name}: refused`).toBeGreaterThan(0);
+    expect(counted.reachedGraph, `${name}: reached Graph`).toBeGreaterThan(0);
+  }
 }, 240_000);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { systemAssignedPrincipalId } from '../../dev/identityEndpoint';
 import { devIdentities } from '../../dev/tokenIssuer';
 import { call, startTestStack, type TestStack } from '../support/stack';
-import { documentedExamples } from '../support/documentedExamples';
+import { documentedExamples, graphCollectionOf } from '../support/documentedExamples';
 
 let stack: TestStack;
 
@@ -27,13 +27,8 @@ describe('the four operations end to end (local host, Graph emulator, identity e
 
     // Graph received the current shapes on the /external paths, never the older ones.
     const received = stack.graph.graphRequests({ method: 'POST' }).map((request) => [request.path, request.body]);
-    expect(received).toEqual([
-      ['/beta/external/connections', { id: 'contosohr', name: 'Name value', description: 'Description value', configuration: { authorizedAppIds: ['de8bc8b5-d9f9-48b1-a8ad-b748da725064'] } }],
-      ['/v1.0/external/connections/contosohr/groups', { id: 'contosoEngineering', displayName: 'String', description: 'String' }],
-      ['/v1.0/external/connections/contosohr/groups', { id: '31bea3d537902000', displayName: 'Contoso Marketing', description: 'The product marketing team' }],
-      ['/beta/external/connections/contosohr/groups/31bea3d537902000/members', { id: memberId, type: 'user' }],
-      ['/beta/onPremisesPublishingProfiles/applicationProxy/connectorGroups', { name: 'Contoso on-premises apps', region: 'eur' }],
-    ]);
+    expect(received).toEqual(documentedExamples.map((example) => [`/${example.version}${graphCollectionOf(example)}`, example.sentToGraph]));
+    expect(received.length).toBeGreaterThanOrEqual(5);
   });
 
   it('keeps a succeeded audit record of each created entity, found from its entity path', async () => {

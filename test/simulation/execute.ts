@@ -16,7 +16,7 @@ import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView'
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
 import { minute, type Crash, type GraphFault, type JobStep, type RequestStep, type Schedule, type TableFault } from './schedule';
-import { faultStep, targets, type Target } from './targets';
+import { faultStep, targetFor, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
 /** What a caller saw of one request: its answer, or nothing (the instance died), or no end at all. */
@@ -131,9 +131,9 @@ export async function runSchedule(
   check: (observation: Observation) => string[],
   interleaving: Interleaving = new Interleaving(),
 ): Promise<string[]> {
-  const target = targets[schedule.target];
+  const target = targetFor(schedule.target);
   lane.graph.reset();
-  for (const parent of target.parents) lane.graph.seedConnection(parent.connectionId, parent.groupIds);
+  for (const parent of target.parents) lane.graph.seed(parent.collectionName, { id: parent.id }, parent.parentIds);
   const scene = await lane.newScene();
   try {
     return await play(world, lane, scene, lane.clock, schedule, target, check, interleaving);

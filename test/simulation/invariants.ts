@@ -1,5 +1,6 @@
 import type { Creation } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
+import { existenceCheckOf, graphAssignsId } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
 import { simulationSettings } from './world';
 
@@ -111,7 +112,7 @@ export function checkInvariants(observation: Observation): string[] {
     if (['unknown', 'orphaned', 'unresolved'].includes(record.status) && !record.reason) {
       violations.push(`${creation.path}: the record of ${describe(maker)} says ${record.status} without a reason`);
     }
-    if (observation.target.kind === 'connectorGroup') {
+    if (graphAssignsId(observation.target.operation)) {
       const settler = record.settledBy
         ? requestBy.get(audit.records.find((candidate) => candidate.rowKey === record.settledBy)?.clientRequestId ?? '')
         : record.recovery === undefined
@@ -148,7 +149,7 @@ export function checkInvariants(observation: Observation): string[] {
     if (observation.final && record.status === 'pending') {
       violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still pending after every reconciliation run`);
     }
-    if (observation.final && record.status === 'unknown' && observation.target.kind !== 'member') {
+    if (observation.final && record.status === 'unknown' && existenceCheckOf(observation.target.operation) !== 'createConflict') {
       violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is left unknown, though Graph has a read for ${record.graphPath} (${record.reason ?? 'no reason'})`);
     }
   }

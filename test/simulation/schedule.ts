@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { bulkTargetKinds, spelledTargetKinds, targetKinds } from './targets';
 import { createStages } from '../../shared/pipeline/pipeline';
 import { auditTrail } from '../../shared/pipeline/stages/auditTrail';
 import { callGraph } from '../../shared/pipeline/stages/callGraph';
@@ -8,7 +9,8 @@ import { callGraph } from '../../shared/pipeline/stages/callGraph';
  * wrong on the way. The simulation runs it against the real pipeline and checks the guarantees.
  */
 
-export type TargetKind = 'connection' | 'group' | 'member' | 'connectorGroup';
+/** One per registered create operation (test/simulation/targets.ts): `connection`, `group`, `member`, `connectorGroup`, … */
+export type TargetKind = string;
 
 /**
  * What Graph does to one attempt at a call. `commit`: Graph carried the call out first.
@@ -262,7 +264,7 @@ const pollStep: fc.Arbitrary<PollStep> = fc.record({
   tableFaults: tableFaults(2, 1),
 });
 
-const target = fc.constantFrom<TargetKind>('connection', 'group', 'member', 'connectorGroup');
+const target = fc.constantFrom<TargetKind>(...targetKinds);
 
 const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
   target,
@@ -339,6 +341,7 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
   // Async bulk: accepted, a run dies or loses a lease answer mid-job, another run takes over; polls in between.
   asyncJobTakeover: fc
     .tuple(
+      fc.constantFrom<TargetKind>(...bulkTargetKinds),
       request({ bulk: true, async: true, overlaps: false, crash: null, tableFaults: [] }),
       jobStep,
       jobStep,
@@ -348,8 +351,8 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
       // The run's storage call that its lease renewal may be, during the pause (its answer lost).
       fc.integer({ min: 3, max: 6 }),
     )
-    .map(([accepted, first, second, poll, more, pause, renewalCall]) => ({
-      target: 'member' as const,
+    .map(([kind, accepted, first, second, poll, more, pause, renewalCall]) => ({
+      target: kind,
       recipe: 'asyncJobTakeover' as const,
       steps: [
         accepted,
@@ -361,9 +364,9 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         poll,
       ],
     })),
-  // One connection, group or member spelled two ways by two callers (or one), a lost or refused first answer.
+  // One entity (a connection, or one below it) spelled two ways by two callers (or one), a lost or refused first answer.
   spellings: fc
-    .tuple(fc.constantFrom<TargetKind>('connection', 'group', 'member'), request({ ...noFaults, spelling: 0 }), request({ spelling: 1, crash: null, overlaps: false }), fc.array(requestStep, { maxLength: 2 }))
+    .tuple(fc.constantFrom<TargetKind>(...spelledTargetKinds), request({ ...noFaults, spelling: 0 }), request({ spelling: 1, crash: null, overlaps: false }), fc.array(requestStep, { maxLength: 2 }))
     .map(([kind, made, other, more]) => ({
       target: kind,
       recipe: 'spellings' as const,
@@ -406,7 +409,7 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
   // Every storage write with its answer lost, one at a time: settlements, keys, bulk chunks (bulk adds half the time).
   storageLostAnswers: fc
     .tuple(
-      fc.oneof({ weight: 1, arbitrary: target }, { weight: 1, arbitrary: fc.constant<TargetKind>('member') }),
+      fc.oneof({ weight: 1, arbitrary: target }, { weight: 1, arbitrary: fc.constantFrom<TargetKind>(...bulkTargetKinds) }),
       request({ crash: null }),
       fc.boolean(),
       fc.array(tableFault(9), { minLength: 1, maxLength: 2 }),

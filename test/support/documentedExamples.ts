@@ -1,119 +1,42 @@
+import '../../functions/index';
+import { collectionPathOf } from '../../shared/graph/paths';
+import { matchRoute, parseRouteTemplate, pathSegments } from '../../shared/http/routes';
+import type { DocumentedExample } from '../../shared/operations/graphFacts';
+import type { OperationDefinition } from '../../shared/operations/operation';
+import { operationDefinitions } from '../../shared/operations/registerOperation';
+
 /**
- * Request examples of Graph's documentation, current and older (docs/graph-facts.md §9), as
- * documented, and made concrete: placeholder values ("String", "Boolean") replaced by real ones
- * and, where Graph now requires an id the older example lacks, the id added.
+ * Request examples of Graph's documentation, current and older (docs/graph-facts.md §9), each
+ * declared beside its operation (`graph.examples`), gathered from the registry in its order, which
+ * creates parents first (connection → groups → member).
  */
-
-export type ExampleKey = 'olderConnection' | 'olderGroup' | 'group' | 'olderMember' | 'connectorGroup';
-
-export interface DocumentedExample {
-  key: ExampleKey;
-  /** What the example is, for test names. */
-  name: string;
-  operation: 'createExternalConnection' | 'createExternalGroup' | 'createExternalGroupMember' | 'createConnectorGroup';
-  /** The path of the example request below the version. */
-  path: string;
-  version: 'v1.0' | 'beta';
-  asDocumented: Record<string, unknown>;
-  concrete: Record<string, unknown>;
+export interface RegisteredExample extends DocumentedExample {
+  /** The operation's name. */
+  operation: string;
+  definition: OperationDefinition;
 }
 
-export const documentedExamples: DocumentedExample[] = [
-  {
-    key: 'olderConnection',
-    name: 'create externalConnection, the older beta example',
-    operation: 'createExternalConnection',
-    path: '/connections',
-    version: 'beta',
-    asDocumented: {
-      '@odata.type': '#microsoft.graph.externalConnection',
-      name: 'Name value',
-      description: 'Description value',
-      configuration: {
-        '@odata.type': 'microsoft.graph.configuration',
-        authorizedApps: ['Authorized Apps value'],
-      },
-    },
-    concrete: {
-      '@odata.type': '#microsoft.graph.externalConnection',
-      id: 'contosohr',
-      name: 'Name value',
-      description: 'Description value',
-      configuration: {
-        '@odata.type': 'microsoft.graph.configuration',
-        authorizedApps: ['de8bc8b5-d9f9-48b1-a8ad-b748da725064'],
-      },
-    },
-  },
-  {
-    key: 'olderGroup',
-    name: 'create externalGroup, the older example without an id',
-    operation: 'createExternalGroup',
-    path: '/connections/contosohr/groups',
-    version: 'v1.0',
-    asDocumented: {
-      '@odata.type': '#microsoft.graph.externalConnectors.externalGroup',
-      displayName: 'String',
-      description: 'String',
-    },
-    concrete: {
-      '@odata.type': '#microsoft.graph.externalConnectors.externalGroup',
-      id: 'contosoEngineering',
-      displayName: 'String',
-      description: 'String',
-    },
-  },
-  {
-    key: 'group',
-    name: 'create externalGroup, the current example',
-    operation: 'createExternalGroup',
-    path: '/external/connections/contosohr/groups',
-    version: 'v1.0',
-    asDocumented: { id: '31bea3d537902000', displayName: 'Contoso Marketing', description: 'The product marketing team' },
-    concrete: { id: '31bea3d537902000', displayName: 'Contoso Marketing', description: 'The product marketing team' },
-  },
-  {
-    key: 'olderMember',
-    name: 'add an externalGroupMember, the older beta identitySource shape',
-    operation: 'createExternalGroupMember',
-    path: '/connections/contosohr/groups/31bea3d537902000/members',
-    version: 'beta',
-    asDocumented: {
-      '@odata.type': '#microsoft.graph.externalConnectors.externalGroupMember',
-      identitySource: 'String',
-      type: 'String',
-    },
-    concrete: {
-      '@odata.type': '#microsoft.graph.externalConnectors.externalGroupMember',
-      id: 'e811976d-83df-4cbd-8b9b-5215b18aa874',
-      identitySource: 'azureActiveDirectory',
-      type: 'user',
-    },
-  },
-  {
-    key: 'connectorGroup',
-    name: 'create connectorGroup, the beta example',
-    operation: 'createConnectorGroup',
-    path: '/onPremisesPublishingProfiles/applicationProxy/connectorGroups',
-    version: 'beta',
-    asDocumented: {
-      '@odata.type': '#microsoft.graph.connectorGroup',
-      name: 'String',
-      connectorGroupType: 'String',
-      isDefault: 'Boolean',
-      region: 'String',
-    },
-    concrete: {
-      '@odata.type': '#microsoft.graph.connectorGroup',
-      name: 'Contoso on-premises apps',
-      connectorGroupType: 'applicationProxy',
-      region: 'eur',
-    },
-  },
-];
+export const documentedExamples: RegisteredExample[] = operationDefinitions.flatMap((definition) =>
+  definition.graph.examples.map((example) => ({ ...example, operation: definition.name, definition })),
+);
 
-export function documentedExample(key: ExampleKey): DocumentedExample {
+export function documentedExample(key: string): RegisteredExample {
   const example = documentedExamples.find((candidate) => candidate.key === key);
   if (!example) throw new Error(`no documented example ${key}`);
   return example;
+}
+
+/** The example's path parameters, read from whichever route of its operation its path takes. */
+export function paramsOf(example: RegisteredExample): Record<string, string> {
+  const segments = pathSegments(`${example.version}${example.path}`);
+  for (const route of example.definition.routes) {
+    const params = matchRoute(parseRouteTemplate(route), segments);
+    if (params) return params;
+  }
+  throw new Error(`${example.key}: ${example.path} is no route of ${example.operation}`);
+}
+
+/** The collection Graph receives the example's create at, below the version (`/external/connections`). */
+export function graphCollectionOf(example: RegisteredExample): string {
+  return collectionPathOf(example.definition.graphPath, paramsOf(example));
 }

@@ -4,16 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { createConnectorGroup } from '../../functions/createConnectorGroup';
-import { createExternalConnection } from '../../functions/createExternalConnection';
-import { createExternalGroup } from '../../functions/createExternalGroup';
-import { createExternalGroupMember } from '../../functions/createExternalGroupMember';
-import { getEntityAuditRecords } from '../../functions/getEntityAuditRecords';
-import { listAuditRecords } from '../../functions/listAuditRecords';
+import { documentedOperations } from '../../functions/index';
 import { devIdentities, loadOrCreateDevSigningKey, startDevTokenIssuer } from '../../dev/tokenIssuer';
 import { callerFromClaims, claimsFromPayload, isAppOnly } from '../../shared/auth/caller';
 import { JwtValidator } from '../../shared/auth/jwtValidator';
 import { appRoles } from '../../shared/auth/roles';
+import { isQuery } from '../../shared/operations/query';
 
 describe('who the caller is, from the claims', () => {
   const tid = devIdentities.tenantId;
@@ -66,10 +62,15 @@ describe('which tokens are app-only', () => {
 });
 
 describe('app roles', () => {
-  it('are one per create operation, and Audit.Read for both audit queries: five, each one used', () => {
-    const roles = [createExternalConnection, createExternalGroup, createExternalGroupMember, createConnectorGroup].map((operation) => operation.role);
-    expect([listAuditRecords.role, getEntityAuditRecords.role]).toEqual(['Audit.Read', 'Audit.Read']);
-    expect([...roles, 'Audit.Read'].sort()).toEqual([...appRoles].sort());
+  it('are one per create operation (a bulk create takes its create’s), and Audit.Read for the audit queries, each one used', () => {
+    const creates = documentedOperations.filter((operation) => !isQuery(operation) && operation.kind !== 'bulk');
+    const creatorRoles = creates.map((operation) => operation.role);
+    expect(new Set(creatorRoles).size, 'one role per create').toBe(creates.length);
+    const queries = documentedOperations.filter(isQuery);
+    expect(queries.length).toBeGreaterThan(0);
+    expect(new Set(queries.map((query) => query.role))).toEqual(new Set(['Audit.Read']));
+    for (const operation of documentedOperations) if (!isQuery(operation) && operation.kind === 'bulk') expect(operation.role).toBe(operation.item.role);
+    expect([...creatorRoles, 'Audit.Read']).toEqual([...appRoles]);
   });
 });
 

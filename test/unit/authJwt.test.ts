@@ -5,6 +5,7 @@ import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator'
 import { startIdentityEndpoint, type IdentityEndpoint } from '../../dev/identityEndpoint';
 import { devIdentities, generateDevSigningKey, startDevTokenIssuer, type DevTokenIssuer } from '../../dev/tokenIssuer';
 import { JwtValidator } from '../../shared/auth/jwtValidator';
+import { appRoles } from '../../shared/auth/roles';
 import { createOperationHandler } from '../../shared/pipeline/pipeline';
 import { createRuntime, type Runtime } from '../../shared/runtime';
 import { authStages, capturingInvocation, connectionRequest, errorOf, headerOf } from '../support/handlerCalls';
@@ -125,7 +126,7 @@ describe('a good token', () => {
       id: devIdentities.callerObjectId,
       appId: devIdentities.callerAppId,
       tenantId: devIdentities.tenantId,
-      roles: ['ExternalConnection.Create', 'ExternalGroup.Create', 'ExternalGroupMember.Create', 'ConnectorGroup.Create', 'Audit.Read'],
+      roles: [...appRoles],
       scopes: [],
     });
   });

@@ -235,18 +235,32 @@ describe('infra/graph-permissions (admin step)', () => {
     expect(config.extensions.microsoftGraphV1).toMatch(/^br:mcr\.microsoft\.com\/bicep\/extensions\/microsoftgraph\/v1\.0:/);
   });
 
-  it('grants the two OwnedBy permissions, and Directory.ReadWrite.All only with enableConnectorGroups', () => {
-    expect(source).toContain("['ExternalConnection.ReadWrite.OwnedBy', 'ExternalItem.ReadWrite.OwnedBy']");
-    expect(source).toContain("enableConnectorGroups ? ['Directory.ReadWrite.All'] : []");
-    expect(source).toMatch(/param enableConnectorGroups bool = false/);
+  // The lists themselves are generated (roles.json, test/unit/generated.test.ts); what Bicep cannot
+  // take from a file, a parameter per optional permission, is checked here.
+  const generated = JSON.parse(read('shared/auth/roles.json')) as { appRoles: { value: string }[]; graphPermissions: Record<string, string[]> };
+
+  it('loads the generated roles.json for its app roles and Graph permissions, and lists none by hand', () => {
+    expect(source).toContain("var generated = loadJsonContent('../../shared/auth/roles.json')");
+    expect(source).toContain('var facadeRoles = generated.appRoles');
+    expect(source).toContain('generated.graphPermissions.always');
+    expect(source).not.toMatch(/ReadWrite\.(OwnedBy|All)'/);
+    expect(source).not.toMatch(/value: '[^']+\.(Create|Read)'/);
   });
 
-  it('creates the facade app registration with exactly the app roles of shared/auth/roles.ts, which the operations require', async () => {
+  it('grants the optional Graph permission groups only when asked (enabledPermissionGroups, or enableConnectorGroups as before)', () => {
+    expect(Object.keys(generated.graphPermissions)).toContain('enableConnectorGroups');
+    expect(source).toMatch(/^param enabledPermissionGroups array = \[\]$/m);
+    expect(source).toMatch(/^param enableConnectorGroups bool = false$/m);
+    expect(source).toContain("union(enabledPermissionGroups, enableConnectorGroups ? ['enableConnectorGroups'] : [])");
+    expect(source).toContain("group.key != 'always' && contains(enabledGroups, group.key)");
+    expect(source).toContain('var graphPermissions = union(generated.graphPermissions.always, optionalPermissions)');
+  });
+
+  it('creates the facade app registration with the roles the operations require, and Audit.Read', async () => {
     const { documentedOperations } = await import('../../functions/index');
     const { appRoles } = await import('../../shared/auth/roles');
-    for (const operation of documentedOperations) expect(appRoles).toContain(operation.role);
-    const declared = [...source.matchAll(/^ {4}value: '([^']+)'$/gm)].map((match) => match[1]);
-    expect(declared).toEqual([...appRoles]);
+    expect(generated.appRoles.map((role) => role.value)).toEqual([...appRoles]);
+    expect([...new Set(documentedOperations.map((operation) => operation.role))].sort()).toEqual([...appRoles].sort());
     expect(appRoles).toContain('Audit.Read');
     expect(source).toContain("Microsoft.Graph/applications@v1.0");
   });

@@ -2,7 +2,7 @@ import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError } from '../../errors';
 import type { ExchangeProgress, GraphExchange, GraphResponse } from '../../graph/graphClient';
 import { entityPathOf } from '../../graph/paths';
-import { readBackOf } from '../../operations/operation';
+import { chosenEntityIdOf, graphAssignsId, isDuplicateAnswer, readBackOf } from '../../operations/operation';
 import type { Attribution, OwnAttempt } from '../../recovery/attribution';
 import { attemptsAnsweredByCreate, resolveConflict } from '../../recovery/conflict';
 import { accountForEarlierAttempts } from '../../recovery/earlierAttempts';
@@ -41,7 +41,7 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
     // JSON): the entity as sent names it, so a flow still reads the id it asked for.
     return created(namesEntity ? response : { requestId: response.requestId, body: own.body });
   }
-  if (response.status === 409 && own.entity) {
+  if (isDuplicateAnswer(own.operation, response) && own.entity) {
     const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
     if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
     if (verdict.kind === 'undecided') throw graphFailureOf(context.operation, response, true, verdict.reason);
@@ -60,7 +60,7 @@ function ownAttemptOf(context: OperationContext): OwnAttempt {
   const call = requireGraphCall(context);
   const attempt = context.attempt;
   if (!attempt) throw new Error(`${operation.name}: stage order: the attempt is not recorded yet`);
-  const entityId = operation.entityId === 'generatedByGraph' ? undefined : operation.entityId(requireInput(context).body);
+  const entityId = chosenEntityIdOf(operation, requireInput(context).body);
   return {
     operation,
     rowKey: attempt.key.rowKey,
@@ -74,7 +74,7 @@ function ownAttemptOf(context: OperationContext): OwnAttempt {
   };
 }
 
-const graphChoosesId = (context: OperationContext) => context.operation.entityId === 'generatedByGraph';
+const graphChoosesId = (context: OperationContext) => graphAssignsId(context.operation);
 
 /**
  * The create, retried as Graph asks. An entity whose id Graph chooses is only sent again after an

@@ -1,4 +1,4 @@
-import { naturalKeyOf } from '../../operations/operation';
+import { naturalKeyCheckOf } from '../../operations/operation';
 import { listWithNaturalKey } from '../../recovery/graphReads';
 import { snapshotCap } from '../../recovery/naturalKey';
 import { logEvent } from '../../telemetry/requestLog';
@@ -11,11 +11,11 @@ import { graphPathOf, requireInput, type Stage } from '../context';
  * `snapshotCap` ids) the create still goes ahead; a lost answer is then left to people.
  */
 export const noteExisting: Stage = async (context, next) => {
-  const naturalKey = naturalKeyOf(context.operation);
+  const check = naturalKeyCheckOf(context.operation);
   const call = context.graphCall;
-  if (naturalKey === undefined || !call) return next();
+  if (check === undefined || !call) return next();
   try {
-    const existing = await listWithNaturalKey(context.runtime.graph, graphPathOf(call), naturalKey, requireInput(context).body[naturalKey], context.deadlineAt);
+    const existing = await listWithNaturalKey(context.runtime.graph, graphPathOf(call), check, requireInput(context).body[check.naturalKey], context.deadlineAt);
     if (existing.length <= snapshotCap) context.preexistingIds = existing.map((entity) => entity.id as string);
     else logEvent(context, 'warn', 'too many entities of that name to note; a lost answer could not be recovered', { existing: existing.length });
   } catch (error) {
