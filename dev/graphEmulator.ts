@@ -224,6 +224,9 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
     if (fault?.hang) return { kind: 'hang' };
     if (fault?.reset) return { kind: 'reset' };
     if (fault?.garbage) return { kind: 'garbage' };
+    // A success stands in for Graph's answer only where Graph carried the call out: Graph never
+    // answers 2xx to a create it refused (a duplicate, a missing parent).
+    if (fault?.status && fault.status < 300 && committed?.kind === 'answer' && committed.status >= 300) return committed;
     if (fault?.status) {
       const status = fault.status;
       return {

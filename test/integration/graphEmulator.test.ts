@@ -114,6 +114,14 @@ describe("Graph's odd successes ({ status, bodyText, commit }) and faults kept f
     expect(graph.creations().map((creation) => creation.origin)).toEqual([undefined, 'request 0']);
   });
 
+  it('answers a create it refuses with its refusal, whatever success the fault step names', async () => {
+    const connections = `${graph.baseUrl}/v1.0/external/connections`;
+    const post = () => call(connections, { method: 'POST', headers: { authorization: 'Bearer any', 'content-type': 'application/json' }, body: JSON.stringify({ id: 'refusedtwice', name: 'Refused twice', description: 'A duplicate' }) });
+    graph.addFault({ method: 'POST', path: '/connections$', steps: [{ status: 201, bodyText: '', commit: true }, { status: 201, bodyText: '', commit: true }] });
+    expect((await post()).status).toBe(201);
+    expect((await post()).status).toBe(409);
+  });
+
   it('refuses bodyText without a status, and together with body', () => {
     expect(() => graph.addFault({ path: 'x', steps: [{ bodyText: '' }] })).toThrow(/bodyText/);
     expect(() => graph.addFault({ path: 'x', steps: [{ status: 201, bodyText: '', body: {} }] })).toThrow(/body/);
