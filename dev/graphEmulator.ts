@@ -4,6 +4,7 @@ import { decodeJwt, jwtVerify } from 'jose';
 import { FaultBook, FaultSpecError, RequestLog, requestLogLimit, type ActiveFault, type FaultRule, type ReceivedRequest } from './emulatorControl';
 import { MalformedBatch, parseBatch, runBatch, type BatchStep, type GraphOutcome } from './graphBatch';
 import { listenOnLoopback, readRequestBody, sendJson } from './listen';
+import { SchemaRegistrations } from './schemaRegistration';
 
 /**
  * A local Microsoft Graph for the four create operations: real HTTP on loopback, Graph's rules
@@ -48,6 +49,8 @@ export interface GraphEmulatorOptions {
    * per step) waits this long before it is carried out. Default 0.
    */
   latencyMs?: number;
+  /** How long a schema registration stays `inprogress`, in ms (dev/schemaRegistration.ts; default 2,000). */
+  schemaProvisioningMs?: number;
 }
 
 export interface GraphEmulator {
@@ -82,6 +85,8 @@ export interface GraphEmulator {
   seedConnection(id: string, groupIds?: string[]): void;
   /** Every entity a create request made, in order, with the request that made it. */
   creations(): Creation[];
+  /** Schema registrations and their connection operations (provisioning time, planned failures). */
+  readonly schemaRegistrations: SchemaRegistrations;
   clearFaults(): void;
   /** Forget every entity, request and fault. */
   reset(): void;
@@ -158,6 +163,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const creations: Creation[] = [];
   let batchCount = 0;
   const counts: GraphCallCounts = { httpCalls: 0, batches: 0, batchSteps: 0 };
+  const schemaRegistrations = new SchemaRegistrations({ provisioningMs: options.schemaProvisioningMs }, (id) => store.connections.get(id.toLowerCase()));
 
   /** The calling app, from its bearer token: the client app id (`appid`/`azp`) when the token names one. */
   async function authorize(request: IncomingMessage): Promise<Caller> {
@@ -300,6 +306,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         }
       }
       if (segments.length === 1 && segments[0] === '$batch' && call.method === 'POST') return await performBatch(version, body, call, ids);
+      const schemaAnswer = schemaRegistrations.perform(call.method, version, segments, call.bodyText, origin, (code, message) => errorBody(code, message, ids));
+      if (schemaAnswer) return { kind: 'answer', ...schemaAnswer };
       const [status, answer] = execute(call.method, version, segments, body, call.query, call.caller);
       const id = (answer as { id?: unknown } | undefined)?.id;
       if (call.method === 'POST' && status === 201 && typeof id === 'string') {
@@ -445,6 +453,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
 
   /** `/_emulator/*`: the faults in force, the requests received, and reset. */
   function handleControl(method: string, path: string, query: URLSearchParams, bodyText: string, response: ServerResponse): void {
+    const schemaControl = schemaRegistrations.control(method, path, bodyText);
+    if (schemaControl) return sendJson(response, schemaControl.status, schemaControl.body, schemaControl.headers);
     const faultById = /^\/_emulator\/faults\/(\d+)$/.exec(path);
     const routes: Record<string, string[]> = {
       '/_emulator/requests': ['GET'],
@@ -518,6 +528,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       for (const groupId of groupIds) store.groups.set(`${id.toLowerCase()}/${groupId}`, { id: groupId });
     },
     creations: () => [...creations],
+    schemaRegistrations,
     seedConnectorGroup: (name) => {
       const id = randomUUID();
       store.connectorGroups.set(id, { id, name, connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' });
@@ -532,6 +543,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       batchCount = 0;
       Object.assign(counts, { httpCalls: 0, batches: 0, batchSteps: 0 });
       faults.clear();
+      schemaRegistrations.reset();
       for (const map of Object.values(store)) map.clear();
     },
     close: running.close,
