@@ -1,5 +1,6 @@
 import type { InvocationContext } from '@azure/functions';
 import { isBulkJobMessage, runQueuedBulkJob } from '../shared/bulk/job';
+import { isConnectorJobMessage, runConnectorJob } from '../shared/manifest/connectorJobs';
 import { createHandler } from '../shared/pipeline/pipeline';
 import { authenticate } from '../shared/pipeline/stages/authenticate';
 import { bulkStatus, type BulkStatusFunction } from '../shared/pipeline/stages/bulkStatus';
@@ -27,6 +28,8 @@ registerHttp('bulkJobStatus', {
 export async function runBulkJob(message: unknown, context: InvocationContext): Promise<void> {
   const log = (level: 'info' | 'warn' | 'error', event: string, fields: Record<string, unknown> = {}) =>
     context[level](JSON.stringify({ event, invocationId: context.invocationId, operation: 'runBulkJob', ...fields }));
+  // Schema registrations and manifest applies share the queue (shared/manifest/connectorJobs.ts).
+  if (isConnectorJobMessage(message)) return runConnectorJob(getRuntime(), message, log);
   if (!isBulkJobMessage(message)) {
     log('error', 'queue message is not a bulk job; dropped', { message: JSON.stringify(message).slice(0, 300) });
     return;

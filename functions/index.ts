@@ -7,6 +7,7 @@ import './createExternalGroup';
 import './createExternalGroupMember';
 import './addExternalGroupMembersInBulk';
 import './createConnectorGroup';
+import './registerConnectionSchema';
 import './listAuditRecords';
 import './getEntityAuditRecords';
 import './bulkJobs';
