@@ -8,6 +8,7 @@ import './createExternalGroupMember';
 import './addExternalGroupMembersInBulk';
 import './createConnectorGroup';
 import './registerConnectionSchema';
+import './connectorManifests';
 import './listAuditRecords';
 import './getEntityAuditRecords';
 import './bulkJobs';
