@@ -1,13 +1,15 @@
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { AuthenticatedCaller } from '../auth/caller';
-import { findBulkJob, startBulkRequest } from '../bulk/job';
+import { recordRowKey } from '../audit/auditRecord';
+import { fromChunks, type BulkEntity, type BulkItemResult, type BulkResults } from '../bulk/bulkRecord';
+import { startBulkRequest } from '../bulk/job';
 import type { Correlation } from '../errors';
 import type { BulkOperationDefinition, OperationDefinition } from '../operations/operation';
 import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
-import { inParallel, manifestPaths, planManifest, type EntityPlan, type MadeBy, type ManifestPlan } from './plan';
+import { inParallel, manifestPaths, planManifest, type EntityPlan, type GroupPlan, type MadeBy, type ManifestPlan } from './plan';
 import { findSchemaRegistration, registrationIsOver, startSchemaRegistration } from './schemaRegistration';
 
 /**
@@ -47,20 +49,22 @@ export interface ApplyResults {
   counts: Record<EntityOutcome, number>;
   connection: EntityResult & { id: string };
   schema?: EntityResult & { registrationId?: string };
-  groups: (EntityResult & { id: string; members: MemberResult[]; memberJobId?: string })[];
+  groups: (EntityResult & { id: string; members: MemberResult[] })[];
   connectorGroups: (EntityResult & { name: string; id?: string })[];
 }
 
 /** What a run keeps for the next (in the apply's record). */
 export interface ApplyState {
   schemaRegistrationId?: string;
-  /** Member jobs queued by the bulk route, by group id. */
-  memberJobs: Record<string, string>;
-  /** Members already settled by an earlier run that the audit index does not show (already there elsewhere, failed). */
-  memberOutcomes: Record<string, MemberResult[]>;
+  /**
+   * The bulk requests this apply made for each group's members (their record row keys, oldest
+   * first), written before each starts: a later run reads how they ended, or takes over one that
+   * died with the same items, so its records line up with the earlier ones (a keyed retry's rules).
+   */
+  memberRuns: Record<string, string[]>;
 }
 
-export const emptyApplyState = (): ApplyState => ({ memberJobs: {}, memberOutcomes: {} });
+export const emptyApplyState = (): ApplyState => ({ memberRuns: {} });
 
 export type ApplyRunResult =
   | { kind: 'done'; results: ApplyResults; state: ApplyState }
@@ -86,12 +90,27 @@ export interface ApplyRun {
   /** Nothing is sent after this. */
   deadlineAt: number;
   state: ApplyState;
+  /** Keeps the state in the apply's record before a step that must be found again by a later run. */
+  checkpoint: (state: ApplyState) => Promise<void>;
   invocation: InvocationContext;
   log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
 }
 
-/** A fresh request id for each create, all sharing the apply's client-request-id. */
-const correlationOf = (run: ApplyRun): Correlation => ({ requestId: randomUUID(), clientRequestId: run.clientRequestId });
+/**
+ * The request id of an apply's create of one entity: the same in every run of the apply (a GUID
+ * made from the apply's id and the entity), so a later run tells what an earlier one made — its
+ * audit record's row key ends with it — from what others made. All share the apply's client-request-id.
+ */
+export function requestIdOf(applyId: string, entityKey: string): string {
+  const hex = createHash('sha256').update(`${applyId}\u0000${entityKey}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+}
+
+const correlationOf = (run: ApplyRun, entityKey: string): Correlation => ({ requestId: requestIdOf(run.applyId, entityKey), clientRequestId: run.clientRequestId });
+
+/** Whether an audit record (its row key) is of this apply's create of the entity, made by this run or an earlier one. */
+const madeByThisApply = (run: ApplyRun, entityKey: string, auditRowKey: string | undefined) =>
+  auditRowKey !== undefined && auditRowKey.includes(`_${requestIdOf(run.applyId, entityKey)}`);
 
 const create = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string) =>
   runCreateStep({
@@ -100,14 +119,18 @@ const create = (run: ApplyRun, operation: OperationDefinition, params: Record<st
     params,
     body,
     caller: run.caller,
-    correlation: correlationOf(run),
+    correlation: correlationOf(run, entityKey),
     idempotencyKey: `manifest:${run.applyId}:${entityKey}`.slice(0, 255),
     deadlineAt: run.deadlineAt,
     invocation: run.invocation,
   });
 
-/** What the plan says of an entity that is there already: `exists` or `differs`, with who made it. */
-function fromPlan(plan: EntityPlan): EntityResult {
+/**
+ * What the plan says of an entity that is there already: `created` when an earlier run of this
+ * apply made it, else `exists` or `differs`, with who made it.
+ */
+function fromPlan(run: ApplyRun, entityKey: string, plan: EntityPlan): EntityResult {
+  if (madeByThisApply(run, entityKey, plan.madeBy?.auditRecordId)) return { outcome: 'created', auditRecordId: plan.madeBy!.auditRecordId };
   return { outcome: plan.action === 'differs' ? 'differs' : 'exists', ...(plan.madeBy ? { madeBy: plan.madeBy } : {}), ...(plan.differences ? { differences: plan.differences } : {}) };
 }
 
@@ -125,7 +148,9 @@ function fromCreate(outcome: CreateOutcome): EntityResult | undefined {
   }
 }
 
-const waiting = (run: ApplyRun, step: ApplyStep, reason: string, retryAfterSeconds: number): ApplyRunResult => ({ kind: 'waiting', step, reason, retryAfterSeconds, state: run.state });
+type Waiting = Extract<ApplyRunResult, { kind: 'waiting' }>;
+
+const waiting = (run: ApplyRun, step: ApplyStep, reason: string, retryAfterSeconds: number): Waiting => ({ kind: 'waiting', step, reason, retryAfterSeconds, state: run.state });
 
 const notAttempted = (): EntityResult => ({ outcome: 'notAttempted' });
 
@@ -142,7 +167,7 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
     if (!result) return waiting(run, 'connection', outcome.kind === 'retryLater' ? outcome.error.message : '', retryOf(outcome));
     connection = result;
   } else {
-    connection = fromPlan(plan.connection);
+    connection = fromPlan(run, 'connection', plan.connection);
   }
   const connectionThere = connection.outcome !== 'failed';
 
@@ -151,14 +176,14 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   if (manifest.schema && plan.schema) {
     if (!connectionThere) schema = notAttempted();
     // Once this apply registered it, its registration says how it ended (the plan then finds it there).
-    else if (plan.schema.action !== 'create' && !run.state.schemaRegistrationId) schema = fromPlan(plan.schema);
+    else if (plan.schema.action !== 'create' && !run.state.schemaRegistrationId) schema = fromPlan(run, 'schema', plan.schema);
     else {
       const registration = run.state.schemaRegistrationId
         ? await findSchemaRegistration(run.runtime, run.state.schemaRegistrationId)
         : await startSchemaRegistration({
             runtime: run.runtime,
             caller: run.caller,
-            correlation: correlationOf(run),
+            correlation: correlationOf(run, 'schema'),
             receivedAt: new Date(run.runtime.clock.now()),
             version,
             connectionId,
@@ -189,7 +214,7 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   let retryGroups: number | undefined;
   await inParallel(plan.groups, 4, async (groupPlan) => {
     if (!connectionThere || !schemaReady) return groupResults.set(groupPlan.id, notAttempted());
-    if (groupPlan.action !== 'create') return groupResults.set(groupPlan.id, fromPlan(groupPlan));
+    if (groupPlan.action !== 'create') return groupResults.set(groupPlan.id, fromPlan(run, `group:${groupPlan.id}`, groupPlan));
     const body = manifest.groups!.find((group) => group.id === groupPlan.id)!;
     const { members: _members, ...groupBody } = body;
     const outcome = await create(run, operations.group, { version, connectionId }, groupBody, `group:${groupPlan.id}`);
@@ -205,68 +230,20 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   for (const groupPlan of plan.groups) {
     const group = groupResults.get(groupPlan.id)!;
     const groupThere = group.outcome === 'created' || group.outcome === 'exists' || group.outcome === 'differs';
-    const earlier = new Map((run.state.memberOutcomes[groupPlan.id] ?? []).map((member) => [member.id, member]));
-    const members: MemberResult[] = groupPlan.members.map((member) =>
-      !groupThere ? { id: member.id, outcome: 'notAttempted' } : member.action === 'exists' ? { id: member.id, outcome: 'exists' } : earlier.get(member.id) ?? { id: member.id, outcome: 'notAttempted' },
-    );
-    const toAdd = groupThere ? groupPlan.members.filter((member) => member.action === 'create' && !earlier.has(member.id)) : [];
-    const jobId = run.state.memberJobs[groupPlan.id];
-    if (jobId) {
-      const job = await findBulkJob(run.runtime, [operations.members], jobId);
-      if (job && job.status !== 'completed') return waiting(run, 'members', `the members of group ${groupPlan.id} are being added (job ${jobId})`, 2);
-      delete run.state.memberJobs[groupPlan.id];
-      // The job ended: what it added now shows in the audit index; a next run plans the rest afresh.
-      if (toAdd.length > 0) return waiting(run, 'members', `the members of group ${groupPlan.id} were added; checking them`, 0);
+    if (!groupThere) {
+      groups.push({ id: groupPlan.id, ...group, members: groupPlan.members.map((member) => ({ id: member.id, outcome: 'notAttempted' })) });
+      continue;
     }
-    if (toAdd.length > 0) {
-      const bodies = manifest.groups!.find((candidate) => candidate.id === groupPlan.id)!.members!;
-      const byId = new Map(bodies.map((member) => [String(member.id), member]));
-      const receivedAt = new Date(run.runtime.clock.now());
-      const answer = await startBulkRequest({
-        runtime: run.runtime,
-        operation: operations.members,
-        caller: run.caller,
-        correlation: correlationOf(run),
-        receivedAt,
-        deadlineAt: run.deadlineAt,
-        version,
-        collectionPath: manifestPaths.members(connectionId, groupPlan.id),
-        items: toAdd.map((member) => byId.get(member.id)!),
-        earlierAttempts: [],
-        preferAsync: false,
-        statusUrl: (id) => id,
-        log: run.log,
-      });
-      if (answer.kind === 'accepted') {
-        run.state.memberJobs[groupPlan.id] = answer.id;
-        return waiting(run, 'members', `the members of group ${groupPlan.id} are being added (job ${answer.id})`, answer.retryAfterSeconds);
-      }
-      const settled: MemberResult[] = [];
-      let retry = false;
-      for (const item of answer.results.results) {
-        const result: MemberResult = item.status === 'created'
-          ? { id: item.id, outcome: 'created' }
-          : item.status === 'alreadyMember'
-            ? { id: item.id, outcome: 'exists' }
-            : { id: item.id, outcome: 'failed', ...(item.error ? { error: item.error } : {}) };
-        const transient = item.status === 'failed' && item.error && (item.error.httpStatus >= 500 || item.error.httpStatus === 429);
-        if (transient) retry = true;
-        else if (result.outcome !== 'created') settled.push(result);
-        const index = members.findIndex((member) => member.id === item.id);
-        if (index >= 0) members[index] = result;
-      }
-      run.state.memberOutcomes[groupPlan.id] = [...(run.state.memberOutcomes[groupPlan.id] ?? []), ...settled];
-      if (retry) return waiting(run, 'members', `some members of group ${groupPlan.id} could not be added yet`, 5);
-    }
-    groups.push({ id: groupPlan.id, ...group, members });
+    const members = await applyMembers(run, groupPlan);
+    if ('kind' in members) return members;
+    groups.push({ id: groupPlan.id, ...group, members: members.results });
   }
-
   // connector groups (beta; independent of the connection)
   const connectorGroups: ApplyResults['connectorGroups'] = [];
   let retryConnectorGroups: number | undefined;
   for (const groupPlan of plan.connectorGroups) {
     if (groupPlan.action !== 'create') {
-      connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...fromPlan(groupPlan) });
+      connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...fromPlan(run, `connectorGroup:${groupPlan.name}`, groupPlan) });
       continue;
     }
     const body = manifest.connectorGroups!.find((group) => group.name === groupPlan.name)!;
@@ -308,3 +285,82 @@ function retryOf(outcome: CreateOutcome): number {
 }
 
 
+
+const isTransient = (result: BulkItemResult) => result.status === 'failed' && result.error !== undefined && (result.error.httpStatus >= 500 || result.error.httpStatus === 429);
+
+function memberResultOf(item: BulkItemResult): MemberResult {
+  if (item.status === 'created') return { id: item.id, outcome: 'created' };
+  if (item.status === 'alreadyMember') return { id: item.id, outcome: 'exists' };
+  return { id: item.id, outcome: 'failed', ...(item.error ? { error: item.error } : {}) };
+}
+
+/**
+ * One group's members. What the audit index shows is there (this apply's adds count as created);
+ * what this apply's earlier bulk requests settled is taken from their results; a bulk request of
+ * this apply still running on the queue is waited for; one that died within a run is taken over
+ * with the same items and its record as an earlier attempt; the rest are added now.
+ */
+async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ results: MemberResult[] } | Waiting> {
+  const { runtime, operations } = run;
+  const groupId = groupPlan.id;
+  const entityKey = `members:${groupId}`;
+  const partitionKey = operations.members.item.name;
+  const earlierRuns = run.state.memberRuns[groupId] ?? [];
+  const settled = new Map<string, MemberResult>();
+  let takeOver: { items: Record<string, unknown>[] } | undefined;
+  for (const [position, rowKey] of earlierRuns.entries()) {
+    const job = await runtime.audit.getRow<BulkEntity>({ partitionKey, rowKey });
+    if (job?.kind !== 'bulk') continue; // it died before its record was written: nothing of it was sent
+    if (job.status === 'completed') {
+      for (const item of fromChunks<BulkResults>(job, 'results')?.results ?? []) {
+        if (!isTransient(item)) settled.set(item.id, memberResultOf(item));
+      }
+      continue;
+    }
+    if (position !== earlierRuns.length - 1) continue;
+    // A queued bulk job carries itself on; one run within an earlier run of this apply died with
+    // it (this run holds the apply's lease, so no earlier run of it is still at work).
+    if (job.async) {
+      return waiting(run, 'members', `the members of group ${groupId} are being added (job ${rowKey})`, 2);
+    }
+    takeOver = { items: fromChunks<Record<string, unknown>[]>(job, 'items') ?? [] };
+  }
+
+  const results: MemberResult[] = groupPlan.members.map((member) => {
+    if (member.action === 'exists') return { id: member.id, outcome: madeByThisApply(run, entityKey, member.auditRecordId) ? 'created' : 'exists' };
+    return settled.get(member.id) ?? { id: member.id, outcome: 'notAttempted' };
+  });
+  const open = groupPlan.members.filter((member) => member.action === 'create' && !settled.has(member.id));
+  if (open.length === 0) return { results };
+
+  const bodies = new Map((run.manifest.groups!.find((candidate) => candidate.id === groupId)!.members ?? []).map((member) => [String(member.id), member]));
+  const items = takeOver?.items ?? open.map((member) => bodies.get(member.id)!);
+  const receivedAt = new Date(runtime.clock.now());
+  const correlation = correlationOf(run, entityKey);
+  run.state.memberRuns[groupId] = [...earlierRuns, recordRowKey(receivedAt, correlation.requestId)];
+  await run.checkpoint(run.state);
+  const answer = await startBulkRequest({
+    runtime,
+    operation: operations.members,
+    caller: run.caller,
+    correlation,
+    receivedAt,
+    deadlineAt: run.deadlineAt,
+    version: run.version,
+    collectionPath: manifestPaths.members(run.manifest.connection.id, groupId),
+    items,
+    earlierAttempts: takeOver ? earlierRuns : [],
+    preferAsync: false,
+    statusUrl: (id) => id,
+    log: run.log,
+  });
+  if (answer.kind === 'accepted') return waiting(run, 'members', `the members of group ${groupId} are being added (job ${answer.id})`, answer.retryAfterSeconds);
+  let transient = false;
+  for (const item of answer.results.results) {
+    const index = results.findIndex((member) => member.id === item.id);
+    if (isTransient(item)) transient = true;
+    if (index >= 0) results[index] = memberResultOf(item);
+  }
+  if (transient) return waiting(run, 'members', `some members of group ${groupId} could not be added yet`, 5);
+  return { results };
+}

@@ -184,6 +184,9 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
   }
   const stored: StoredApply = { ...entity, etag };
   if (runAsync) return { kind: 'accepted', record: stored, retryAfterSeconds: 2 };
+  const checkpoint = async (state: ApplyState) => {
+    etag = await runtime.audit.mergeRow(entity, { state: JSON.stringify(state) }, etag);
+  };
 
   const result = await runApply({
     runtime,
@@ -195,6 +198,7 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     clientRequestId: correlation.clientRequestId,
     deadlineAt: request.deadlineAt,
     state: emptyApplyState(),
+    checkpoint,
     invocation: request.invocation,
     log: request.log,
   });
@@ -282,6 +286,15 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
       }
     });
   }, jobLeaseMs / 3);
+  // Written in turn with the lease renewals, each conditional on the last.
+  const checkpoint = (state: ApplyState): Promise<void> => {
+    const written = renewing.then(async () => {
+      if (lost) throw new Error('the apply’s lease was lost to another run');
+      etag = await audit.mergeRow(key, { state: JSON.stringify(state) }, etag);
+    });
+    renewing = written.catch(() => undefined);
+    return written;
+  };
   let result: ApplyRunResult;
   try {
     result = await runApply({
@@ -294,6 +307,7 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
       clientRequestId: record.clientRequestId,
       deadlineAt: now + jobRunBudgetMs,
       state: { ...emptyApplyState(), ...(JSON.parse(record.state || '{}') as Partial<ApplyState>) },
+      checkpoint,
       invocation,
       log,
     });

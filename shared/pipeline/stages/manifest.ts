@@ -4,7 +4,7 @@ import { callerLogFields } from '../../auth/caller';
 import { denialOf } from '../../auth/callerPolicy';
 import type { AppRole } from '../../auth/roles';
 import { prefersAsync } from '../../bulk/job';
-import { FacadeError } from '../../errors';
+import { FacadeError, serviceUnavailable } from '../../errors';
 import { applyView, findApply, startApply } from '../../manifest/applyJob';
 import { planManifest } from '../../manifest/plan';
 import { apiUrlFor, checkStatusReader } from '../../manifest/statusAccess';
@@ -117,7 +117,9 @@ export const applyStatusStage: Stage<OperationContext<ApplyStatusFunction>> = as
   const id = context.request.params.id ?? '';
   const notFound = new FacadeError(404, 'itemNotFound', `No manifest apply has the id '${id}'.`);
   if (!/^\d{13}_[0-9a-f-]{36}$/.test(id)) throw notFound;
-  const record = await findApply(context.runtime, id);
+  const record = await findApply(context.runtime, id).catch((error: unknown) => {
+    throw serviceUnavailable('auditStoreUnavailable', 'The status cannot be read from the audit store now. Retry later.', 5, error);
+  });
   if (!record) throw notFound;
   checkStatusReader(context, caller, record.callerId, context.operation.role);
   if (record.status === 'completed') return { status: 200, jsonBody: applyView(record) };

@@ -1,5 +1,5 @@
 import type { HttpResponseInit } from '@azure/functions';
-import { FacadeError } from '../../errors';
+import { FacadeError, serviceUnavailable } from '../../errors';
 import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, registrationView, startSchemaRegistration } from '../../manifest/schemaRegistration';
 import { apiUrlFor, checkStatusReader } from '../../manifest/statusAccess';
 import type { HttpOperation, NamedOperation, ServedOperation } from '../../operations/operation';
@@ -52,7 +52,9 @@ export const schemaRegistrationStatus: Stage<OperationContext<SchemaRegistration
   const id = context.request.params.id ?? '';
   const notFound = new FacadeError(404, 'itemNotFound', `No schema registration has the id '${id}'.`);
   if (!/^\d{13}_[0-9a-f-]{36}$/.test(id)) throw notFound;
-  const record = await findSchemaRegistration(context.runtime, id);
+  const record = await findSchemaRegistration(context.runtime, id).catch((error: unknown) => {
+    throw serviceUnavailable('auditStoreUnavailable', 'The status cannot be read from the audit store now. Retry later.', 5, error);
+  });
   if (!record) throw notFound;
   checkStatusReader(context, caller, record.callerId, context.operation.registration.role);
   const view = registrationView(record);
