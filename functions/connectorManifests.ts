@@ -9,11 +9,12 @@ import {
   authorizeAnyCreateRole,
   authorizeManifestRoles,
   planStage,
-  type ManifestOperation,
 } from '../shared/pipeline/stages/manifest';
 import { readBody } from '../shared/pipeline/stages/readBody';
 import { respond } from '../shared/pipeline/stages/respond';
 import { validate } from '../shared/pipeline/stages/validate';
+import type { ManifestOperation } from '../shared/operations/connectorJob';
+import { apiOperations } from '../shared/operations/registerOperation';
 import { registerHttp } from '../shared/operations/registry';
 import { connectorManifestBody } from '../shared/schemas/manifest';
 import { graphVersion } from '../shared/schemas/rules';
@@ -27,6 +28,7 @@ import { graphVersion } from '../shared/schemas/rules';
 const manifestOperation = (name: string, action: 'plan' | 'apply', summary: string, description: string): ManifestOperation =>
   Object.freeze({
     kind: 'manifest' as const,
+    action,
     name,
     summary,
     description,
@@ -53,6 +55,9 @@ export const applyConnectorManifest = manifestOperation(
   'Apply a connector manifest',
   'Creates what is missing of a connection, its schema, its groups with members and connector groups, in dependency order and exactly once. A manifest with a schema, or a large one, is answered 202 with a Location URL to poll.',
 );
+
+// Described by the OpenAPI documents beside the creates.
+apiOperations.push(planConnectorManifest, applyConnectorManifest);
 
 registerHttp(planConnectorManifest.name, {
   methods: ['POST'],

@@ -9,9 +9,10 @@ import {
   registerSchema,
   schemaRegistrationStatus,
   schemaRegistrationStatusRoute,
-  type SchemaRegistrationOperation,
 } from '../shared/pipeline/stages/schemaRegistration';
 import { validate } from '../shared/pipeline/stages/validate';
+import type { SchemaRegistrationOperation } from '../shared/operations/connectorJob';
+import { apiOperations } from '../shared/operations/registerOperation';
 import { registerHttp } from '../shared/operations/registry';
 import { connectionSchemaBody } from '../shared/schemas/connectionSchema';
 import { connectionId, graphVersion } from '../shared/schemas/rules';
@@ -34,6 +35,8 @@ export const registerConnectionSchema: SchemaRegistrationOperation = Object.free
   body: connectionSchemaBody,
   graphPath: '/{version}/external/connections/{connectionId}/schema',
 });
+
+apiOperations.push(registerConnectionSchema);
 
 registerHttp(registerConnectionSchema.name, {
   methods: ['PATCH', 'POST'],

@@ -1,4 +1,5 @@
-import { HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { HttpResponseInit, InvocationContext } from '@azure/functions';
+import { HttpRequest } from '../azureFunctions';
 import type { AuthenticatedCaller } from '../auth/caller';
 import { FacadeError, type Correlation } from '../errors';
 import type { OperationDefinition } from '../operations/operation';

@@ -31,12 +31,10 @@ const rankingImportance = ['low', 'medium', 'high', 'veryHigh'];
 /** Names and aliases: at most 32 characters, letters and digits only (Graph lists the characters it refuses). */
 const schemaName = Joi.string().min(1).max(maxNameLength).pattern(/^[A-Za-z0-9]+$/, 'letters and digits');
 
-/** Graph's own example sends the attributes as the strings "true"/"false"; both spellings are accepted and forwarded as sent. */
-const attribute = (what: string) =>
-  Joi.alternatives(Joi.boolean(), Joi.string().valid('true', 'false')).allow(null)
-    .description(`Whether the property is ${what}: true or false (the strings "true" and "false" are accepted too).`);
+/** JSON booleans, as Graph's metadata types them (Edm.Boolean); null means absent. */
+const attribute = (what: string) => Joi.boolean().allow(null).description(`Whether the property is ${what}.`);
 
-const isTrue = (value: unknown) => value === true || value === 'true';
+const isTrue = (value: unknown) => value === true;
 
 const versionChoice = (v1: Joi.Schema, beta: Joi.Schema) => Joi.when('$version', { is: 'beta', then: beta, otherwise: v1 });
 
@@ -68,7 +66,7 @@ export const schemaProperty = Joi.object({
     .description('Friendly names of the property: each 1 to 32 letters and digits.'),
   description: betaOnly(Joi.string().max(200).allow('', null).description('What the property is for, at most 200 characters (beta).')),
   rankingHint: betaOnly(
-    Joi.object({ importanceScore: Joi.string().valid(...rankingImportance).required() }).allow(null)
+    Joi.object({ importanceScore: Joi.string().valid(...rankingImportance).required().description(`Importance of the property: ${rankingImportance.join(', ')}.`) }).allow(null)
       .description(`How much the property counts for relevance: ${rankingImportance.join(', ')} (beta).`),
   ),
 })

@@ -15,9 +15,9 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const schema = {
   baseType: 'microsoft.graph.externalItem',
   properties: [
-    { name: 'ticketTitle', type: 'String', isSearchable: 'true', isRetrievable: 'true', labels: ['title'] },
+    { name: 'ticketTitle', type: 'String', isSearchable: true, isRetrievable: true, labels: ['title'] },
     { name: 'priority', type: 'String', isQueryable: true, isRetrievable: true, isSearchable: false },
-    { name: 'assignee', type: 'String', isRetrievable: 'true' },
+    { name: 'assignee', type: 'String', isRetrievable: true },
   ],
 };
 

@@ -8,17 +8,11 @@ import { FacadeError, serviceUnavailable } from '../../errors';
 import { applyView, findApply, startApply } from '../../manifest/applyJob';
 import { planManifest } from '../../manifest/plan';
 import { apiUrlFor, checkStatusReader } from '../../manifest/statusAccess';
-import type { HttpOperation, NamedOperation } from '../../operations/operation';
+import type { ManifestOperation } from '../../operations/connectorJob';
+import type { NamedOperation } from '../../operations/operation';
 import type { ConnectorManifest } from '../../schemas/manifest';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
-
-/** `planConnectorManifest` and `applyConnectorManifest`: HTTP operations over a whole manifest. */
-export interface ManifestOperation extends HttpOperation {
-  kind: 'manifest';
-  /** `every`: the caller needs the role of every create the manifest contains (apply); `any`: one of them (plan). */
-  rolesNeeded: 'every' | 'any';
-}
 
 /** Which app role each part of a manifest needs: those of the single routes that create it. */
 export function rolesOf(manifest: ConnectorManifest): AppRole[] {

@@ -2,18 +2,14 @@ import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, serviceUnavailable } from '../../errors';
 import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, registrationView, startSchemaRegistration } from '../../manifest/schemaRegistration';
 import { apiUrlFor, checkStatusReader } from '../../manifest/statusAccess';
-import type { HttpOperation, NamedOperation, ServedOperation } from '../../operations/operation';
+import type { SchemaRegistrationOperation } from '../../operations/connectorJob';
+import type { NamedOperation, ServedOperation } from '../../operations/operation';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, requireInput, type OperationContext, type Stage } from '../context';
 
 /** Where a registration's status is read, below `/api`. */
 export const schemaRegistrationStatusRoute = 'schemaRegistrations/{id}';
 const statusPathOf = (id: string) => `schemaRegistrations/${encodeURIComponent(id)}`;
-
-/** `registerConnectionSchema`: an HTTP operation whose Graph call is a PATCH answered with an operation to follow. */
-export interface SchemaRegistrationOperation extends HttpOperation {
-  kind: 'schemaRegistration';
-}
 
 /**
  * Terminal stage of `registerConnectionSchema`: after the checks every create passes (caller,
