@@ -1,6 +1,6 @@
 /**
- * `npm run bench:readme`: writes the README's measured figures from bench/results.json, between
- * the two marker comments; test/unit/benchFigures.test.ts fails when they differ.
+ * `npm run bench:readme`: writes the measured figures of docs/benchmarks.md from bench/results.json,
+ * between the two marker comments; test/unit/benchFigures.test.ts fails when they differ.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -8,16 +8,21 @@ import { fileURLToPath } from 'node:url';
 import { sections } from './sections/index';
 import { renderSections, type BenchResults } from './support/results';
 
+/** The page that shows the measured figures. */
+export const figuresPage = 'docs/benchmarks.md';
+
 export const figuresStart = '<!-- figures: generated from bench/results.json by npm run bench:readme; do not edit by hand -->';
 export const figuresEnd = '<!-- end of generated figures -->';
 
 const cell = (text: string) => text.trim().replaceAll('|', '\\|');
 
-/** The README's figures for one results file (markers excluded). */
+/** The page's figures for one results file (markers excluded). */
 export function figuresMarkdown(results: BenchResults): string {
   const { machine } = results;
   const lines = [
     `Measured ${results.date.slice(0, 10)} at commit \`${results.commit.slice(0, 12)}\` on ${machine.cores} × ${machine.cpuModel} (${machine.memoryGiB} GiB), Node ${machine.node}, everything on loopback on the same cores.`,
+    '',
+    `These figures describe the code of commit \`${results.commit.slice(0, 12)}\`, not any later one: \`git log --oneline ${results.commit.slice(0, 12)}..HEAD\` lists what changed since they were measured.`,
   ];
   if (results.quick) {
     lines.push(
@@ -37,19 +42,19 @@ export function figuresMarkdown(results: BenchResults): string {
   return lines.join('\n');
 }
 
-/** The README with its figures block replaced. */
+/** The page with its figures block replaced. */
 export function withFigures(readme: string, results: BenchResults): string {
   const start = readme.indexOf(figuresStart);
   const end = readme.indexOf(figuresEnd);
-  if (start < 0 || end < start) throw new Error(`README.md has no figures block (${figuresStart} … ${figuresEnd})`);
+  if (start < 0 || end < start) throw new Error(`${figuresPage} has no figures block (${figuresStart} … ${figuresEnd})`);
   return `${readme.slice(0, start + figuresStart.length)}\n${figuresMarkdown(results)}\n${readme.slice(end)}`;
 }
 
-/** The block as it stands in the README. */
+/** The block as it stands in the page. */
 export function figuresIn(readme: string): string {
   const start = readme.indexOf(figuresStart);
   const end = readme.indexOf(figuresEnd);
-  if (start < 0 || end < start) throw new Error('README.md has no figures block');
+  if (start < 0 || end < start) throw new Error(`${figuresPage} has no figures block`);
   return readme.slice(start + figuresStart.length, end).replace(/^\n/, '').replace(/\n$/, '');
 }
 
@@ -58,7 +63,6 @@ export function readResults(file = 'bench/results.json'): BenchResults {
 }
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const readme = readFileSync('README.md', 'utf8');
-  writeFileSync('README.md', withFigures(readme, readResults()));
-  process.stdout.write('README.md: figures written from bench/results.json\n');
+  writeFileSync(figuresPage, withFigures(readFileSync(figuresPage, 'utf8'), readResults()));
+  process.stdout.write(`${figuresPage}: figures written from bench/results.json\n`);
 }

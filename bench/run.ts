@@ -1,7 +1,7 @@
 /**
  * `npm run bench`: the facade's cost, measured side by side with its baselines in one run, from
  * one command that starts everything it needs and stops it all again. Prints a table per section
- * and writes bench/results.json, from which `npm run bench:readme` writes the README's figures.
+ * and writes bench/results.json, from which `npm run bench:readme` writes the figures of docs/benchmarks.md.
  *
  *   npm run bench                     the full run (100,000 requests of memory run included)
  *   npm run bench -- --quick          about a minute: checks the benchmark, not figures to publish
@@ -103,7 +103,7 @@ async function main(): Promise<void> {
   const out = options.out ?? (options.only.length === 0 ? resultsFile : undefined);
   if (out) {
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);
-    process.stdout.write(`written to ${out}${out === resultsFile ? '; npm run bench:readme puts the figures in the README' : ''}\n`);
+    process.stdout.write(`written to ${out}${out === resultsFile ? '; npm run bench:readme puts the figures in docs/benchmarks.md' : ''}\n`);
   }
   log('done');
 }

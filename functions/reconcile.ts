@@ -27,7 +27,7 @@ export async function reconcileAuditRecords(_timer: Timer | undefined, context: 
     }),
   );
   for (const error of summary.errors) context.warn(JSON.stringify({ event: 'reconciliation skipped a record', error }));
-  // One line per record people have to look at, for an alert (README "Telemetry").
+  // One line per record people have to look at, for an alert (docs/operating.md "Telemetry").
   for (const record of summary.needsAttention) context.warn(JSON.stringify({ event: 'audit record needs attention', ...record }));
   return summary;
 }

@@ -2,7 +2,7 @@
 // managed identity, storage (host, audit table, queue of asynchronous work), monitoring, and the
 // role assignments.
 // Microsoft Graph permissions and the facade's app registration need a directory admin:
-// infra/graph-permissions/main.bicep, run once after this (README "Deploy to Azure").
+// infra/graph-permissions/main.bicep, run once after this (docs/deploy.md "Deploy to Azure").
 targetScope = 'subscription'
 
 @minLength(1)

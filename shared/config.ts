@@ -2,7 +2,7 @@ import { defaultAcceptedScope, parseAuthSettings, type AuthSettings } from './au
 import { isLoopbackHost } from './http/loopback';
 
 /**
- * Every setting the app reads, in one catalogue: the README's configuration table, the local
+ * Every setting the app reads, in one catalogue: the configuration table of docs/deploy.md, the local
  * stack and the infra drift test are all checked against this list.
  */
 

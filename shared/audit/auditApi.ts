@@ -21,7 +21,7 @@ import type { StoredAuditRecord } from './auditStore';
 import { entityRecordView, listedProperties, recordView } from './auditView';
 
 /**
- * The answers of the audit query API (README "Audit query API"): a page of records across
+ * The answers of the audit query API (docs/integrating.md "Audit query API"): a page of records across
  * operations, and the records of one entity. Reading only: nothing here writes to the table.
  */
 

@@ -5,7 +5,7 @@ import { recordRange, type AuditStatus } from './auditRecord';
 import type { AuditStore, RecordScan, StoredAuditRecord } from './auditStore';
 
 /**
- * Reading the audit trail without reading the table (README "Audit query API"). Records live one
+ * Reading the audit trail without reading the table (docs/integrating.md "Audit query API"). Records live one
  * partition per operation, row keys in inverted time, so "newest first within [from, to)" is one
  * partition range query, and a page of `top` records asks each partition for at most `top + 1`.
  * Several operations are merged newest first: each page reads at most `top + 1` records per

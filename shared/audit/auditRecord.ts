@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 
-/** What the audit table says about one create request (README "Audit records"). */
+/** What the audit table says about one create request (docs/operating.md "Audit records"). */
 
 /**
  * - `pending`: the request may call or have called Graph, and has not recorded what happened;

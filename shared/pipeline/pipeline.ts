@@ -35,7 +35,7 @@ const requestChecks = [
   acquireToken,
 ] as const;
 
-/** The order every create request takes; see README "How the code is laid out". */
+/** The order every create request takes; see docs/design.md "How the code is laid out". */
 export const createStages: readonly Stage[] = [...requestChecks, noteExisting, auditTrail, callGraph];
 
 /**

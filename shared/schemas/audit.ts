@@ -4,7 +4,7 @@ import type { OperationDefinition } from '../operations/operation';
 import { auditWindow, maxPageSize, defaultPageSize } from '../audit/auditQuery';
 
 /**
- * The audit query API's parameters and answers (README "Audit query API"): joi rules the pipeline
+ * The audit query API's parameters and answers (docs/integrating.md "Audit query API"): joi rules the pipeline
  * validates with and the OpenAPI documents are generated from.
  */
 

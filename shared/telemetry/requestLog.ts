@@ -6,7 +6,7 @@ import type { StageTimingField, StageTimings } from './stageTimings';
  * The one structured line each request writes, through the invocation context so the Functions
  * host sends it to Application Insights (`traces`, with the invocation's `operation_Id` and
  * `customDimensions.InvocationId`). `context.log` joins its arguments into one message string, so
- * the line is a JSON object: Kusto reads it with `parse_json(message)` (README "Telemetry").
+ * the line is a JSON object: Kusto reads it with `parse_json(message)` (docs/operating.md "Telemetry").
  * It holds ids, timing and the outcome only: never a token, a header value other than the
  * correlation ids, or a request or response body.
  */

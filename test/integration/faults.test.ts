@@ -4,7 +4,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startTestStack, type TestStack } from '../support/stack';
 
 /**
- * The fault matrix of the README ("Failure behaviour"): each row one test, against the local host
+ * The fault matrix of docs/integrating.md ("Failure behaviour"): each row one test, against the local host
  * process, Azurite and the Graph emulator with injected faults. The deadline is short so the rows stay quick.
  */
 

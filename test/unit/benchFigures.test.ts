@@ -1,15 +1,21 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { figuresIn, figuresMarkdown, readResults } from '../../bench/readme';
+import { figuresIn, figuresMarkdown, figuresPage, readResults } from '../../bench/readme';
 import { sections } from '../../bench/sections/index';
 
-/** The README's measured figures are bench/results.json's, as `npm run bench:readme` writes them. */
+/** The measured figures of docs/benchmarks.md are bench/results.json's, as `npm run bench:readme` writes them. */
 
 const results = readResults();
 
-describe('the README figures', () => {
+describe('the figures of docs/benchmarks.md', () => {
   it('are exactly those bench/results.json gives (run npm run bench:readme after npm run bench)', () => {
-    expect(figuresIn(readFileSync('README.md', 'utf8'))).toBe(figuresMarkdown(results));
+    expect(figuresIn(readFileSync(figuresPage, 'utf8'))).toBe(figuresMarkdown(results));
+  });
+
+  it('name the commit they were measured at, and say later commits are not measured', () => {
+    const commit = results.commit.slice(0, 12);
+    expect(figuresMarkdown(results)).toContain(`describe the code of commit \`${commit}\`, not any later one`);
+    expect(figuresMarkdown(results)).toContain(`git log --oneline ${commit}..HEAD`);
   });
 
   it('say when they come from a quick run', () => {

@@ -3,7 +3,7 @@ import { redactAuthorization, validateFaultRule } from '../../dev/emulatorContro
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { call } from '../support/stack';
 
-/** The Graph emulator's control routes (`/_emulator/*`), over HTTP, as the README shows them. */
+/** The Graph emulator's control routes (`/_emulator/*`), over HTTP, as docs/local.md shows them. */
 
 let graph: GraphEmulator;
 const token = 'eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzZWNyZXQtcGF5bG9hZCJ9.c2lnbmF0dXJl';

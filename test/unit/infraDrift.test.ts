@@ -222,9 +222,9 @@ describe('infra/main.bicep wiring', () => {
 describe('infra/graph-permissions (admin step)', () => {
   const source = read('infra/graph-permissions/main.bicep');
 
-  it('names the Bicep version the Microsoft Graph extension needs (0.36.1), here and in the README', () => {
+  it('names the Bicep version the Microsoft Graph extension needs (0.36.1), here and in docs/deploy.md', () => {
     expect(source).toContain('Bicep CLI 0.36.1 or later');
-    const readme = read('README.md');
+    const readme = read('docs/deploy.md');
     expect(readme).toContain('Bicep CLI 0.36.1 or later');
     expect(readme).not.toMatch(/Bicep CLI 0\.(30|3[0-5])\b/);
   });

@@ -116,7 +116,7 @@ const many = <T>(count: number, item: (index: number) => T) => Array.from({ leng
 
 type Case = [label: string, operation: string, version: string, body: Body, valid: boolean];
 
-/** Valid bodies and the documented rules (README "Validation and errors"), each broken once. */
+/** Valid bodies and the documented rules (docs/integrating.md "Validation and errors"), each broken once. */
 const cases: Case[] = [
   ['connection: the smallest', 'createExternalConnection', 'v1.0', connection, true],
   ['connection: everything v1.0 has', 'createExternalConnection', 'v1.0', {

@@ -4,14 +4,16 @@ import { describe, expect, it } from 'vitest';
 import { settingsCatalog } from '../../shared/config';
 
 const readme = readFileSync('README.md', 'utf8');
-const configuration = readme.slice(readme.indexOf('## Configuration'), readme.indexOf('## Validation and errors'));
+const deployPage = readFileSync('docs/deploy.md', 'utf8');
+const localPage = readFileSync('docs/local.md', 'utf8');
+const configuration = deployPage.slice(deployPage.indexOf('## Configuration'));
 const rows = new Map<string, string>(
   [...configuration.matchAll(/^\| `([^`]+)` \| ([^|]+) \|/gm)].map((match) => [match[1] ?? '', match[2]?.trim() ?? '']),
 );
 
-describe('the README configuration table', () => {
+describe('the configuration table of docs/deploy.md', () => {
   it.each(settingsCatalog.map((setting) => [setting.name, setting] as const))('documents %s with its default', (name, setting) => {
-    expect(rows.has(name), `${name} is missing from the README`).toBe(true);
+    expect(rows.has(name), `${name} is missing from docs/deploy.md`).toBe(true);
     if (setting.default !== undefined) expect(rows.get(name)).toContain(`\`${setting.default}\``);
   });
 
@@ -31,7 +33,8 @@ it('runs the same test command as .ci/run', () => {
  * link stays inside it (or is a public URL), every in-page anchor names a heading, and no word
  * speaks of how or where the project was made.
  */
-const userDocuments = ['README.md', 'docs/graph-facts.md', 'connector/README.md'];
+const docsPages = ['docs/integrating.md', 'docs/security.md', 'docs/deploy.md', 'docs/operating.md', 'docs/local.md', 'docs/design.md', 'docs/benchmarks.md', 'docs/graph-facts.md'];
+const userDocuments = ['README.md', ...docsPages, 'connector/README.md'];
 const repositoryRoot = resolve('.');
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
@@ -102,18 +105,66 @@ describe.each(userDocuments)('%s', (document) => {
   });
 });
 
-describe('the README examples', () => {
-  it('use $API and $GRAPH from npm start\'s banner, not a fixed port', () => {
-    const examples = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!).join('\n');
-    expect(examples.split('\n').filter((line) => /curl .*(localhost|127\.0\.0\.1):\d+/.test(line))).toEqual([]);
-    expect(examples).toMatch(/curl [^\n]*"\$API\//);
-    expect(examples).toMatch(/curl [^\n]*"\$GRAPH\/_emulator\/faults"/);
+const shellBlocks = (markdown: string) => [...markdown.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!).join('\n');
+
+describe('the README', () => {
+  it('is read in minutes: under 250 lines', () => {
+    expect(readme.split('\n').length).toBeLessThan(250);
   });
 
-  it('change app settings through azd, never with az functionapp config appsettings set', () => {
-    const commands = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((match) => match[1]!).join('\n');
+  it.each(docsPages)('links %s', (page) => {
+    expect(linksOf(readme)).toContain(page);
+  });
+});
+
+describe('the examples', () => {
+  it.each([
+    ['README.md', readme],
+    ['docs/local.md', localPage],
+  ])('of %s use $API and $GRAPH from npm start\'s banner, not a fixed port', (_, text) => {
+    const examples = shellBlocks(text);
+    expect(examples.split('\n').filter((line) => /curl .*(localhost|127\.0\.0\.1):\d+/.test(line))).toEqual([]);
+  });
+
+  it('of the README call the API, and those of docs/local.md the emulator\'s faults', () => {
+    expect(shellBlocks(readme)).toMatch(/curl [^\n]*"\$API\//);
+    expect(shellBlocks(localPage)).toMatch(/curl [^\n]*"\$GRAPH\/_emulator\/faults"/);
+  });
+
+  it('name no fixed date: a fixed window falls out of the audit query\'s limits within weeks', () => {
+    const datedLines = [readme, ...docsPages.map((page) => readFileSync(page, 'utf8'))]
+      .flatMap((text) => shellBlocks(text).split('\n'))
+      .filter((line) => /\b20\d\d-\d\d-\d\d/.test(line));
+    expect(datedLines).toEqual([]);
+  });
+
+  it('of docs/deploy.md change app settings through azd, never with az functionapp config appsettings set', () => {
+    const commands = [deployPage, readFileSync('docs/security.md', 'utf8')].map(shellBlocks).join('\n');
     expect(commands).not.toMatch(/az functionapp config appsettings set/);
     expect(commands).toMatch(/azd env set \w+ /);
     expect(commands).toMatch(/^azd provision/m);
+  });
+});
+
+describe('docs/deploy.md against infra/', () => {
+  it('lists every setting the azd environment passes on (infra/main.parameters.json)', () => {
+    const passedOn = [...readFileSync('infra/main.parameters.json', 'utf8').matchAll(/"\$\{([A-Z_]+)[=}]/g)]
+      .map((match) => match[1]!)
+      .filter((name) => !name.startsWith('AZURE_'));
+    const listed = deployPage.slice(deployPage.indexOf('The settings the azd environment passes on'), deployPage.indexOf('## Setting up'));
+    expect(passedOn.length).toBeGreaterThan(10);
+    expect(passedOn.filter((name) => !listed.includes(`\`${name}\``))).toEqual([]);
+  });
+
+  it('names every queue and table storage.bicep makes and every role rbac.bicep assigns', () => {
+    const storage = readFileSync('infra/app/storage.bicep', 'utf8');
+    const queue = /param asyncWorkQueueName string = '([^']+)'/.exec(storage)?.[1];
+    expect(queue).toBeDefined();
+    const roles = [...readFileSync('infra/app/rbac.bicep', 'utf8').matchAll(/^var (storage\w+)RoleId = /gm)].map((match) =>
+      match[1]!.replace(/([a-z])([A-Z])/g, '$1 $2').replace(/^storage/, 'Storage'),
+    );
+    expect(roles).toEqual(['Storage Blob Data Owner', 'Storage Table Data Contributor', 'Storage Queue Data Contributor']);
+    const modules = deployPage.slice(deployPage.indexOf('| module | what |'), deployPage.indexOf('The region must offer'));
+    for (const name of [`\`${queue}\``, `\`${queue}-poison\``, '`AuditLog`', ...roles]) expect(modules, name).toContain(name);
   });
 });
