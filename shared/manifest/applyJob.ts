@@ -188,6 +188,7 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     etag = await runtime.audit.mergeRow(entity, { state: JSON.stringify(state) }, etag);
   };
 
+  const state = emptyApplyState();
   const result = await runApply({
     runtime,
     operations: registeredManifestOperations(),
@@ -197,10 +198,14 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     caller,
     clientRequestId: correlation.clientRequestId,
     deadlineAt: request.deadlineAt,
-    state: emptyApplyState(),
+    state,
     checkpoint,
     invocation: request.invocation,
     log: request.log,
+  }).catch((error: unknown): ApplyRunResult => {
+    // Something may have been created already: the queue carries the apply on, as it would after a crash.
+    request.log('warn', 'manifest apply interrupted; it carries on from the queue', { reason: reasonOf(error) });
+    return { kind: 'waiting', step: 'connection', reason: `interrupted (${reasonOf(error)}); tried again`, retryAfterSeconds: 5, state };
   });
   if (result.kind === 'done') {
     const completed = await completeApply(runtime, stored, result.results, etag).catch((error: unknown) => {
@@ -296,6 +301,7 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
     return written;
   };
   let result: ApplyRunResult;
+  const state: ApplyState = { ...emptyApplyState(), ...(JSON.parse(record.state || '{}') as Partial<ApplyState>) };
   try {
     result = await runApply({
       runtime,
@@ -306,11 +312,15 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
       caller: callerOf(record),
       clientRequestId: record.clientRequestId,
       deadlineAt: now + jobRunBudgetMs,
-      state: { ...emptyApplyState(), ...(JSON.parse(record.state || '{}') as Partial<ApplyState>) },
+      state,
       checkpoint,
       invocation,
       log,
     });
+  } catch (error) {
+    // Graph or storage failed under it: the next run starts over from what exists (and the state kept).
+    log('warn', 'manifest apply run failed; tried again', { id: message.id, reason: reasonOf(error) });
+    result = { kind: 'waiting', step: (record.step ?? 'connection'), reason: `the last run failed (${reasonOf(error)}); tried again`, retryAfterSeconds: 10, state };
   } finally {
     clearInterval(renewal);
     await renewing;
