@@ -56,6 +56,12 @@ export const applyConnectorManifest = manifestOperation(
   'Creates what is missing of a connection, its schema, its groups with members and connector groups, in dependency order and exactly once. A manifest with a schema, or a large one, is answered 202 with a Location URL to poll.',
 );
 
+/** The stages of each (exported for the benchmark, which serves them with a runtime of its own). */
+export const planStages = [respond, authenticate, authorizeAnyCreateRole, readBody, validate, authorizeManifestRoles, acquireToken, planStage];
+export const applyStages = [respond, authenticate, authorizeAnyCreateRole, readBody, validate, authorizeManifestRoles, idempotency, acquireToken, applyStage];
+export const applyStatusFunction = { name: 'connectorManifestApplyStatus', role: 'ExternalConnection.Create' as const };
+export const applyStatusStages = [respond, authenticate, applyStatusStage];
+
 // Described by the OpenAPI documents beside the creates.
 apiOperations.push(planConnectorManifest, applyConnectorManifest);
 
@@ -63,19 +69,19 @@ registerHttp(planConnectorManifest.name, {
   methods: ['POST'],
   authLevel: 'anonymous',
   route: planConnectorManifest.routes[0],
-  handler: createHandler(planConnectorManifest, [respond, authenticate, authorizeAnyCreateRole, readBody, validate, authorizeManifestRoles, acquireToken, planStage]),
+  handler: createHandler(planConnectorManifest, planStages),
 });
 
 registerHttp(applyConnectorManifest.name, {
   methods: ['POST'],
   authLevel: 'anonymous',
   route: applyConnectorManifest.routes[0],
-  handler: createHandler(applyConnectorManifest, [respond, authenticate, authorizeAnyCreateRole, readBody, validate, authorizeManifestRoles, idempotency, acquireToken, applyStage]),
+  handler: createHandler(applyConnectorManifest, applyStages),
 });
 
 registerHttp('connectorManifestApplyStatus', {
   methods: ['GET'],
   authLevel: 'anonymous',
   route: applyStatusRoute,
-  handler: createHandler({ name: 'connectorManifestApplyStatus', role: 'ExternalConnection.Create' as const }, [respond, authenticate, applyStatusStage]),
+  handler: createHandler(applyStatusFunction, applyStatusStages),
 });

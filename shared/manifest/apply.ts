@@ -10,7 +10,7 @@ import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
 import { inParallel, manifestPaths, planManifest, type EntityPlan, type GroupPlan, type MadeBy, type ManifestPlan } from './plan';
-import { findSchemaRegistration, registrationIsOver, startSchemaRegistration } from './schemaRegistration';
+import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, startSchemaRegistration } from './schemaRegistration';
 
 /**
  * Applying a manifest: what the plan says is missing is created, in dependency order —
@@ -200,7 +200,11 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
         return waiting(run, 'schema', 'the schema registration is registered again', 1);
       } else {
         run.state.schemaRegistrationId = registration.rowKey;
-        if (!registrationIsOver(registration)) return waiting(run, 'schema', `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`, 5);
+        if (!registrationIsOver(registration)) {
+          // Looked at as often as the registration's own job looks at Graph's operation.
+          const age = run.runtime.clock.now() - new Date(registration.requestedAt).getTime();
+          return waiting(run, 'schema', `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`, pollDelaySeconds(age));
+        }
         schema = registration.status === 'succeeded'
           ? { outcome: 'created', registrationId: registration.rowKey, auditRecordId: registration.rowKey }
           : { outcome: 'failed', registrationId: registration.rowKey, error: { code: registration.errorCode ?? 'schemaRegistrationFailed', message: registration.errorMessage ?? 'The schema registration failed.' } };
