@@ -150,6 +150,9 @@ function fromCreate(outcome: CreateOutcome): EntityResult | undefined {
 
 type Waiting = Extract<ApplyRunResult, { kind: 'waiting' }>;
 
+/** Groups whose members are added at once: each bulk request keeps BULK_BATCHES_IN_FLIGHT batches out. */
+const groupsInFlight = 4;
+
 const waiting = (run: ApplyRun, step: ApplyStep, reason: string, retryAfterSeconds: number): Waiting => ({ kind: 'waiting', step, reason, retryAfterSeconds, state: run.state });
 
 const notAttempted = (): EntityResult => ({ outcome: 'notAttempted' });
@@ -229,19 +232,17 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   });
   if (retryGroups !== undefined) return waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryGroups);
 
-  // members, a bulk request per group through the bulk route's job
-  const groups: ApplyResults['groups'] = [];
-  for (const groupPlan of plan.groups) {
+  // members, a bulk request per group through the bulk route's job, a few groups at a time
+  const memberOutcomes = await inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
     const group = groupResults.get(groupPlan.id)!;
     const groupThere = group.outcome === 'created' || group.outcome === 'exists' || group.outcome === 'differs';
-    if (!groupThere) {
-      groups.push({ id: groupPlan.id, ...group, members: groupPlan.members.map((member) => ({ id: member.id, outcome: 'notAttempted' })) });
-      continue;
-    }
+    if (!groupThere) return { id: groupPlan.id, ...group, members: groupPlan.members.map((member): MemberResult => ({ id: member.id, outcome: 'notAttempted' })) };
     const members = await applyMembers(run, groupPlan);
-    if ('kind' in members) return members;
-    groups.push({ id: groupPlan.id, ...group, members: members.results });
-  }
+    return 'kind' in members ? members : { id: groupPlan.id, ...group, members: members.results };
+  });
+  const waitingOnMembers = memberOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
+  if (waitingOnMembers.length > 0) return { ...waitingOnMembers[0]!, retryAfterSeconds: Math.min(...waitingOnMembers.map((outcome) => outcome.retryAfterSeconds)) };
+  const groups: ApplyResults['groups'] = memberOutcomes.filter((outcome): outcome is Exclude<typeof outcome, Waiting> => !('kind' in outcome));
   // connector groups (beta; independent of the connection)
   const connectorGroups: ApplyResults['connectorGroups'] = [];
   let retryConnectorGroups: number | undefined;

@@ -184,8 +184,14 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
   }
   const stored: StoredApply = { ...entity, etag };
   if (runAsync) return { kind: 'accepted', record: stored, retryAfterSeconds: 2 };
-  const checkpoint = async (state: ApplyState) => {
-    etag = await runtime.audit.mergeRow(entity, { state: JSON.stringify(state) }, etag);
+  // Groups' member requests start together: their checkpoints are written one after another, each conditional on the last.
+  let writing: Promise<void> = Promise.resolve();
+  const checkpoint = (state: ApplyState): Promise<void> => {
+    const written = writing.then(async () => {
+      etag = await runtime.audit.mergeRow(entity, { state: JSON.stringify(state) }, etag);
+    });
+    writing = written.catch(() => undefined);
+    return written;
   };
 
   const state = emptyApplyState();
