@@ -44,6 +44,8 @@ export class SchemaRegistrations {
   provisioningMs: number;
   private readonly operations = new Map<string, ConnectionOperation>();
   private readonly schemas = new Map<string, { operationId: string; schema: Record<string, unknown> }>();
+  /** What a running operation registers when it completes, by operation id. */
+  private readonly pendingSchemas = new Map<string, { connectionKey: string; schema: Record<string, unknown> }>();
   private failure: PlannedFailure | undefined;
 
   constructor(
@@ -155,8 +157,6 @@ export class SchemaRegistrations {
     if (typeof failNext === 'number') this.failNext(failNext, typeof failMessage === 'string' ? failMessage : undefined);
     return { status: 200, headers: {}, body: { provisioningMs: this.provisioningMs, failNext: this.failure?.remaining ?? 0 } };
   }
-
-  private readonly pendingSchemas = new Map<string, { connectionKey: string; schema: Record<string, unknown> }>();
 
   /** The operation as it stands now: once its time is up it ends, and a completed one takes effect. */
   private settled(operation: ConnectionOperation): ConnectionOperation {
