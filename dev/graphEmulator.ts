@@ -9,6 +9,7 @@ import '../functions/index';
 import { GraphRefusal } from '../shared/operations/graphFacts';
 import type { OperationDefinition } from '../shared/operations/operation';
 import { operationDefinitions } from '../shared/operations/registerOperation';
+import { SchemaRegistrations } from './schemaRegistration';
 
 /**
  * A local Microsoft Graph for every registered create operation: real HTTP on loopback, Graph's
@@ -58,6 +59,8 @@ export interface GraphEmulatorOptions {
   latencyMs?: number;
   /** The create operations it serves; default every registered one (functions/index.ts). */
   operations?: readonly OperationDefinition[];
+  /** How long a schema registration stays `inprogress`, in ms (dev/schemaRegistration.ts; default 2,000). */
+  schemaProvisioningMs?: number;
 }
 
 export interface GraphEmulator {
@@ -96,6 +99,8 @@ export interface GraphEmulator {
   seedConnection(id: string, groupIds?: string[]): void;
   /** Every entity a create request made, in order, with the request that made it. */
   creations(): Creation[];
+  /** Schema registrations and their connection operations (provisioning time, planned failures). */
+  readonly schemaRegistrations: SchemaRegistrations;
   clearFaults(): void;
   /** Forget every entity, request and fault. */
   reset(): void;
@@ -140,6 +145,10 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
   const creations: Creation[] = [];
   let batchCount = 0;
   const counts: GraphCallCounts = { httpCalls: 0, batches: 0, batchSteps: 0 };
+  const schemaRegistrations = new SchemaRegistrations({ provisioningMs: options.schemaProvisioningMs }, (id) => {
+    const connections = store.collection('connections');
+    return connections.entities.get(GraphStore.keyOf(connections, [], id));
+  });
 
   /** The calling app, from its bearer token: the client app id (`appid`/`azp`) when the token names one. */
   async function authorize(request: IncomingMessage): Promise<Caller> {
@@ -192,6 +201,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
         }
       }
       if (segments.length === 1 && segments[0] === '$batch' && call.method === 'POST') return await performBatch(version, body, call, ids);
+      const schemaAnswer = schemaRegistrations.perform(call.method, version, segments, call.bodyText, origin, (code, message) => errorBody(code, message, ids));
+      if (schemaAnswer) return { kind: 'answer', ...schemaAnswer };
       const [status, answer] = execute(call.method, version, segments, body, call.query, call.caller);
       const id = (answer as { id?: unknown } | undefined)?.id;
       if (call.method === 'POST' && status === 201 && typeof id === 'string') {
@@ -363,6 +374,8 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
 
   /** `/_emulator/*`: the faults in force, the requests received, and reset. */
   function handleControl(method: string, path: string, query: URLSearchParams, bodyText: string, response: ServerResponse): void {
+    const schemaControl = schemaRegistrations.control(method, path, bodyText);
+    if (schemaControl) return sendJson(response, schemaControl.status, schemaControl.body, schemaControl.headers);
     const faultById = /^\/_emulator\/faults\/(\d+)$/.exec(path);
     const routes: Record<string, string[]> = {
       '/_emulator/requests': ['GET'],
@@ -433,6 +446,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       for (const groupId of groupIds) emulator.seed('groups', { id: groupId }, [id]);
     },
     creations: () => [...creations],
+    schemaRegistrations,
     seedConnectorGroup: (name) => {
       const id = randomUUID();
       emulator.seed('connectorGroups', { id, name, connectorGroupType: 'applicationProxy', isDefault: false, region: 'nam' });
@@ -447,6 +461,7 @@ export async function startGraphEmulator(options: GraphEmulatorOptions = {}): Pr
       batchCount = 0;
       Object.assign(counts, { httpCalls: 0, batches: 0, batchSteps: 0 });
       faults.clear();
+      schemaRegistrations.reset();
       store.clear();
     },
     close: running.close,

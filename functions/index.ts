@@ -10,6 +10,8 @@ import './createExternalGroup';
 import './createExternalGroupMember';
 import './addExternalGroupMembersInBulk';
 import './createConnectorGroup';
+import './registerConnectionSchema';
+import './connectorManifests';
 import './listAuditRecords';
 import './getEntityAuditRecords';
 import './bulkJobs';

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { nonCreateRoles } from '../shared/auth/roleDescriptions';
 import { naturalKeyCheckOf, readBackOf, existenceCheckOf, type AnyOperation, type OperationDefinition } from '../shared/operations/operation';
 import { isQuery, type ApiOperation } from '../shared/operations/query';
+import { isConnectorJobOperation } from '../shared/operations/connectorJob';
 
 /**
  * The files derived from the registry of declarations, never edited by hand (`npm run generate`
@@ -54,6 +55,7 @@ function orderOf(file: FunctionFile): [number, string] {
   if (file.catchAll) return [3, file.module];
   if (!operation) return [2, file.module];
   if (isQuery(operation)) return [1, operation.route];
+  if (isConnectorJobOperation(operation)) return [2, file.module];
   return [0, `${collectionOf(operation)}\u0000${operation.kind === 'bulk' ? 1 : 0}`];
 }
 

@@ -5,7 +5,7 @@ import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfte
 import { GraphTransport, type AttemptFailure, type PreparedRequest } from './transport';
 
 export interface GraphRequest {
-  method: 'GET' | 'POST';
+  method: 'GET' | 'POST' | 'PATCH';
   /** Path below the base URL, version included: `/v1.0/external/connections`. Already encoded. */
   path: string;
   body?: unknown;
@@ -18,6 +18,8 @@ export interface GraphResponse {
   /** Graph's `request-id` response header. */
   requestId: string | undefined;
   retryAfter: string | undefined;
+  /** Graph's `Location` header, when it sent one. */
+  location?: string;
 }
 
 /**
@@ -197,7 +199,7 @@ export class GraphClient {
     }
     const outcome = await this.transport.exchange(prepared, timeoutMs);
     if ('kind' in outcome) return outcome;
-    return { status: outcome.status, body: parseJson(outcome.text), requestId: outcome.requestId, retryAfter: outcome.retryAfter };
+    return { status: outcome.status, body: parseJson(outcome.text), requestId: outcome.requestId, retryAfter: outcome.retryAfter, ...(outcome.location ? { location: outcome.location } : {}) };
   }
 }
 

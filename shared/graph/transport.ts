@@ -21,6 +21,8 @@ export interface Answer {
   /** Graph's `request-id` response header. */
   requestId: string | undefined;
   retryAfter: string | undefined;
+  /** Graph's `Location` header (a schema registration's 202 names its connection operation). */
+  location?: string;
 }
 
 export type AttemptFailure = { kind: 'timeout' | 'lost' | 'refused'; error: unknown };
@@ -130,6 +132,7 @@ export class GraphTransport {
             text: chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'),
             requestId: header(response.headers['request-id']),
             retryAfter: header(response.headers['retry-after']),
+            ...(response.headers.location ? { location: header(response.headers.location) } : {}),
           }),
         );
         response.on('error', fail);

@@ -1,5 +1,6 @@
 import type { OpenAPIV2, OpenAPIV3 } from 'openapi-types';
 import type { ApiOperation } from '../operations/query';
+import { connectorJobDocs } from './connectorJobDocs';
 import { buildModel } from './model';
 import { openApiDocument } from './openapi3';
 import { swaggerDocument } from './swagger2';
@@ -32,7 +33,7 @@ const built = new WeakMap<readonly ApiOperation[], Built>();
 function documentsOf(operations: readonly ApiOperation[]): Built {
   let documents = built.get(operations);
   if (!documents) {
-    const model = buildModel(operations);
+    const model = buildModel(operations, connectorJobDocs);
     documents = { swagger: swaggerDocument(model, 'localhost'), openApi: openApiDocument(model, '/api') };
     built.set(operations, documents);
   }

@@ -1,5 +1,6 @@
 import type Joi from 'joi';
 import type { AnyOperation, BulkOperationDefinition, HttpOperation, OperationDefinition } from '../operations/operation';
+import { isConnectorJobOperation, type ConnectorJobOperation } from '../operations/connectorJob';
 import { isQuery, type ApiOperation, type QueryDefinition, type QueryScope } from '../operations/query';
 import { bulkProgressBody, bulkResultBody } from '../schemas/bulk';
 import { schemaFromJoi, type SchemaObject } from './joiSchema';
@@ -69,14 +70,14 @@ const documentDescriptionTail =
   'Each request is checked against the rules of Microsoft Graph before it is sent, Graph is called with the managed identity of the service, ' +
   'and every created entity has an audit record, which the audit actions list.';
 
-const text = (description: string): SchemaObject => ({ type: 'string', description });
+export const text = (description: string): SchemaObject => ({ type: 'string', description });
 
-const correlationHeaders = {
+export const correlationHeaders = {
   'request-id': { description: 'Id of this request at the facade; quote it when asking about a request.', schema: text('Request id.') },
   'client-request-id': { description: 'The caller\'s client-request-id, or the one generated for it.', schema: text('Client request id.') },
 };
 
-const retryAfter = {
+export const retryAfter = {
   'retry-after': { description: 'Seconds to wait before retrying.', schema: text('Seconds to wait.') },
 };
 
@@ -125,7 +126,7 @@ const errorResponses: [status: string, description: string, retry: boolean][] = 
 ];
 
 /** The caller's own id for a request, echoed in the answer (and, by a create, sent on to Microsoft Graph). */
-function clientRequestIdParameter(sentToGraph: boolean): ParameterDoc {
+export function clientRequestIdParameter(sentToGraph: boolean): ParameterDoc {
   return {
     name: 'client-request-id',
     in: 'header',
@@ -202,12 +203,12 @@ function parameterOf(name: string, rule: Joi.Schema, where: 'path' | 'query'): P
   };
 }
 
-const pathParameter = (name: string, rule: Joi.Schema) => parameterOf(name, rule, 'path');
+export const pathParameter = (name: string, rule: Joi.Schema) => parameterOf(name, rule, 'path');
 
 const sameJson = (left: unknown, right: unknown) => JSON.stringify(left) === JSON.stringify(right);
 
 /** Adds a schema under `name`, or reuses an identical one already added under `reuse`. */
-function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: SchemaObject, reuse?: string): string {
+export function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: SchemaObject, reuse?: string): string {
   if (reuse && sameJson(schemas[reuse], schema)) return reuse;
   if (schemas[name] && !sameJson(schemas[name], schema)) throw new Error(`openapi: two different schemas named ${name}`);
   schemas[name] = schema;
@@ -215,7 +216,7 @@ function addSchema(schemas: Record<string, SchemaObject>, name: string, schema: 
 }
 
 /** The error answers of `statuses` (default all), for an operation that calls Microsoft Graph (`graphCalled`) or not. */
-const errorResponseDocs = (graphCalled: boolean, statuses?: ReadonlySet<string>): ResponseDoc[] =>
+export const errorResponseDocs = (graphCalled: boolean, statuses?: ReadonlySet<string>): ResponseDoc[] =>
   errorResponses
     .filter(([status]) => !statuses || statuses.has(status))
     .map(([status, errorDescription, retry]) => ({
@@ -225,7 +226,7 @@ const errorResponseDocs = (graphCalled: boolean, statuses?: ReadonlySet<string>)
       headers: errorHeaders(status, retry, graphCalled),
     }));
 
-const pollHeaders = {
+export const pollHeaders = {
   location: { description: 'The status URL: GET it after Retry-After seconds, until it answers 200 with the results.', schema: text('Status URL.') },
   ...retryAfter,
 };
@@ -305,10 +306,13 @@ function serviceOperations(schemas: Record<string, SchemaObject>): OperationDoc[
   ];
 }
 
-export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
+/** What documents the operations that are not creates (shared/openapi/connectorJobDocs.ts). */
+export type ConnectorJobDocs = (operations: readonly ConnectorJobOperation[], schemas: Record<string, SchemaObject>) => OperationDoc[];
+
+export function buildModel(apiOperations: readonly ApiOperation[], connectorJobDocs?: ConnectorJobDocs): ApiModel {
   const schemas: Record<string, SchemaObject> = { ...graphErrorSchemas };
   const documented: OperationDoc[] = [];
-  const operations = apiOperations.filter((operation): operation is AnyOperation => !isQuery(operation));
+  const operations = apiOperations.filter((operation): operation is AnyOperation => !isQuery(operation) && !isConnectorJobOperation(operation));
   const creates = operations.filter((operation): operation is OperationDefinition => operation.kind !== 'bulk');
   const bulk = operations.filter((operation): operation is BulkOperationDefinition => operation.kind === 'bulk');
   for (const operation of operations) {
@@ -358,6 +362,7 @@ export function buildModel(apiOperations: readonly ApiOperation[]): ApiModel {
     }
   }
   if (bulk.length > 0) documented.push(statusOperation(schemas));
+  if (connectorJobDocs) documented.push(...connectorJobDocs(apiOperations.filter(isConnectorJobOperation), schemas));
   const scope: QueryScope = { operations: creates };
   for (const query of apiOperations.filter(isQuery)) documented.push(queryDoc(query, scope, schemas));
   documented.push(...serviceOperations(schemas));

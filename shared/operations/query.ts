@@ -1,3 +1,4 @@
+import type { ConnectorJobOperation } from './connectorJob';
 import type { HttpRequest, HttpResponseInit } from '@azure/functions';
 import type Joi from 'joi';
 import type { Runtime } from '../runtime';
@@ -57,7 +58,7 @@ export interface QueryDefinition extends ServedOperation {
 }
 
 /** Every operation the API serves and documents: the creates, the bulk creates and the queries. */
-export type ApiOperation = AnyOperation | QueryDefinition;
+export type ApiOperation = AnyOperation | QueryDefinition | ConnectorJobOperation;
 
 export const isQuery = (operation: ApiOperation): operation is QueryDefinition => 'kind' in operation && operation.kind === 'query';
 

@@ -46,7 +46,8 @@ export const bulkStages: readonly Stage<OperationContext<BulkOperationDefinition
 
 /** How long an operation's Graph work may take: a create's GRAPH_DEADLINE_MS, a synchronous bulk request's BULK_ASYNC_AFTER_SECONDS. */
 export function deadlineMsOf(operation: NamedOperation & { kind?: string }, settings: Runtime['settings']): number {
-  return operation.kind === 'bulk' ? settings.bulkAsyncAfterMs : settings.graphDeadlineMs;
+  // A manifest apply carries out its members as a bulk request does.
+  return operation.kind === 'bulk' || operation.kind === 'manifest' ? settings.bulkAsyncAfterMs : settings.graphDeadlineMs;
 }
 
 function stagesOf<Op extends AnyOperation>(operation: Op): readonly Stage<OperationContext<Op>>[] {

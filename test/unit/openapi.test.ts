@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { documentedOperations, openApiJson, swaggerJson, targetOf } from '../../functions/index';
 import { HttpRequest } from '../../shared/azureFunctions';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
+import { isConnectorJobOperation } from '../../shared/operations/connectorJob';
 import { minorWords } from '../../shared/openapi/text';
 import { isQuery } from '../../shared/operations/query';
 import { graphVersionsOf } from '../../shared/openapi/model';
@@ -111,7 +112,7 @@ describe('the OpenAPI documents', () => {
     // the beta one named …Beta when there are both), on its canonical route with the version filled
     // in; the bulk requests' status URL; each query.
     const pascal = (name: string) => name.charAt(0).toUpperCase() + name.slice(1);
-    const expected = documentedOperations.flatMap((operation) => {
+    const expected = documentedOperations.filter((operation) => !isConnectorJobOperation(operation)).flatMap((operation) => {
       if (isQuery(operation)) return [`${pascal(operation.name)} /${operation.route}`];
       const versions = graphVersionsOf(operation);
       return versions.map((version) =>
@@ -119,7 +120,20 @@ describe('the OpenAPI documents', () => {
       );
     });
     const firstQuery = expected.findIndex((entry) => entry.startsWith(pascal(documentedOperations.find(isQuery)!.name)));
-    if (documentedOperations.some((operation) => !isQuery(operation) && operation.kind === 'bulk')) expected.splice(firstQuery, 0, 'GetBulkRequestStatus /jobs/{id}');
+    // Before the queries: the bulk requests' status URL, then the connector jobs (schema registration
+    // and manifests: shared/openapi/connectorJobDocs.ts) with their status URLs.
+    const connectorJobs = [
+      'RegisterConnectionSchema /v1.0/external/connections/{connectionId}/schema',
+      'RegisterConnectionSchemaBeta /beta/external/connections/{connectionId}/schema',
+      'PlanConnectorManifest /v1.0/external/connectorManifests/plan',
+      'PlanConnectorManifestBeta /beta/external/connectorManifests/plan',
+      'ApplyConnectorManifest /v1.0/external/connectorManifests/apply',
+      'ApplyConnectorManifestBeta /beta/external/connectorManifests/apply',
+      'GetConnectorManifestApplyStatus /connectorManifestApplies/{id}',
+      'GetSchemaRegistrationStatus /schemaRegistrations/{id}',
+    ];
+    const bulkStatus = documentedOperations.some((operation) => !isQuery(operation) && !isConnectorJobOperation(operation) && operation.kind === 'bulk') ? ['GetBulkRequestStatus /jobs/{id}'] : [];
+    expected.splice(firstQuery, 0, ...bulkStatus, ...connectorJobs);
     // The service's own routes close the list: the health probe and the two documents.
     expected.push('GetHealth /health', 'GetSwaggerDocument /swagger.json', 'GetOpenApiDocument /openapi.json');
     expect(operationsOf(swagger).map(({ path, operation }) => `${operation.operationId} ${path}`)).toEqual(expected);
@@ -188,7 +202,8 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
   });
 
   it('documents Idempotency-Key and client-request-id on every create, optional (client-request-id on the status URL too)', () => {
-    for (const { method, operation } of operationsOf(swagger).filter(({ path }) => !path.startsWith('/audit'))) {
+    // A plan writes nothing: there is nothing to make safe to retry.
+    for (const { method, operation } of operationsOf(swagger).filter(({ path }) => !path.startsWith('/audit') && !path.endsWith('/plan'))) {
       const headers = (operation.parameters as OpenAPIV2.Parameter[]).filter((parameter) => parameter.in === 'header');
       expect(headers.map((header) => [header.name, header.required])).toEqual(
         expect.arrayContaining(method === 'post' ? [['client-request-id', false], ['Idempotency-Key', false]] : [['client-request-id', false]]),
@@ -250,8 +265,9 @@ describe('Power Platform connector rules (Swagger 2.0)', () => {
     // The audit queries have their own errors; the anonymous health probe and documents none.
     for (const { method, path, operation } of operationsOf(swagger).filter(({ path, operation }) => !path.startsWith('/audit') && !operation.security)) {
       const responses = operation.responses as Record<string, OpenAPIV2.ResponseObject>;
-      const bulk = path.endsWith('/members/bulk') || method === 'get';
-      const successes = bulk ? ['200', '202'] : ['201'];
+      // Asynchronous actions answer 200 when done, 202 while going on; a plan 200; a create 201.
+      const asynchronous = path.endsWith('/members/bulk') || path.endsWith('/apply') || path.endsWith('/schema') || method === 'get';
+      const successes = asynchronous ? ['200', '202'] : path.endsWith('/plan') ? ['200'] : ['201'];
       expect(Object.keys(responses)).toEqual([...successes, ...(method === 'get' ? ['401', '403', '404', '500', '503'] : errors)]);
       for (const success of successes) expect((responses[success]!.schema as OpenAPIV2.ReferenceObject).$ref).not.toBe('#/definitions/GraphError');
       for (const [status, response] of Object.entries(responses)) {
@@ -309,7 +325,7 @@ describe('the audit queries in the documents', () => {
   const entity = swagger.paths['/audit/{operation}/{entityId}']!.get!;
   const parameters = (operation: OpenAPIV2.OperationObject) => operation.parameters as OpenAPIV2.GeneralParameterObject[];
   const named = (operation: OpenAPIV2.OperationObject, name: string) => parameters(operation).find((parameter) => parameter.name === name)!;
-  const registered = documentedOperations.filter((operation) => !isQuery(operation) && operation.kind !== 'bulk').map((operation) => operation.name);
+  const registered = documentedOperations.filter((operation) => !isQuery(operation) && operation.kind !== 'bulk' && !isConnectorJobOperation(operation)).map((operation) => operation.name);
 
   it('are GET operations without a body, answering JSON, requiring Audit.Read', () => {
     for (const { operation } of queriesOf(swagger)) {

@@ -1,0 +1,371 @@
+import { createHash } from 'node:crypto';
+import type { InvocationContext } from '@azure/functions';
+import type { AuthenticatedCaller } from '../auth/caller';
+import { recordRowKey } from '../audit/auditRecord';
+import { fromChunks, type BulkEntity, type BulkItemResult, type BulkResults } from '../bulk/bulkRecord';
+import { startBulkRequest } from '../bulk/job';
+import type { Correlation } from '../errors';
+import type { BulkOperationDefinition, OperationDefinition } from '../operations/operation';
+import type { Runtime } from '../runtime';
+import type { ConnectorManifest } from '../schemas/manifest';
+import { runCreateStep, type CreateOutcome } from './createStep';
+import { inParallel, manifestPaths, planManifest, type EntityPlan, type GroupPlan, type MadeBy, type ManifestPlan } from './plan';
+import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, startSchemaRegistration } from './schemaRegistration';
+
+/**
+ * Applying a manifest: what the plan says is missing is created, in dependency order —
+ * connection → schema (Graph's operation followed until it ends) → groups → members (through the
+ * bulk route's job, `startBulkRequest`) → connector groups — each create with its own audit record,
+ * Idempotency-Key and the lost-answer rules (createStep.ts). A run reads before it writes, so a
+ * run that starts over (a retry, the queue taking over from a dead instance) creates only what is
+ * still missing. A run either ends the apply (`done`) or says what it waits on (`waiting`): Graph
+ * still provisioning the schema, a member job on the queue, or a create Graph asked to retry later.
+ *
+ *   connection ─▶ schema ─▶ groups ─▶ members ─▶ connectorGroups ─▶ done
+ *        └─ failed: what depends on it is notAttempted ─────────────────▶ done
+ */
+
+export type ApplyStep = 'connection' | 'schema' | 'groups' | 'members' | 'connectorGroups';
+
+export type EntityOutcome = 'created' | 'exists' | 'differs' | 'failed' | 'notAttempted';
+
+export interface EntityResult {
+  outcome: EntityOutcome;
+  madeBy?: MadeBy;
+  /** The audit record of the create this apply made. */
+  auditRecordId?: string;
+  differences?: string[];
+  error?: { code: string; message: string; httpStatus?: number };
+}
+
+export interface MemberResult {
+  id: string;
+  outcome: 'created' | 'exists' | 'failed' | 'notAttempted';
+  error?: { code: string; message: string; httpStatus: number };
+}
+
+export interface ApplyResults {
+  outcome: 'succeeded' | 'failed';
+  counts: Record<EntityOutcome, number>;
+  connection: EntityResult & { id: string };
+  schema?: EntityResult & { registrationId?: string };
+  groups: (EntityResult & { id: string; members: MemberResult[] })[];
+  connectorGroups: (EntityResult & { name: string; id?: string })[];
+}
+
+/** What a run keeps for the next (in the apply's record). */
+export interface ApplyState {
+  schemaRegistrationId?: string;
+  /**
+   * The bulk requests this apply made for each group's members (their record row keys, oldest
+   * first), written before each starts: a later run reads how they ended, or takes over one that
+   * died with the same items, so its records line up with the earlier ones (a keyed retry's rules).
+   */
+  memberRuns: Record<string, string[]>;
+}
+
+export const emptyApplyState = (): ApplyState => ({ memberRuns: {} });
+
+export type ApplyRunResult =
+  | { kind: 'done'; results: ApplyResults; state: ApplyState }
+  | { kind: 'waiting'; step: ApplyStep; reason: string; retryAfterSeconds: number; state: ApplyState };
+
+/** The create operations a manifest is made of (registered by their function files). */
+export interface ManifestOperations {
+  connection: OperationDefinition;
+  group: OperationDefinition;
+  connectorGroup: OperationDefinition;
+  members: BulkOperationDefinition;
+}
+
+export interface ApplyRun {
+  runtime: Runtime;
+  operations: ManifestOperations;
+  /** The apply's record row key: its id, and the stem of its creates' Idempotency-Keys. */
+  applyId: string;
+  version: string;
+  manifest: ConnectorManifest;
+  caller: AuthenticatedCaller;
+  clientRequestId: string;
+  /** Nothing is sent after this. */
+  deadlineAt: number;
+  state: ApplyState;
+  /** Keeps the state in the apply's record before a step that must be found again by a later run. */
+  checkpoint: (state: ApplyState) => Promise<void>;
+  invocation: InvocationContext;
+  log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
+}
+
+/**
+ * The request id of an apply's create of one entity: the same in every run of the apply (a GUID
+ * made from the apply's id and the entity), so a later run tells what an earlier one made — its
+ * audit record's row key ends with it — from what others made. All share the apply's client-request-id.
+ */
+export function requestIdOf(applyId: string, entityKey: string): string {
+  const hex = createHash('sha256').update(`${applyId}\u0000${entityKey}`).digest('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${((parseInt(hex.slice(16, 18), 16) & 0x3f) | 0x80).toString(16)}${hex.slice(18, 20)}-${hex.slice(20, 32)}`;
+}
+
+const correlationOf = (run: ApplyRun, entityKey: string): Correlation => ({ requestId: requestIdOf(run.applyId, entityKey), clientRequestId: run.clientRequestId });
+
+/** Whether an audit record (its row key) is of this apply's create of the entity, made by this run or an earlier one. */
+const madeByThisApply = (run: ApplyRun, entityKey: string, auditRowKey: string | undefined) =>
+  auditRowKey !== undefined && auditRowKey.includes(`_${requestIdOf(run.applyId, entityKey)}`);
+
+const create = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string) =>
+  runCreateStep({
+    runtime: run.runtime,
+    operation,
+    params,
+    body,
+    caller: run.caller,
+    correlation: correlationOf(run, entityKey),
+    idempotencyKey: `manifest:${run.applyId}:${entityKey}`.slice(0, 255),
+    deadlineAt: run.deadlineAt,
+    invocation: run.invocation,
+  });
+
+/**
+ * What the plan says of an entity that is there already: `created` when an earlier run of this
+ * apply made it, else `exists` or `differs`, with who made it.
+ */
+function fromPlan(run: ApplyRun, entityKey: string, plan: EntityPlan): EntityResult {
+  if (madeByThisApply(run, entityKey, plan.madeBy?.auditRecordId)) return { outcome: 'created', auditRecordId: plan.madeBy!.auditRecordId };
+  return { outcome: plan.action === 'differs' ? 'differs' : 'exists', ...(plan.madeBy ? { madeBy: plan.madeBy } : {}), ...(plan.differences ? { differences: plan.differences } : {}) };
+}
+
+/** A create's outcome as the apply reports it; undefined when it must be tried again later. */
+function fromCreate(outcome: CreateOutcome): EntityResult | undefined {
+  switch (outcome.kind) {
+    case 'created':
+      return { outcome: 'created', ...(outcome.auditRecordId ? { auditRecordId: outcome.auditRecordId } : {}) };
+    case 'exists':
+      return { outcome: 'exists', error: outcome.error };
+    case 'failed':
+      return { outcome: 'failed', error: outcome.error };
+    case 'retryLater':
+      return undefined;
+  }
+}
+
+type Waiting = Extract<ApplyRunResult, { kind: 'waiting' }>;
+
+/** Groups whose members are added at once: each bulk request keeps BULK_BATCHES_IN_FLIGHT batches out. */
+const groupsInFlight = 4;
+
+const waiting = (run: ApplyRun, step: ApplyStep, reason: string, retryAfterSeconds: number): Waiting => ({ kind: 'waiting', step, reason, retryAfterSeconds, state: run.state });
+
+const notAttempted = (): EntityResult => ({ outcome: 'notAttempted' });
+
+export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
+  const { manifest, version, operations } = run;
+  const connectionId = manifest.connection.id;
+  const plan: ManifestPlan = await planManifest({ runtime: run.runtime, version, manifest, clientRequestId: run.clientRequestId, deadlineAt: run.deadlineAt });
+
+  // connection
+  let connection: EntityResult;
+  if (plan.connection.action === 'create') {
+    const outcome = await create(run, operations.connection, { version }, manifest.connection, 'connection');
+    const result = fromCreate(outcome);
+    if (!result) return waiting(run, 'connection', outcome.kind === 'retryLater' ? outcome.error.message : '', retryOf(outcome));
+    connection = result;
+  } else {
+    connection = fromPlan(run, 'connection', plan.connection);
+  }
+  const connectionThere = connection.outcome !== 'failed';
+
+  // schema: Graph provisions it in minutes; the apply waits for its operation to end
+  let schema: ApplyResults['schema'];
+  if (manifest.schema && plan.schema) {
+    if (!connectionThere) schema = notAttempted();
+    // Once this apply registered it, its registration says how it ended (the plan then finds it there).
+    else if (plan.schema.action !== 'create' && !run.state.schemaRegistrationId) schema = fromPlan(run, 'schema', plan.schema);
+    else {
+      const registration = run.state.schemaRegistrationId
+        ? await findSchemaRegistration(run.runtime, run.state.schemaRegistrationId)
+        : await startSchemaRegistration({
+            runtime: run.runtime,
+            caller: run.caller,
+            correlation: correlationOf(run, 'schema'),
+            receivedAt: new Date(run.runtime.clock.now()),
+            version,
+            connectionId,
+            schema: manifest.schema,
+            deadlineAt: Math.min(run.deadlineAt, run.runtime.clock.now() + run.runtime.settings.graphDeadlineMs),
+            parentRowKey: run.applyId,
+          }).catch((error: unknown) => ({ failure: error }));
+      if (registration && 'failure' in registration) {
+        const error = registration.failure as { code?: string; message?: string; status?: number };
+        schema = { outcome: 'failed', error: { code: error.code ?? 'generalException', message: error.message ?? 'The schema registration failed.', ...(error.status ? { httpStatus: error.status } : {}) } };
+      } else if (!registration) {
+        // The registration record is gone (should not happen): register again.
+        run.state.schemaRegistrationId = undefined;
+        return waiting(run, 'schema', 'the schema registration is registered again', 1);
+      } else {
+        run.state.schemaRegistrationId = registration.rowKey;
+        if (!registrationIsOver(registration)) {
+          // Looked at as often as the registration's own job looks at Graph's operation.
+          const age = run.runtime.clock.now() - new Date(registration.requestedAt).getTime();
+          return waiting(run, 'schema', `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`, pollDelaySeconds(age));
+        }
+        schema = registration.status === 'succeeded'
+          ? { outcome: 'created', registrationId: registration.rowKey, auditRecordId: registration.rowKey }
+          : { outcome: 'failed', registrationId: registration.rowKey, error: { code: registration.errorCode ?? 'schemaRegistrationFailed', message: registration.errorMessage ?? 'The schema registration failed.' } };
+      }
+    }
+  }
+  const schemaReady = !schema || schema.outcome !== 'failed' && schema.outcome !== 'notAttempted';
+
+  // groups
+  const groupResults = new Map<string, EntityResult>();
+  let retryGroups: number | undefined;
+  await inParallel(plan.groups, 4, async (groupPlan) => {
+    if (!connectionThere || !schemaReady) return groupResults.set(groupPlan.id, notAttempted());
+    if (groupPlan.action !== 'create') return groupResults.set(groupPlan.id, fromPlan(run, `group:${groupPlan.id}`, groupPlan));
+    const body = manifest.groups!.find((group) => group.id === groupPlan.id)!;
+    const { members: _members, ...groupBody } = body;
+    const outcome = await create(run, operations.group, { version, connectionId }, groupBody, `group:${groupPlan.id}`);
+    const result = fromCreate(outcome);
+    if (result) groupResults.set(groupPlan.id, result);
+    else retryGroups = Math.max(retryGroups ?? 0, retryOf(outcome));
+    return undefined;
+  });
+  if (retryGroups !== undefined) return waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryGroups);
+
+  // members, a bulk request per group through the bulk route's job, a few groups at a time
+  const memberOutcomes = await inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
+    const group = groupResults.get(groupPlan.id)!;
+    const groupThere = group.outcome === 'created' || group.outcome === 'exists' || group.outcome === 'differs';
+    if (!groupThere) return { id: groupPlan.id, ...group, members: groupPlan.members.map((member): MemberResult => ({ id: member.id, outcome: 'notAttempted' })) };
+    const members = await applyMembers(run, groupPlan);
+    return 'kind' in members ? members : { id: groupPlan.id, ...group, members: members.results };
+  });
+  const waitingOnMembers = memberOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
+  if (waitingOnMembers.length > 0) return { ...waitingOnMembers[0]!, retryAfterSeconds: Math.min(...waitingOnMembers.map((outcome) => outcome.retryAfterSeconds)) };
+  const groups: ApplyResults['groups'] = memberOutcomes.filter((outcome): outcome is Exclude<typeof outcome, Waiting> => !('kind' in outcome));
+  // connector groups (beta; independent of the connection)
+  const connectorGroups: ApplyResults['connectorGroups'] = [];
+  let retryConnectorGroups: number | undefined;
+  for (const groupPlan of plan.connectorGroups) {
+    if (groupPlan.action !== 'create') {
+      connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...fromPlan(run, `connectorGroup:${groupPlan.name}`, groupPlan) });
+      continue;
+    }
+    const body = manifest.connectorGroups!.find((group) => group.name === groupPlan.name)!;
+    const outcome = await create(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`);
+    const result = fromCreate(outcome);
+    if (!result) {
+      retryConnectorGroups = Math.max(retryConnectorGroups ?? 0, retryOf(outcome));
+      continue;
+    }
+    const id = outcome.kind === 'created' ? String(outcome.entity.id ?? '') : undefined;
+    connectorGroups.push({ name: groupPlan.name, ...(id ? { id } : {}), ...result });
+  }
+  if (retryConnectorGroups !== undefined) return waiting(run, 'connectorGroups', 'Microsoft Graph asked to retry a connector group create later', retryConnectorGroups);
+
+  const results: ApplyResults = {
+    outcome: 'succeeded',
+    counts: { created: 0, exists: 0, differs: 0, failed: 0, notAttempted: 0 },
+    connection: { id: connectionId, ...connection },
+    ...(schema ? { schema } : {}),
+    groups,
+    connectorGroups,
+  };
+  const tally = (outcome: EntityOutcome) => {
+    results.counts[outcome] += 1;
+  };
+  tally(connection.outcome);
+  if (schema) tally(schema.outcome);
+  for (const group of groups) {
+    tally(group.outcome);
+    for (const member of group.members) tally(member.outcome);
+  }
+  for (const group of connectorGroups) tally(group.outcome);
+  if (results.counts.failed > 0 || results.counts.notAttempted > 0) results.outcome = 'failed';
+  return { kind: 'done', results, state: run.state };
+}
+
+function retryOf(outcome: CreateOutcome): number {
+  return outcome.kind === 'retryLater' ? Math.max(1, Math.min(60, outcome.retryAfterSeconds)) : 1;
+}
+
+
+
+const isTransient = (result: BulkItemResult) => result.status === 'failed' && result.error !== undefined && (result.error.httpStatus >= 500 || result.error.httpStatus === 429);
+
+function memberResultOf(item: BulkItemResult): MemberResult {
+  if (item.status === 'created') return { id: item.id, outcome: 'created' };
+  if (item.status === 'alreadyMember') return { id: item.id, outcome: 'exists' };
+  return { id: item.id, outcome: 'failed', ...(item.error ? { error: item.error } : {}) };
+}
+
+/**
+ * One group's members. What the audit index shows is there (this apply's adds count as created);
+ * what this apply's earlier bulk requests settled is taken from their results; a bulk request of
+ * this apply still running on the queue is waited for; one that died within a run is taken over
+ * with the same items and its record as an earlier attempt; the rest are added now.
+ */
+async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ results: MemberResult[] } | Waiting> {
+  const { runtime, operations } = run;
+  const groupId = groupPlan.id;
+  const entityKey = `members:${groupId}`;
+  const partitionKey = operations.members.item.name;
+  const earlierRuns = run.state.memberRuns[groupId] ?? [];
+  const settled = new Map<string, MemberResult>();
+  let takeOver: { items: Record<string, unknown>[] } | undefined;
+  for (const [position, rowKey] of earlierRuns.entries()) {
+    const job = await runtime.audit.getRow<BulkEntity>({ partitionKey, rowKey });
+    if (job?.kind !== 'bulk') continue; // it died before its record was written: nothing of it was sent
+    if (job.status === 'completed') {
+      for (const item of fromChunks<BulkResults>(job, 'results')?.results ?? []) {
+        if (!isTransient(item)) settled.set(item.id, memberResultOf(item));
+      }
+      continue;
+    }
+    if (position !== earlierRuns.length - 1) continue;
+    // A queued bulk job carries itself on; one run within an earlier run of this apply died with
+    // it (this run holds the apply's lease, so no earlier run of it is still at work).
+    if (job.async) {
+      return waiting(run, 'members', `the members of group ${groupId} are being added (job ${rowKey})`, 2);
+    }
+    takeOver = { items: fromChunks<Record<string, unknown>[]>(job, 'items') ?? [] };
+  }
+
+  const results: MemberResult[] = groupPlan.members.map((member) => {
+    if (member.action === 'exists') return { id: member.id, outcome: madeByThisApply(run, entityKey, member.auditRecordId) ? 'created' : 'exists' };
+    return settled.get(member.id) ?? { id: member.id, outcome: 'notAttempted' };
+  });
+  const open = groupPlan.members.filter((member) => member.action === 'create' && !settled.has(member.id));
+  if (open.length === 0) return { results };
+
+  const bodies = new Map((run.manifest.groups!.find((candidate) => candidate.id === groupId)!.members ?? []).map((member) => [String(member.id), member]));
+  const items = takeOver?.items ?? open.map((member) => bodies.get(member.id)!);
+  const receivedAt = new Date(runtime.clock.now());
+  const correlation = correlationOf(run, entityKey);
+  run.state.memberRuns[groupId] = [...earlierRuns, recordRowKey(receivedAt, correlation.requestId)];
+  await run.checkpoint(run.state);
+  const answer = await startBulkRequest({
+    runtime,
+    operation: operations.members,
+    caller: run.caller,
+    correlation,
+    receivedAt,
+    deadlineAt: run.deadlineAt,
+    version: run.version,
+    collectionPath: manifestPaths.members(run.manifest.connection.id, groupId),
+    items,
+    earlierAttempts: takeOver ? earlierRuns : [],
+    preferAsync: false,
+    statusUrl: (id) => id,
+    log: run.log,
+  });
+  if (answer.kind === 'accepted') return waiting(run, 'members', `the members of group ${groupId} are being added (job ${answer.id})`, answer.retryAfterSeconds);
+  let transient = false;
+  for (const item of answer.results.results) {
+    const index = results.findIndex((member) => member.id === item.id);
+    if (isTransient(item)) transient = true;
+    if (index >= 0) results[index] = memberResultOf(item);
+  }
+  if (transient) return waiting(run, 'members', `some members of group ${groupId} could not be added yet`, 5);
+  return { results };
+}
