@@ -10,14 +10,14 @@ import './createExternalGroup';
 import './createExternalGroupMember';
 import './addExternalGroupMembersInBulk';
 import './createConnectorGroup';
-import './registerConnectionSchema';
-import './connectorManifests';
 import './listAuditRecords';
 import './getEntityAuditRecords';
 import './bulkJobs';
+import './connectorManifests';
 import './health';
 import './openapi';
 import './reconcile';
+import './registerConnectionSchema';
 // Last: the catch-all answers whatever no function above takes.
 import './unknownRoute';
 

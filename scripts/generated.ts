@@ -92,7 +92,7 @@ export interface GeneratedRoles {
 
 /** Creates in the registry's order, without their bulk forms (which share the item's facts). */
 const createsOf = (operations: readonly ApiOperation[]): OperationDefinition[] =>
-  operations.filter((operation): operation is OperationDefinition => !isQuery(operation) && operation.kind !== 'bulk');
+  operations.filter((operation): operation is OperationDefinition => !isQuery(operation) && !isConnectorJobOperation(operation) && operation.kind !== 'bulk');
 
 export function rolesJson(operations: readonly ApiOperation[]): string {
   const roles: GeneratedRoles['appRoles'] = [];
