@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { nonCreateRoles } from '../shared/auth/roleDescriptions';
-import { naturalKeyCheckOf, readBackOf, existenceCheckOf, type AnyOperation, type OperationDefinition } from '../shared/operations/operation';
+import { isCreateOperation, naturalKeyCheckOf, readBackOf, existenceCheckOf, type AnyOperation, type OperationDefinition } from '../shared/operations/operation';
 import { isQuery, type ApiOperation } from '../shared/operations/query';
 import { isConnectorJobOperation } from '../shared/operations/connectorJob';
 
@@ -40,7 +40,8 @@ export async function functionFiles(): Promise<FunctionFile[]> {
     const exports = (await import(`../functions/${module}.ts`)) as Record<string, unknown>;
     files.push({
       module,
-      operations: Object.values(exports).filter(isApiOperation),
+      // By name: a module namespace lists its exports alphabetically under Node, in declaration order under vitest.
+      operations: Object.values(exports).filter(isApiOperation).sort((a, b) => a.name.localeCompare(b.name)),
       catchAll: /route: '\{\*path\}'/.test(readFileSync(join(functionsFolder, `${module}.ts`), 'utf8')),
     });
   }
@@ -92,7 +93,7 @@ export interface GeneratedRoles {
 
 /** Creates in the registry's order, without their bulk forms (which share the item's facts). */
 const createsOf = (operations: readonly ApiOperation[]): OperationDefinition[] =>
-  operations.filter((operation): operation is OperationDefinition => !isQuery(operation) && !isConnectorJobOperation(operation) && operation.kind !== 'bulk');
+  operations.filter(isCreateOperation);
 
 export function rolesJson(operations: readonly ApiOperation[]): string {
   const roles: GeneratedRoles['appRoles'] = [];

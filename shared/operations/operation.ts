@@ -215,3 +215,8 @@ export function defineBulkOperation(declaration: BulkDeclaration): BulkOperation
     ...(declaration.description ? { description: declaration.description } : {}),
   });
 }
+
+/** A single create: not a bulk of creates, a query or a connector job (a manifest, a schema registration). */
+export function isCreateOperation(operation: { kind?: string }): operation is OperationDefinition {
+  return operation.kind === undefined || operation.kind === 'create';
+}

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { isCreateOperation } from '../../shared/operations/operation';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,7 +64,7 @@ describe('which tokens are app-only', () => {
 
 describe('app roles', () => {
   it('are one per create operation (a bulk create takes its create’s), and Audit.Read for the audit queries, each one used', () => {
-    const creates = documentedOperations.filter((operation) => !isQuery(operation) && operation.kind !== 'bulk');
+    const creates = documentedOperations.filter(isCreateOperation);
     const creatorRoles = creates.map((operation) => operation.role);
     expect(new Set(creatorRoles).size, 'one role per create').toBe(creates.length);
     const queries = documentedOperations.filter(isQuery);

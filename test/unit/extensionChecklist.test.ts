@@ -3,8 +3,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startGraphEmulator, type GraphEmulator } from '../../dev/graphEmulator';
 import { functionFiles, generatedFiles, orderedFiles, repositoryRoot } from '../../scripts/generated';
-import { graphAssignsId, type OperationDefinition } from '../../shared/operations/operation';
-import { isQuery } from '../../shared/operations/query';
+import { isCreateOperation, graphAssignsId, type OperationDefinition } from '../../shared/operations/operation';
 import { validateWith } from '../../shared/schemas/validate';
 import { targetFor, targetKindOf } from '../simulation/targets';
 import { graphCollectionOf, paramsOf, type RegisteredExample } from '../support/documentedExamples';
@@ -22,7 +21,7 @@ import { graphCollectionOf, paramsOf, type RegisteredExample } from '../support/
 
 /** Every create declared in functions/, imported or not by the index (a new one is found before npm run generate). */
 const creates: OperationDefinition[] = orderedFiles(await functionFiles()).flatMap((file) =>
-  file.operations.filter((operation): operation is OperationDefinition => !isQuery(operation) && operation.kind !== 'bulk'),
+  file.operations.filter(isCreateOperation),
 );
 
 const read = (path: string) => readFileSync(join(repositoryRoot, path), 'utf8');

@@ -123,12 +123,12 @@ describe('the OpenAPI documents', () => {
     // Before the queries: the bulk requests' status URL, then the connector jobs (schema registration
     // and manifests: shared/openapi/connectorJobDocs.ts) with their status URLs.
     const connectorJobs = [
-      'RegisterConnectionSchema /v1.0/external/connections/{connectionId}/schema',
-      'RegisterConnectionSchemaBeta /beta/external/connections/{connectionId}/schema',
       'PlanConnectorManifest /v1.0/external/connectorManifests/plan',
       'PlanConnectorManifestBeta /beta/external/connectorManifests/plan',
       'ApplyConnectorManifest /v1.0/external/connectorManifests/apply',
       'ApplyConnectorManifestBeta /beta/external/connectorManifests/apply',
+      'RegisterConnectionSchema /v1.0/external/connections/{connectionId}/schema',
+      'RegisterConnectionSchemaBeta /beta/external/connections/{connectionId}/schema',
       'GetConnectorManifestApplyStatus /connectorManifestApplies/{id}',
       'GetSchemaRegistrationStatus /schemaRegistrations/{id}',
     ];
