@@ -177,7 +177,7 @@ async function play(
   };
 
   /** A scope for one request or run: its storage faults, its crash point, and what its crash does. */
-  const scopeFor = (origin: string, tableFaults: TableFault[], crash: Crash | null, work: () => Promise<unknown>) => {
+  const scopeFor = (origin: string, tableFaults: TableFault[], crash: Crash | null, work: () => Promise<unknown>, storageDelayMs = 0) => {
     let crashed!: () => void;
     const died = new Promise<void>((resolve) => (crashed = resolve));
     let running: Promise<unknown> = Promise.resolve();
@@ -188,6 +188,7 @@ async function play(
       graphAttempts: 0,
       crash,
       interleaving,
+      storageDelayMs,
       noteFault: (kind) => {
         if (kind === 'landedTimeout') lostAnswers.count += 1;
       },
@@ -233,7 +234,7 @@ async function play(
     });
     const invocation = new InvocationContext({ functionName: bulk ? bulk.operation.name : target.operation.name, logHandler: () => undefined });
     const handler = bulk ? bulkHandlers[step.instance]! : handlers[step.instance]!;
-    const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () => handler(request, invocation));
+    const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () => handler(request, invocation), step.storageDelayMs ?? 0);
     const answer = await Promise.race([
       (running as Promise<HttpResponseInit>).then(
         (response): Answer => ({

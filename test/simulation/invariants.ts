@@ -287,9 +287,12 @@ export function checkInvariants(observation: Observation): string[] {
 }
 
 const codeOf = (answer: Extract<Answer, { kind: 'answered' }>) => (answer.body as { error?: { code?: unknown } } | undefined)?.error?.code;
-/** An answer that tells the caller to come back: a 5xx, a `Retry-After`, or "the outcome is not known yet". */
+/**
+ * An answer that tells the caller to come back: a 5xx, a 429, an error with `Retry-After`, or
+ * "the outcome is not known yet" (a 202 with its status URL is final: it names where the work is).
+ */
 const isRetryLater = (answer: Extract<Answer, { kind: 'answered' }>) =>
-  answer.status >= 500 || answer.headers['retry-after'] !== undefined || codeOf(answer) === 'createOutcomeUnknown';
+  answer.status >= 500 || answer.status === 429 || codeOf(answer) === 'createOutcomeUnknown' || (answer.status >= 400 && answer.headers['retry-after'] !== undefined);
 
 type MakerOf = (creation: Creation) => ObservedRequest | undefined;
 type RecordsOf = (clientRequestId: string) => AuditRecordView[];

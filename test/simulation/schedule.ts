@@ -91,6 +91,8 @@ export interface RequestStep {
   repeat: number;
   /** Runs alongside the next step instead of before it. */
   overlaps: boolean;
+  /** Slow storage: each of its storage calls waits this long first (well inside the call's timeout), which moves interleavings. */
+  storageDelayMs: number;
 }
 
 export interface ReconcileStep {
@@ -227,6 +229,7 @@ const requestStep: fc.Arbitrary<RequestStep> = fc.record({
   crash,
   repeat: fc.constant(1),
   overlaps: fc.oneof({ weight: 6, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  storageDelayMs: fc.oneof({ weight: 2, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(5, 20, 60) }),
 });
 
 export const minute = 60_000;
@@ -425,13 +428,13 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
     })),
   // Requests for one entity at once (the same caller or another, the same body or another), the first one's answer lost.
   overlappingAsks: fc
-    .tuple(target, request({ crash: null, retry: false, overlaps: true }), request({ crash: null, retry: false, overlaps: false }), lostOrRefused, fc.array(requestStep, { maxLength: 2 }))
-    .map(([kind, first, second, lost, more]) => ({
+    .tuple(target, request({ crash: null, retry: false, overlaps: true }), request({ crash: null, retry: false, overlaps: false }), lostOrRefused, fc.boolean(), fc.array(requestStep, { maxLength: 2 }))
+    .map(([kind, first, second, lost, sameCaller, more]) => ({
       target: kind,
       recipe: 'overlappingAsks' as const,
       steps: [
-        { ...first, createFaults: [{ ...lost, commit: true } as GraphFault] },
-        { ...second, parent: first.parent, instance: (1 - first.instance) as 0 | 1 },
+        { ...first, createFaults: [lost] },
+        { ...second, parent: first.parent, instance: (1 - first.instance) as 0 | 1, ...(sameCaller ? { caller: first.caller, spelling: first.spelling } : {}) },
         ...more,
         advance(15 * minute),
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },

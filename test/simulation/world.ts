@@ -48,6 +48,8 @@ export interface RequestScope {
   interleaving: Interleaving;
   /** Told of each storage fault as it is applied (what the schedule actually reached). */
   noteFault?: (kind: TableFault['kind']) => void;
+  /** Slow storage: each storage call waits this long first. */
+  storageDelayMs?: number;
 }
 
 /** How long a storage call sent without a timeout of its own hangs before its connection drops. */
@@ -62,6 +64,7 @@ const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 async function nextStorageCall(scope: RequestScope): Promise<TableFault['kind'] | undefined> {
   const call = scope.tableCalls;
   scope.tableCalls += 1;
+  if (scope.storageDelayMs) await pause(scope.storageDelayMs);
   if (scope.crash?.storageCall === call) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
   const fault = scope.tableFaults.find((candidate) => candidate.call === call)?.kind;
   if (fault) scope.noteFault?.(fault);
