@@ -44,7 +44,7 @@ export const schemaStatusStages = [respond, authenticate, schemaRegistrationStat
 apiOperations.push(registerConnectionSchema);
 
 registerHttp(registerConnectionSchema.name, {
-  methods: ['PATCH', 'POST'],
+  methods: ['POST'],
   authLevel: 'anonymous',
   route: registerConnectionSchema.routes[0],
   handler: createHandler(registerConnectionSchema, registerSchemaStages),

@@ -9,6 +9,7 @@ import {
   graphVersionsOf,
   pathParameter,
   pollHeaders,
+  replayHeaders,
   type OperationDoc,
   type ParameterDoc,
   type ResponseDoc,
@@ -71,8 +72,8 @@ function manifestDocs(operation: ManifestOperation, schemas: Record<string, Sche
     const responses: ResponseDoc[] = operation.action === 'plan'
       ? [{ status: '200', description: 'What applying would do, per entity; nothing was written.', schema: answer(schemas, 'ConnectorManifestPlan', manifestPlanAnswer), headers: correlationHeaders }]
       : [
-          { status: '200', description: 'Applied within the request: what happened to each entity.', schema: answer(schemas, 'ConnectorManifestApply', manifestApplyAnswer), headers: { ...correlationHeaders, location: pollHeaders.location } },
-          { status: '202', description: 'Accepted: the apply runs in the background; GET the Location URL after Retry-After seconds for its results.', schema: answer(schemas, 'ConnectorManifestApply', manifestApplyAnswer), headers: { ...correlationHeaders, ...pollHeaders } },
+          { status: '200', description: 'Applied within the request: what happened to each entity.', schema: answer(schemas, 'ConnectorManifestApply', manifestApplyAnswer), headers: { ...correlationHeaders, location: pollHeaders.location, ...replayHeaders } },
+          { status: '202', description: 'Accepted: the apply runs in the background; GET the Location URL after Retry-After seconds for its results.', schema: answer(schemas, 'ConnectorManifestApply', manifestApplyAnswer), headers: { ...correlationHeaders, ...pollHeaders, ...replayHeaders } },
         ];
     const roles = operation.action === 'plan'
       ? `requires one of the app roles of the creates the manifest contains (${operation.role} for its connection, ExternalGroup.Create, ExternalGroupMember.Create, ConnectorGroup.Create)`
@@ -105,8 +106,8 @@ function schemaRegistrationDocs(operation: SchemaRegistrationOperation, schemas:
       parameters: [...[...route.matchAll(/\{(\w+)\}/g)].map(([, name]) => pathParameter(name!, operation.params[name!]!)), clientRequestIdParameter(true), idempotencyKey],
       request: { schema: request, summary: 'Schema' },
       responses: [
-        { status: '200', description: 'Already ended (Graph answered without an operation to follow).', schema: status, headers: correlationHeaders },
-        { status: '202', description: 'Accepted: Microsoft Graph provisions the schema; GET the Location URL after Retry-After seconds until it answers 200.', schema: status, headers: { ...correlationHeaders, ...pollHeaders } },
+        { status: '200', description: 'Already ended (Graph answered without an operation to follow).', schema: status, headers: { ...correlationHeaders, ...replayHeaders } },
+        { status: '202', description: 'Accepted: Microsoft Graph provisions the schema; GET the Location URL after Retry-After seconds until it answers 200.', schema: status, headers: { ...correlationHeaders, ...pollHeaders, ...replayHeaders } },
         ...errorResponseDocs(true),
       ],
     };

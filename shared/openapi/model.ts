@@ -93,7 +93,7 @@ const graphRequestId = {
 };
 
 /** What a success of a create says when it repeats an earlier answer to the same Idempotency-Key. */
-const replayHeaders = {
+export const replayHeaders = {
   'idempotent-replayed': { description: 'true when this is the stored answer to an earlier request with the same Idempotency-Key; nothing was sent to Microsoft Graph again.', schema: text('true when replayed.') },
   'idempotent-replay-truncated': { description: 'true when the stored answer was too large to keep whole: the body holds only the entity\'s id.', schema: text('true when truncated.') },
 };
