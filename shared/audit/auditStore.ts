@@ -1,6 +1,6 @@
 import { odata, type TableEntity, type TableEntityResult, type TransactionAction } from '@azure/data-tables';
 import { serviceUnavailable } from '../errors';
-import { isStatus, type Table } from '../storage/table';
+import { pagesWithin, isStatus, type Table } from '../storage/table';
 import {
   auditKeyFor,
   cappedJson,
@@ -530,7 +530,7 @@ export class AuditStore {
     const client = await this.table.ready();
     const rows: (T & { etag: string })[] = [];
     const pages = client.listEntities<T>({ queryOptions: { filter } }).byPage({ maxPageSize: Math.min(limit, 1_000) });
-    for await (const page of withTimeout(pages, this.table.timeoutMs)) {
+    for await (const page of pagesWithin(pages, this.table.timeoutMs)) {
       for (const entity of page) {
         rows.push(withoutTimestamp(entity) as T & { etag: string });
         if (rows.length >= limit) return rows;
@@ -542,26 +542,8 @@ export class AuditStore {
 
 /** One page of a listing, within the time a single table call gets. */
 async function nextWithin<T>(pages: AsyncIterableIterator<T>, timeoutMs: number): Promise<IteratorResult<T>> {
-  for await (const page of withTimeout(pages, timeoutMs)) return { value: page, done: false };
+  for await (const page of pagesWithin(pages, timeoutMs)) return { value: page, done: false };
   return { value: undefined, done: true };
-}
-
-/** Each page of a listing must arrive within the time a single table call gets. */
-async function* withTimeout<T>(pages: AsyncIterableIterator<T>, timeoutMs: number): AsyncGenerator<T> {
-  for (;;) {
-    let timer: NodeJS.Timeout | undefined;
-    const next = pages.next();
-    // A page that arrives (or fails) after the time is up is nobody's business any more.
-    next.catch(() => undefined);
-    const result = await Promise.race([
-      next,
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the audit table did not answer within ${timeoutMs} ms`)), timeoutMs);
-      }),
-    ]).finally(() => clearTimeout(timer));
-    if (result.done) return;
-    yield result.value;
-  }
 }
 
 function withoutTimestamp<T extends object>(entity: TableEntityResult<T>): T & { etag: string } {

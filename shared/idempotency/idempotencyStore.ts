@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { odata, type TransactionAction } from '@azure/data-tables';
 import type { Table } from '../storage/table';
-import { isStatus } from '../storage/table';
+import { isStatus, pagesWithin } from '../storage/table';
 
 /**
  * Idempotency keys (draft-ietf-httpapi-idempotency-key-header) in Table Storage, so every
@@ -240,7 +240,8 @@ export class IdempotencyStore {
     const filter = odata`PartitionKey eq ${operation} and RowKey ge ${keyRowPrefix} and RowKey lt ${'key`'} and expiresAt lt ${now}`;
     let deleted = 0;
     const pages = client.listEntities<KeyRow>({ queryOptions: { filter, select: ['PartitionKey', 'RowKey'] } }).byPage({ maxPageSize: limit });
-    for await (const page of pages) {
+    // Each page within a table call's time, as every listing: one that hangs must not hold reconciliation's run for good.
+    for await (const page of pagesWithin(pages, this.table.timeoutMs)) {
       for (const row of page) {
         if (deleted >= limit) return deleted;
         try {

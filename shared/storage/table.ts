@@ -68,3 +68,21 @@ function createTableClient({ storage, tableName, credentialFor, policies }: Tabl
 export function isStatus(error: unknown, status: number): boolean {
   return typeof error === 'object' && error !== null && (error as { statusCode?: unknown }).statusCode === status;
 }
+
+/** Each page of a listing must arrive within the time a single table call gets. */
+export async function* pagesWithin<T>(pages: AsyncIterableIterator<T>, timeoutMs: number): AsyncGenerator<T> {
+  for (;;) {
+    let timer: NodeJS.Timeout | undefined;
+    const next = pages.next();
+    // A page that arrives (or fails) after the time is up is nobody's business any more.
+    next.catch(() => undefined);
+    const result = await Promise.race([
+      next,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the table did not answer within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]).finally(() => clearTimeout(timer));
+    if (result.done) return;
+    yield result.value;
+  }
+}
