@@ -217,6 +217,10 @@ export function documentBlocks(operations: readonly ApiOperation[]): Record<stri
       byRole.set(operation.role, [...(byRole.get(operation.role) ?? []), code(operation.name)]);
       return [];
     }
+    if (operation.kind === 'manifest') {
+      const needed = operation.rolesNeeded === 'every' ? 'the role of every create the manifest contains' : 'the role of any one create the manifest contains';
+      return [`| ${code(operation.name)} | ${needed} |`];
+    }
     const name = operation.kind === 'bulk' ? `${code(operation.name)} (and its status URL, ${code('GET /api/jobs/{id}')}, for the caller that made the request)` : code(operation.name);
     return [`| ${name} | ${code(operation.role)} |`];
   });
