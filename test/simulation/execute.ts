@@ -73,6 +73,8 @@ export interface Observation {
   graphPosts: ReceivedRequest[];
   audit: AuditTableView;
   polls: ObservedPoll[];
+  /** A bulk job's id → the origin of the request that queued it (test/simulation/world.ts `jobQueuedBy`). */
+  jobQueuedBy: ReadonlyMap<string, string>;
   /** The dangerous scenarios this schedule actually reached (not only aimed at): counted against their floor. */
   hits: Set<ScenarioHit>;
   /** Taken after the final reconciliation (when every abandoned request had time to be settled). */
@@ -424,6 +426,7 @@ async function play(
     graphPosts: graph.graphRequests({ method: 'POST' }),
     audit: await readAuditTable(scene.table),
     polls,
+    jobQueuedBy: scene.queues.jobQueuedBy,
     hits,
     final,
   });

@@ -6,6 +6,9 @@
  * run or reconciliation run), its kind and its number among that origin's calls of the kind, which
  * a replay of the same schedule gives it again. A call the recording does not have, or one whose
  * predecessors never come (the replay took another path), waits at most `patienceMs`.
+ * A job run's origin carries its job's id (`job 5 <id>`), which the facade makes afresh in every
+ * run: calls are matched by the job's order of first appearance instead (`job 5 <job 1>`), in the
+ * recording and in the replay alike, so a replay follows the recording through job runs too.
  */
 export class Interleaving {
   /** Calls in the order they completed. */
@@ -17,11 +20,20 @@ export class Interleaving {
   /** Calls held past their patience: the replay did not follow the recording there. */
   diverged = 0;
 
+  /** The recording, its job ids replaced by their order of first appearance. */
+  private readonly replay?: readonly string[];
+  /** This run's job ids, in order of first appearance. */
+  private readonly liveJobs: string[] = [];
+
   constructor(
-    private readonly replay?: readonly string[],
+    replay?: readonly string[],
     private readonly patienceMs = 1_000,
   ) {
-    this.position = new Map((replay ?? []).map((id, index) => [id, index]));
+    if (replay) {
+      const recordedJobs: string[] = [];
+      this.replay = replay.map((name) => withJobOrdinal(name, recordedJobs));
+    }
+    this.position = new Map((this.replay ?? []).map((id, index) => [id, index]));
   }
 
   /** The next call's name for an origin and kind. */
@@ -34,12 +46,13 @@ export class Interleaving {
 
   /** Runs one call in its turn (when replaying), and notes its completion. */
   async call<T>(name: string, work: () => Promise<T>): Promise<T> {
-    await this.turn(name);
+    const matched = withJobOrdinal(name, this.liveJobs);
+    await this.turn(matched);
     try {
       return await work();
     } finally {
       this.completed.push(name);
-      this.done.add(name);
+      this.done.add(matched);
       for (const wake of [...this.waiting]) wake();
     }
   }
@@ -69,4 +82,12 @@ export class Interleaving {
       this.waiting.add(check);
     });
   }
+}
+
+/** A call's name with its job id (if any) replaced by that job's order of first appearance in `seen`. */
+function withJobOrdinal(name: string, seen: string[]): string {
+  return name.replace(/^(job \d+) ([^|]+)\|/, (_whole, run: string, jobId: string) => {
+    if (!seen.includes(jobId)) seen.push(jobId);
+    return `${run} <job ${seen.indexOf(jobId) + 1}>|`;
+  });
 }

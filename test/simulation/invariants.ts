@@ -84,14 +84,22 @@ export function checkInvariants(observation: Observation): string[] {
   const { requests, creations, audit } = observation;
   const requestBy = new Map(requests.map((request) => [request.clientRequestId, request]));
   const byOrigin = new Map(requests.map((request) => [request.origin, request]));
-  const byJob = new Map(requests.flatMap((request) => (request.job ? [[request.job.id, request] as const] : [])));
-  /** The request that made an entity, by the emulator's tag (a job run works for the request that was accepted). */
+  /** Requests answered 202 with each job (a keyed retry replaying the stored 202 names the same job). */
+  const byJob = new Map<string, ObservedRequest[]>();
+  for (const request of requests) if (request.job) byJob.set(request.job.id, [...(byJob.get(request.job.id) ?? []), request]);
+  /**
+   * The request that made an entity, by the emulator's tag. A job run works for the request that
+   * was accepted: the one whose scope queued the job's message (seen by the world's queue, not read
+   * from the facade), not a keyed retry that was answered with the same job.
+   */
   const makerOf = (creation: Creation): ObservedRequest | undefined => {
     const origin = creation.origin ?? '';
     const job = /^job \d+ (.+)$/.exec(origin);
     if (!job) return byOrigin.get(origin);
+    const queuedBy = byOrigin.get(observation.jobQueuedBy.get(job[1]!) ?? '');
+    if (queuedBy) return queuedBy;
     // A job whose 202 never reached its caller: its item records (row keys below the job's) name the request.
-    return byJob.get(job[1]!) ?? requestBy.get(audit.records.find((record) => record.rowKey.startsWith(job[1]!))?.clientRequestId ?? '');
+    return byJob.get(job[1]!)?.[0] ?? requestBy.get(audit.records.find((record) => record.rowKey.startsWith(job[1]!))?.clientRequestId ?? '');
   };
   const madeAt = new Map(creations.map((creation) => [canonicalPath(creation.path), creation]));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);

@@ -13,6 +13,7 @@ import { asyncWorkQueueName, Queues, type SendOptions, type SentMessage } from '
 import { Table, type TablePolicy } from '../../shared/storage/table';
 import type { Clock } from '../../shared/time/clock';
 import type { Crash, TableFault } from './schedule';
+import type { BulkJobMessage } from '../../shared/bulk/job';
 
 /**
  * What the simulation runs in: one Azurite, one Graph emulator, one identity endpoint and one token
@@ -126,6 +127,12 @@ async function faultedTableCall(scope: RequestScope, request: PipelineRequest, n
 export class SceneQueues extends Queues {
   /** Message id → when it may be run, on the schedule's clock. */
   readonly dueAt = new Map<string, number>();
+  /**
+   * A bulk job's id → the origin (`request 3`) whose scope queued its message: the oracle's own
+   * knowledge of which request a job works for, never read from the facade's records. A keyed
+   * retry replaying the stored 202 names the same job but queues nothing.
+   */
+  readonly jobQueuedBy = new Map<string, string>();
 
   constructor(
     storage: ConstructorParameters<typeof Queues>[0]['storage'],
@@ -164,6 +171,8 @@ export class SceneQueues extends Queues {
     }
     const { visibilityDelaySeconds, ...rest } = options;
     const sent = await super.send(this.sceneQueueName(queueName), message, rest);
+    const job = message as Partial<BulkJobMessage>;
+    if (scope?.origin.startsWith('request ') && job.kind === 'bulkJob' && typeof job.id === 'string' && !this.jobQueuedBy.has(job.id)) this.jobQueuedBy.set(job.id, scope.origin);
     this.dueAt.set(sent.messageId, this.clock.now() + (visibilityDelaySeconds ?? 0) * 1_000);
     if (fault === 'landedTimeout') throw abortError();
     return sent;

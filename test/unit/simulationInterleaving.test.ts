@@ -41,4 +41,20 @@ describe('the simulation replays the interleaving it recorded', () => {
     expect(Date.now() - started).toBeGreaterThanOrEqual(45);
     expect(replay.diverged).toBe(1);
   });
+  it("follows a recorded job run although the replay's job has another id (the facade makes ids afresh)", async () => {
+    const replay = new Interleaving(['job 5 1111_recorded|table GET#0', 'request 0|table GET#0'], 5_000);
+    const finished: string[] = [];
+    await Promise.all([
+      replay.call(replay.nameOf('request 0', 'table GET'), async () => {
+        finished.push('request 0');
+      }),
+      replay.call(replay.nameOf('job 5 2222_live', 'table GET'), async () => {
+        await sleep(30);
+        finished.push('job 5');
+      }),
+    ]);
+    expect(finished).toEqual(['job 5', 'request 0']);
+    expect(replay.completed).toEqual(['job 5 2222_live|table GET#0', 'request 0|table GET#0']);
+    expect(replay.diverged).toBe(0);
+  });
 });
