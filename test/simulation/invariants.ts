@@ -1,6 +1,6 @@
 import type { Creation } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
-import { existenceCheckOf, graphAssignsId } from '../../shared/operations/operation';
+import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
 import { simulationSettings } from './world';
 
@@ -64,6 +64,26 @@ function rivalsMadeIt(observation: Observation, graphPath: string): boolean {
   );
   const made = observation.creations.some((creation) => creation.origin !== undefined && senders.has(creation.origin) && canonicalPath(creation.path).startsWith(`${collection}/`));
   return senders.size > 1 && made;
+}
+
+/**
+ * An entity whose id Graph chooses is told apart from one that existed before only by the list
+ * taken before the create (shared/recovery/naturalKey.ts); when that list could not be read, no
+ * later read can say whether the entity Graph holds is the one this create made.
+ */
+function beforeListMissing(observation: Observation, record: AuditRecordView): boolean {
+  return naturalKeyOf(observation.target.operation) !== undefined && /existed before the create were not listed/.test(record.reason ?? '');
+}
+
+/**
+ * Graph holds the entity under another spelling (letter case) than this record's: whether Graph
+ * counts the two as one is not documented (docs/graph-facts.md), so the facade leaves the record
+ * undecided rather than guess (issue rule: possibly the same entity, never a success by guess).
+ */
+function otherSpellingMade(observation: Observation, record: AuditRecordView): boolean {
+  if (!record.entityId) return false;
+  const asSpelled = `${record.graphPath.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(record.entityId)}`;
+  return observation.creations.some((creation) => canonicalPath(creation.path) === canonicalPath(asSpelled) && creation.path !== asSpelled);
 }
 
 /** The body a request asked an entity with (a bulk request asks for several). */
@@ -173,7 +193,7 @@ export function checkInvariants(observation: Observation): string[] {
     if (observation.final && record.status === 'pending') {
       violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still pending after every reconciliation run`);
     }
-    if (observation.final && record.status === 'unknown' && existenceCheckOf(observation.target.operation) !== 'createConflict' && !rivalsMadeIt(observation, record.graphPath)) {
+    if (observation.final && record.status === 'unknown' && existenceCheckOf(observation.target.operation) !== 'createConflict' && !rivalsMadeIt(observation, record.graphPath) && !beforeListMissing(observation, record) && !otherSpellingMade(observation, record)) {
       violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is left unknown, though Graph has a read for ${record.graphPath} (${record.reason ?? 'no reason'})`);
     }
   }
