@@ -51,19 +51,17 @@ export const canonicalPath = (path: string) =>
   path.replace(/^(\/?(?:[^/]+\/)?external\/connections\/)([^/]+)/, (_whole, head: string, id: string) => `${head}${decodeURIComponent(id).toLowerCase()}`);
 const entityPathOf = (graphPath: string, id: string) => canonicalPath(`${graphPath.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(id)}`);
 /**
- * Whether more than one request sent Graph a create into this collection and one of them made its
- * entity: Graph's read shows the entity but not which request made it, so those requests' records
+ * Whether more than one request asked for an entity of this collection and one of them made it:
+ * Graph's read shows the entity but not which request made it, and a rival's attempt that never
+ * reached Graph looks, to the facade, like one whose answer was lost — so those requests' records
  * may rightly stay unknown (the oracle knows the maker by its origin tag; the facade cannot).
  */
 function rivalsMadeIt(observation: Observation, graphPath: string): boolean {
   const collection = canonicalPath(graphPath.replace(/^\/[^/]+\//, ''));
-  const senders = new Set(
-    observation.graphPosts
-      .filter((post) => canonicalPath(post.path.replace(/^\/[^/]+\//, '')) === collection)
-      .map((post) => post.headers['x-emulator-origin'] ?? ''),
-  );
-  const made = observation.creations.some((creation) => creation.origin !== undefined && senders.has(creation.origin) && canonicalPath(creation.path).startsWith(`${collection}/`));
-  return senders.size > 1 && made;
+  const askers = observation.requests.filter((request) => canonicalPath(request.path.replace(/^\/[^/]+\//, '')) === collection);
+  const origins = new Set(askers.map((request) => request.origin));
+  const made = observation.creations.some((creation) => canonicalPath(creation.path).startsWith(`${collection}/`));
+  return origins.size > 1 && made;
 }
 
 /**
