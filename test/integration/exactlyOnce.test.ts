@@ -173,6 +173,9 @@ describe('defect 4: an answer that is not HTTP is a lost answer, not a failure',
     expect(lost.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await recordOf('defect4-lost')).toMatchObject({ status: 'unknown' });
 
+    // Under load the first request's deadline can end before it used every planned broken answer;
+    // what is left must not answer the retry.
+    stack.graph.clearFaults();
     const retry = await stack.post('/v1.0/external/connections/lost/groups', { id: 'brokenanswer' }, { 'client-request-id': 'defect4-retry' });
     expect(retry.status).toBe(201);
     expect(retry.body).toMatchObject({ id: 'brokenanswer' });
