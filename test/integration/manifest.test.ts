@@ -91,6 +91,26 @@ describe('plan and apply a manifest', () => {
     expect(group).toMatchObject({ status: 'succeeded', entityId: 'manifestoneg1' });
   });
 
+  it('lists the apply in the audit trail with its outcome and counts, beside the records of the creates it made', async () => {
+    const reader = `Bearer ${await stack.token({ roles: ['Audit.Read'] })}`;
+    const audit = async (query: string) => call(`${stack.host.apiUrl}/audit?${query}`, { headers: { authorization: reader } });
+    const applies = await audit('operation=applyConnectorManifest');
+    expect(applies.status, JSON.stringify(applies.body)).toBe(200);
+    const applyRecord = applies.body.value.find((record: { clientRequestId: string }) => record.clientRequestId === 'manifest-apply-one');
+    expect(applyRecord).toMatchObject({ operation: 'applyConnectorManifest', entityId: 'manifestone', status: 'completed', outcome: 'succeeded', created: entityCount, failed: 0, notAttempted: 0 });
+
+    // One client-request-id names the apply and everything it made.
+    const all = await audit('clientRequestId=manifest-apply-one&$top=100');
+    expect(all.status).toBe(200);
+    const operations = all.body.value.map((record: { operation: string }) => record.operation);
+    expect(operations).toContain('applyConnectorManifest');
+    expect(operations.filter((operation: string) => operation === 'createExternalConnection')).toHaveLength(1);
+    expect(operations.filter((operation: string) => operation === 'createExternalGroup')).toHaveLength(3);
+    expect(operations.filter((operation: string) => operation === 'createConnectorGroup')).toHaveLength(1);
+    expect(operations.filter((operation: string) => operation === 'createExternalGroupMember')).toHaveLength(memberCount);
+    expect(all.body.value.every((record: { clientRequestId: string }) => record.clientRequestId === 'manifest-apply-one')).toBe(true);
+  });
+
   it('plans every entity exists afterwards, saying who made it', async () => {
     const answer = await stack.post(plan, manifest);
     expect(answer.status).toBe(200);
@@ -187,6 +207,14 @@ describe('a manifest with a schema', () => {
     const groupsMade = stack.graph.creations().filter((creation) => creation.clientRequestId === 'manifest-schema' && /\/groups\/[^/]+$/.test(creation.path));
     expect(groupsMade).toHaveLength(3);
     expect(groupsMade.every((creation) => Date.parse(creation.at) >= operation.endsAt)).toBe(true);
+
+    // The schema registration's record is listed too, naming the apply it belongs to.
+    const reader = `Bearer ${await stack.token({ roles: ['Audit.Read'] })}`;
+    const registrations = await call(`${stack.host.apiUrl}/audit?operation=registerConnectionSchema&clientRequestId=manifest-schema`, { headers: { authorization: reader } });
+    expect(registrations.status, JSON.stringify(registrations.body)).toBe(200);
+    expect(registrations.body.value).toEqual([
+      expect.objectContaining({ operation: 'registerConnectionSchema', entityId: 'manifestschema', status: 'succeeded', operationStatus: 'completed', partOf: String(final.body.id).replace(/^\d{13}_/, '') }),
+    ]);
   }, 90_000);
 
   it('reports a failed schema operation as failed, and creates nothing that depends on it', async () => {
