@@ -10,7 +10,7 @@ import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
 import { inParallel, manifestPaths, planManifest, type EntityPlan, type GroupPlan, type MadeBy, type ManifestPlan } from './plan';
-import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, startSchemaRegistration } from './schemaRegistration';
+import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, startSchemaRegistration, type StoredSchemaRegistration } from './schemaRegistration';
 
 /**
  * Applying a manifest: what the plan says is missing is created, in dependency order —
@@ -92,6 +92,8 @@ export interface ApplyRun {
   state: ApplyState;
   /** Keeps the state in the apply's record before a step that must be found again by a later run. */
   checkpoint: (state: ApplyState) => Promise<void>;
+  /** Says in the apply's record what the run waits on while it waits in place (its status shows it). */
+  report: (step: ApplyStep, waitingOn: string) => Promise<void>;
   invocation: InvocationContext;
   log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
 }
@@ -181,7 +183,7 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
     // Once this apply registered it, its registration says how it ended (the plan then finds it there).
     else if (plan.schema.action !== 'create' && !run.state.schemaRegistrationId) schema = fromPlan(run, 'schema', plan.schema);
     else {
-      const registration = run.state.schemaRegistrationId
+      let registration = run.state.schemaRegistrationId
         ? await findSchemaRegistration(run.runtime, run.state.schemaRegistrationId)
         : await startSchemaRegistration({
             runtime: run.runtime,
@@ -204,9 +206,13 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
       } else {
         run.state.schemaRegistrationId = registration.rowKey;
         if (!registrationIsOver(registration)) {
+          await run.report('schema', schemaWaitOf(registration)).catch(() => undefined);
+          registration = await waitInPlace(run, registration);
+        }
+        if (!registrationIsOver(registration)) {
           // Looked at as often as the registration's own job looks at Graph's operation.
           const age = run.runtime.clock.now() - new Date(registration.requestedAt).getTime();
-          return waiting(run, 'schema', `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`, pollDelaySeconds(age));
+          return waiting(run, 'schema', schemaWaitOf(registration), pollDelaySeconds(age));
         }
         schema = registration.status === 'succeeded'
           ? { outcome: 'created', registrationId: registration.rowKey, auditRecordId: registration.rowKey }
@@ -216,33 +222,21 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   }
   const schemaReady = !schema || schema.outcome !== 'failed' && schema.outcome !== 'notAttempted';
 
-  // groups
-  const groupResults = new Map<string, EntityResult>();
-  let retryGroups: number | undefined;
-  await inParallel(plan.groups, 4, async (groupPlan) => {
-    if (!connectionThere || !schemaReady) return groupResults.set(groupPlan.id, notAttempted());
-    if (groupPlan.action !== 'create') return groupResults.set(groupPlan.id, fromPlan(run, `group:${groupPlan.id}`, groupPlan));
-    const body = manifest.groups!.find((group) => group.id === groupPlan.id)!;
-    const { members: _members, ...groupBody } = body;
-    const outcome = await create(run, operations.group, { version, connectionId }, groupBody, `group:${groupPlan.id}`);
-    const result = fromCreate(outcome);
-    if (result) groupResults.set(groupPlan.id, result);
-    else retryGroups = Math.max(retryGroups ?? 0, retryOf(outcome));
-    return undefined;
-  });
-  if (retryGroups !== undefined) return waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryGroups);
-
-  // members, a bulk request per group through the bulk route's job, a few groups at a time
-  const memberOutcomes = await inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
-    const group = groupResults.get(groupPlan.id)!;
+  // groups, each followed by its members (a bulk request per group through the bulk route's job), a few groups at a time
+  const groupOutcomes = await inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
+    const group = await applyGroup(run, groupPlan, connectionThere && schemaReady);
+    if ('kind' in group) return group;
     const groupThere = group.outcome === 'created' || group.outcome === 'exists' || group.outcome === 'differs';
     if (!groupThere) return { id: groupPlan.id, ...group, members: groupPlan.members.map((member): MemberResult => ({ id: member.id, outcome: 'notAttempted' })) };
     const members = await applyMembers(run, groupPlan);
     return 'kind' in members ? members : { id: groupPlan.id, ...group, members: members.results };
   });
-  const waitingOnMembers = memberOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
-  if (waitingOnMembers.length > 0) return { ...waitingOnMembers[0]!, retryAfterSeconds: Math.min(...waitingOnMembers.map((outcome) => outcome.retryAfterSeconds)) };
-  const groups: ApplyResults['groups'] = memberOutcomes.filter((outcome): outcome is Exclude<typeof outcome, Waiting> => !('kind' in outcome));
+  const waitingOnGroups = groupOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
+  if (waitingOnGroups.length > 0) {
+    const first = waitingOnGroups.find((outcome) => outcome.step === 'groups') ?? waitingOnGroups[0]!;
+    return { ...first, retryAfterSeconds: Math.min(...waitingOnGroups.map((outcome) => outcome.retryAfterSeconds)) };
+  }
+  const groups: ApplyResults['groups'] = groupOutcomes.filter((outcome): outcome is Exclude<typeof outcome, Waiting> => !('kind' in outcome));
   // connector groups (beta; independent of the connection)
   const connectorGroups: ApplyResults['connectorGroups'] = [];
   let retryConnectorGroups: number | undefined;
@@ -284,6 +278,41 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   if (results.counts.failed > 0 || results.counts.notAttempted > 0) results.outcome = 'failed';
   return { kind: 'done', results, state: run.state };
 }
+
+/** One group of the manifest: created when the plan says so (once what it depends on is there), else as the plan found it. */
+async function applyGroup(run: ApplyRun, groupPlan: GroupPlan, dependenciesThere: boolean): Promise<EntityResult | Waiting> {
+  if (!dependenciesThere) return notAttempted();
+  if (groupPlan.action !== 'create') return fromPlan(run, `group:${groupPlan.id}`, groupPlan);
+  const { members: _members, ...groupBody } = run.manifest.groups!.find((group) => group.id === groupPlan.id)!;
+  const outcome = await create(run, run.operations.group, { version: run.version, connectionId: run.manifest.connection.id }, groupBody, `group:${groupPlan.id}`);
+  return fromCreate(outcome) ?? waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryOf(outcome));
+}
+
+/**
+ * How long a run waits in place for a schema registration before it hands the wait to the queue:
+ * Graph provisions a schema in minutes, but a run that finds it nearly done saves the queue's round
+ * trip and a new plan. Read as often as the registration's own job looks at Graph's operation.
+ */
+const schemaWaitInPlaceMs = 20_000;
+
+async function waitInPlace(run: ApplyRun, registration: StoredSchemaRegistration): Promise<StoredSchemaRegistration> {
+  const { runtime } = run;
+  let current = registration;
+  // Bounded by reads as well as by the clock: the run's deadline is on the runtime's clock, the waits are real.
+  for (let reads = 0; reads < schemaWaitInPlaceMs / schemaReadEveryMs && !registrationIsOver(current); reads += 1) {
+    if (runtime.clock.now() + schemaReadEveryMs >= run.deadlineAt) break;
+    await new Promise((resolve) => setTimeout(resolve, schemaReadEveryMs));
+    // A read the table does not answer ends the wait: the queue looks again.
+    const read = await findSchemaRegistration(runtime, current.rowKey).catch(() => undefined);
+    if (!read) break;
+    current = read;
+  }
+  return current;
+}
+
+const schemaReadEveryMs = 250;
+
+const schemaWaitOf = (registration: StoredSchemaRegistration) => `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`;
 
 function retryOf(outcome: CreateOutcome): number {
   return outcome.kind === 'retryLater' ? Math.max(1, Math.min(60, outcome.retryAfterSeconds)) : 1;

@@ -203,6 +203,7 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     deadlineAt: request.deadlineAt,
     state,
     checkpoint,
+    report: (step, waitingOn) => writer.write({ step, waitingOn }),
     invocation: request.invocation,
     log: request.log,
   }).catch((error: unknown): ApplyRunResult => {
@@ -307,6 +308,7 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
       deadlineAt: now + jobRunBudgetMs,
       state,
       checkpoint,
+    report: (step, waitingOn) => writer.write({ step, waitingOn }),
       invocation,
       log,
     });
