@@ -10,7 +10,7 @@ import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
 import { inParallel, manifestPaths, planManifest, type EntityPlan, type GroupPlan, type MadeBy, type ManifestPlan } from './plan';
-import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, startSchemaRegistration, type StoredSchemaRegistration } from './schemaRegistration';
+import { findSchemaRegistration, operationAgeOf, pollDelaySeconds, registrationIsOver, resumeRegistrationIfAbandoned, startSchemaRegistration, type StoredSchemaRegistration } from './schemaRegistration';
 
 /**
  * Applying a manifest: what the plan says is missing is created, in dependency order —
@@ -206,13 +206,13 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
       } else {
         run.state.schemaRegistrationId = registration.rowKey;
         if (!registrationIsOver(registration)) {
+          if (await resumeRegistrationIfAbandoned(run.runtime, registration)) run.log('warn', 'schema registration looked at by no run for long; queued again', { id: registration.rowKey });
           await run.report('schema', schemaWaitOf(registration)).catch(() => undefined);
           registration = await waitInPlace(run, registration);
         }
         if (!registrationIsOver(registration)) {
           // Looked at as often as the registration's own job looks at Graph's operation.
-          const age = run.runtime.clock.now() - new Date(registration.requestedAt).getTime();
-          return waiting(run, 'schema', schemaWaitOf(registration), pollDelaySeconds(age));
+          return waiting(run, 'schema', schemaWaitOf(registration), pollDelaySeconds(operationAgeOf(registration, run.runtime.clock.now())));
         }
         schema = registration.status === 'succeeded'
           ? { outcome: 'created', registrationId: registration.rowKey, auditRecordId: registration.rowKey }
