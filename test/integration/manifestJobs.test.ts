@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { TableClient } from '@azure/data-tables';
+import type { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { recordRowKey } from '../../shared/audit/auditRecord';
 import { toChunks } from '../../shared/bulk/bulkRecord';
-import { call, startTestStack, type ApiResponse, type HostProcess, type TestStack } from '../support/stack';
-import { startTableAnswerProxy, type TableAnswerProxy, type TableCall } from '../support/tableAnswerProxy';
+import type { HostProcess, TestStack } from '../support/stack';
+import { pollUntilDone, startProxiedStack, type ProxiedStack } from '../support/proxiedStack';
+import type { TableAnswerProxy, TableCall } from '../support/tableAnswerProxy';
 
 /**
  * An accepted manifest apply always ends, over real HTTP (the local host, Azurite, the Graph
@@ -15,44 +16,27 @@ import { startTableAnswerProxy, type TableAnswerProxy, type TableCall } from '..
  */
 
 const tableTimeoutMs = 1_500;
+let proxied: ProxiedStack;
 let stack: TestStack;
 let proxy: TableAnswerProxy;
 let host: HostProcess;
 let table: TableClient;
 const apply = '/v1.0/external/connectorManifests/apply';
 const users = (count: number) => Array.from({ length: count }, () => ({ id: randomUUID(), type: 'user' }));
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 beforeAll(async () => {
-  // Every request and every queued run goes through the proxy.
-  stack = await startTestStack({ AUDIT_TABLE_TIMEOUT_MS: String(tableTimeoutMs), LOCAL_QUEUE_LEASE_SECONDS: '2' });
-  await stack.host.stop();
-  proxy = await startTableAnswerProxy(stack.azurite.port, stack.azurite.connectionString);
-  host = await stack.startAnotherHost({ AuditStorage: proxy.connectionString });
-  table = TableClient.fromConnectionString(stack.azurite.connectionString, stack.env.AUDIT_TABLE_NAME!, { allowInsecureConnection: true });
-  await table.createTable();
+  // The stack's own host takes no part: every request and every queued run goes through the proxy.
+  proxied = await startProxiedStack(tableTimeoutMs);
+  ({ stack, proxy, host, table } = proxied);
 }, 90_000);
 
 afterAll(async () => {
-  await proxy?.close();
-  await stack?.stop();
+  await proxied?.stop();
 });
 
 beforeEach(() => {
   stack.graph.clearFaults();
 });
-
-async function pollUntilDone(location: string, token: string, timeoutMs: number): Promise<{ final: ApiResponse; last?: ApiResponse }> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ApiResponse | undefined;
-  for (;;) {
-    const answer = await call(location, { headers: { authorization: `Bearer ${token}` } });
-    if (answer.status !== 202 && answer.status !== 503) return { final: answer, ...(last ? { last } : {}) };
-    last = answer;
-    if (Date.now() > deadline) return { final: answer, last };
-    await sleep(250);
-  }
-}
 
 /** A lease renewal of an apply's record: its lease alone, nothing of its progress. */
 const applyLeaseRenewal = (tableCall: TableCall) =>
