@@ -222,15 +222,23 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   }
   const schemaReady = !schema || schema.outcome !== 'failed' && schema.outcome !== 'notAttempted';
 
-  // groups, each followed by its members (a bulk request per group through the bulk route's job), a few groups at a time
-  const groupOutcomes = await inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
-    const group = await applyGroup(run, groupPlan, connectionThere && schemaReady);
+  // groups, a few at a time; each group's members (a bulk request per group through the bulk
+  // route's job) follow as soon as it and the manifest's groups among its members are there
+  const groupCreates = new Map(plan.groups.map((groupPlan) => [groupPlan.id, settledLater<EntityResult | Waiting>()]));
+  const creatingGroups = inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
+    const created = groupCreates.get(groupPlan.id)!;
+    await applyGroup(run, groupPlan, connectionThere && schemaReady).then(created.resolve, created.reject);
+  });
+  const addingMembers = inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
+    const group = await groupCreates.get(groupPlan.id)!.promise;
     if ('kind' in group) return group;
     const groupThere = group.outcome === 'created' || group.outcome === 'exists' || group.outcome === 'differs';
     if (!groupThere) return { id: groupPlan.id, ...group, members: groupPlan.members.map((member): MemberResult => ({ id: member.id, outcome: 'notAttempted' })) };
+    await Promise.all(memberGroupsOf(run.manifest, groupPlan.id).map((id) => groupCreates.get(id)?.promise));
     const members = await applyMembers(run, groupPlan);
     return 'kind' in members ? members : { id: groupPlan.id, ...group, members: members.results };
   });
+  const [groupOutcomes] = await Promise.all([addingMembers, creatingGroups]);
   const waitingOnGroups = groupOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
   if (waitingOnGroups.length > 0) {
     const first = waitingOnGroups.find((outcome) => outcome.step === 'groups') ?? waitingOnGroups[0]!;
@@ -277,6 +285,26 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   for (const group of connectorGroups) tally(group.outcome);
   if (results.counts.failed > 0 || results.counts.notAttempted > 0) results.outcome = 'failed';
   return { kind: 'done', results, state: run.state };
+}
+
+/** A promise with its settling functions, for work another pool waits on. */
+function settledLater<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  // Awaited by the members' pool, or not at all when it stopped first: never an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** The manifest's other groups that are members of this one (type externalGroup): they are created before its members are added. */
+function memberGroupsOf(manifest: ConnectorManifest, groupId: string): string[] {
+  const ids = new Set((manifest.groups ?? []).map((group) => String(group.id)));
+  const members = manifest.groups?.find((group) => group.id === groupId)?.members ?? [];
+  return members.filter((member) => member.type === 'externalGroup' && ids.has(String(member.id)) && member.id !== groupId).map((member) => String(member.id));
 }
 
 /** One group of the manifest: created when the plan says so (once what it depends on is there), else as the plan found it. */

@@ -82,6 +82,10 @@ describe('plan and apply a manifest', () => {
     const made = stack.graph.creations().filter((creation) => creation.clientRequestId === 'manifest-apply-one');
     expect(made).toHaveLength(entityCount);
     expect(new Set(made.map((creation) => creation.path)).size).toBe(entityCount);
+    // A group that is a member of another is created before it is added to it.
+    const groupMade = made.find((creation) => creation.path.endsWith('/groups/manifestoneg1'))!;
+    const addedAsMember = made.find((creation) => creation.path.endsWith('/groups/manifestoneg2/members/manifestoneg1'))!;
+    expect(Date.parse(addedAsMember.at)).toBeGreaterThanOrEqual(Date.parse(groupMade.at));
 
     const record = await table.getEntity<Record<string, unknown>>('applyConnectorManifest', answer.body.id);
     expect(record).toMatchObject({ status: 'completed', outcome: 'succeeded', created: entityCount, failed: 0 });
