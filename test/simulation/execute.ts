@@ -513,6 +513,9 @@ async function play(
   const finishJobs = async (jobs: ObservedRequest[], firstPass: number) => {
     for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
       clock.offsetMs += 3 * minute;
+      // The reconciliation timer runs meanwhile, as it does in production: an apply may wait on an
+      // earlier attempt of one of its creates that only reconciliation settles (a connector group's).
+      if (jobs.some((request) => request.manifest)) await scopeFor('reconciliation', [], null, () => reconcileOnce(scene.instances[pass % 2]!.runtime, target.operation)).running;
       await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, firstPass + pass);
     }
     for (const request of jobs.filter((candidate) => candidate.job)) request.job!.final = await poll(0, [], firstPass, request);
