@@ -214,9 +214,12 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     return { kind: 'waiting', step: 'connection', reason: `interrupted (${reasonOf(error)}); tried again`, retryAfterSeconds: 5, state };
   });
   if (result.kind === 'done') {
-    const completed = await completeApply(runtime, stored, result.results, etag).catch((error: unknown) => {
+    const changes = completionOf(stored, result.results, runtime.clock.now());
+    const completed = await completeApply(runtime, stored, changes, etag).catch((error: unknown): StoredApply => {
+      // The apply is done and its results are known: the caller is told them. Whether the write
+      // landed is not (its answer may be lost); if it did not, the queue's run completes the record.
       request.log('error', 'manifest apply record not completed; the queue finishes it', { reason: reasonOf(error) });
-      return stored;
+      return { ...stored, ...changes };
     });
     return { kind: 'done', record: completed, results: result.results };
   }
@@ -226,9 +229,10 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
   return { kind: 'accepted', record: waitingRecord, retryAfterSeconds: Math.max(1, result.retryAfterSeconds) };
 }
 
-async function completeApply(runtime: Runtime, record: StoredApply, results: ApplyResults, etag: string): Promise<StoredApply> {
-  const completedAt = new Date(runtime.clock.now());
-  const changes = {
+/** What completing an apply writes to its record: its outcome, counts and results. */
+function completionOf(record: StoredApply, results: ApplyResults, now: number) {
+  const completedAt = new Date(now);
+  return {
     status: 'completed' as const,
     outcome: results.outcome,
     ...results.counts,
@@ -236,8 +240,11 @@ async function completeApply(runtime: Runtime, record: StoredApply, results: App
     durationMs: completedAt.getTime() - new Date(record.requestedAt).getTime(),
     leaseUntil: completedAt,
     waitingOn: '',
-    ...toChunks('results', results),
+    ...(toChunks('results', results) as { resultChunks: number }),
   };
+}
+
+async function completeApply(runtime: Runtime, record: StoredApply, changes: ReturnType<typeof completionOf>, etag: string): Promise<StoredApply> {
   const newEtag = await runtime.audit.mergeRow(record, changes, etag);
   return { ...record, ...changes, etag: newEtag } as StoredApply;
 }
@@ -338,7 +345,7 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
   const stored: StoredApply = { ...record, etag };
   try {
     if (result.kind === 'done') {
-      await completeApply(runtime, stored, result.results, etag);
+      await completeApply(runtime, stored, completionOf(stored, result.results, clock.now()), etag);
       log(result.results.outcome === 'failed' ? 'warn' : 'info', 'manifest apply completed', { id: message.id, outcome: result.results.outcome, ...result.results.counts });
       return;
     }
