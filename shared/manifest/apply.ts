@@ -6,6 +6,8 @@ import { fromChunks, type BulkEntity, type BulkItemResult, type BulkResults } fr
 import { startBulkRequest } from '../bulk/job';
 import type { Correlation } from '../errors';
 import type { BulkOperationDefinition, OperationDefinition } from '../operations/operation';
+import { entityKeyFor } from '../audit/settlement';
+import { graphCallFor } from '../pipeline/stages/validate';
 import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
@@ -136,6 +138,33 @@ function fromPlan(run: ApplyRun, entityKey: string, plan: EntityPlan): EntityRes
   return { outcome: plan.action === 'differs' ? 'differs' : 'exists', ...(plan.madeBy ? { madeBy: plan.madeBy } : {}), ...(plan.differences ? { differences: plan.differences } : {}) };
 }
 
+/**
+ * An entity the plan finds there, as this apply reports it. When no audit record names its maker
+ * and this apply's own create of it is still open (an earlier run's attempt whose answer was lost,
+ * or Graph's 5xx after carrying it out), the entity may be the one that attempt made, and no read
+ * can say (a connector group's id is Graph's): the create runs again under the same key, which
+ * accounts for the open attempt before anything is sent (it answers with what that attempt made,
+ * or says to wait until it is settled). Else what the plan says (`fromPlan`).
+ */
+async function foundByPlan(
+  run: ApplyRun,
+  operation: OperationDefinition,
+  params: Record<string, string>,
+  body: Record<string, unknown>,
+  entityKey: string,
+  plan: EntityPlan,
+): Promise<{ result: EntityResult; outcome?: CreateOutcome } | { retry: CreateOutcome }> {
+  if (!plan.madeBy) {
+    const open = await run.runtime.audit.openAttempts(operation.name, entityKeyFor(operation, graphCallFor(operation, params, body, {})));
+    if (open.some((attempt) => attempt.recordRowKey.endsWith(`_${requestIdOf(run.applyId, entityKey)}`))) {
+      const outcome = await create(run, operation, params, body, entityKey);
+      const result = fromCreate(outcome);
+      return result ? { result, outcome } : { retry: outcome };
+    }
+  }
+  return { result: fromPlan(run, entityKey, plan) };
+}
+
 /** A create's outcome as the apply reports it; undefined when it must be tried again later. */
 function fromCreate(outcome: CreateOutcome): EntityResult | undefined {
   switch (outcome.kind) {
@@ -172,7 +201,9 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
     if (!result) return waiting(run, 'connection', outcome.kind === 'retryLater' ? outcome.error.message : '', retryOf(outcome));
     connection = result;
   } else {
-    connection = fromPlan(run, 'connection', plan.connection);
+    const found = await foundByPlan(run, operations.connection, { version }, manifest.connection, 'connection', plan.connection);
+    if ('retry' in found) return waiting(run, 'connection', found.retry.kind === 'retryLater' ? found.retry.error.message : '', retryOf(found.retry));
+    connection = found.result;
   }
   const connectionThere = connection.outcome !== 'failed';
 
@@ -249,13 +280,21 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   const connectorGroups: ApplyResults['connectorGroups'] = [];
   let retryConnectorGroups: number | undefined;
   for (const groupPlan of plan.connectorGroups) {
-    if (groupPlan.action !== 'create') {
-      connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...fromPlan(run, `connectorGroup:${groupPlan.name}`, groupPlan) });
-      continue;
-    }
     const body = manifest.connectorGroups!.find((group) => group.name === groupPlan.name)!;
-    const outcome = await create(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`);
-    const result = fromCreate(outcome);
+    let outcome: CreateOutcome;
+    let result: EntityResult | undefined;
+    if (groupPlan.action !== 'create') {
+      const found = await foundByPlan(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`, groupPlan);
+      if ('result' in found && !found.outcome) {
+        connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...found.result });
+        continue;
+      }
+      outcome = 'retry' in found ? found.retry : found.outcome!;
+      result = 'result' in found ? found.result : undefined;
+    } else {
+      outcome = await create(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`);
+      result = fromCreate(outcome);
+    }
     if (!result) {
       retryConnectorGroups = Math.max(retryConnectorGroups ?? 0, retryOf(outcome));
       continue;
@@ -310,10 +349,16 @@ function memberGroupsOf(manifest: ConnectorManifest, groupId: string): string[] 
 /** One group of the manifest: created when the plan says so (once what it depends on is there), else as the plan found it. */
 async function applyGroup(run: ApplyRun, groupPlan: GroupPlan, dependenciesThere: boolean): Promise<EntityResult | Waiting> {
   if (!dependenciesThere) return notAttempted();
-  if (groupPlan.action !== 'create') return fromPlan(run, `group:${groupPlan.id}`, groupPlan);
   const { members: _members, ...groupBody } = run.manifest.groups!.find((group) => group.id === groupPlan.id)!;
-  const outcome = await create(run, run.operations.group, { version: run.version, connectionId: run.manifest.connection.id }, groupBody, `group:${groupPlan.id}`);
-  return fromCreate(outcome) ?? waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryOf(outcome));
+  const params = { version: run.version, connectionId: run.manifest.connection.id };
+  const entityKey = `group:${groupPlan.id}`;
+  const later = (outcome: CreateOutcome) => waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryOf(outcome));
+  if (groupPlan.action !== 'create') {
+    const found = await foundByPlan(run, run.operations.group, params, groupBody, entityKey, groupPlan);
+    return 'result' in found ? found.result : later(found.retry);
+  }
+  const outcome = await create(run, run.operations.group, params, groupBody, entityKey);
+  return fromCreate(outcome) ?? later(outcome);
 }
 
 /**

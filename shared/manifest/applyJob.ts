@@ -216,9 +216,11 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     const completion = completionOf(stored, result.results, runtime.clock.now());
     const completed = await writer.write(completion).then(
       (): StoredApply => ({ ...stored, ...completion, etag: writer.etag }),
-      (error: unknown) => {
+      (error: unknown): StoredApply => {
+        // The apply is done and its results are known: the caller is told them. Whether the write
+        // landed is not (its answer may be lost); if it did not, the queue's run completes the record.
         request.log('error', 'manifest apply record not completed; the queue finishes it', { reason: reasonOf(error) });
-        return stored;
+        return { ...stored, ...completion };
       },
     );
     return { kind: 'done', record: completed, results: result.results };
