@@ -5,6 +5,7 @@ import { coldStartSection } from './coldStart';
 import { cpuSection } from './cpu';
 import { latencySection } from './latency';
 import { localHostSection } from './localHost';
+import { manifestSection } from './manifest';
 import { memorySection } from './memory';
 import { profileSection } from './profile';
 import { tokenCacheSection } from './tokenCache';
@@ -20,4 +21,5 @@ export const sections: readonly BenchSection<any>[] = [
   tokensSection,
   tokenCacheSection,
   bulkSection,
+  manifestSection,
 ];

@@ -1,7 +1,5 @@
 /**
- * Connector manifests (bench/manifest.ts), ready to be listed in bench/sections/index.ts once a
- * benchmark run can write its figures into bench/results.json (its test requires every listed
- * section there): one apply of a connection, its schema, 20 groups and
+ * Connector manifests (bench/manifest.ts): one apply of a connection, its schema, 20 groups and
  * their members against the same through the single routes one by one and 20 at a time, and
  * against the bulk route's time for the same members; Graph at 100 ms, a schema provisioned in 2 s.
  */
