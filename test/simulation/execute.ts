@@ -511,7 +511,9 @@ async function play(
     return view.bulk.some((job) => job.async && job.status !== 'completed') || view.applies.some((apply) => apply.status !== 'completed');
   };
   const finishJobs = async (jobs: ObservedRequest[], firstPass: number) => {
-    for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
+    // An apply waits on an unsettled earlier attempt of one of its creates up to twice the reconcile age (20 minutes here).
+    const passes = jobs.some((request) => request.manifest) ? 10 : 6;
+    for (let pass = 0; pass < passes && jobs.length > 0 && (await jobsOpen()); pass += 1) {
       clock.offsetMs += 3 * minute;
       // The reconciliation timer runs meanwhile, as it does in production: an apply may wait on an
       // earlier attempt of one of its creates that only reconciliation settles (a connector group's).
