@@ -123,10 +123,16 @@ export function checkInvariants(observation: Observation): string[] {
   };
   const madeAt = new Map(creations.map((creation) => [canonicalPath(creation.path), creation]));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
-  /** The record of the request that made an entity (a bulk request has one per member). */
+  /**
+   * The record of the request that made an entity (a bulk request has one per member). A manifest
+   * apply has one per attempt of each create (all under its client-request-id; a later run's keyed
+   * attempt that sent nothing says failed): the one that is not failed, if any.
+   */
   const recordOfMaker = (clientRequestId: string, entityId: string) => {
     const records = recordsOf(clientRequestId);
-    return records.find((record) => record.entityId === entityId) ?? records.find((record) => !record.entityId) ?? (records.length === 1 ? records[0] : undefined);
+    const named = records.filter((record) => record.entityId === entityId);
+    const candidates = named.length > 0 ? named : records.filter((record) => !record.entityId);
+    return candidates.find((record) => record.status !== 'failed') ?? candidates[0] ?? (records.length === 1 ? records[0] : undefined);
   };
 
   for (const post of observation.graphPosts) {
