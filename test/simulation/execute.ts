@@ -18,7 +18,8 @@ import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView'
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
 import { minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
-import { faultStep, manifestConnectionOfConnectorGroups, manifestFor, targetFor, type ManifestRequest, type Target } from './targets';
+import { faultStep, targetFor, type Target } from './targets';
+import { manifestConnectionOfConnectorGroups, manifestFor, type ManifestRequest } from './manifestTargets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
 /** What a caller saw of one request: its answer, or nothing (the instance died), or no end at all. */

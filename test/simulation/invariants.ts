@@ -2,7 +2,7 @@ import type { Creation } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
 import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
-import { manifestResults } from './targets';
+import { manifestResults } from './manifestTargets';
 import { simulationSettings } from './world';
 
 /**
