@@ -215,8 +215,9 @@ export function checkInvariants(observation: Observation): string[] {
   const lifetimes = new Map<string, { started: number; generation: number }>();
   for (const request of [...requests].sort((one, other) => one.at - other.at)) {
     // A bulk request makes several entities; its key's guarantees are checked per member below.
-    if (!request.key || request.bulk || request.manifest) continue;
-    const name = `${request.caller}/${request.key}`;
+    // A manifest's key names one apply (its successes name it), whatever entities the apply makes.
+    if (!request.key || request.bulk) continue;
+    const name = `${request.caller}/${request.key}${request.manifest ? ' (manifest apply)' : ''}`;
     let lifetime = lifetimes.get(name);
     if (!lifetime || request.at >= lifetime.started + retentionMs) {
       lifetime = { started: request.at, generation: (lifetime?.generation ?? 0) + 1 };
@@ -226,7 +227,7 @@ export function checkInvariants(observation: Observation): string[] {
     keyed.set(key, [...(keyed.get(key) ?? []), request]);
   }
   for (const [key, sharing] of keyed) {
-    const made = creations.filter((creation) => sharing.includes(makerOf(creation)!));
+    const made = sharing.some((request) => request.manifest) ? [] : creations.filter((creation) => sharing.includes(makerOf(creation)!));
     if (made.length > 1) violations.push(`Idempotency-Key ${key}: ${made.length} entities in Graph (${made.map((creation) => creation.id).join(', ')})`);
     // An answer without an id is a violation of its own (below).
     const answered = new Set(
@@ -234,7 +235,7 @@ export function checkInvariants(observation: Observation): string[] {
         isSuccess(request.answer) && request.answer.kind === 'answered' && typeof request.answer.body?.id === 'string' ? [request.answer.body.id] : [],
       ),
     );
-    if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different entities (${[...answered].join(', ')})`);
+    if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different ${sharing.some((request) => request.manifest) ? 'applies' : 'entities'} (${[...answered].join(', ')})`);
     for (const id of answered) {
       if (made.length === 1 && made[0]!.id !== id) violations.push(`Idempotency-Key ${key}: answered ${id}, but the key made ${made[0]!.id}`);
     }
@@ -440,7 +441,9 @@ function manifestViolations(request: ObservedRequest, observation: Observation, 
   const results = manifestResults(observation.target, ended.body);
   if (ended.body?.status !== 'completed' || !results) return [`${describe(request)}: manifest apply answered 200 without its results: ${JSON.stringify(ended.body).slice(0, 200)}`];
   const violations: string[] = [];
-  const records = recordsOf(request.clientRequestId);
+  // A keyed retry is answered with the first request's apply: its records carry that request's client-request-id.
+  const apply = observation.audit.applies.find((candidate) => candidate.rowKey === ended.body?.id);
+  const records = recordsOf(apply?.clientRequestId ?? request.clientRequestId);
   if (ended.body.outcome === 'failed' && !results.some((result) => result.outcome === 'failed' || result.outcome === 'notAttempted')) {
     violations.push(`${describe(request)}: manifest apply answered failed, but no entity of it failed`);
   }
