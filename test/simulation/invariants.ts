@@ -200,7 +200,10 @@ export function checkInvariants(observation: Observation): string[] {
     }
     if (record.status === 'failed' && record.entityId && owner) {
       const made = creations.find((creation) => canonicalPath(creation.path) === entityPathOf(record.graphPath, record.entityId) && makerOf(creation) === owner);
-      if (made) violations.push(`record ${record.rowKey} of ${describe(owner)} says failed, but that request made ${made.path}`);
+      // An apply makes several attempts at one entity under its client-request-id (a run's attempt
+      // that made nothing says failed, a later run's made it): the one that made it must not say failed.
+      const madeByAnother = owner.manifest && recordsOf(owner.clientRequestId).some((other) => other !== record && other.entityId.toLowerCase() === record.entityId.toLowerCase() && other.status !== 'failed');
+      if (made && !madeByAnother) violations.push(`record ${record.rowKey} of ${describe(owner)} says failed, but that request made ${made.path}`);
     }
     if (observation.final && record.status === 'pending') {
       violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still pending after every reconciliation run`);
