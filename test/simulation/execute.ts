@@ -521,7 +521,14 @@ async function play(
       if (jobs.some((request) => request.manifest)) await scopeFor('reconciliation', [], null, () => reconcileOnce(scene.instances[pass % 2]!.runtime, target.operation)).running;
       await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, firstPass + pass);
     }
-    for (const request of jobs.filter((candidate) => candidate.job)) request.job!.final = await poll(0, [], firstPass, request);
+    // A caller told 5xx with Retry-After polls again (slow storage on a busy machine): up to three times.
+    for (const request of jobs.filter((candidate) => candidate.job)) {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        request.job!.final = await poll(0, [], firstPass, request);
+        const final = request.job!.final;
+        if (final.kind !== 'answered' || final.status < 500 || !final.headers['retry-after']) break;
+      }
+    }
   };
   // An apply whose instance died is carried on by its queued takeover once its lease ends.
   await finishJobs(requests.some((request) => request.manifest) ? requests.filter((request) => request.job || request.manifest) : jobs, schedule.steps.length);
