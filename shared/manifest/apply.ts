@@ -64,6 +64,14 @@ export interface ApplyState {
    * died with the same items, so its records line up with the earlier ones (a keyed retry's rules).
    */
   memberRuns: Record<string, string[]>;
+  /**
+   * Entity key → since when (ms) its create has been answered "an earlier attempt under this key
+   * may have made it; retry once it is settled" (`createOutcomeUnknown`). Reconciliation settles
+   * such an attempt after the reconcile age; one it cannot settle (two creates of one connector
+   * group name, either may have made it) would hold the apply for good, so past twice that age the
+   * entity ends `failed` with that reason.
+   */
+  unsettledSince?: Record<string, number>;
 }
 
 export const emptyApplyState = (): ApplyState => ({ memberRuns: {} });
@@ -116,7 +124,31 @@ const correlationOf = (run: ApplyRun, entityKey: string): Correlation => ({ requ
 const madeByThisApply = (run: ApplyRun, entityKey: string, auditRowKey: string | undefined) =>
   auditRowKey !== undefined && auditRowKey.includes(`_${requestIdOf(run.applyId, entityKey)}`);
 
-const create = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string) =>
+/** How long an apply waits on an earlier attempt of one of its creates being settled: twice the reconcile age. */
+export const unsettledWaitMs = (runtime: Runtime) => 2 * runtime.settings.reconcileAfterMinutes * 60_000;
+
+async function create(run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string): Promise<CreateOutcome> {
+  const outcome = await sendCreate(run, operation, params, body, entityKey);
+  const unsettled = { ...run.state.unsettledSince };
+  delete unsettled[entityKey];
+  if (outcome.kind !== 'retryLater' || outcome.error.code !== 'createOutcomeUnknown') {
+    if (run.state.unsettledSince?.[entityKey] !== undefined) run.state.unsettledSince = unsettled;
+    return outcome;
+  }
+  const now = run.runtime.clock.now();
+  const since = run.state.unsettledSince?.[entityKey] ?? now;
+  if (now - since < unsettledWaitMs(run.runtime)) {
+    run.state.unsettledSince = { ...unsettled, [entityKey]: since };
+    return outcome;
+  }
+  run.state.unsettledSince = unsettled;
+  return {
+    kind: 'failed',
+    error: { ...outcome.error, message: `${outcome.error.message} The apply waited ${Math.round((now - since) / 60_000)} minutes for it; apply the manifest again once that attempt's audit record is settled.` },
+  };
+}
+
+const sendCreate = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string) =>
   runCreateStep({
     runtime: run.runtime,
     operation,

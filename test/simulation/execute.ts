@@ -18,7 +18,8 @@ import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView'
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
 import { minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
-import { faultStep, manifestConnectionOfConnectorGroups, manifestFor, targetFor, type ManifestRequest, type Target } from './targets';
+import { faultStep, targetFor, type Target } from './targets';
+import { manifestConnectionOfConnectorGroups, manifestFor, type ManifestRequest } from './manifestTargets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
 /** What a caller saw of one request: its answer, or nothing (the instance died), or no end at all. */
@@ -511,14 +512,23 @@ async function play(
     return view.bulk.some((job) => job.async && job.status !== 'completed') || view.applies.some((apply) => apply.status !== 'completed');
   };
   const finishJobs = async (jobs: ObservedRequest[], firstPass: number) => {
-    for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
+    // An apply waits on an unsettled earlier attempt of one of its creates up to twice the reconcile age (20 minutes here).
+    const passes = jobs.some((request) => request.manifest) ? 10 : 6;
+    for (let pass = 0; pass < passes && jobs.length > 0 && (await jobsOpen()); pass += 1) {
       clock.offsetMs += 3 * minute;
       // The reconciliation timer runs meanwhile, as it does in production: an apply may wait on an
       // earlier attempt of one of its creates that only reconciliation settles (a connector group's).
       if (jobs.some((request) => request.manifest)) await scopeFor('reconciliation', [], null, () => reconcileOnce(scene.instances[pass % 2]!.runtime, target.operation)).running;
       await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, firstPass + pass);
     }
-    for (const request of jobs.filter((candidate) => candidate.job)) request.job!.final = await poll(0, [], firstPass, request);
+    // A caller told 5xx with Retry-After polls again (slow storage on a busy machine): up to three times.
+    for (const request of jobs.filter((candidate) => candidate.job)) {
+      for (let attempt = 0; attempt < 3; attempt += 1) {
+        request.job!.final = await poll(0, [], firstPass, request);
+        const final = request.job!.final;
+        if (final.kind !== 'answered' || final.status < 500 || !final.headers['retry-after']) break;
+      }
+    }
   };
   // An apply whose instance died is carried on by its queued takeover once its lease ends.
   await finishJobs(requests.some((request) => request.manifest) ? requests.filter((request) => request.job || request.manifest) : jobs, schedule.steps.length);

@@ -2,7 +2,7 @@ import type { Creation } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
 import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
-import { manifestResults } from './targets';
+import { manifestResults } from './manifestTargets';
 import { simulationSettings } from './world';
 
 /**
@@ -122,11 +122,27 @@ export function checkInvariants(observation: Observation): string[] {
     return byJob.get(job[1]!)?.[0] ?? requestBy.get(audit.records.find((record) => record.rowKey.startsWith(job[1]!))?.clientRequestId ?? '');
   };
   const madeAt = new Map(creations.map((creation) => [canonicalPath(creation.path), creation]));
+  /**
+   * Another request of the same ask (the same caller, path and body: a single create beside a
+   * manifest naming the entity alike) holds the entity in the audit trail (its index row): which
+   * attempt of one ask made it cannot always be told, and need not be.
+   */
+  const claimedBySameAsk = (request: ObservedRequest, creation: Creation) => {
+    const rowKey = [...audit.index].find(([path]) => canonicalPath(path) === canonicalPath(creation.path))?.[1];
+    const holder = requestBy.get(audit.records.find((record) => record.rowKey === rowKey)?.clientRequestId ?? '');
+    return holder !== undefined && holder !== request && sameAsk(holder, request, creation.id);
+  };
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
-  /** The record of the request that made an entity (a bulk request has one per member). */
+  /**
+   * The record of the request that made an entity (a bulk request has one per member). A manifest
+   * apply has one per attempt of each create (all under its client-request-id; a later run's keyed
+   * attempt that sent nothing says failed): the one that is not failed, if any.
+   */
   const recordOfMaker = (clientRequestId: string, entityId: string) => {
     const records = recordsOf(clientRequestId);
-    return records.find((record) => record.entityId === entityId) ?? records.find((record) => !record.entityId) ?? (records.length === 1 ? records[0] : undefined);
+    const named = records.filter((record) => record.entityId === entityId);
+    const candidates = named.length > 0 ? named : records.filter((record) => !record.entityId);
+    return candidates.find((record) => record.status !== 'failed') ?? candidates[0] ?? (records.length === 1 ? records[0] : undefined);
   };
 
   for (const post of observation.graphPosts) {
@@ -194,7 +210,10 @@ export function checkInvariants(observation: Observation): string[] {
     }
     if (record.status === 'failed' && record.entityId && owner) {
       const made = creations.find((creation) => canonicalPath(creation.path) === entityPathOf(record.graphPath, record.entityId) && makerOf(creation) === owner);
-      if (made) violations.push(`record ${record.rowKey} of ${describe(owner)} says failed, but that request made ${made.path}`);
+      // An apply makes several attempts at one entity under its client-request-id (a run's attempt
+      // that made nothing says failed, a later run's made it): the one that made it must not say failed.
+      const madeByAnother = owner.manifest && recordsOf(owner.clientRequestId).some((other) => other !== record && other.entityId.toLowerCase() === record.entityId.toLowerCase() && other.status !== 'failed');
+      if (made && !madeByAnother && !(owner.manifest && claimedBySameAsk(owner, made))) violations.push(`record ${record.rowKey} of ${describe(owner)} says failed, but that request made ${made.path}`);
     }
     if (observation.final && record.status === 'pending') {
       violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} is still pending after every reconciliation run`);
@@ -209,8 +228,9 @@ export function checkInvariants(observation: Observation): string[] {
   const lifetimes = new Map<string, { started: number; generation: number }>();
   for (const request of [...requests].sort((one, other) => one.at - other.at)) {
     // A bulk request makes several entities; its key's guarantees are checked per member below.
-    if (!request.key || request.bulk || request.manifest) continue;
-    const name = `${request.caller}/${request.key}`;
+    // A manifest's key names one apply (its successes name it), whatever entities the apply makes.
+    if (!request.key || request.bulk) continue;
+    const name = `${request.caller}/${request.key}${request.manifest ? ' (manifest apply)' : ''}`;
     let lifetime = lifetimes.get(name);
     if (!lifetime || request.at >= lifetime.started + retentionMs) {
       lifetime = { started: request.at, generation: (lifetime?.generation ?? 0) + 1 };
@@ -220,7 +240,7 @@ export function checkInvariants(observation: Observation): string[] {
     keyed.set(key, [...(keyed.get(key) ?? []), request]);
   }
   for (const [key, sharing] of keyed) {
-    const made = creations.filter((creation) => sharing.includes(makerOf(creation)!));
+    const made = sharing.some((request) => request.manifest) ? [] : creations.filter((creation) => sharing.includes(makerOf(creation)!));
     if (made.length > 1) violations.push(`Idempotency-Key ${key}: ${made.length} entities in Graph (${made.map((creation) => creation.id).join(', ')})`);
     // An answer without an id is a violation of its own (below).
     const answered = new Set(
@@ -228,7 +248,7 @@ export function checkInvariants(observation: Observation): string[] {
         isSuccess(request.answer) && request.answer.kind === 'answered' && typeof request.answer.body?.id === 'string' ? [request.answer.body.id] : [],
       ),
     );
-    if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different entities (${[...answered].join(', ')})`);
+    if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different ${sharing.some((request) => request.manifest) ? 'applies' : 'entities'} (${[...answered].join(', ')})`);
     for (const id of answered) {
       if (made.length === 1 && made[0]!.id !== id) violations.push(`Idempotency-Key ${key}: answered ${id}, but the key made ${made[0]!.id}`);
     }
@@ -245,7 +265,7 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${describe(request)}: the Idempotency-Key's stored answer says retry later (${answer.status} ${String(codeOf(answer))}, replayed), which is never final`);
     }
     if (request.manifest && (isSuccess(answer) || answer.status === 0)) {
-      violations.push(...manifestViolations(request, observation, madeAt, makerOf, recordsOf));
+      violations.push(...manifestViolations(request, observation, madeAt, makerOf, recordsOf, claimedBySameAsk));
       continue;
     }
     if (request.job) {
@@ -417,7 +437,14 @@ function bulkViolations(
  * or `differs` was made by another request or existed before, never by this apply; `failed` or
  * `notAttempted` was not made by this apply; a failed apply says why.
  */
-function manifestViolations(request: ObservedRequest, observation: Observation, madeAt: Map<string, Creation>, makerOf: MakerOf, recordsOf: RecordsOf): string[] {
+function manifestViolations(
+  request: ObservedRequest,
+  observation: Observation,
+  madeAt: Map<string, Creation>,
+  makerOf: MakerOf,
+  recordsOf: RecordsOf,
+  claimedBySameAsk: (request: ObservedRequest, creation: Creation) => boolean,
+): string[] {
   let ended = request.answer;
   if (ended.kind === 'answered' && ended.status === 0) return [`${describe(request)}: the handler threw ${JSON.stringify(ended.body)}`];
   if (request.job) {
@@ -434,7 +461,9 @@ function manifestViolations(request: ObservedRequest, observation: Observation, 
   const results = manifestResults(observation.target, ended.body);
   if (ended.body?.status !== 'completed' || !results) return [`${describe(request)}: manifest apply answered 200 without its results: ${JSON.stringify(ended.body).slice(0, 200)}`];
   const violations: string[] = [];
-  const records = recordsOf(request.clientRequestId);
+  // A keyed retry is answered with the first request's apply: its records carry that request's client-request-id.
+  const apply = observation.audit.applies.find((candidate) => candidate.rowKey === ended.body?.id);
+  const records = recordsOf(apply?.clientRequestId ?? request.clientRequestId);
   if (ended.body.outcome === 'failed' && !results.some((result) => result.outcome === 'failed' || result.outcome === 'notAttempted')) {
     violations.push(`${describe(request)}: manifest apply answered failed, but no entity of it failed`);
   }
@@ -453,7 +482,8 @@ function manifestViolations(request: ObservedRequest, observation: Observation, 
       case 'exists':
       case 'differs':
         if (result.target && !creation) violations.push(`${describe(request)} reported ${named} ${result.outcome}, but it is not in Graph`);
-        if (creation && maker === request) violations.push(`${describe(request)} reported ${named} ${result.outcome}, but this apply made it`);
+        // Unless the audit trail credits another request of the same ask with it (which of the two made it cannot always be told).
+        if (creation && maker === request && !claimedBySameAsk(request, creation)) violations.push(`${describe(request)} reported ${named} ${result.outcome}, but this apply made it`);
         break;
       case 'failed':
         if (!result.error?.message) violations.push(`${describe(request)} reported ${named} failed without a reason`);

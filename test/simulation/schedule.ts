@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { bulkTargetKinds, manifestTargetKinds, spelledTargetKinds, targetKinds } from './targets';
+import { bulkTargetKinds, spelledTargetKinds, targetKinds } from './targets';
+import { manifestTargetKinds } from './manifestTargets';
 import { createStages } from '../../shared/pipeline/pipeline';
 import { auditTrail } from '../../shared/pipeline/stages/auditTrail';
 import { callGraph } from '../../shared/pipeline/stages/callGraph';
