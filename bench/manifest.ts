@@ -10,7 +10,7 @@
  *   compared with).
  * For each: wall time, Graph HTTP calls (a batch is one) and audit table round trips.
  *
- *   npx tsx bench/manifest.ts [-- --members 2000 --groups 20]
+ *   npx tsx bench/manifest.ts [-- --members 2000 --groups 20 --scenarios manifest,bulkRoute]
  */
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
@@ -44,6 +44,8 @@ export interface ManifestBenchOptions {
   latencyMs?: number;
   provisioningMs?: number;
   concurrency?: number;
+  /** Only these scenarios (all four by default); the ratios need the manifest and its baselines. */
+  scenarios?: readonly ManifestScenario['scenario'][];
 }
 
 export interface ManifestScenario {
@@ -57,7 +59,7 @@ export interface ManifestScenario {
 }
 
 export interface ManifestBenchFigures {
-  options: Required<ManifestBenchOptions>;
+  options: Required<Omit<ManifestBenchOptions, 'scenarios'>>;
   scenarios: ManifestScenario[];
   speedup: { sequential: number; concurrent: number };
   /** The apply's wall time over the bulk route's for the same members (the goal: at most 1.5). */
@@ -93,6 +95,7 @@ export async function benchManifest(given: ManifestBenchOptions = {}): Promise<M
     const auth = { 'content-type': 'application/json', authorization: `Bearer ${token}` };
 
     const scenario = async (name: ManifestScenario['scenario'], description: string, run: (api: string, tag: string) => Promise<number>): Promise<ManifestScenario> => {
+      if (given.scenarios && !given.scenarios.includes(name)) return { scenario: name, description: `${description} (not run)`, wallMs: Number.NaN, graphHttpCalls: 0, tableRoundTrips: 0, created: 0 };
       const roundTrips = tableRoundTrips();
       const env = {
         ...tokens.env,
@@ -241,13 +244,14 @@ export async function benchManifest(given: ManifestBenchOptions = {}): Promise<M
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  const { values } = parseArgs({ options: { members: { type: 'string' }, groups: { type: 'string' }, latency: { type: 'string' }, provisioning: { type: 'string' } }, strict: true });
+  const { values } = parseArgs({ options: { members: { type: 'string' }, groups: { type: 'string' }, latency: { type: 'string' }, provisioning: { type: 'string' }, scenarios: { type: 'string' } }, strict: true });
   const number = (value: string | undefined) => (value === undefined ? undefined : Number(value));
   const figures = await benchManifest({
     ...(number(values.members) === undefined ? {} : { members: number(values.members)! }),
     ...(number(values.groups) === undefined ? {} : { groups: number(values.groups)! }),
     ...(number(values.latency) === undefined ? {} : { latencyMs: number(values.latency)! }),
     ...(number(values.provisioning) === undefined ? {} : { provisioningMs: number(values.provisioning)! }),
+    ...(values.scenarios ? { scenarios: values.scenarios.split(',') as ManifestScenario['scenario'][] } : {}),
   });
   process.stdout.write('| scenario | wall time | Graph HTTP calls | table round trips | created |\n|---|---|---|---|---|\n');
   for (const scenario of figures.scenarios) process.stdout.write(`| ${scenario.description} | ${(scenario.wallMs / 1000).toFixed(2)} s | ${scenario.graphHttpCalls} | ${scenario.tableRoundTrips} | ${scenario.created} |\n`);

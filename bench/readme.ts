@@ -24,6 +24,10 @@ export function figuresMarkdown(results: BenchResults): string {
     '',
     `These figures describe the code of commit \`${results.commit.slice(0, 12)}\`, not any later one: \`git log --oneline ${results.commit.slice(0, 12)}..HEAD\` lists what changed since they were measured.`,
   ];
+  for (const [key, run] of Object.entries(results.laterRuns ?? {})) {
+    const title = sections.find((section) => section.key === key)?.title ?? key;
+    lines.push('', `The section “${title}” was measured again by itself on ${run.date.slice(0, 10)} at commit \`${run.commit.slice(0, 12)}\` on ${run.machine.cores} × ${run.machine.cpuModel}, Node ${run.machine.node}.`);
+  }
   if (results.quick) {
     lines.push(
       '',

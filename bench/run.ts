@@ -6,16 +6,17 @@
  *   npm run bench                     the full run (100,000 requests of memory run included)
  *   npm run bench -- --quick          about a minute: checks the benchmark, not figures to publish
  *   npm run bench -- --only latency,cpu [--out FILE]
+ *   npm run bench -- --only manifest --update   measures one section again, into bench/results.json
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { sections } from './sections/index';
 import { startBenchEnvironment, type BenchEnvironment, type Facade } from './support/environment';
 import { trimTable } from './support/janitor';
 import { parseBenchOptions } from './support/options';
-import { printTable, renderSections, type BenchResults } from './support/results';
+import { printTable, renderSections, updatedResults, type BenchResults } from './support/results';
 import type { BenchContext } from './support/section';
 
 export const resultsFile = 'bench/results.json';
@@ -100,6 +101,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${printTable(renderSections(results, sections))}\n\n`);
   const goals = results.goals;
   process.stdout.write(`goals: ${goals.filter((decided) => decided.met).length} of ${goals.length} met${goals.some((decided) => !decided.met) ? ` (not met: ${goals.filter((decided) => !decided.met).map((decided) => decided.id).join(', ')})` : ''}\n`);
+  if (options.update) {
+    writeFileSync(resultsFile, `${JSON.stringify(updatedResults(JSON.parse(readFileSync(resultsFile, 'utf8')) as BenchResults, results), null, 2)}\n`);
+    process.stdout.write(`${Object.keys(results.sections).join(', ')} replaced in ${resultsFile}; npm run bench:readme puts the figures in docs/benchmarks.md\n`);
+  }
   const out = options.out ?? (options.only.length === 0 ? resultsFile : undefined);
   if (out) {
     writeFileSync(out, `${JSON.stringify(results, null, 2)}\n`);

@@ -30,6 +30,8 @@ export interface BenchOptions {
   only: string[];
   /** Where the results go; with `only`, nowhere unless given. */
   out: string | undefined;
+  /** With `only`: the sections measured replace theirs in bench/results.json, which says when and where each was measured. */
+  update: boolean;
   /** Where to keep the facade's raw CPU profile (opens in Chrome DevTools or VS Code). */
   profileOut: string | undefined;
   /**
@@ -39,7 +41,7 @@ export interface BenchOptions {
   baselineCheckout: string | undefined;
 }
 
-const full: Omit<BenchOptions, 'only' | 'out' | 'profileOut' | 'baselineCheckout'> = {
+const full: Omit<BenchOptions, 'only' | 'out' | 'update' | 'profileOut' | 'baselineCheckout'> = {
   quick: false,
   graphLatenciesMs: [0, 100],
   connections: [1, 10, 50],
@@ -66,7 +68,7 @@ const quick: Partial<BenchOptions> = {
   tokenVerifications: 1_000,
 };
 
-export const usage = `npm run bench [-- --quick] [--memory-requests N] [--cpu-creates N] [--seconds N] [--only a,b] [--out FILE] [--profile-out FILE.cpuprofile] [--baseline-checkout DIR]`;
+export const usage = `npm run bench [-- --quick] [--memory-requests N] [--cpu-creates N] [--seconds N] [--only a,b [--update]] [--out FILE] [--profile-out FILE.cpuprofile] [--baseline-checkout DIR]`;
 
 export function parseBenchOptions(argv: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -80,6 +82,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
       'cold-start-runs': { type: 'string' },
       only: { type: 'string' },
       out: { type: 'string' },
+      update: { type: 'boolean', default: false },
       'profile-out': { type: 'string' },
       'baseline-checkout': { type: 'string' },
     },
@@ -91,7 +94,7 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
     if (!Number.isInteger(number) || number <= 0) throw new Error(`--${name} must be a whole number above 0, got "${value}"\nusage: ${usage}`);
     return number;
   };
-  const options: BenchOptions = { ...full, ...(values.quick ? quick : {}), only: [], out: undefined, profileOut: undefined, baselineCheckout: undefined };
+  const options: BenchOptions = { ...full, ...(values.quick ? quick : {}), only: [], out: undefined, update: false, profileOut: undefined, baselineCheckout: undefined };
   const overrides = {
     loadSeconds: count('seconds', values.seconds),
     memoryRequests: count('memory-requests', values['memory-requests']),
@@ -102,6 +105,8 @@ export function parseBenchOptions(argv: string[]): BenchOptions {
   for (const [name, value] of Object.entries(overrides)) if (value !== undefined) Object.assign(options, { [name]: value });
   options.only = (values.only ?? '').split(',').map((name) => name.trim()).filter(Boolean);
   options.out = values.out;
+  options.update = values.update ?? false;
+  if (options.update && (options.only.length === 0 || options.out !== undefined)) throw new Error(`--update goes with --only (the sections to measure again) and without --out\nusage: ${usage}`);
   options.profileOut = values['profile-out'];
   options.baselineCheckout = values['baseline-checkout'] === undefined ? undefined : resolve(values['baseline-checkout']);
   return options;

@@ -13,6 +13,8 @@ export interface BenchResults {
   /** Each section's result by its key. */
   sections: Record<string, unknown>;
   goals: (GoalResult & { section: string })[];
+  /** Sections measured again by a later run (`--only … --update`): when, at which commit, on what. */
+  laterRuns?: Record<string, { date: string; commit: string; machine: BenchResults['machine'] }>;
 }
 
 export interface RenderedSection {
@@ -40,4 +42,21 @@ export function printTable(rendered: RenderedSection[]): string {
     for (const cell of cells) lines.push(line(cell));
   }
   return lines.join('\n');
+}
+
+/**
+ * The full run's results with the sections of a later `--only` run put in place of theirs (and their
+ * goals), each noted with its own date, commit and machine. Quick and full figures never mix.
+ */
+export function updatedResults(full: BenchResults, later: BenchResults): BenchResults {
+  if (full.quick !== later.quick) throw new Error(`bench/results.json holds ${full.quick ? 'a quick' : 'a full'} run; measure with${full.quick ? '' : 'out'} --quick to update it`);
+  const keys = Object.keys(later.sections);
+  const laterRuns = { ...full.laterRuns };
+  for (const key of keys) laterRuns[key] = { date: later.date, commit: later.commit, machine: later.machine };
+  return {
+    ...full,
+    sections: { ...full.sections, ...later.sections },
+    goals: [...full.goals.filter((decided) => !keys.includes(decided.section)), ...later.goals],
+    laterRuns,
+  };
 }

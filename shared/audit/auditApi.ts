@@ -43,6 +43,7 @@ interface ListQuery {
   status?: string;
   entityId?: string;
   callerId?: string;
+  clientRequestId?: string;
   from?: string;
   to?: string;
   $top?: number;
@@ -58,6 +59,7 @@ export async function answerAuditList(call: QueryCall): Promise<HttpResponseInit
     ...(query.status ? { status: [...new Set(query.status.split(','))] as AuditStatus[] } : {}),
     ...(query.entityId !== undefined ? { entityId: query.entityId } : {}),
     ...(query.callerId !== undefined ? { callerId: query.callerId } : {}),
+    ...(query.clientRequestId !== undefined ? { clientRequestId: query.clientRequestId } : {}),
   };
   const narrowed = isNarrowed(filters);
   const fingerprint = queryFingerprint({ ...query });
@@ -68,7 +70,7 @@ export async function answerAuditList(call: QueryCall): Promise<HttpResponseInit
   } else {
     window = resolveWindow({ from: dateOf(query.from), to: dateOf(query.to) }, call.now, narrowed);
   }
-  const operations = query.operation ? [query.operation] : call.operations.map((operation) => operation.name);
+  const operations = query.operation ? [query.operation] : [...call.operations.map((operation) => operation.name), ...(call.recordedJobs ?? [])];
   const top = query.$top ?? defaultPageSize;
   const page = await reading(() =>
     readPage(call.runtime.audit, { operations, window, filters, top, select: listedProperties, ...(after ? { after } : {}) }),

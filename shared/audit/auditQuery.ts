@@ -121,9 +121,12 @@ export interface RecordFilters {
   status?: readonly AuditStatus[];
   entityId?: string;
   callerId?: string;
+  /** The caller's client-request-id: a flow's one id for a request and whatever it made (a manifest apply's creates share it). */
+  clientRequestId?: string;
 }
 
-export const isNarrowed = (filters: RecordFilters) => Boolean(filters.status?.length || filters.entityId !== undefined || filters.callerId !== undefined);
+export const isNarrowed = (filters: RecordFilters) =>
+  Boolean(filters.status?.length || filters.entityId !== undefined || filters.callerId !== undefined || filters.clientRequestId !== undefined);
 
 /** The filters as an OData condition the table service applies within the range. */
 function whereOf(filters: RecordFilters): string | undefined {
@@ -131,6 +134,7 @@ function whereOf(filters: RecordFilters): string | undefined {
   if (filters.status?.length) conditions.push(`(${filters.status.map((status) => odata`status eq ${status}`).join(' or ')})`);
   if (filters.entityId !== undefined) conditions.push(odata`entityId eq ${filters.entityId}`);
   if (filters.callerId !== undefined) conditions.push(odata`callerId eq ${filters.callerId}`);
+  if (filters.clientRequestId !== undefined) conditions.push(odata`clientRequestId eq ${filters.clientRequestId}`);
   return conditions.length > 0 ? conditions.join(' and ') : undefined;
 }
 

@@ -14,6 +14,7 @@ export const listedProperties = [
   'errorCode', 'reason', 'recovery', 'madeBy', 'settledBy', 'retries', 'callerId', 'callerAppId', 'callerName',
   'callerTenantId', 'clientRequestId', 'graphRequestId', 'requestedAt', 'completedAt', 'durationMs', 'reconciledAt',
   'reconcileAttempts', 'reconcileError', 'total', 'created', 'alreadyMember', 'failed',
+  'outcome', 'exists', 'differs', 'notAttempted', 'step', 'waitingOn', 'operationStatus', 'errorMessage', 'parentRowKey',
 ] as const;
 
 /** What a bulk request's record (`kind: bulk`, shared/bulk/bulkRecord.ts) adds: its counts. */
@@ -24,7 +25,23 @@ interface BulkCounts {
   failed?: number;
 }
 
-type Listed = Pick<StoredAuditRecord, Exclude<(typeof listedProperties)[number], keyof BulkCounts>> & BulkCounts & { rowKey: string };
+/**
+ * What a connector job's record adds (shared/manifest): a manifest apply's outcome, counts and the
+ * step it waits on; a schema registration's Graph operation and the apply it belongs to.
+ */
+interface ConnectorJobFields {
+  outcome?: string;
+  exists?: number;
+  differs?: number;
+  notAttempted?: number;
+  step?: string;
+  waitingOn?: string;
+  operationStatus?: string;
+  errorMessage?: string;
+  parentRowKey?: string;
+}
+
+type Listed = Pick<StoredAuditRecord, Exclude<(typeof listedProperties)[number], keyof BulkCounts | keyof ConnectorJobFields>> & BulkCounts & ConnectorJobFields & { rowKey: string };
 
 export interface AuditRecordView {
   requestId: string;
@@ -58,6 +75,17 @@ export interface AuditRecordView {
   created?: number;
   alreadyMember?: number;
   failed?: number;
+  /** A manifest apply's record: its outcome, the rest of its counts, and the step it waits on until it completes. */
+  outcome?: string;
+  exists?: number;
+  differs?: number;
+  notAttempted?: number;
+  step?: string;
+  waitingOn?: string;
+  /** A schema registration's record: what Graph's connection operation said last. */
+  operationStatus?: string;
+  /** The request id of the manifest apply this record belongs to. */
+  partOf?: string;
 }
 
 export interface EntityAuditRecordView extends AuditRecordView {
@@ -89,7 +117,7 @@ export function recordView(record: Listed): AuditRecordView {
     status: record.status,
     httpStatus: record.httpStatus,
     errorCode: record.errorCode,
-    reason: record.reason,
+    reason: record.reason ?? record.errorMessage,
     recovery: record.recovery,
     madeBy: record.madeBy === undefined ? undefined : requestIdOfRowKey(record.madeBy),
     settledBy: record.settledBy === undefined ? undefined : requestIdOfRowKey(record.settledBy),
@@ -110,6 +138,14 @@ export function recordView(record: Listed): AuditRecordView {
     created: record.created,
     alreadyMember: record.alreadyMember,
     failed: record.failed,
+    outcome: record.outcome,
+    exists: record.exists,
+    differs: record.differs,
+    notAttempted: record.notAttempted,
+    step: record.step,
+    waitingOn: record.waitingOn,
+    operationStatus: record.operationStatus,
+    partOf: record.parentRowKey === undefined ? undefined : requestIdOfRowKey(record.parentRowKey),
   });
 }
 

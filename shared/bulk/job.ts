@@ -7,6 +7,8 @@ import { reasonOf } from '../recovery/conflict';
 import type { Runtime } from '../runtime';
 import { asyncWorkQueueName } from '../storage/queue';
 import { isStatus } from '../storage/table';
+import { jobHolderOf, leaveJob as leaveLeasedJob, requeueJob, resumeIfAbandoned as resumeAbandonedJob } from '../storage/jobLease';
+export { abandonedAfterMs, isAbandoned, jobHolderFrom, type JobHolder } from '../storage/jobLease';
 import {
   fromChunks,
   itemIndexOf,
@@ -232,9 +234,8 @@ export function isBulkJobMessage(message: unknown): message is BulkJobMessage {
   return typeof candidate === 'object' && candidate !== null && candidate.kind === 'bulkJob' && typeof candidate.operation === 'string' && typeof candidate.id === 'string';
 }
 
-async function requeue(runtime: Runtime, message: BulkJobMessage, delayMs: number): Promise<void> {
-  await runtime.queues.send(asyncWorkQueueName, message, { visibilityDelaySeconds: Math.min(3_600, Math.max(0, Math.ceil(delayMs / 1_000))) });
-}
+const requeue = (runtime: Runtime, message: BulkJobMessage, delayMs: number) => requeueJob(runtime, message, delayMs);
+const leaveJob = (runtime: Runtime, key: AuditKey, runId: string, message: BulkJobMessage, log: Logger) => leaveLeasedJob(runtime, key, runId, message, jobLeaseMs, 'bulk job', log);
 
 /**
  * One run of a queued job (the queue-triggered function). Idempotent: a completed job is left
@@ -368,80 +369,10 @@ export async function runQueuedBulkJob(runtime: Runtime, operations: readonly Bu
   }
 }
 
-/**
- * Who holds a job now, from its row: this run (with the row's etag), a run whose lease is still
- * running, nobody (the lease ran out), or nobody any more (completed, or the row is gone).
- */
-export type JobHolder =
-  | { kind: 'ours'; etag: string }
-  | { kind: 'anotherRun'; leaseUntil: number }
-  | { kind: 'nobody' }
-  | { kind: 'finished' };
-
-export function jobHolderFrom(row: StoredBulkEntity | undefined, runId: string, now: number): JobHolder {
-  if (!row || row.status === 'completed' || row.status === 'failed') return { kind: 'finished' };
-  if (row.leaseOwner === runId) return { kind: 'ours', etag: row.etag };
-  const leaseUntil = new Date(row.leaseUntil).getTime();
-  return leaseUntil > now ? { kind: 'anotherRun', leaseUntil } : { kind: 'nobody' };
-}
-
-async function jobHolderOf(runtime: Runtime, key: AuditKey, runId: string): Promise<JobHolder> {
-  return jobHolderFrom(await runtime.audit.getRow<BulkEntity>(key), runId, runtime.clock.now());
-}
-
-/**
- * A run stops holding its job: its queue message is deleted (the function returns) only when the
- * job is finished or another run holds a live lease on it; otherwise the job is queued again, so a
- * job never waits on a run that does not exist. A row that cannot be read throws: the message comes back.
- */
-async function leaveJob(runtime: Runtime, key: AuditKey, runId: string, message: BulkJobMessage, log: Logger): Promise<void> {
-  const holder = await jobHolderOf(runtime, key, runId);
-  if (holder.kind === 'finished') return;
-  if (holder.kind === 'anotherRun') {
-    log('warn', 'bulk job lease lost to another run; it carries on', { id: message.id });
-    return;
-  }
-  // Nobody holds it (or this run does, having stopped): the next run takes it once the lease ends.
-  const leaseLeft = holder.kind === 'ours' ? jobLeaseMs : 0;
-  log('warn', 'bulk job stopped without another run holding it; queued again', { id: message.id });
-  await requeue(runtime, message, leaseLeft);
-}
-
-/**
- * A job nobody has held for this long (no live lease, no run started, no resume queued) is queued
- * again when its status URL is read: its message may be gone for good (moved to the poison queue
- * while storage was down, or lost to a defect). A second message is harmless: a run that finds
- * the job held or finished does nothing.
- */
-export const abandonedAfterMs = 5 * 60_000;
-
-/**
- * Not finished, and not held or queued for `abandonedAfterMs`: the last sign of life is its lease's
- * end, its acceptance or its last resume, whichever is latest.
- */
-export function isAbandoned(record: Pick<BulkEntity, 'status' | 'leaseUntil' | 'requestedAt' | 'resumedAt'>, now: number): boolean {
-  if (record.status !== 'accepted' && record.status !== 'running') return false;
-  const lastSignOfLife = Math.max(new Date(record.leaseUntil).getTime(), new Date(record.requestedAt).getTime(), record.resumedAt ? new Date(record.resumedAt).getTime() : 0);
-  return now - lastSignOfLife >= abandonedAfterMs;
-}
-
-/**
- * Queues a job again when no run has held it for `abandonedAfterMs`, once per such stretch
- * (conditional on the record as read, so concurrent polls send one message). Best effort: the
- * poll's answer does not depend on it. True when a message was sent.
- */
-export async function resumeIfAbandoned(runtime: Runtime, record: StoredBulkEntity): Promise<boolean> {
-  const now = runtime.clock.now();
-  if (!runtime.queues.configured || !isAbandoned(record, now)) return false;
-  try {
-    await runtime.audit.mergeRow({ partitionKey: record.partitionKey, rowKey: record.rowKey }, { resumedAt: new Date(now) }, record.etag);
-    const message: BulkJobMessage = { kind: 'bulkJob', operation: record.operation, id: record.rowKey };
-    await runtime.queues.send(asyncWorkQueueName, message);
-    return true;
-  } catch {
-    // Another poll resumed it just now (412), or storage is failing: the next poll tries again.
-    return false;
-  }
+/** Queues a job again when no run has held it for long (shared/storage/jobLease.ts), with its own message. */
+export function resumeIfAbandoned(runtime: Runtime, record: StoredBulkEntity): Promise<boolean> {
+  const message: BulkJobMessage = { kind: 'bulkJob', operation: record.operation, id: record.rowKey };
+  return resumeAbandonedJob(runtime, record, message);
 }
 
 /** Role that lets a caller read any bulk request's status (operators), besides the caller that made it. */

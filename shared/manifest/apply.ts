@@ -6,11 +6,13 @@ import { fromChunks, type BulkEntity, type BulkItemResult, type BulkResults } fr
 import { startBulkRequest } from '../bulk/job';
 import type { Correlation } from '../errors';
 import type { BulkOperationDefinition, OperationDefinition } from '../operations/operation';
+import { entityKeyFor } from '../audit/settlement';
+import { graphCallFor } from '../pipeline/stages/validate';
 import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
 import { inParallel, manifestPaths, planManifest, type EntityPlan, type GroupPlan, type MadeBy, type ManifestPlan } from './plan';
-import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, startSchemaRegistration } from './schemaRegistration';
+import { findSchemaRegistration, operationAgeOf, pollDelaySeconds, registrationIsOver, resumeRegistrationIfAbandoned, startSchemaRegistration, type StoredSchemaRegistration } from './schemaRegistration';
 
 /**
  * Applying a manifest: what the plan says is missing is created, in dependency order —
@@ -92,6 +94,8 @@ export interface ApplyRun {
   state: ApplyState;
   /** Keeps the state in the apply's record before a step that must be found again by a later run. */
   checkpoint: (state: ApplyState) => Promise<void>;
+  /** Says in the apply's record what the run waits on while it waits in place (its status shows it). */
+  report: (step: ApplyStep, waitingOn: string) => Promise<void>;
   invocation: InvocationContext;
   log: (level: 'info' | 'warn' | 'error', event: string, fields?: Record<string, unknown>) => void;
 }
@@ -134,6 +138,33 @@ function fromPlan(run: ApplyRun, entityKey: string, plan: EntityPlan): EntityRes
   return { outcome: plan.action === 'differs' ? 'differs' : 'exists', ...(plan.madeBy ? { madeBy: plan.madeBy } : {}), ...(plan.differences ? { differences: plan.differences } : {}) };
 }
 
+/**
+ * An entity the plan finds there, as this apply reports it. When no audit record names its maker
+ * and this apply's own create of it is still open (an earlier run's attempt whose answer was lost,
+ * or Graph's 5xx after carrying it out), the entity may be the one that attempt made, and no read
+ * can say (a connector group's id is Graph's): the create runs again under the same key, which
+ * accounts for the open attempt before anything is sent (it answers with what that attempt made,
+ * or says to wait until it is settled). Else what the plan says (`fromPlan`).
+ */
+async function foundByPlan(
+  run: ApplyRun,
+  operation: OperationDefinition,
+  params: Record<string, string>,
+  body: Record<string, unknown>,
+  entityKey: string,
+  plan: EntityPlan,
+): Promise<{ result: EntityResult; outcome?: CreateOutcome } | { retry: CreateOutcome }> {
+  if (!plan.madeBy) {
+    const open = await run.runtime.audit.openAttempts(operation.name, entityKeyFor(operation, graphCallFor(operation, params, body, {})));
+    if (open.some((attempt) => attempt.recordRowKey.endsWith(`_${requestIdOf(run.applyId, entityKey)}`))) {
+      const outcome = await create(run, operation, params, body, entityKey);
+      const result = fromCreate(outcome);
+      return result ? { result, outcome } : { retry: outcome };
+    }
+  }
+  return { result: fromPlan(run, entityKey, plan) };
+}
+
 /** A create's outcome as the apply reports it; undefined when it must be tried again later. */
 function fromCreate(outcome: CreateOutcome): EntityResult | undefined {
   switch (outcome.kind) {
@@ -170,7 +201,9 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
     if (!result) return waiting(run, 'connection', outcome.kind === 'retryLater' ? outcome.error.message : '', retryOf(outcome));
     connection = result;
   } else {
-    connection = fromPlan(run, 'connection', plan.connection);
+    const found = await foundByPlan(run, operations.connection, { version }, manifest.connection, 'connection', plan.connection);
+    if ('retry' in found) return waiting(run, 'connection', found.retry.kind === 'retryLater' ? found.retry.error.message : '', retryOf(found.retry));
+    connection = found.result;
   }
   const connectionThere = connection.outcome !== 'failed';
 
@@ -181,7 +214,7 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
     // Once this apply registered it, its registration says how it ended (the plan then finds it there).
     else if (plan.schema.action !== 'create' && !run.state.schemaRegistrationId) schema = fromPlan(run, 'schema', plan.schema);
     else {
-      const registration = run.state.schemaRegistrationId
+      let registration = run.state.schemaRegistrationId
         ? await findSchemaRegistration(run.runtime, run.state.schemaRegistrationId)
         : await startSchemaRegistration({
             runtime: run.runtime,
@@ -204,9 +237,13 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
       } else {
         run.state.schemaRegistrationId = registration.rowKey;
         if (!registrationIsOver(registration)) {
+          if (await resumeRegistrationIfAbandoned(run.runtime, registration)) run.log('warn', 'schema registration looked at by no run for long; queued again', { id: registration.rowKey });
+          await run.report('schema', schemaWaitOf(registration)).catch(() => undefined);
+          registration = await waitInPlace(run, registration);
+        }
+        if (!registrationIsOver(registration)) {
           // Looked at as often as the registration's own job looks at Graph's operation.
-          const age = run.runtime.clock.now() - new Date(registration.requestedAt).getTime();
-          return waiting(run, 'schema', `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`, pollDelaySeconds(age));
+          return waiting(run, 'schema', schemaWaitOf(registration), pollDelaySeconds(operationAgeOf(registration, run.runtime.clock.now())));
         }
         schema = registration.status === 'succeeded'
           ? { outcome: 'created', registrationId: registration.rowKey, auditRecordId: registration.rowKey }
@@ -216,44 +253,48 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   }
   const schemaReady = !schema || schema.outcome !== 'failed' && schema.outcome !== 'notAttempted';
 
-  // groups
-  const groupResults = new Map<string, EntityResult>();
-  let retryGroups: number | undefined;
-  await inParallel(plan.groups, 4, async (groupPlan) => {
-    if (!connectionThere || !schemaReady) return groupResults.set(groupPlan.id, notAttempted());
-    if (groupPlan.action !== 'create') return groupResults.set(groupPlan.id, fromPlan(run, `group:${groupPlan.id}`, groupPlan));
-    const body = manifest.groups!.find((group) => group.id === groupPlan.id)!;
-    const { members: _members, ...groupBody } = body;
-    const outcome = await create(run, operations.group, { version, connectionId }, groupBody, `group:${groupPlan.id}`);
-    const result = fromCreate(outcome);
-    if (result) groupResults.set(groupPlan.id, result);
-    else retryGroups = Math.max(retryGroups ?? 0, retryOf(outcome));
-    return undefined;
+  // groups, a few at a time; each group's members (a bulk request per group through the bulk
+  // route's job) follow as soon as it and the manifest's groups among its members are there
+  const groupCreates = new Map(plan.groups.map((groupPlan) => [groupPlan.id, settledLater<EntityResult | Waiting>()]));
+  const creatingGroups = inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
+    const created = groupCreates.get(groupPlan.id)!;
+    await applyGroup(run, groupPlan, connectionThere && schemaReady).then(created.resolve, created.reject);
   });
-  if (retryGroups !== undefined) return waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryGroups);
-
-  // members, a bulk request per group through the bulk route's job, a few groups at a time
-  const memberOutcomes = await inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
-    const group = groupResults.get(groupPlan.id)!;
+  const addingMembers = inParallel(plan.groups, groupsInFlight, async (groupPlan) => {
+    const group = await groupCreates.get(groupPlan.id)!.promise;
+    if ('kind' in group) return group;
     const groupThere = group.outcome === 'created' || group.outcome === 'exists' || group.outcome === 'differs';
     if (!groupThere) return { id: groupPlan.id, ...group, members: groupPlan.members.map((member): MemberResult => ({ id: member.id, outcome: 'notAttempted' })) };
+    await Promise.all(memberGroupsOf(run.manifest, groupPlan.id).map((id) => groupCreates.get(id)?.promise));
     const members = await applyMembers(run, groupPlan);
     return 'kind' in members ? members : { id: groupPlan.id, ...group, members: members.results };
   });
-  const waitingOnMembers = memberOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
-  if (waitingOnMembers.length > 0) return { ...waitingOnMembers[0]!, retryAfterSeconds: Math.min(...waitingOnMembers.map((outcome) => outcome.retryAfterSeconds)) };
-  const groups: ApplyResults['groups'] = memberOutcomes.filter((outcome): outcome is Exclude<typeof outcome, Waiting> => !('kind' in outcome));
+  const [groupOutcomes] = await Promise.all([addingMembers, creatingGroups]);
+  const waitingOnGroups = groupOutcomes.filter((outcome): outcome is Waiting => 'kind' in outcome);
+  if (waitingOnGroups.length > 0) {
+    const first = waitingOnGroups.find((outcome) => outcome.step === 'groups') ?? waitingOnGroups[0]!;
+    return { ...first, retryAfterSeconds: Math.min(...waitingOnGroups.map((outcome) => outcome.retryAfterSeconds)) };
+  }
+  const groups: ApplyResults['groups'] = groupOutcomes.filter((outcome): outcome is Exclude<typeof outcome, Waiting> => !('kind' in outcome));
   // connector groups (beta; independent of the connection)
   const connectorGroups: ApplyResults['connectorGroups'] = [];
   let retryConnectorGroups: number | undefined;
   for (const groupPlan of plan.connectorGroups) {
-    if (groupPlan.action !== 'create') {
-      connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...fromPlan(run, `connectorGroup:${groupPlan.name}`, groupPlan) });
-      continue;
-    }
     const body = manifest.connectorGroups!.find((group) => group.name === groupPlan.name)!;
-    const outcome = await create(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`);
-    const result = fromCreate(outcome);
+    let outcome: CreateOutcome;
+    let result: EntityResult | undefined;
+    if (groupPlan.action !== 'create') {
+      const found = await foundByPlan(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`, groupPlan);
+      if ('result' in found && !found.outcome) {
+        connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...found.result });
+        continue;
+      }
+      outcome = 'retry' in found ? found.retry : found.outcome!;
+      result = 'result' in found ? found.result : undefined;
+    } else {
+      outcome = await create(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`);
+      result = fromCreate(outcome);
+    }
     if (!result) {
       retryConnectorGroups = Math.max(retryConnectorGroups ?? 0, retryOf(outcome));
       continue;
@@ -284,6 +325,67 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   if (results.counts.failed > 0 || results.counts.notAttempted > 0) results.outcome = 'failed';
   return { kind: 'done', results, state: run.state };
 }
+
+/** A promise with its settling functions, for work another pool waits on. */
+function settledLater<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((onResolve, onReject) => {
+    resolve = onResolve;
+    reject = onReject;
+  });
+  // Awaited by the members' pool, or not at all when it stopped first: never an unhandled rejection.
+  promise.catch(() => undefined);
+  return { promise, resolve, reject };
+}
+
+/** The manifest's other groups that are members of this one (type externalGroup): they are created before its members are added. */
+function memberGroupsOf(manifest: ConnectorManifest, groupId: string): string[] {
+  const ids = new Set((manifest.groups ?? []).map((group) => String(group.id)));
+  const members = manifest.groups?.find((group) => group.id === groupId)?.members ?? [];
+  return members.filter((member) => member.type === 'externalGroup' && ids.has(String(member.id)) && member.id !== groupId).map((member) => String(member.id));
+}
+
+/** One group of the manifest: created when the plan says so (once what it depends on is there), else as the plan found it. */
+async function applyGroup(run: ApplyRun, groupPlan: GroupPlan, dependenciesThere: boolean): Promise<EntityResult | Waiting> {
+  if (!dependenciesThere) return notAttempted();
+  const { members: _members, ...groupBody } = run.manifest.groups!.find((group) => group.id === groupPlan.id)!;
+  const params = { version: run.version, connectionId: run.manifest.connection.id };
+  const entityKey = `group:${groupPlan.id}`;
+  const later = (outcome: CreateOutcome) => waiting(run, 'groups', 'Microsoft Graph asked to retry a group create later', retryOf(outcome));
+  if (groupPlan.action !== 'create') {
+    const found = await foundByPlan(run, run.operations.group, params, groupBody, entityKey, groupPlan);
+    return 'result' in found ? found.result : later(found.retry);
+  }
+  const outcome = await create(run, run.operations.group, params, groupBody, entityKey);
+  return fromCreate(outcome) ?? later(outcome);
+}
+
+/**
+ * How long a run waits in place for a schema registration before it hands the wait to the queue:
+ * Graph provisions a schema in minutes, but a run that finds it nearly done saves the queue's round
+ * trip and a new plan. Read as often as the registration's own job looks at Graph's operation.
+ */
+const schemaWaitInPlaceMs = 20_000;
+
+async function waitInPlace(run: ApplyRun, registration: StoredSchemaRegistration): Promise<StoredSchemaRegistration> {
+  const { runtime } = run;
+  let current = registration;
+  // Bounded by reads as well as by the clock: the run's deadline is on the runtime's clock, the waits are real.
+  for (let reads = 0; reads < schemaWaitInPlaceMs / schemaReadEveryMs && !registrationIsOver(current); reads += 1) {
+    if (runtime.clock.now() + schemaReadEveryMs >= run.deadlineAt) break;
+    await new Promise((resolve) => setTimeout(resolve, schemaReadEveryMs));
+    // A read the table does not answer ends the wait: the queue looks again.
+    const read = await findSchemaRegistration(runtime, current.rowKey).catch(() => undefined);
+    if (!read) break;
+    current = read;
+  }
+  return current;
+}
+
+const schemaReadEveryMs = 250;
+
+const schemaWaitOf = (registration: StoredSchemaRegistration) => `Microsoft Graph is provisioning the schema (operation ${registration.operationStatus ?? 'not yet accepted'})`;
 
 function retryOf(outcome: CreateOutcome): number {
   return outcome.kind === 'retryLater' ? Math.max(1, Math.min(60, outcome.retryAfterSeconds)) : 1;

@@ -12,6 +12,7 @@ import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { asyncWorkQueueName } from '../storage/queue';
 import { isStatus } from '../storage/table';
+import { JobWriter, leaveJob, requeueJob } from '../storage/jobLease';
 import { emptyApplyState, runApply, type ApplyResults, type ApplyRunResult, type ApplyState, type ApplyStep, type ManifestOperations } from './apply';
 import { manifestOperations } from './plan';
 import type { Logger } from './schemaRegistration';
@@ -65,6 +66,8 @@ export interface ApplyEntity extends AuditKey {
   notAttempted?: number;
   completedAt?: Date;
   durationMs?: number;
+  /** When a status read last queued it again, no run having held it for long. */
+  resumedAt?: Date;
   runs: number;
   leaseUntil: Date;
   leaseOwner: string;
@@ -185,14 +188,8 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
   const stored: StoredApply = { ...entity, etag };
   if (runAsync) return { kind: 'accepted', record: stored, retryAfterSeconds: 2 };
   // Groups' member requests start together: their checkpoints are written one after another, each conditional on the last.
-  let writing: Promise<void> = Promise.resolve();
-  const checkpoint = (state: ApplyState): Promise<void> => {
-    const written = writing.then(async () => {
-      etag = await runtime.audit.mergeRow(entity, { state: JSON.stringify(state) }, etag);
-    });
-    writing = written.catch(() => undefined);
-    return written;
-  };
+  const writer = new JobWriter(runtime, entity, correlation.requestId, etag);
+  const checkpoint = (state: ApplyState) => writer.write({ state: JSON.stringify(state) });
 
   const state = emptyApplyState();
   const result = await runApply({
@@ -206,6 +203,7 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     deadlineAt: request.deadlineAt,
     state,
     checkpoint,
+    report: (step, waitingOn) => writer.write({ step, waitingOn }),
     invocation: request.invocation,
     log: request.log,
   }).catch((error: unknown): ApplyRunResult => {
@@ -213,22 +211,31 @@ export async function startApply(request: ApplyRequest): Promise<ApplyAnswer> {
     request.log('warn', 'manifest apply interrupted; it carries on from the queue', { reason: reasonOf(error) });
     return { kind: 'waiting', step: 'connection', reason: `interrupted (${reasonOf(error)}); tried again`, retryAfterSeconds: 5, state };
   });
+  await writer.settled();
   if (result.kind === 'done') {
-    const completed = await completeApply(runtime, stored, result.results, etag).catch((error: unknown) => {
-      request.log('error', 'manifest apply record not completed; the queue finishes it', { reason: reasonOf(error) });
-      return stored;
-    });
+    const completion = completionOf(stored, result.results, runtime.clock.now());
+    const completed = await writer.write(completion).then(
+      (): StoredApply => ({ ...stored, ...completion, etag: writer.etag }),
+      (error: unknown): StoredApply => {
+        // The apply is done and its results are known: the caller is told them. Whether the write
+        // landed is not (its answer may be lost); if it did not, the queue's run completes the record.
+        request.log('error', 'manifest apply record not completed; the queue finishes it', { reason: reasonOf(error) });
+        return { ...stored, ...completion };
+      },
+    );
     return { kind: 'done', record: completed, results: result.results };
   }
   // What is left runs from the queue, now.
-  const waitingRecord = await pause(runtime, stored, result, etag).catch(() => stored);
+  const pausing = pauseOf(result, runtime.clock.now());
+  const waitingRecord = await writer.write(pausing).then((): StoredApply => ({ ...stored, ...pausing, etag: writer.etag }), () => stored);
   await runtime.queues.send(asyncWorkQueueName, message, { visibilityDelaySeconds: result.retryAfterSeconds }).catch(() => undefined);
   return { kind: 'accepted', record: waitingRecord, retryAfterSeconds: Math.max(1, result.retryAfterSeconds) };
 }
 
-async function completeApply(runtime: Runtime, record: StoredApply, results: ApplyResults, etag: string): Promise<StoredApply> {
-  const completedAt = new Date(runtime.clock.now());
-  const changes = {
+/** What completes an apply's record: its outcome, counts and results, the lease given up. */
+function completionOf(record: ApplyEntity, results: ApplyResults, now: number) {
+  const completedAt = new Date(now);
+  return {
     status: 'completed' as const,
     outcome: results.outcome,
     ...results.counts,
@@ -236,22 +243,19 @@ async function completeApply(runtime: Runtime, record: StoredApply, results: App
     durationMs: completedAt.getTime() - new Date(record.requestedAt).getTime(),
     leaseUntil: completedAt,
     waitingOn: '',
-    ...toChunks('results', results),
+    ...(toChunks('results', results) as { resultChunks: number }),
   };
-  const newEtag = await runtime.audit.mergeRow(record, changes, etag);
-  return { ...record, ...changes, etag: newEtag } as StoredApply;
 }
 
 /** Between runs: what it waits on, its state, and the lease given up so the next run may claim it. */
-async function pause(runtime: Runtime, record: StoredApply, result: Extract<ApplyRunResult, { kind: 'waiting' }>, etag: string): Promise<StoredApply> {
-  const changes = { step: result.step, waitingOn: result.reason, state: JSON.stringify(result.state), leaseUntil: new Date(runtime.clock.now()) };
-  const newEtag = await runtime.audit.mergeRow(record, changes, etag);
-  return { ...record, ...changes, etag: newEtag };
-}
+const pauseOf = (result: Extract<ApplyRunResult, { kind: 'waiting' }>, now: number) => ({
+  step: result.step,
+  waitingOn: result.reason,
+  state: JSON.stringify(result.state),
+  leaseUntil: new Date(now),
+});
 
-async function requeue(runtime: Runtime, message: ApplyMessage, delayMs: number): Promise<void> {
-  await runtime.queues.send(asyncWorkQueueName, message, { visibilityDelaySeconds: Math.min(3_600, Math.max(0, Math.ceil(delayMs / 1_000))) });
-}
+const requeue = (runtime: Runtime, message: ApplyMessage, delayMs: number) => requeueJob(runtime, message, delayMs);
 
 /**
  * One queued run of an apply: a completed one is left alone; one another run holds is looked at
@@ -285,27 +289,13 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
     await requeue(runtime, message, jobLeaseMs);
     return;
   }
-  let lost = false;
-  let renewing: Promise<void> = Promise.resolve();
+  // Lease renewals and checkpoints, written in turn, each conditional on the last (a 412 is checked against the row).
+  const writer = new JobWriter(runtime, key, runId, etag);
   const renewal = setInterval(() => {
-    renewing = renewing.then(async () => {
-      if (lost) return;
-      try {
-        etag = await audit.mergeRow(key, { leaseUntil: new Date(clock.now() + jobLeaseMs) }, etag);
-      } catch (error) {
-        if (isStatus(error, 412)) lost = true;
-      }
-    });
+    // A failed renewal is tried again at the next one; the lease has time left.
+    writer.write(() => ({ leaseUntil: new Date(clock.now() + jobLeaseMs) })).catch(() => undefined);
   }, jobLeaseMs / 3);
-  // Written in turn with the lease renewals, each conditional on the last.
-  const checkpoint = (state: ApplyState): Promise<void> => {
-    const written = renewing.then(async () => {
-      if (lost) throw new Error('the apply’s lease was lost to another run');
-      etag = await audit.mergeRow(key, { state: JSON.stringify(state) }, etag);
-    });
-    renewing = written.catch(() => undefined);
-    return written;
-  };
+  const checkpoint = (state: ApplyState) => writer.write({ state: JSON.stringify(state) });
   let result: ApplyRunResult;
   const state: ApplyState = { ...emptyApplyState(), ...(JSON.parse(record.state || '{}') as Partial<ApplyState>) };
   try {
@@ -320,6 +310,7 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
       deadlineAt: now + jobRunBudgetMs,
       state,
       checkpoint,
+    report: (step, waitingOn) => writer.write({ step, waitingOn }),
       invocation,
       log,
     });
@@ -329,22 +320,20 @@ export async function runQueuedApply(runtime: Runtime, message: ApplyMessage, ru
     result = { kind: 'waiting', step: (record.step ?? 'connection'), reason: `the last run failed (${reasonOf(error)}); tried again`, retryAfterSeconds: 10, state };
   } finally {
     clearInterval(renewal);
-    await renewing;
+    await writer.settled();
   }
-  if (lost) {
-    log('warn', 'manifest apply lease lost to another run; it carries on', { id: message.id });
-    return;
-  }
-  const stored: StoredApply = { ...record, etag };
+  // The message is deleted only when the apply is done or another run holds it; else it comes back.
+  const leave = () => leaveJob(runtime, key, runId, message, jobLeaseMs, 'manifest apply', log);
+  if (writer.lost) return leave();
   try {
     if (result.kind === 'done') {
-      await completeApply(runtime, stored, result.results, etag);
+      await writer.write(completionOf(record, result.results, clock.now()));
       log(result.results.outcome === 'failed' ? 'warn' : 'info', 'manifest apply completed', { id: message.id, outcome: result.results.outcome, ...result.results.counts });
       return;
     }
-    await pause(runtime, stored, result, etag);
+    await writer.write(pauseOf(result, clock.now()));
   } catch (error) {
-    if (isStatus(error, 412)) return;
+    if (writer.lost) return leave();
     throw error;
   }
   await requeue(runtime, message, result.retryAfterSeconds * 1_000);

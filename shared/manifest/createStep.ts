@@ -46,10 +46,12 @@ export interface CreateStep {
 function outcomeOfError(error: unknown): CreateOutcome {
   if (!(error instanceof FacadeError)) throw error;
   const detail = { code: error.code, message: error.message, httpStatus: error.status };
-  if (error.status === 409 && error.code !== 'idempotencyKeyInUse') return { kind: 'exists', error: { code: error.code, message: error.message } };
-  if (error.outcomeUnknown || error.status >= 500 || error.status === 429 || error.status === 408 || error.code === 'idempotencyKeyInUse') {
+  // A 409 that says "retry later" (an earlier attempt under the create's key not settled yet, or
+  // the key in use) is no answer about the entity: the apply waits on it, never reports `exists`.
+  if (error.outcomeUnknown || error.code === 'createOutcomeUnknown' || error.code === 'idempotencyKeyInUse' || error.status >= 500 || error.status === 429 || error.status === 408) {
     return { kind: 'retryLater', retryAfterSeconds: error.retryAfterSeconds ?? 5, error: detail };
   }
+  if (error.status === 409) return { kind: 'exists', error: { code: error.code, message: error.message } };
   return { kind: 'failed', error: detail };
 }
 

@@ -7,6 +7,7 @@ import type { GraphResponse } from '../graph/graphClient';
 import { reasonOf } from '../recovery/conflict';
 import type { Runtime } from '../runtime';
 import { asyncWorkQueueName } from '../storage/queue';
+import { abandonedAfterMs } from '../storage/jobLease';
 import { isStatus } from '../storage/table';
 
 /**
@@ -61,6 +62,12 @@ export interface SchemaRegistrationEntity extends AuditKey {
   durationMs?: number;
   /** The manifest apply that made this registration, if any. */
   parentRowKey?: string;
+  /** When Graph accepted the schema (its operation began): the polls slow down from then. */
+  sentAt?: Date;
+  /** When a queued run last looked at it (sent the schema or read Graph's operation). */
+  lookedAt?: Date;
+  /** When a status read or an apply last queued it again, no run having looked at it for long. */
+  resumedAt?: Date;
   itemChunks: number;
   [chunk: `items${number}`]: string;
 }
@@ -82,6 +89,11 @@ export function isSchemaRegistrationMessage(message: unknown): message is Schema
 export const maxProvisioningMs = 2 * 3_600_000;
 
 /** Seconds until the next look at a running operation: 1 s at first, growing with its age, at most 30 s. */
+/** How long Graph's operation has run (since the request, for records kept before `sentAt` was). */
+export function operationAgeOf(record: Pick<SchemaRegistrationEntity, 'requestedAt' | 'sentAt'>, now: number): number {
+  return now - new Date(record.sentAt ?? record.requestedAt).getTime();
+}
+
 export function pollDelaySeconds(ageMs: number): number {
   return Math.min(30, Math.max(1, Math.round(ageMs / 10_000)));
 }
@@ -207,6 +219,7 @@ async function markRunning(runtime: Runtime, record: StoredSchemaRegistration, r
     operationPath,
     graphOperationId: decodeURIComponent(operationPath.split('/').pop() ?? ''),
     operationStatus: 'inprogress',
+    sentAt: new Date(runtime.clock.now()),
     ...(response.requestId ? { graphRequestId: response.requestId } : {}),
   };
   const etag = await runtime.audit.mergeRow(record, changes, record.etag);
@@ -301,10 +314,41 @@ export async function runSchemaRegistration(runtime: Runtime, message: SchemaReg
     log(record.status === 'failed' ? 'warn' : 'info', 'schema registration ended', { id: message.id, status: record.status, connectionId: record.entityId, polls: record.polls });
     return;
   }
-  await runtime.queues.send(asyncWorkQueueName, message, { visibilityDelaySeconds: pollDelaySeconds(age) }).catch((error: unknown) => {
+  // A sign of life for abandonedAfterMs, also when this look wrote nothing (Graph unavailable).
+  await runtime.audit.mergeRow(key, { lookedAt: new Date(runtime.clock.now()) }).catch(() => undefined);
+  await runtime.queues.send(asyncWorkQueueName, message, { visibilityDelaySeconds: pollDelaySeconds(operationAgeOf(record, runtime.clock.now())) }).catch((error: unknown) => {
     log('error', 'schema registration could not be queued again; the message comes back', { id: message.id, reason: reasonOf(error) });
     throw error;
   });
+}
+
+/**
+ * Not ended, and not looked at by a queued run for `abandonedAfterMs` (the time a request may still
+ * send it, its last look, or its last resume, whichever is latest): its message may be gone for
+ * good (moved to the poison queue while storage was down).
+ */
+export function isRegistrationAbandoned(record: SchemaRegistrationEntity, now: number): boolean {
+  if (isOver(record)) return false;
+  const times = [record.requestedAt, record.sendingUntil, record.lookedAt, record.resumedAt].filter((time) => time !== undefined).map((time) => new Date(time!).getTime());
+  return now - Math.max(...times) >= abandonedAfterMs;
+}
+
+/**
+ * Queues a registration again when no run has looked at it for long, once per such stretch
+ * (conditional on the record as read). Best effort; a second message is harmless: each run's writes
+ * are conditional on the record it read. True when a message was sent.
+ */
+export async function resumeRegistrationIfAbandoned(runtime: Runtime, record: StoredSchemaRegistration): Promise<boolean> {
+  const now = runtime.clock.now();
+  if (!runtime.queues.configured || !isRegistrationAbandoned(record, now)) return false;
+  try {
+    await runtime.audit.mergeRow(record, { resumedAt: new Date(now) }, record.etag);
+    const message: SchemaRegistrationMessage = { kind: 'schemaRegistration', id: record.rowKey };
+    await runtime.queues.send(asyncWorkQueueName, message);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** A registration's record by its id. */

@@ -1,6 +1,6 @@
 import type Joi from 'joi';
 import type { AnyOperation, BulkOperationDefinition, HttpOperation, OperationDefinition } from '../operations/operation';
-import { isConnectorJobOperation, type ConnectorJobOperation } from '../operations/connectorJob';
+import { isConnectorJobOperation, keepsOwnRecord, type ConnectorJobOperation } from '../operations/connectorJob';
 import { isQuery, type ApiOperation, type QueryDefinition, type QueryScope } from '../operations/query';
 import { bulkProgressBody, bulkResultBody } from '../schemas/bulk';
 import { schemaFromJoi, type SchemaObject } from './joiSchema';
@@ -363,7 +363,7 @@ export function buildModel(apiOperations: readonly ApiOperation[], connectorJobD
   }
   if (bulk.length > 0) documented.push(statusOperation(schemas));
   if (connectorJobDocs) documented.push(...connectorJobDocs(apiOperations.filter(isConnectorJobOperation), schemas));
-  const scope: QueryScope = { operations: creates };
+  const scope: QueryScope = { operations: creates, recordedJobs: apiOperations.filter(keepsOwnRecord).map((operation) => operation.name) };
   for (const query of apiOperations.filter(isQuery)) documented.push(queryDoc(query, scope, schemas));
   documented.push(...serviceOperations(schemas));
   return { description: documentDescriptionOf(creates), operations: documented, schemas };

@@ -19,6 +19,11 @@ export interface SchemaRegistrationOperation extends HttpOperation {
 
 export type ConnectorJobOperation = ManifestOperation | SchemaRegistrationOperation;
 
+/** The connector jobs that keep an audit record of their own (an apply, a schema registration; a plan writes nothing), in a partition named after them. */
+export function keepsOwnRecord(operation: { kind?: string; action?: string }): operation is ConnectorJobOperation {
+  return isConnectorJobOperation(operation) && !(operation.kind === 'manifest' && operation.action === 'plan');
+}
+
 export function isConnectorJobOperation(operation: { kind?: string }): operation is ConnectorJobOperation {
   return operation.kind === 'manifest' || operation.kind === 'schemaRegistration';
 }

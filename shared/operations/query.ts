@@ -13,6 +13,8 @@ import type { AnyOperation, OperationDefinition, ServedOperation } from './opera
 /** What a query's parameters depend on: the create operations the app serves (one audit partition each). */
 export interface QueryScope {
   operations: readonly OperationDefinition[];
+  /** The connector jobs with a record of their own (a manifest apply, a schema registration), listed beside the creates. */
+  recordedJobs?: readonly string[];
 }
 
 /** A query's parameters, validated. */

@@ -1,4 +1,5 @@
 import { createOperationHandler, createQueryHandler } from '../pipeline/pipeline';
+import { keepsOwnRecord } from './connectorJob';
 import type { AnyOperation, BulkOperationDefinition, OperationDefinition } from './operation';
 import type { ApiOperation, QueryDefinition } from './query';
 import { registerHttp } from './registry';
@@ -36,6 +37,9 @@ export function registerOperation(operation: AnyOperation): void {
   });
 }
 
+/** The connector jobs that keep a record of their own, by name (their audit partitions). */
+export const recordedJobNames = (): string[] => apiOperations.filter(keepsOwnRecord).map((operation) => operation.name);
+
 /**
  * A query of the audit trail: one Functions HTTP function (GET, anonymous at the host: the
  * pipeline checks the caller's token and role) reading across every registered create operation.
@@ -47,6 +51,6 @@ export function registerQuery(query: QueryDefinition): void {
     methods: ['GET'],
     authLevel: 'anonymous',
     route: query.route,
-    handler: createQueryHandler(query, () => ({ operations: operationDefinitions })),
+    handler: createQueryHandler(query, () => ({ operations: operationDefinitions, recordedJobs: recordedJobNames() })),
   });
 }

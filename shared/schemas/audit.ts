@@ -37,7 +37,7 @@ const statusList = new RegExp(`^(${auditStatuses.join('|')})(,(${auditStatuses.j
 
 export const auditListParameters = (operations: readonly string[]) => ({
   operation: operationName(operations).description(
-    'Only the records of this create operation, e.g. createExternalGroup; without it, the records of every operation, newest first.',
+    'Only the records of this operation, e.g. createExternalGroup, or applyConnectorManifest for manifest applies; without it, the records of every operation, newest first.',
   ),
   status: Joi.string().pattern(statusList, 'a list of audit states')
     .messages({ 'string.pattern.name': `{{#label}} must be one or more audit states separated by commas: ${auditStatuses.join(', ')}` }).description(
@@ -45,6 +45,9 @@ export const auditListParameters = (operations: readonly string[]) => ({
   ),
   entityId: Joi.string().min(1).max(256).description(`Only the records of the entity with this id. ${windowed}`),
   callerId: Joi.string().min(1).max(128).description(`Only the records of this caller: the object id (oid) of the user or of the app's service principal. ${windowed}`),
+  clientRequestId: Joi.string().min(1).max(256).description(
+    `Only the records of requests sent with this client-request-id: a manifest apply's record and the records of every create it made share the apply's. ${windowed}`,
+  ),
   ...timeWindowParameters,
   $top: Joi.number().integer().min(1).max(maxPageSize).description(`Records per page, 1 to ${maxPageSize}; default ${defaultPageSize}.`),
   $skiptoken: Joi.string().max(2048).description('Where the next page starts: the value @odata.nextLink carries, never written by hand.'),
@@ -74,7 +77,7 @@ const recordFields = {
   graphPath: text('The Microsoft Graph call, e.g. /v1.0/external/connections/contosohr/groups.'),
   graphVersion: text('The Microsoft Graph version called: v1.0 or beta.'),
   status: Joi.string().valid(...auditStatuses, ...bulkStatuses).description(
-    'What became of the request: pending (not recorded yet), succeeded, failed, alreadyExisted (the entity was there already, made by another request: this one made nothing, and its caller was told so as an outcome, e.g. a bulk member answered alreadyMember; not a failure), unknown (the answer was lost; the entity may exist), orphaned (made, but its id never reached the caller) or unresolved (still unknown when the retention ended). A bulk request\'s own record (operation addExternalGroupMembersInBulk, no entityId): accepted, running, completed, or failed (nothing could be added: the group or connection does not exist; errorCode says why).',
+    'What became of the request: pending (not recorded yet), succeeded, failed, alreadyExisted (the entity was there already, made by another request: this one made nothing, and its caller was told so as an outcome, e.g. a bulk member answered alreadyMember; not a failure), unknown (the answer was lost; the entity may exist), orphaned (made, but its id never reached the caller) or unresolved (still unknown when the retention ended). A bulk request\'s own record (operation addExternalGroupMembersInBulk, no entityId): accepted, running, completed, or failed (nothing could be added: the group or connection does not exist; errorCode says why). A manifest apply\'s record (operation applyConnectorManifest): accepted, running or completed, with its outcome. A schema registration\'s record (operation registerConnectionSchema): pending, running (Graph provisions the schema), succeeded or failed.',
   ),
   httpStatus: count('The HTTP status Microsoft Graph answered (0 when it did not answer).'),
   errorCode: text('Microsoft Graph\'s error code, or the facade\'s, when the request did not succeed.'),
@@ -98,9 +101,17 @@ const recordFields = {
   reconcileAttempts: count('Reconciliation runs that could not settle the record yet.'),
   reconcileError: text('Why the last reconciliation run could not settle it.'),
   total: count('A bulk request\'s record: how many items it holds (each has a record of its own).'),
-  created: count('A bulk request\'s record: items created.'),
+  created: count('A bulk request\'s or manifest apply\'s record: items (entities) created.'),
   alreadyMember: count('A bulk request\'s record: items that already existed (Graph answered 409).'),
-  failed: count('A bulk request\'s record: items that failed.'),
+  failed: count('A bulk request\'s or manifest apply\'s record: items (entities) that failed.'),
+  outcome: Joi.string().valid('succeeded', 'failed').description('A manifest apply\'s record, once completed: succeeded, or failed when an entity failed or was not attempted.'),
+  exists: count('A manifest apply\'s record: entities that were there already with the same values.'),
+  differs: count('A manifest apply\'s record: entities that were there already with other values (reported, never changed).'),
+  notAttempted: count('A manifest apply\'s record: entities not attempted because what they depend on failed.'),
+  step: Joi.string().valid('connection', 'schema', 'groups', 'members', 'connectorGroups').description('A manifest apply\'s record, until it completes: the step it waits on.'),
+  waitingOn: text('A manifest apply\'s record, until it completes: what it waits on, in words.'),
+  operationStatus: text('A schema registration\'s record: what Microsoft Graph\'s connection operation said last (inprogress, completed, failed).'),
+  partOf: text('Request id of the manifest apply this record belongs to (a schema registration it made).'),
 };
 
 export const auditRecordSchema = Joi.object(recordFields).description('One audit record: a create request and what became of it.');

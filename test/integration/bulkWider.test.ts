@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { call, startTestStack, type ApiResponse, type HostProcess, type TestStack } from '../support/stack';
-import { startTableAnswerProxy, type TableAnswerProxy, type TableCall } from '../support/tableAnswerProxy';
+import { call, type HostProcess, type TestStack } from '../support/stack';
+import { pollUntilDone, startProxiedStack, type ProxiedStack } from '../support/proxiedStack';
+import type { TableAnswerProxy, TableCall } from '../support/tableAnswerProxy';
 import { recordRowKey } from '../../shared/audit/auditRecord';
 import { toChunks } from '../../shared/bulk/bulkRecord';
 
@@ -14,6 +15,7 @@ import { toChunks } from '../../shared/bulk/bulkRecord';
  */
 
 const tableTimeoutMs = 1_500;
+let proxied: ProxiedStack;
 let stack: TestStack;
 let proxy: TableAnswerProxy;
 let host: HostProcess;
@@ -28,18 +30,13 @@ type Row = Record<string, any>;
 
 beforeAll(async () => {
   // The stack's own host takes no part: every request and every queued run goes through the proxy.
-  stack = await startTestStack({ AUDIT_TABLE_TIMEOUT_MS: String(tableTimeoutMs), LOCAL_QUEUE_LEASE_SECONDS: '2' });
-  await stack.host.stop();
-  proxy = await startTableAnswerProxy(stack.azurite.port, stack.azurite.connectionString);
-  host = await stack.startAnotherHost({ AuditStorage: proxy.connectionString });
-  table = TableClient.fromConnectionString(stack.azurite.connectionString, stack.env.AUDIT_TABLE_NAME!, { allowInsecureConnection: true });
-  await table.createTable();
+  proxied = await startProxiedStack(tableTimeoutMs);
+  ({ stack, proxy, host, table } = proxied);
   stack.graph.seedConnection(connection, groups);
 }, 90_000);
 
 afterAll(async () => {
-  await proxy?.close();
-  await stack?.stop();
+  await proxied?.stop();
 });
 
 beforeEach(() => {
@@ -52,19 +49,6 @@ async function rowsOf(clientRequestId: string): Promise<{ bulk: Row | undefined;
   const rows: Row[] = [];
   for await (const entity of table.listEntities<Row>({ queryOptions: { filter: `clientRequestId eq '${clientRequestId}'` } })) rows.push(entity);
   return { bulk: rows.find((row) => row.kind === 'bulk'), members: rows.filter((row) => row.kind === 'record').sort((a, b) => (a.rowKey < b.rowKey ? -1 : 1)) };
-}
-
-async function pollUntilDone(location: string, token: string, timeoutMs: number): Promise<{ final: ApiResponse; last?: ApiResponse }> {
-  const deadline = Date.now() + timeoutMs;
-  let last: ApiResponse | undefined;
-  for (;;) {
-    const answer = await call(location, { headers: { authorization: `Bearer ${token}` } });
-    // A 503 (the table slow on a busy machine) says to poll again, as a 202 does.
-    if (answer.status !== 202 && answer.status !== 503) return { final: answer, ...(last ? { last } : {}) };
-    last = answer;
-    if (Date.now() > deadline) return { final: answer, last };
-    await sleep(250);
-  }
 }
 
 /** The entity group transaction that writes intents of a bulk request (its records `pending`), holding item `index`. */

@@ -82,6 +82,10 @@ describe('plan and apply a manifest', () => {
     const made = stack.graph.creations().filter((creation) => creation.clientRequestId === 'manifest-apply-one');
     expect(made).toHaveLength(entityCount);
     expect(new Set(made.map((creation) => creation.path)).size).toBe(entityCount);
+    // A group that is a member of another is created before it is added to it.
+    const groupMade = made.find((creation) => creation.path.endsWith('/groups/manifestoneg1'))!;
+    const addedAsMember = made.find((creation) => creation.path.endsWith('/groups/manifestoneg2/members/manifestoneg1'))!;
+    expect(Date.parse(addedAsMember.at)).toBeGreaterThanOrEqual(Date.parse(groupMade.at));
 
     const record = await table.getEntity<Record<string, unknown>>('applyConnectorManifest', answer.body.id);
     expect(record).toMatchObject({ status: 'completed', outcome: 'succeeded', created: entityCount, failed: 0 });
@@ -89,6 +93,26 @@ describe('plan and apply a manifest', () => {
     expect(connection).toMatchObject({ status: 'succeeded', entityId: 'manifestone', clientRequestId: 'manifest-apply-one' });
     const group = await table.getEntity<Record<string, unknown>>('createExternalGroup', answer.body.groups[0].auditRecordId);
     expect(group).toMatchObject({ status: 'succeeded', entityId: 'manifestoneg1' });
+  });
+
+  it('lists the apply in the audit trail with its outcome and counts, beside the records of the creates it made', async () => {
+    const reader = `Bearer ${await stack.token({ roles: ['Audit.Read'] })}`;
+    const audit = async (query: string) => call(`${stack.host.apiUrl}/audit?${query}`, { headers: { authorization: reader } });
+    const applies = await audit('operation=applyConnectorManifest');
+    expect(applies.status, JSON.stringify(applies.body)).toBe(200);
+    const applyRecord = applies.body.value.find((record: { clientRequestId: string }) => record.clientRequestId === 'manifest-apply-one');
+    expect(applyRecord).toMatchObject({ operation: 'applyConnectorManifest', entityId: 'manifestone', status: 'completed', outcome: 'succeeded', created: entityCount, failed: 0, notAttempted: 0 });
+
+    // One client-request-id names the apply and everything it made.
+    const all = await audit('clientRequestId=manifest-apply-one&$top=100');
+    expect(all.status).toBe(200);
+    const operations = all.body.value.map((record: { operation: string }) => record.operation);
+    expect(operations).toContain('applyConnectorManifest');
+    expect(operations.filter((operation: string) => operation === 'createExternalConnection')).toHaveLength(1);
+    expect(operations.filter((operation: string) => operation === 'createExternalGroup')).toHaveLength(3);
+    expect(operations.filter((operation: string) => operation === 'createConnectorGroup')).toHaveLength(1);
+    expect(operations.filter((operation: string) => operation === 'createExternalGroupMember')).toHaveLength(memberCount);
+    expect(all.body.value.every((record: { clientRequestId: string }) => record.clientRequestId === 'manifest-apply-one')).toBe(true);
   });
 
   it('plans every entity exists afterwards, saying who made it', async () => {
@@ -187,6 +211,14 @@ describe('a manifest with a schema', () => {
     const groupsMade = stack.graph.creations().filter((creation) => creation.clientRequestId === 'manifest-schema' && /\/groups\/[^/]+$/.test(creation.path));
     expect(groupsMade).toHaveLength(3);
     expect(groupsMade.every((creation) => Date.parse(creation.at) >= operation.endsAt)).toBe(true);
+
+    // The schema registration's record is listed too, naming the apply it belongs to.
+    const reader = `Bearer ${await stack.token({ roles: ['Audit.Read'] })}`;
+    const registrations = await call(`${stack.host.apiUrl}/audit?operation=registerConnectionSchema&clientRequestId=manifest-schema`, { headers: { authorization: reader } });
+    expect(registrations.status, JSON.stringify(registrations.body)).toBe(200);
+    expect(registrations.body.value).toEqual([
+      expect.objectContaining({ operation: 'registerConnectionSchema', entityId: 'manifestschema', status: 'succeeded', operationStatus: 'completed', partOf: String(final.body.id).replace(/^\d{13}_/, '') }),
+    ]);
   }, 90_000);
 
   it('reports a failed schema operation as failed, and creates nothing that depends on it', async () => {

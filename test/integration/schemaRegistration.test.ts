@@ -1,4 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import { TableClient } from '@azure/data-tables';
+import { recordRowKey } from '../../shared/audit/auditRecord';
+import { toChunks } from '../../shared/bulk/bulkRecord';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { call, startTestStack, type ApiResponse, type TestStack } from '../support/stack';
 
@@ -103,5 +106,41 @@ describe('registerConnectionSchema', () => {
     const missing = await stack.post('/v1.0/external/connections/nosuchconn/schema', schema);
     expect(missing.status).toBe(404);
     expect(missing.body.error.code).toBe('itemNotFound');
+  });
+
+  it('is queued again by its status URL when no run has looked at it for long (its message gone, e.g. to the poison queue)', async () => {
+    stack.graph.seedConnection('schemaabandoned');
+    stack.graph.schemaRegistrations.provisioningMs = 500;
+    const token = await stack.token();
+    const callerId = JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString('utf8')).oid as string;
+    const requestedAt = new Date(Date.now() - 10 * 60_000);
+    const requestId = randomUUID();
+    const rowKey = recordRowKey(requestedAt, requestId);
+    await table.createTable();
+    // A registration recorded and never sent, its message gone: pending, its request's time long over.
+    await table.createEntity({
+      partitionKey: 'registerConnectionSchema',
+      rowKey,
+      kind: 'schemaRegistration',
+      operation: 'registerConnectionSchema',
+      entityType: 'connectionSchema',
+      entityId: 'schemaabandoned',
+      graphVersion: 'v1.0',
+      graphPath: '/v1.0/external/connections/schemaabandoned/schema',
+      requestId,
+      clientRequestId: 'schema-abandoned',
+      callerId,
+      requestedAt,
+      status: 'pending',
+      sendingUntil: new Date(requestedAt.getTime() + 30_000),
+      polls: 0,
+      ...toChunks('items', schema),
+    });
+    const { final } = await pollUntilDone(`${stack.host.apiUrl}/schemaRegistrations/${rowKey}`);
+    expect(final.status).toBe(200);
+    expect(final.body).toMatchObject({ status: 'succeeded', operationStatus: 'completed' });
+    expect(patches('schemaabandoned')).toHaveLength(1);
+    const record = await table.getEntity<Record<string, unknown>>('registerConnectionSchema', rowKey);
+    expect(record.resumedAt).toBeInstanceOf(Date);
   });
 });

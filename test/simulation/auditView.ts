@@ -1,4 +1,5 @@
 import type { TableClient } from '@azure/data-tables';
+import { fromChunks } from '../../shared/bulk/bulkRecord';
 import type { OperationDefinition } from '../../shared/operations/operation';
 import { reconcile } from '../../shared/reconciliation/reconcile';
 import type { Runtime } from '../../shared/runtime';
@@ -28,9 +29,20 @@ export interface BulkRecordView {
   total: number;
 }
 
+/** A manifest apply's record (its audit record and its job's state): its results once completed. */
+export interface ApplyRecordView {
+  rowKey: string;
+  status: string;
+  clientRequestId: string;
+  outcome: string | undefined;
+  waitingOn: string | undefined;
+  results: Record<string, unknown> | undefined;
+}
+
 export interface AuditTableView {
   records: AuditRecordView[];
   bulk: BulkRecordView[];
+  applies: ApplyRecordView[];
   /** Entity path (`external/connections/c/groups/g`, no version) → the record's row key. */
   index: Map<string, string>;
 }
@@ -38,6 +50,7 @@ export interface AuditTableView {
 export async function readAuditTable(table: TableClient): Promise<AuditTableView> {
   const records: AuditRecordView[] = [];
   const bulk: BulkRecordView[] = [];
+  const applies: ApplyRecordView[] = [];
   const index = new Map<string, string>();
   for await (const entity of table.listEntities<Record<string, unknown>>()) {
     const partition = String(entity.partitionKey);
@@ -54,6 +67,15 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
         done: Number(entity.done ?? 0),
         total: Number(entity.total ?? 0),
       });
+    } else if (entity.kind === 'manifestApply') {
+      applies.push({
+        rowKey: row,
+        status: String(entity.status),
+        clientRequestId: String(entity.clientRequestId),
+        outcome: entity.outcome as string | undefined,
+        waitingOn: entity.waitingOn as string | undefined,
+        results: entity.status === 'completed' ? fromChunks<Record<string, unknown>>(entity, 'results') : undefined,
+      });
     } else if (entity.kind === 'record') {
       records.push({
         operation: partition,
@@ -69,7 +91,7 @@ export async function readAuditTable(table: TableClient): Promise<AuditTableView
       });
     }
   }
-  return { records, bulk, index };
+  return { records, bulk, applies, index };
 }
 
 /**

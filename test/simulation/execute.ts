@@ -6,6 +6,8 @@ import { bulkStages, createOperationHandler, createStages } from '../../shared/p
 import type { NamedOperation } from '../../shared/operations/operation';
 import type { RequestContext, Stage } from '../../shared/pipeline/context';
 import { runQueuedBulkJob, type BulkJobMessage } from '../../shared/bulk/job';
+import { isApplyMessage, runQueuedApply, type ApplyMessage } from '../../shared/manifest/applyJob';
+import { applyConnectorManifest, applyStages, applyStatusFunction, applyStatusStages } from '../../functions/connectorManifests';
 import { bulkStatus } from '../../shared/pipeline/stages/bulkStatus';
 import { authenticate } from '../../shared/pipeline/stages/authenticate';
 import { respond } from '../../shared/pipeline/stages/respond';
@@ -15,9 +17,9 @@ import type { Runtime } from '../../shared/runtime';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
-import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type RequestStep, type Schedule, type TableFault } from './schedule';
+import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
 import { Stalls } from './stalls';
-import { faultStep, targetFor, type Target } from './targets';
+import { faultStep, manifestConnectionOfConnectorGroups, manifestFor, targetFor, type ManifestRequest, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
 /** What a caller saw of one request: its answer, or nothing (the instance died), or no end at all. */
@@ -54,6 +56,11 @@ export interface ObservedRequest {
   origin: string;
   /** An async bulk request accepted (202): its job's id, and the status URL's last answer after every run had its turn. */
   job?: { id: string; final: Answer | undefined };
+  /**
+   * A manifest apply (its `bodies` are those of the entities of the target's kind it names; its
+   * `path` the collection they go to), and the manifest it applied. Accepted (202): `job` is the apply's.
+   */
+  manifest?: ManifestRequest['body'];
 }
 
 /**
@@ -63,8 +70,12 @@ export interface ObservedRequest {
  * renewal was written while its run paused; one entity was asked for under two spellings; a
  * request whose instance stalled came back and answered.
  */
-export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings' | 'requestResumed';
-export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings', 'requestResumed'];
+export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
+/**
+ * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
+ * where a single or bulk request asked for an entity the manifest names.
+ */
+export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
 
 /** One answer of a status URL during the schedule (slow storage included). */
 export interface ObservedPoll {
@@ -87,6 +98,13 @@ export interface Observation {
   hits: Set<ScenarioHit>;
   /** Taken after the final reconciliation (when every abandoned request had time to be settled). */
   final: boolean;
+  /** Manifest applies that ended (answered 200, or their job's status URL 200), counted per schedule. */
+  manifestsApplied: number;
+  /**
+   * The same manifest applied again once faults stopped and every job ended, after an apply of it
+   * ended `succeeded`: its answer, and the creates Graph received from it (it must make none).
+   */
+  reapplied?: { of: ObservedRequest; answer: Answer; creates: number };
 }
 
 /** Longest a request that did not crash may take: its deadline, its audit writes and a margin. */
@@ -124,10 +142,11 @@ export function crashable<Context extends RequestContext<NamedOperation>>(stages
 
 const crashableStages = crashable(createStages);
 const crashableBulkStages = crashable(bulkStages);
+const crashableApplyStages = crashable(applyStages);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-const answerOf = (response: HttpResponseInit): Answer => ({
+const responseAnswer = (response: HttpResponseInit): Answer => ({
   kind: 'answered',
   status: response.status ?? 200,
   headers: headersOf(response),
@@ -147,6 +166,34 @@ function headersOf(response: HttpResponseInit): Record<string, string> {
 }
 
 /**
+ * A stalled instance that comes back finishes the request: its answer is kept to be judged too (an
+ * accepted job or apply it names is then followed as any other).
+ */
+function recordResumed(observed: ObservedRequest, running: Promise<HttpResponseInit>, runsAsJob: boolean): Promise<void> {
+  return running.then(responseAnswer, thrownAnswer).then((resumed) => {
+    observed.resumed = resumed;
+    const resumedJob = jobIdOf(runsAsJob, resumed);
+    if (resumedJob && !observed.job) observed.job = { id: resumedJob, final: undefined };
+  });
+}
+
+/** How a manifest apply ended, as its caller was told (its 200, or its status URL's last 200); undefined while not ended. */
+export function manifestOutcomeOf(request: ObservedRequest): string | undefined {
+  const ended = request.job?.final ?? request.resumed ?? request.answer;
+  if (ended.kind !== 'answered' || ended.status !== 200 || ended.body?.status !== 'completed') return undefined;
+  return String(ended.body.outcome);
+}
+
+/** What the caller of a handler sees: its answer, nothing (its instance died), or no end within the bound. */
+function answerOf(running: Promise<HttpResponseInit>, died: Promise<void>): Promise<Answer> {
+  return Promise.race([
+    running.then(responseAnswer, thrownAnswer),
+    died.then((): Answer => ({ kind: 'crashed' })),
+    sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
+  ]);
+}
+
+/**
  * Runs one schedule and checks it. `interleaving` records the order its calls completed in (and,
  * made from a recording, holds each call until its turn: a failure replayed).
  */
@@ -160,6 +207,8 @@ export async function runSchedule(
   const target = targetFor(schedule.target);
   lane.graph.reset();
   for (const parent of target.parents) lane.graph.seed(parent.collectionName, { id: parent.id }, parent.parentIds);
+  // A manifest names a connection; connector groups have none of their own, so one is there.
+  if (target.kind === 'connectorGroup' && schedule.steps.some((step) => step.kind === 'manifest')) lane.graph.seed('connections', { id: manifestConnectionOfConnectorGroups }, []);
   const scene = await lane.newScene();
   try {
     return await play(world, lane, scene, lane.clock, schedule, target, check, interleaving);
@@ -187,6 +236,8 @@ async function play(
   const statusHandlers = bulkTarget
     ? scene.instances.map((instance) => createHandler({ name: 'bulkJobStatus', operations: [bulkTarget.operation] }, [respond, authenticate, bulkStatus], () => instance.runtime))
     : [];
+  const applyHandlers = scene.instances.map((instance) => createHandler(applyConnectorManifest, crashableApplyStages, () => instance.runtime));
+  const applyStatusHandlers = scene.instances.map((instance) => createHandler(applyStatusFunction, applyStatusStages, () => instance.runtime));
   const requests: ObservedRequest[] = [];
   const polls: ObservedPoll[] = [];
   const alongside: Promise<void>[] = [];
@@ -256,12 +307,7 @@ async function play(
     const invocation = new InvocationContext({ functionName: bulk ? bulk.operation.name : target.operation.name, logHandler: () => undefined });
     const handler = bulk ? bulkHandlers[step.instance]! : handlers[step.instance]!;
     const { running, died, stall } = scopeFor(origin, step.tableFaults, step.crash, () => handler(request, invocation), step.storageDelayMs ?? 0);
-    const answered = (running as Promise<HttpResponseInit>).then(answerOf, thrownAnswer);
-    const answer = await Promise.race([
-      answered,
-      died.then((): Answer => ({ kind: 'crashed' })),
-      sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
-    ]);
+    const answer = await answerOf(running as Promise<HttpResponseInit>, died);
     const entityId = String(single.body.id ?? single.body.name ?? '');
     const jobId = jobIdOf(bulk, answer);
     const observed: ObservedRequest = {
@@ -282,17 +328,59 @@ async function play(
       ...(jobId ? { job: { id: jobId, final: undefined } } : {}),
     };
     requests.push(observed);
-    // A stalled instance that comes back finishes the request: its answer is judged too (an
-    // accepted job it names is then followed as any other).
-    if (answer.kind === 'crashed' && step.crash?.resumes) {
-      stall.holds(
-        answered.then((resumed) => {
-          observed.resumed = resumed;
-          const resumedJob = jobIdOf(bulk, resumed);
-          if (resumedJob && !observed.job) observed.job = { id: resumedJob, final: undefined };
-        }),
-      );
-    }
+    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, Boolean(bulk)));
+  };
+
+  /** The manifest step each manifest request was sent for (a re-apply sends the same manifest). */
+  const manifestSteps = new Map<ObservedRequest, ManifestStep>();
+  /**
+   * A manifest step: the apply as a caller sends it. Its plan's reads and its creates (inside the
+   * request, or in its job's runs) carry this origin, so Graph faults meant for it reach it.
+   */
+  const runManifest = async (step: ManifestStep, index: number, origin = `request ${index}`): Promise<ObservedRequest> => {
+    const manifest = manifestFor(target, step);
+    const caller = world.callers[step.caller];
+    const clientRequestId = `sim-${salt}-${index}`;
+    const at = clock.now();
+    routeFaults(origin, step.createFaults, step.readFaults);
+    const request = new HttpRequest({
+      method: 'POST',
+      url: `http://facade.simulation/api${manifest.path}`,
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${caller.token}`,
+        'client-request-id': clientRequestId,
+        ...(step.key ? { 'idempotency-key': step.key } : {}),
+        ...(step.async ? { prefer: 'respond-async' } : {}),
+      },
+      params: manifest.params,
+      body: { string: JSON.stringify(manifest.body) },
+    });
+    const invocation = new InvocationContext({ functionName: applyConnectorManifest.name, logHandler: () => undefined });
+    const { running, died, stall } = scopeFor(origin, step.tableFaults, step.crash, () => applyHandlers[step.instance]!(request, invocation), step.storageDelayMs);
+    const answer = await answerOf(running as Promise<HttpResponseInit>, died);
+    const jobId = answer.kind === 'answered' && answer.status === 202 && typeof answer.body?.id === 'string' ? answer.body.id : undefined;
+    const observed: ObservedRequest = {
+      step: index,
+      bulk: false,
+      bodies: manifest.bodies,
+      caller: step.caller,
+      callerId: caller.id,
+      key: step.key,
+      body: step.body,
+      path: manifest.collectionPath,
+      clientRequestId,
+      answer,
+      crash: step.crash,
+      at,
+      origin,
+      manifest: manifest.body,
+      ...(jobId ? { job: { id: jobId, final: undefined } } : {}),
+    };
+    requests.push(observed);
+    manifestSteps.set(observed, step);
+    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, true));
+    return observed;
   };
 
   const jobQueue = () => scene.queues.client(scene.queues.sceneQueueName(asyncWorkQueueName));
@@ -303,7 +391,7 @@ async function play(
    * whose instance dies keeps it hidden for the host's message lease (10 minutes).
    */
   const runTrigger = async (step: JobStep, index: number): Promise<void> => {
-    if (!bulkTarget || !requests.some((request) => request.job)) return;
+    if (!requests.some((request) => request.job || request.manifest)) return;
     const queue = await jobQueue();
     await queue.createIfNotExists();
     const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 16, visibilityTimeout: 60 });
@@ -313,15 +401,18 @@ async function play(
         await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0);
         continue;
       }
-      const message = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as BulkJobMessage;
+      const message = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as BulkJobMessage | ApplyMessage;
       const runtime: Runtime = scene.instances[step.instance].runtime;
       const origin = `job ${index} ${message.id}`;
       jobRuns.set(message.id, (jobRuns.get(message.id) ?? 0) + 1);
       if ((jobRuns.get(message.id) ?? 0) > 1) hits.add('jobTakenOver');
       if (step.crash?.pauseMs) hits.add('jobRunPaused');
-      const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () =>
-        runQueuedBulkJob(runtime, [bulkTarget.operation], message, `instance${step.instance}/${origin}/${item.messageId}`, quiet),
-      );
+      const runId = `instance${step.instance}/${origin}/${item.messageId}`;
+      // The queue-triggered function: a manifest apply's run, or a bulk job's (a manifest's members too).
+      const work = isApplyMessage(message)
+        ? () => runQueuedApply(runtime, message, runId, new InvocationContext({ functionName: 'asyncWork', logHandler: () => undefined }), quiet)
+        : () => (bulkTarget ? runQueuedBulkJob(runtime, [bulkTarget.operation], message, runId, quiet) : Promise.resolve());
+      const { running, died } = scopeFor(origin, step.tableFaults, step.crash, work);
       const outcome = await Promise.race([
         running.then(() => 'returned' as const, () => 'threw' as const),
         died.then(() => 'crashed' as const),
@@ -350,13 +441,14 @@ async function play(
     const jobId = request.job!.id;
     const httpRequest = new HttpRequest({
       method: 'GET',
-      url: `http://facade.simulation/api/jobs/${jobId}`,
+      url: request.manifest ? `http://facade.simulation/api/connectorManifestApplies/${jobId}` : `http://facade.simulation/api/jobs/${jobId}`,
       headers: { authorization: `Bearer ${world.callers[request.caller].token}` },
       params: { id: jobId },
     });
-    const invocation = new InvocationContext({ functionName: 'bulkJobStatus', logHandler: () => undefined });
-    const { running } = scopeFor(`poll ${index}`, tableFaults, null, () => statusHandlers[instance]!(httpRequest, invocation));
-    return Promise.race([(running as Promise<HttpResponseInit>).then(answerOf, thrownAnswer), sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' }))]);
+    const invocation = new InvocationContext({ functionName: request.manifest ? applyStatusFunction.name : 'bulkJobStatus', logHandler: () => undefined });
+    const handler = request.manifest ? applyStatusHandlers[instance]! : statusHandlers[instance]!;
+    const { running } = scopeFor(`poll ${index}`, tableFaults, null, () => handler(httpRequest, invocation));
+    return Promise.race([(running as Promise<HttpResponseInit>).then(responseAnswer, thrownAnswer), sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' }))]);
   };
 
   const settleAlongside = async () => {
@@ -388,6 +480,13 @@ async function play(
         sleep(answerWithinMs).then(() => false),
       ]);
       if (!ended) stuckRuns.push(`the reconciliation run of step ${index} did not end within ${answerWithinMs / 1000} s (a storage call of its own that hung without a timeout?)`);
+    } else if (step.kind === 'manifest') {
+      const running = runManifest(step, index);
+      if (step.overlaps) {
+        alongside.push(running.then(() => undefined));
+        continue;
+      }
+      await running;
     } else if (step.kind === 'job') {
       await runTrigger(step, index);
     } else if (step.kind === 'poll') {
@@ -410,12 +509,39 @@ async function play(
   graph.clearFaults();
   const jobs = requests.filter((request) => request.job);
   // Passes 3 minutes apart: a message whose run died is hidden for 10 (the host's lease of it).
-  const jobsOpen = async () => (await readAuditTable(scene.table)).bulk.some((job) => job.async && job.status !== 'completed');
-  for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
-    clock.offsetMs += 3 * minute;
-    await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, schedule.steps.length + pass);
+  const jobsOpen = async () => {
+    const view = await readAuditTable(scene.table);
+    return view.bulk.some((job) => job.async && job.status !== 'completed') || view.applies.some((apply) => apply.status !== 'completed');
+  };
+  const finishJobs = async (jobs: ObservedRequest[], firstPass: number) => {
+    for (let pass = 0; pass < 6 && jobs.length > 0 && (await jobsOpen()); pass += 1) {
+      clock.offsetMs += 3 * minute;
+      // The reconciliation timer runs meanwhile, as it does in production: an apply may wait on an
+      // earlier attempt of one of its creates that only reconciliation settles (a connector group's).
+      if (jobs.some((request) => request.manifest)) await scopeFor('reconciliation', [], null, () => reconcileOnce(scene.instances[pass % 2]!.runtime, target.operation)).running;
+      await runTrigger({ kind: 'job', instance: (pass % 2) as 0 | 1, tableFaults: [], crash: null }, firstPass + pass);
+    }
+    for (const request of jobs.filter((candidate) => candidate.job)) request.job!.final = await poll(0, [], firstPass, request);
+  };
+  // An apply whose instance died is carried on by its queued takeover once its lease ends.
+  await finishJobs(requests.some((request) => request.manifest) ? requests.filter((request) => request.job || request.manifest) : jobs, schedule.steps.length);
+
+  // An apply that ended `succeeded`, sent again (its manifest, no key, no faults): it must create nothing.
+  let reapplied: Observation['reapplied'];
+  const succeededApply = [...requests].reverse().find((request) => request.manifest && manifestOutcomeOf(request) === 'succeeded');
+  if (succeededApply) {
+    const index = schedule.steps.length + 7;
+    const step = manifestSteps.get(succeededApply)!;
+    const again = await runManifest({ ...step, key: null, async: false, createFaults: [], readFaults: [], tableFaults: [], crash: null, overlaps: false, storageDelayMs: 0 }, index);
+    if (again.job) await finishJobs([again], index + 1);
+    const origins = (origin: string | undefined) => origin === again.origin || (again.job !== undefined && origin?.endsWith(` ${again.job.id}`) === true);
+    reapplied = { of: succeededApply, answer: again.job?.final ?? again.answer, creates: graph.creations().filter((creation) => origins(creation.origin)).length };
   }
-  for (const request of jobs) request.job!.final = await poll(0, [], schedule.steps.length, request);
+  const manifests = requests.filter((request) => request.manifest && request !== reapplied?.of && manifestOutcomeOf(request) !== undefined);
+  const manifestsApplied = requests.filter((request) => request.manifest && manifestOutcomeOf(request) !== undefined).length - (reapplied ? 1 : 0);
+  const asks = (request: ObservedRequest) => Object.keys(request.bodies).map((id) => `${canonicalPath(request.path)}|${id.toLowerCase()}`);
+  const askedOutside = new Set(requests.filter((request) => !request.manifest).flatMap(asks));
+  if (manifests.some((request) => asks(request).some((ask) => askedOutside.has(ask)))) hits.add('manifestBesideSingle');
 
   for (const [index, request] of requests.entries()) {
     const earlier = requests.slice(0, index);
@@ -438,6 +564,8 @@ async function play(
     jobQueuedBy: scene.queues.jobQueuedBy,
     hits,
     final,
+    manifestsApplied,
+    ...(reapplied ? { reapplied } : {}),
   });
   const violations = [...stallViolations];
   violations.push(...stuckRuns);

@@ -18,6 +18,8 @@ export const invariants: { name: string; says: string; pattern: RegExp }[] = [
   { name: 'retryAfterOn5xx', says: 'every 5xx carries Retry-After (status URL included)', pattern: /without Retry-After/ },
   { name: 'fourxxMadeNothing', says: 'a 4xx other than 409 made nothing', pattern: /was answered 4\d\d .*but made|failed with 4\d\d .*but made/ },
   { name: 'indexNamesMaker', says: 'the entity index points at the record of the ask that made the entity', pattern: /the entity index (of|names)/ },
+  { name: 'reapplyCreatesNothing', says: 'applying a manifest again after it succeeded creates nothing and reports every entity exists', pattern: /^re-applying the manifest of/ },
+  { name: 'manifestResultAgrees', says: 'an apply’s result per entity agrees with Graph and the audit trail (created ⇒ its own ask made it; exists/differs ⇒ not made by it; failed/notAttempted ⇒ it made nothing; a failure says why)', pattern: /^manifest request \d+ .*(reported |manifest apply answered)/ },
   { name: 'bulkResultAgrees', says: 'a bulk item’s result agrees with its record and with Graph', pattern: /reported \S+ (created|alreadyMember|\w+ \(nothing sent\))|without a result per member/ },
   { name: 'jobEnds', says: 'every accepted job ends once faults stop; its message is never poisoned; its status URL answers', pattern: /never ended|poison queue|status URL (was never answered|answered)|job record .* still/ },
   { name: 'runsEnd', says: 'a reconciliation run ends, as a request does (every storage call bounded)', pattern: /reconciliation run of step \d+ did not end/ },

@@ -2,6 +2,7 @@ import type { Creation } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
 import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
+import { manifestResults } from './targets';
 import { simulationSettings } from './world';
 
 /**
@@ -44,7 +45,7 @@ import { simulationSettings } from './world';
 
 const isSuccess = (answer: Answer) => answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
 const describe = (request: ObservedRequest) =>
-  `${request.bulk ? 'bulk ' : ''}request ${request.step} (caller ${request.caller}${request.key ? `, key ${request.key}` : ''}, body ${request.body}, ${request.path})`;
+  `${request.bulk ? 'bulk ' : request.manifest ? 'manifest ' : ''}request ${request.step} (caller ${request.caller}${request.key ? `, key ${request.key}` : ''}, body ${request.body}, ${request.path})`;
 /**
  * Every answer a request gave, each judged alike: the one its caller saw when the step ended, and
  * the one it gave after its instance stalled and came back (whether that one still reached the
@@ -96,7 +97,8 @@ function otherSpellingMade(observation: Observation, record: AuditRecordView): b
 }
 
 /** The body a request asked an entity with (a bulk request asks for several). */
-const bodyFor = (request: ObservedRequest, entityId: string) => (request.bulk ? request.bodies[entityId] : String(request.body));
+const bodyFor = (request: ObservedRequest, entityId: string) =>
+  request.bulk ? request.bodies[entityId] : request.manifest ? (request.bodies[entityId] ?? String(request.body)) : String(request.body);
 /**
  * The same ask of an entity: the same caller, Graph path and body (an unkeyed retry; a single add
  * and a bulk request's item alike), or the same key (keys are per operation: single or bulk).
@@ -104,7 +106,7 @@ const bodyFor = (request: ObservedRequest, entityId: string) => (request.bulk ? 
 const sameAsk = (one: ObservedRequest, other: ObservedRequest, entityId: string) =>
   one === other ||
   (one.caller === other.caller && canonicalPath(one.path) === canonicalPath(other.path) && bodyFor(one, entityId) !== undefined && bodyFor(one, entityId) === bodyFor(other, entityId)) ||
-  (one.caller === other.caller && one.key !== null && one.key === other.key && one.bulk === other.bulk);
+  (one.caller === other.caller && one.key !== null && one.key === other.key && one.bulk === other.bulk && Boolean(one.manifest) === Boolean(other.manifest));
 
 const retentionMs = Number(simulationSettings.IDEMPOTENCY_RETENTION_HOURS) * 3_600_000;
 
@@ -147,8 +149,14 @@ export function checkInvariants(observation: Observation): string[] {
   }
 
   const answeredIds = new Set(
-    requests.flatMap(answersOf).flatMap(({ request, answer }) => (!request.bulk && isSuccess(answer) && answer.kind === 'answered' ? [String(answer.body?.id)] : [])),
+    requests.flatMap(answersOf).flatMap(({ request, answer }) => (!request.bulk && !request.manifest && isSuccess(answer) && answer.kind === 'answered' ? [String(answer.body?.id)] : [])),
   );
+  // A connector group an apply made reaches its caller in the apply's results (its answer, or its status URL's).
+  const applyAnswers = [...requests.flatMap((request) => (request.manifest ? [request.answer, request.resumed, request.job?.final] : [])), ...observation.polls.map((poll) => poll.answer)];
+  for (const answer of applyAnswers) {
+    if (answer?.kind === 'answered' && answer.status === 200) for (const result of manifestResults(observation.target, answer.body) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
+  }
+  for (const apply of audit.applies) for (const result of manifestResults(observation.target, apply.results) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
   for (const creation of creations) {
     const maker = makerOf(creation);
     if (!maker) {
@@ -212,7 +220,7 @@ export function checkInvariants(observation: Observation): string[] {
   const lifetimes = new Map<string, { started: number; generation: number }>();
   for (const request of [...requests].sort((one, other) => one.at - other.at)) {
     // A bulk request makes several entities; its key's guarantees are checked per member below.
-    if (!request.key || request.bulk) continue;
+    if (!request.key || request.bulk || request.manifest) continue;
     const name = `${request.caller}/${request.key}`;
     let lifetime = lifetimes.get(name);
     if (!lifetime || request.at >= lifetime.started + retentionMs) {
@@ -243,6 +251,10 @@ export function checkInvariants(observation: Observation): string[] {
     if (answer.kind === 'crashed') continue;
     if (answer.headers['idempotent-replayed'] === 'true' && isRetryLater(answer)) {
       violations.push(`${label}: the Idempotency-Key's stored answer says retry later (${answer.status} ${String(codeOf(answer))}, replayed), which is never final`);
+    }
+    if (request.manifest && (isSuccess(answer) || answer.status === 0)) {
+      violations.push(...manifestViolations(request, answer, observation, madeAt, makerOf, recordsOf));
+      continue;
     }
     if (request.job) {
       violations.push(...jobViolations(request, observation, madeAt, makerOf, recordsOf));
@@ -303,6 +315,8 @@ export function checkInvariants(observation: Observation): string[] {
     }
     if (answer.status === 0) violations.push(`the status URL of job ${poll.jobId}: the handler threw ${JSON.stringify(answer.body)}`);
   }
+
+  if (!observation.final && observation.reapplied) violations.push(...reapplyViolations(observation.reapplied, observation.target));
 
   for (const [path, rowKey] of audit.index) {
     const record = audit.records.find((candidate) => candidate.rowKey === rowKey);
@@ -400,6 +414,78 @@ function bulkViolations(
         violations.push(`${describe(request)} reported ${result.id} ${code} (nothing sent), but its record says ${record.status}${record.reason ? ` (${record.reason})` : ''}`);
       }
     }
+  }
+  return violations;
+}
+
+/**
+ * A manifest apply's answer (its 200, or for a 202 its status URL's answer once faults stopped and
+ * every run had its turn), against Graph and the audit trail: an entity reported `created` was made
+ * by this apply's ask (by the creates' origin tags) and its audit record is this apply's; `exists`
+ * or `differs` was made by another request or existed before, never by this apply; `failed` or
+ * `notAttempted` was not made by this apply; a failed apply says why.
+ */
+function manifestViolations(request: ObservedRequest, answer: Answer, observation: Observation, madeAt: Map<string, Creation>, makerOf: MakerOf, recordsOf: RecordsOf): string[] {
+  let ended = answer;
+  if (ended.kind === 'answered' && ended.status === 0) return [`${describe(request)}: the handler threw ${JSON.stringify(ended.body)}`];
+  if (request.job) {
+    const final = request.job.final;
+    const id = request.job.id;
+    if (!final || final.kind !== 'answered') return [`${describe(request)}: manifest apply ${id}'s status URL was never answered`];
+    if (final.status === 202) {
+      return [`${describe(request)}: manifest apply ${id} never ended: after faults stopped and every run had its turn, its status URL still says ${String(final.body?.status)} (step ${String(final.body?.step)}: ${String(final.body?.waitingOn)})`];
+    }
+    if (final.status !== 200) return [`${describe(request)}: manifest apply ${id}'s status URL answered ${final.status} ${JSON.stringify(final.body).slice(0, 200)}`];
+    ended = final;
+  }
+  if (ended.kind !== 'answered') return [];
+  const results = manifestResults(observation.target, ended.body);
+  if (ended.body?.status !== 'completed' || !results) return [`${describe(request)}: manifest apply answered 200 without its results: ${JSON.stringify(ended.body).slice(0, 200)}`];
+  const violations: string[] = [];
+  const records = recordsOf(request.clientRequestId);
+  if (ended.body.outcome === 'failed' && !results.some((result) => result.outcome === 'failed' || result.outcome === 'notAttempted')) {
+    violations.push(`${describe(request)}: manifest apply answered failed, but no entity of it failed`);
+  }
+  for (const result of results) {
+    const creation = result.graphPath ? madeAt.get(canonicalPath(result.graphPath)) : undefined;
+    const maker = creation ? makerOf(creation) : undefined;
+    const named = `${result.at} (${result.id})`;
+    switch (result.outcome) {
+      case 'created':
+        if (!creation) violations.push(`${describe(request)} reported ${named} created, but it is not in Graph`);
+        else if (!maker || !sameAsk(maker, request, creation.id)) violations.push(`${describe(request)} reported ${named} created, which ${maker ? describe(maker) : 'no caller'} made`);
+        if (result.auditRecordId && !records.some((record) => record.rowKey === result.auditRecordId) && !observation.audit.applies.some((apply) => apply.rowKey === result.auditRecordId)) {
+          violations.push(`${describe(request)} reported ${named} created with audit record ${result.auditRecordId}, which is not a record of this apply`);
+        }
+        break;
+      case 'exists':
+      case 'differs':
+        if (result.target && !creation) violations.push(`${describe(request)} reported ${named} ${result.outcome}, but it is not in Graph`);
+        if (creation && maker === request) violations.push(`${describe(request)} reported ${named} ${result.outcome}, but this apply made it`);
+        break;
+      case 'failed':
+        if (!result.error?.message) violations.push(`${describe(request)} reported ${named} failed without a reason`);
+        if (creation && maker === request) violations.push(`${describe(request)} reported ${named} failed (${String(result.error?.httpStatus)} ${String(result.error?.code)}), but this apply made it`);
+        break;
+      case 'notAttempted':
+        if (creation && maker === request) violations.push(`${describe(request)} reported ${named} notAttempted, but this apply made it`);
+        break;
+      default:
+        violations.push(`${describe(request)} reported ${named} with an outcome no apply gives: ${result.outcome}`);
+    }
+  }
+  return violations;
+}
+
+/** The same manifest applied again after an apply of it succeeded: nothing is created, every entity `exists` (or `differs`). */
+function reapplyViolations(reapplied: NonNullable<Observation['reapplied']>, target: Observation['target']): string[] {
+  const violations: string[] = [];
+  const of = `re-applying the manifest of ${describe(reapplied.of)}`;
+  if (reapplied.creates > 0) violations.push(`${of} made ${reapplied.creates} entities in Graph`);
+  const { answer } = reapplied;
+  if (answer.kind !== 'answered' || answer.status !== 200) return [...violations, `${of} was answered ${answer.kind === 'answered' ? `${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}` : answer.kind}, not 200`];
+  for (const result of manifestResults(target, answer.body) ?? []) {
+    if (result.outcome !== 'exists' && result.outcome !== 'differs') violations.push(`${of} reported ${result.at} (${result.id}) ${result.outcome}, not exists`);
   }
   return violations;
 }

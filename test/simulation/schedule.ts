@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { bulkTargetKinds, spelledTargetKinds, targetKinds } from './targets';
+import { bulkTargetKinds, manifestTargetKinds, spelledTargetKinds, targetKinds } from './targets';
 import { createStages } from '../../shared/pipeline/pipeline';
 import { auditTrail } from '../../shared/pipeline/stages/auditTrail';
 import { callGraph } from '../../shared/pipeline/stages/callGraph';
@@ -137,7 +137,34 @@ export interface PollStep {
   tableFaults: TableFault[];
 }
 
-export type Step = RequestStep | ReconcileStep | AdvanceStep | JobStep | PollStep;
+/**
+ * A connector manifest applied (`…/connectorManifests/apply`) that names the schedule's entity
+ * (with the body and spelling a request step would use) and the parents it lives under (which
+ * exist already, with fewer properties than the manifest's: `differs`); for members, the bulk
+ * request's companion too. Small: answered at once (200); `async`: `Prefer: respond-async`, so
+ * accepted (202) and carried out by the queue trigger (`job` steps), polled by `poll` steps. Its
+ * creates go to Graph inside this step's origin (or its job runs'), so its faults are routed to it
+ * as a request's are.
+ */
+export interface ManifestStep {
+  kind: 'manifest';
+  caller: 'A' | 'B';
+  instance: 0 | 1;
+  /** Idempotency-Key of the apply (keys are per operation), or none. */
+  key: 'k1' | 'k2' | null;
+  body: 0 | 1;
+  parent: 0 | 1;
+  spelling: Spelling;
+  async: boolean;
+  createFaults: GraphFault[];
+  readFaults: GraphFault[];
+  tableFaults: TableFault[];
+  crash: Crash | null;
+  overlaps: boolean;
+  storageDelayMs: number;
+}
+
+export type Step = RequestStep | ReconcileStep | AdvanceStep | JobStep | PollStep | ManifestStep;
 
 /** The dangerous scenario a schedule was built to reach (or `random`); the run counts each against a floor. */
 export type Recipe =
@@ -151,7 +178,8 @@ export type Recipe =
   | 'retryChain'
   | 'oddSuccess'
   | 'storageLostAnswers'
-  | 'overlappingAsks';
+  | 'overlappingAsks'
+  | 'manifestBesideSingles';
 
 export interface Schedule {
   target: TargetKind;
@@ -280,6 +308,23 @@ const pollStep: fc.Arbitrary<PollStep> = fc.record({
   tableFaults: tableFaults(2, 1),
 });
 
+const manifestStep: fc.Arbitrary<ManifestStep> = fc.record({
+  kind: fc.constant('manifest' as const),
+  caller: fc.constantFrom('A' as const, 'B' as const),
+  instance: fc.constantFrom(0 as const, 1 as const),
+  key: fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('k1' as const, 'k2' as const) }),
+  body: fc.oneof({ weight: 4, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
+  parent: fc.oneof({ weight: 4, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
+  spelling: fc.oneof({ weight: 3, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
+  async: fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  createFaults: fc.oneof({ weight: 1, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 2, arbitrary: fc.array(graphFault, { minLength: 1, maxLength: 3 }) }),
+  readFaults: fc.oneof({ weight: 4, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 1, arbitrary: fc.array(readFault, { minLength: 1, maxLength: 2 }) }),
+  tableFaults: tableFaults(12),
+  crash,
+  overlaps: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  storageDelayMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(5, 20) }),
+});
+
 const target = fc.constantFrom<TargetKind>(...targetKinds);
 
 const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
@@ -291,6 +336,7 @@ const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
       { weight: 2, arbitrary: advanceStep as fc.Arbitrary<Step> },
       { weight: 1, arbitrary: jobStep as fc.Arbitrary<Step> },
       { weight: 1, arbitrary: pollStep as fc.Arbitrary<Step> },
+      { weight: 1, arbitrary: manifestStep as fc.Arbitrary<Step> },
     ),
     { minLength: 1, maxLength: 6 },
   ),
@@ -449,6 +495,32 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         { ...first, createFaults: [lost] },
         { ...second, parent: first.parent, instance: (1 - first.instance) as 0 | 1, ...(sameCaller ? { caller: first.caller, spelling: first.spelling } : {}) },
         ...more,
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+      ],
+    })),
+  // A manifest naming the entity beside single (and bulk) creates of it: before, at once (the
+  // single's first answer lost), after; the apply small or accepted and run from the queue, polled.
+  manifestBesideSingles: fc
+    .tuple(
+      fc.constantFrom<TargetKind>(...manifestTargetKinds),
+      request({ crash: null, retry: false, overlaps: true }),
+      manifestStep,
+      lostOrRefused,
+      fc.boolean(),
+      fc.array(fc.oneof({ weight: 2, arbitrary: requestStep as fc.Arbitrary<Step> }, { weight: 1, arbitrary: manifestStep as fc.Arbitrary<Step> }), { maxLength: 2 }),
+      jobStep,
+      pollStep,
+    )
+    .map(([kind, single, manifest, lost, sameAsk, more, job, poll]) => ({
+      target: kind,
+      recipe: 'manifestBesideSingles' as const,
+      steps: [
+        { ...single, createFaults: [lost] },
+        { ...manifest, overlaps: false, parent: single.parent, ...(sameAsk ? { caller: single.caller, body: single.body, spelling: single.spelling } : {}) },
+        ...more.map((step) => ({ ...step, overlaps: false })),
+        job,
+        poll,
         advance(15 * minute),
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
       ],

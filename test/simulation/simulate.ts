@@ -75,12 +75,19 @@ interface ScheduleOutcome {
   interleaving?: string[];
   /** The dangerous scenarios it actually reached. */
   hits?: ScenarioHit[];
+  /** Manifest applies that ended in it. */
+  manifestsApplied?: number;
 }
 
-/** Schedules that reached each scenario, since `resetReached` (runs are one at a time per process). */
+/**
+ * Schedules that reached each scenario, since `resetReached` (runs are one at a time per process),
+ * and `manifestsApplied`: manifest applies that ended (answered 200, or their job's status URL 200),
+ * counted, not floored.
+ */
 const reached: Record<string, number> = {};
 const resetReached = () => {
   for (const hit of scenarioHits) reached[hit] = 0;
+  reached.manifestsApplied = 0;
 };
 
 async function runBatch(world: World, batch: Schedule[]): Promise<ScheduleOutcome[]> {
@@ -91,22 +98,27 @@ async function runBatch(world: World, batch: Schedule[]): Promise<ScheduleOutcom
       batch.map(async (schedule, index) => {
         const interleaving = new Interleaving();
         let hits: ScenarioHit[] = [];
+        let manifestsApplied = 0;
         const check = (observation: Observation) => {
           hits = [...observation.hits];
+          manifestsApplied = observation.manifestsApplied;
           return checkInvariants(observation);
         };
         const violations = await Promise.race([
           runSchedule(world, world.lanes[index]!, schedule, check, interleaving),
           sleep(scheduleWithinMs).then(() => [`the schedule did not finish within ${scheduleWithinMs / 1000} s (calls completed: ${interleaving.completed.slice(-8).join(', ')})`]),
         ]);
-        return { schedule, violations, interleaving: interleaving.completed, hits };
+        return { schedule, violations, interleaving: interleaving.completed, hits, manifestsApplied };
       }),
     );
     for (const reason of unhandled.splice(0)) {
       // Which schedule of the batch left it cannot be told; each is named.
       for (const result of results) result.violations.push(`a promise was rejected with nobody listening (the host process would end): ${reason}`);
     }
-    for (const result of results) for (const hit of result.hits ?? []) reached[hit] = (reached[hit] ?? 0) + 1;
+    for (const result of results) {
+      for (const hit of result.hits ?? []) reached[hit] = (reached[hit] ?? 0) + 1;
+      reached.manifestsApplied = (reached.manifestsApplied ?? 0) + (result.manifestsApplied ?? 0);
+    }
     return results.filter((result) => result.violations.length > 0);
   } finally {
     process.off('unhandledRejection', noteUnhandled);

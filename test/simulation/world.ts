@@ -171,8 +171,8 @@ export class SceneQueues extends Queues {
     }
     const { visibilityDelaySeconds, ...rest } = options;
     const sent = await super.send(this.sceneQueueName(queueName), message, rest);
-    const job = message as Partial<BulkJobMessage>;
-    if (scope?.origin.startsWith('request ') && job.kind === 'bulkJob' && typeof job.id === 'string' && !this.jobQueuedBy.has(job.id)) this.jobQueuedBy.set(job.id, scope.origin);
+    const job = message as Partial<BulkJobMessage> | Partial<{ kind: 'manifestApply'; id: string }>;
+    if (scope?.origin.startsWith('request ') && (job.kind === 'bulkJob' || job.kind === 'manifestApply') && typeof job.id === 'string' && !this.jobQueuedBy.has(job.id)) this.jobQueuedBy.set(job.id, scope.origin);
     this.dueAt.set(sent.messageId, this.clock.now() + (visibilityDelaySeconds ?? 0) * 1_000);
     if (fault === 'landedTimeout') throw abortError();
     return sent;

@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { documentedOperations, openApiJson, swaggerJson, targetOf } from '../../functions/index';
 import { HttpRequest } from '../../shared/azureFunctions';
 import { openApiFor, swaggerFor } from '../../shared/openapi/documents';
-import { isConnectorJobOperation } from '../../shared/operations/connectorJob';
+import { isConnectorJobOperation, keepsOwnRecord } from '../../shared/operations/connectorJob';
 import { minorWords } from '../../shared/openapi/text';
 import { isQuery } from '../../shared/operations/query';
 import { graphVersionsOf } from '../../shared/openapi/model';
@@ -339,13 +339,14 @@ describe('the audit queries in the documents', () => {
 
   it('the list: optional filters, the operations the app registers, a bounded page size, and pageable by @odata.nextLink', () => {
     expect(parameters(list).map((parameter) => `${parameter.in} ${parameter.name} ${parameter.required}`)).toEqual([
-      'query operation false', 'query status false', 'query entityId false', 'query callerId false', 'query from false', 'query to false',
+      'query operation false', 'query status false', 'query entityId false', 'query callerId false', 'query clientRequestId false', 'query from false', 'query to false',
       'query $top false', 'query $skiptoken false', 'header client-request-id false',
     ]);
-    expect(named(list, 'operation').enum).toEqual(registered);
+    // The list reads the connector jobs' own records too (a manifest apply, a schema registration).
+    expect(named(list, 'operation').enum).toEqual([...registered, ...documentedOperations.filter(keepsOwnRecord).map((operation) => operation.name)]);
     expect(named(list, '$top')).toMatchObject({ type: 'integer', minimum: 1, maximum: 1000, 'x-ms-summary': 'Top' });
     expect(named(list, 'from')).toMatchObject({ type: 'string', format: 'date-time' });
-    for (const filter of ['status', 'entityId', 'callerId']) expect(named(list, filter).description).toContain('at most 31 days; without from, the last 7 days');
+    for (const filter of ['status', 'entityId', 'callerId', 'clientRequestId']) expect(named(list, filter).description).toContain('at most 31 days; without from, the last 7 days');
     expect((list as Record<string, unknown>)['x-ms-pageable']).toEqual({ nextLinkName: '@odata.nextLink' });
     expect(openApi.paths['/audit']!.get!).toHaveProperty('x-ms-pageable', { nextLinkName: '@odata.nextLink' });
     expect((entity as Record<string, unknown>)['x-ms-pageable']).toBeUndefined();

@@ -8,6 +8,7 @@ import { FacadeError, serviceUnavailable } from '../../errors';
 import { applyView, findApply, startApply } from '../../manifest/applyJob';
 import { planManifest } from '../../manifest/plan';
 import { apiUrlFor, checkStatusReader } from '../../manifest/statusAccess';
+import { resumeIfAbandoned } from '../../storage/jobLease';
 import type { ManifestOperation } from '../../operations/connectorJob';
 import type { NamedOperation } from '../../operations/operation';
 import type { ConnectorManifest } from '../../schemas/manifest';
@@ -117,5 +118,6 @@ export const applyStatusStage: Stage<OperationContext<ApplyStatusFunction>> = as
   if (!record) throw notFound;
   checkStatusReader(context, caller, record.callerId, context.operation.role);
   if (record.status === 'completed') return { status: 200, jsonBody: applyView(record) };
+  if (await resumeIfAbandoned(context.runtime, record, { kind: 'manifestApply', id: record.rowKey })) logEvent(context, 'warn', 'manifest apply held by no run for long; queued again', { id });
   return { status: 202, headers: { location: context.request.url, 'retry-after': '2' }, jsonBody: applyView(record) };
 };

@@ -1,6 +1,6 @@
 import type { HttpResponseInit } from '@azure/functions';
 import { FacadeError, serviceUnavailable } from '../../errors';
-import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, registrationView, startSchemaRegistration } from '../../manifest/schemaRegistration';
+import { findSchemaRegistration, pollDelaySeconds, registrationIsOver, registrationView, resumeRegistrationIfAbandoned, startSchemaRegistration } from '../../manifest/schemaRegistration';
 import { apiUrlFor, checkStatusReader } from '../../manifest/statusAccess';
 import type { SchemaRegistrationOperation } from '../../operations/connectorJob';
 import type { NamedOperation, ServedOperation } from '../../operations/operation';
@@ -55,6 +55,7 @@ export const schemaRegistrationStatus: Stage<OperationContext<SchemaRegistration
   checkStatusReader(context, caller, record.callerId, context.operation.registration.role);
   const view = registrationView(record);
   if (registrationIsOver(record)) return { status: 200, jsonBody: view };
+  if (await resumeRegistrationIfAbandoned(context.runtime, record)) logEvent(context, 'warn', 'schema registration looked at by no run for long; queued again', { id });
   const age = context.runtime.clock.now() - new Date(record.requestedAt).getTime();
   return { status: 202, headers: { location: context.request.url, 'retry-after': String(pollDelaySeconds(age)) }, jsonBody: view };
 };
