@@ -18,7 +18,7 @@ import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView'
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
 import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
-import { Stalls } from './stalls';
+import { Stalls, type Stall } from './stalls';
 import { faultStep, manifestConnectionOfConnectorGroups, manifestFor, targetFor, type ManifestRequest, type Target } from './targets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
@@ -167,10 +167,12 @@ function headersOf(response: HttpResponseInit): Record<string, string> {
 
 /**
  * A stalled instance that comes back finishes the request: its answer is kept to be judged too (an
- * accepted job or apply it names is then followed as any other).
+ * accepted job or apply it names is then followed as any other). Kept only once the stall resumed:
+ * the facade's own timers can end a handler whose storage call or Graph attempt is frozen (its
+ * instance dead), and nobody hears that answer.
  */
-function recordResumed(observed: ObservedRequest, running: Promise<HttpResponseInit>, runsAsJob: boolean): Promise<void> {
-  return running.then(responseAnswer, thrownAnswer).then((resumed) => {
+function recordResumed(observed: ObservedRequest, running: Promise<HttpResponseInit>, stall: Stall, runsAsJob: boolean): Promise<void> {
+  return Promise.all([running.then(responseAnswer, thrownAnswer), stall.resumed]).then(([resumed]) => {
     observed.resumed = resumed;
     const resumedJob = jobIdOf(runsAsJob, resumed);
     if (resumedJob && !observed.job) observed.job = { id: resumedJob, final: undefined };
@@ -328,7 +330,7 @@ async function play(
       ...(jobId ? { job: { id: jobId, final: undefined } } : {}),
     };
     requests.push(observed);
-    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, Boolean(bulk)));
+    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, stall, Boolean(bulk)));
   };
 
   /** The manifest step each manifest request was sent for (a re-apply sends the same manifest). */
@@ -379,7 +381,7 @@ async function play(
     };
     requests.push(observed);
     manifestSteps.set(observed, step);
-    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, true));
+    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, stall, true));
     return observed;
   };
 

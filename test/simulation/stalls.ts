@@ -25,6 +25,12 @@ export class Stall {
   private withinMs = 0;
   private release: (() => void) | undefined;
   private work: Promise<unknown> = Promise.resolve();
+  private cameBack!: () => void;
+
+  /** Resolves when the stall resumes (never, if it does not). */
+  readonly resumed = new Promise<void>((resolve) => {
+    this.cameBack = resolve;
+  });
 
   constructor(
     readonly origin: string,
@@ -55,6 +61,7 @@ export class Stall {
     this.resumedAt = Date.now();
     this.withinMs = withinMs;
     this.release?.();
+    this.cameBack();
     return true;
   }
 
