@@ -17,7 +17,8 @@ import type { Runtime } from '../../shared/runtime';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
-import { minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
+import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
+import { Stalls, type Stall } from './stalls';
 import { faultStep, targetFor, type Target } from './targets';
 import { manifestConnectionOfConnectorGroups, manifestFor, type ManifestRequest } from './manifestTargets';
 import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
@@ -44,6 +45,12 @@ export interface ObservedRequest {
   answer: Answer;
   /** Where its instance died, if it did. */
   crash: RequestStep['crash'];
+  /**
+   * Its instance stalled (answer `crashed`) and came back when time passed: what it answered
+   * then, judged as any answer. Absent while it stays frozen, or when it never finished (a
+   * violation of its own).
+   */
+  resumed?: Answer;
   /** When it was sent, on the schedule's clock. */
   at: number;
   /** The `x-emulator-origin` tag of its Graph calls (the oracle's: which creates this request sent). */
@@ -61,14 +68,15 @@ export interface ObservedRequest {
  * What a schedule reached, as observed: reconciliation (inside the schedule) examined an open
  * record; a keyed request came after a request with the key whose instance died; a storage write
  * landed with its answer lost; a job was run by more than one run (taken over); a job's lease
- * renewal was written while its run paused; one entity was asked for under two spellings.
+ * renewal was written while its run paused; one entity was asked for under two spellings; a
+ * request whose instance stalled came back and answered.
  */
-export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings' | 'manifestBesideSingle';
+export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
 /**
  * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
  * where a single or bulk request asked for an entity the manifest names.
  */
-export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings', 'manifestBesideSingle'];
+export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
 
 /** One answer of a status URL during the schedule (slow storage included). */
 export interface ObservedPoll {
@@ -104,14 +112,19 @@ export interface Observation {
 const answerWithinMs = 15_000;
 
 /**
- * A pipeline with a crash point before and after each stage, armed per request. A bulk pipeline
- * is shorter: a crash past its last stage happens at its last (where its work is done).
+ * A pipeline with a crash point before and after each stage, armed per request (a crash inside a
+ * stage is taken at its storage call or Graph attempt instead: world.ts). A bulk pipeline is
+ * shorter: a crash past its last stage happens at its last (where its work is done).
  */
-function crashable<Context extends RequestContext<NamedOperation>>(stages: readonly Stage<Context>[]): readonly Stage<Context>[] {
+export function crashable<Context extends RequestContext<NamedOperation>>(stages: readonly Stage<Context>[]): readonly Stage<Context>[] {
   return stages.map((stage, index): Stage<Context> => async (context, next) => {
   const scope = requestScope.getStore();
   const crashHere = (when: 'before' | 'after') =>
-    scope?.crash !== null && scope?.crash !== undefined && Math.min(scope.crash.stage, stages.length - 1) === index && scope.crash.when === when;
+    scope?.crash !== null &&
+    scope?.crash !== undefined &&
+    crashPointOf(scope.crash) === 'stageBoundary' &&
+    Math.min(scope.crash.stage, stages.length - 1) === index &&
+    scope.crash.when === when;
   if (crashHere('before')) await scope!.freeze();
   let result: HttpResponseInit | undefined;
   let failure: unknown;
@@ -134,6 +147,17 @@ const crashableApplyStages = crashable(applyStages);
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+const responseAnswer = (response: HttpResponseInit): Answer => ({
+  kind: 'answered',
+  status: response.status ?? 200,
+  headers: headersOf(response),
+  body: response.jsonBody as Record<string, unknown> | undefined,
+});
+const thrownAnswer = (error: unknown): Answer => ({ kind: 'answered', status: 0, headers: {}, body: { thrown: String(error) } });
+/** The job an accepted (202) bulk request names. */
+const jobIdOf = (bulk: unknown, answer: Answer): string | undefined =>
+  bulk && answer.kind === 'answered' && answer.status === 202 && typeof answer.body?.id === 'string' ? answer.body.id : undefined;
+
 function headersOf(response: HttpResponseInit): Record<string, string> {
   const headers: Record<string, string> = {};
   new Headers(response.headers as ConstructorParameters<typeof Headers>[0]).forEach((value, name) => {
@@ -142,9 +166,23 @@ function headersOf(response: HttpResponseInit): Record<string, string> {
   return headers;
 }
 
+/**
+ * A stalled instance that comes back finishes the request: its answer is kept to be judged too (an
+ * accepted job or apply it names is then followed as any other). Kept only once the stall resumed:
+ * the facade's own timers can end a handler whose storage call or Graph attempt is frozen (its
+ * instance dead), and nobody hears that answer.
+ */
+function recordResumed(observed: ObservedRequest, running: Promise<HttpResponseInit>, stall: Stall, runsAsJob: boolean): Promise<void> {
+  return Promise.all([running.then(responseAnswer, thrownAnswer), stall.resumed]).then(([resumed]) => {
+    observed.resumed = resumed;
+    const resumedJob = jobIdOf(runsAsJob, resumed);
+    if (resumedJob && !observed.job) observed.job = { id: resumedJob, final: undefined };
+  });
+}
+
 /** How a manifest apply ended, as its caller was told (its 200, or its status URL's last 200); undefined while not ended. */
 export function manifestOutcomeOf(request: ObservedRequest): string | undefined {
-  const ended = request.job?.final ?? request.answer;
+  const ended = request.job?.final ?? request.resumed ?? request.answer;
   if (ended.kind !== 'answered' || ended.status !== 200 || ended.body?.status !== 'completed') return undefined;
   return String(ended.body.outcome);
 }
@@ -152,10 +190,7 @@ export function manifestOutcomeOf(request: ObservedRequest): string | undefined 
 /** What the caller of a handler sees: its answer, nothing (its instance died), or no end within the bound. */
 function answerOf(running: Promise<HttpResponseInit>, died: Promise<void>): Promise<Answer> {
   return Promise.race([
-    running.then(
-      (response): Answer => ({ kind: 'answered', status: response.status ?? 200, headers: headersOf(response), body: response.jsonBody as Record<string, unknown> | undefined }),
-      (error: unknown): Answer => ({ kind: 'answered', status: 0, headers: {}, body: { thrown: String(error) } }),
-    ),
+    running.then(responseAnswer, thrownAnswer),
     died.then((): Answer => ({ kind: 'crashed' })),
     sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
   ]);
@@ -209,10 +244,8 @@ async function play(
   const requests: ObservedRequest[] = [];
   const polls: ObservedPoll[] = [];
   const alongside: Promise<void>[] = [];
-  /** Abandoned requests and runs that come back when time next passes, and what they do then. */
-  const stalled: (() => void)[] = [];
-  const resumed: Promise<unknown>[] = [];
-  const stalledWork = new Map<() => void, Promise<unknown>>();
+  /** Requests and runs whose instance stopped at their crash point: frozen, resumed when time next passes, or dead for good. */
+  const stalls = new Stalls();
   const salt = randomBytes(3).toString('hex');
 
   /** Graph faults meant for one origin only: an overlapping request never takes another's. */
@@ -225,7 +258,7 @@ async function play(
   const scopeFor = (origin: string, tableFaults: TableFault[], crash: Crash | null, work: () => Promise<unknown>, storageDelayMs = 0) => {
     let crashed!: () => void;
     const died = new Promise<void>((resolve) => (crashed = resolve));
-    let running: Promise<unknown> = Promise.resolve();
+    const stall = stalls.add(origin, crash?.resumes ?? false);
     const scope: RequestScope = {
       origin,
       tableFaults,
@@ -238,17 +271,14 @@ async function play(
         if (kind === 'landedTimeout') lostAnswers.count += 1;
       },
       freeze: () => {
+        const frozen = stall.freeze();
         crashed();
-        if (!crash?.resumes) return new Promise<void>(() => undefined);
-        return new Promise<void>((resolve) => {
-          stalled.push(resolve);
-          // Read when time passes, by which point the work's promise exists.
-          stalledWork.set(resolve, Promise.resolve().then(() => running.catch(() => undefined)));
-        });
+        return frozen;
       },
     };
-    running = requestScope.run(scope, work);
-    return { running, died };
+    const running = requestScope.run(scope, work);
+    stall.holds(running);
+    return { running, died, stall };
   };
 
   const first = schedule.steps.find((step): step is RequestStep => step.kind === 'request');
@@ -279,28 +309,11 @@ async function play(
     });
     const invocation = new InvocationContext({ functionName: bulk ? bulk.operation.name : target.operation.name, logHandler: () => undefined });
     const handler = bulk ? bulkHandlers[step.instance]! : handlers[step.instance]!;
-    const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () => handler(request, invocation), step.storageDelayMs ?? 0);
-    const answer = await Promise.race([
-      (running as Promise<HttpResponseInit>).then(
-        (response): Answer => ({
-          kind: 'answered',
-          status: response.status ?? 200,
-          headers: headersOf(response),
-          body: response.jsonBody as Record<string, unknown> | undefined,
-        }),
-        (error: unknown): Answer => ({
-          kind: 'answered',
-          status: 0,
-          headers: {},
-          body: { thrown: String(error) },
-        }),
-      ),
-      died.then((): Answer => ({ kind: 'crashed' })),
-      sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
-    ]);
+    const { running, died, stall } = scopeFor(origin, step.tableFaults, step.crash, () => handler(request, invocation), step.storageDelayMs ?? 0);
+    const answer = await answerOf(running as Promise<HttpResponseInit>, died);
     const entityId = String(single.body.id ?? single.body.name ?? '');
-    const jobId = bulk && answer.kind === 'answered' && answer.status === 202 && typeof answer.body?.id === 'string' ? answer.body.id : undefined;
-    requests.push({
+    const jobId = jobIdOf(bulk, answer);
+    const observed: ObservedRequest = {
       step: index,
       bulk: Boolean(bulk),
       bodies: { [entityId]: String(step.body), ...(bulk ? { [bulk.companionId]: 'companion' } : {}) },
@@ -316,7 +329,9 @@ async function play(
       at,
       origin,
       ...(jobId ? { job: { id: jobId, final: undefined } } : {}),
-    });
+    };
+    requests.push(observed);
+    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, stall, Boolean(bulk)));
   };
 
   /** The manifest step each manifest request was sent for (a re-apply sends the same manifest). */
@@ -345,7 +360,7 @@ async function play(
       body: { string: JSON.stringify(manifest.body) },
     });
     const invocation = new InvocationContext({ functionName: applyConnectorManifest.name, logHandler: () => undefined });
-    const { running, died } = scopeFor(origin, step.tableFaults, step.crash, () => applyHandlers[step.instance]!(request, invocation), step.storageDelayMs);
+    const { running, died, stall } = scopeFor(origin, step.tableFaults, step.crash, () => applyHandlers[step.instance]!(request, invocation), step.storageDelayMs);
     const answer = await answerOf(running as Promise<HttpResponseInit>, died);
     const jobId = answer.kind === 'answered' && answer.status === 202 && typeof answer.body?.id === 'string' ? answer.body.id : undefined;
     const observed: ObservedRequest = {
@@ -367,6 +382,7 @@ async function play(
     };
     requests.push(observed);
     manifestSteps.set(observed, step);
+    if (answer.kind === 'crashed' && step.crash?.resumes) stall.holds(recordResumed(observed, running as Promise<HttpResponseInit>, stall, true));
     return observed;
   };
 
@@ -435,13 +451,7 @@ async function play(
     const invocation = new InvocationContext({ functionName: request.manifest ? applyStatusFunction.name : 'bulkJobStatus', logHandler: () => undefined });
     const handler = request.manifest ? applyStatusHandlers[instance]! : statusHandlers[instance]!;
     const { running } = scopeFor(`poll ${index}`, tableFaults, null, () => handler(httpRequest, invocation));
-    return Promise.race([
-      (running as Promise<HttpResponseInit>).then(
-        (response): Answer => ({ kind: 'answered', status: response.status ?? 200, headers: headersOf(response), body: response.jsonBody as Record<string, unknown> | undefined }),
-        (error: unknown): Answer => ({ kind: 'answered', status: 0, headers: {}, body: { thrown: String(error) } }),
-      ),
-      sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' })),
-    ]);
+    return Promise.race([(running as Promise<HttpResponseInit>).then(responseAnswer, thrownAnswer), sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' }))]);
   };
 
   const settleAlongside = async () => {
@@ -488,19 +498,14 @@ async function play(
       }
     } else {
       clock.offsetMs += step.ms;
-      for (const resume of stalled.splice(0)) {
-        resume();
-        resumed.push(stalledWork.get(resume) ?? Promise.resolve());
-      }
+      stalls.timePassed(answerWithinMs);
     }
     await settleAlongside();
   }
   await settleAlongside();
-  // What came back to life finishes before anyone looks (bounded: a stuck one is itself a finding).
-  const leftovers = await Promise.race([
-    Promise.all(resumed).then(() => 'done' as const),
-    sleep(answerWithinMs).then(() => 'stuck' as const),
-  ]);
+  // What came back to life finishes before anyone looks (each bounded: a stuck one is itself a
+  // finding); what is still frozen stays dead.
+  const stallViolations = await stalls.settle();
 
   // Faults stop. Every accepted job must end within a bounded time: a few trigger passes on either
   // instance, each after a lease has passed; then its status URL must answer its results.
@@ -559,6 +564,7 @@ async function play(
   const asIdentified = new Set(requests.map((request) => `${canonicalPath(request.path)}|${(Object.keys(request.bodies)[0] ?? '').toLowerCase()}`));
   if (asWritten.size > asIdentified.size) hits.add('twoSpellings');
   if (lostAnswers.count > 0) hits.add('storageAnswerLost');
+  if (requests.some((request) => request.resumed)) hits.add('requestResumed');
 
   const observe = async (final: boolean): Promise<Observation> => ({
     target,
@@ -573,7 +579,7 @@ async function play(
     manifestsApplied,
     ...(reapplied ? { reapplied } : {}),
   });
-  const violations = leftovers === 'stuck' ? ['a request that resumed after its instance stalled never finished'] : [];
+  const violations = [...stallViolations];
   violations.push(...stuckRuns);
   for (const id of poisoned) violations.push(`bulk job ${id}: its message went to the poison queue, so the job never ends`);
   violations.push(...check(await observe(false)));

@@ -14,7 +14,7 @@ export const invariants: { name: string; says: string; pattern: RegExp }[] = [
   { name: 'onePerKey', says: 'at most one entity per Idempotency-Key within its retention, and every success under it names that one', pattern: /Idempotency-Key .*(entities in Graph|successes name different|but the key made)/ },
   { name: 'storedAnswerFinal', says: 'a stored (replayed) keyed answer is final, never a retry later', pattern: /stored answer says retry later/ },
   { name: 'successNamesOwnEntity', says: 'a success names an entity in Graph that this ask made', pattern: /was answered \d+ (without an id|for .*(not in Graph|made$))/ },
-  { name: 'answeredGraphShaped', says: 'every request not abandoned is answered, Graph-shaped; the handler never throws; no promise rejected unheard', pattern: /was never answered|the handler threw|is not Graph-shaped|nobody listening|never finished/ },
+  { name: 'answeredGraphShaped', says: 'every request not abandoned is answered, Graph-shaped (also after its stalled instance came back, which it must finish); the handler never throws; no promise rejected unheard', pattern: /was never answered|the handler threw|is not Graph-shaped|nobody listening|never finished/ },
   { name: 'retryAfterOn5xx', says: 'every 5xx carries Retry-After (status URL included)', pattern: /without Retry-After/ },
   { name: 'fourxxMadeNothing', says: 'a 4xx other than 409 made nothing', pattern: /was answered 4\d\d .*but made|failed with 4\d\d .*but made/ },
   { name: 'indexNamesMaker', says: 'the entity index points at the record of the ask that made the entity', pattern: /the entity index (of|names)/ },
@@ -23,6 +23,7 @@ export const invariants: { name: string; says: string; pattern: RegExp }[] = [
   { name: 'bulkResultAgrees', says: 'a bulk item’s result agrees with its record and with Graph', pattern: /reported \S+ (created|alreadyMember|\w+ \(nothing sent\))|without a result per member/ },
   { name: 'jobEnds', says: 'every accepted job ends once faults stop; its message is never poisoned; its status URL answers', pattern: /never ended|poison queue|status URL (was never answered|answered)|job record .* still/ },
   { name: 'runsEnd', says: 'a reconciliation run ends, as a request does (every storage call bounded)', pattern: /reconciliation run of step \d+ did not end/ },
+  { name: 'crashTakenOnce', says: 'the simulation takes a crash at its one point (a stage boundary, a storage call or a Graph attempt)', pattern: /reached a second crash point/ },
   { name: 'scheduleEnds', says: 'a schedule ends (everything it started is bounded)', pattern: /schedule did not finish/ },
 ];
 

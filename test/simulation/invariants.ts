@@ -39,11 +39,22 @@ import { simulationSettings } from './world';
  * - a stored keyed answer (replayed) is final, never a "retry later";
  * - every accepted job ends once faults stop (200 with a result per item), its message never
  *   poisoned; a status URL's 5xx carries `Retry-After`, as every 5xx does.
+ * - a request whose instance stalled and came back when time passed finishes (execute.ts), and
+ *   what it answered then is judged as any answer.
  */
 
 const isSuccess = (answer: Answer) => answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
 const describe = (request: ObservedRequest) =>
   `${request.bulk ? 'bulk ' : request.manifest ? 'manifest ' : ''}request ${request.step} (caller ${request.caller}${request.key ? `, key ${request.key}` : ''}, body ${request.body}, ${request.path})`;
+/**
+ * Every answer a request gave, each judged alike: the one its caller saw when the step ended, and
+ * the one it gave after its instance stalled and came back (whether that one still reached the
+ * caller nobody can know; the facade must not have told anyone a falsehood either way).
+ */
+const answersOf = (request: ObservedRequest): { request: ObservedRequest; answer: Answer; label: string }[] => [
+  { request, answer: request.answer, label: describe(request) },
+  ...(request.resumed ? [{ request, answer: request.resumed, label: `${describe(request)}, resumed after its instance stalled,` }] : []),
+];
 /**
  * An entity's path as Graph identifies it: connection ids compared without regard to case
  * (docs/graph-facts.md), so two spellings of one connection are one path.
@@ -154,10 +165,10 @@ export function checkInvariants(observation: Observation): string[] {
   }
 
   const answeredIds = new Set(
-    requests.flatMap((request) => (!request.bulk && !request.manifest && isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
+    requests.flatMap(answersOf).flatMap(({ request, answer }) => (!request.bulk && !request.manifest && isSuccess(answer) && answer.kind === 'answered' ? [String(answer.body?.id)] : [])),
   );
   // A connector group an apply made reaches its caller in the apply's results (its answer, or its status URL's).
-  const applyAnswers = [...requests.flatMap((request) => (request.manifest ? [request.answer, request.job?.final] : [])), ...observation.polls.map((poll) => poll.answer)];
+  const applyAnswers = [...requests.flatMap((request) => (request.manifest ? [request.answer, request.resumed, request.job?.final] : [])), ...observation.polls.map((poll) => poll.answer)];
   for (const answer of applyAnswers) {
     if (answer?.kind === 'answered' && answer.status === 200) for (const result of manifestResults(observation.target, answer.body) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
   }
@@ -244,9 +255,7 @@ export function checkInvariants(observation: Observation): string[] {
     if (made.length > 1) violations.push(`Idempotency-Key ${key}: ${made.length} entities in Graph (${made.map((creation) => creation.id).join(', ')})`);
     // An answer without an id is a violation of its own (below).
     const answered = new Set(
-      sharing.flatMap((request) =>
-        isSuccess(request.answer) && request.answer.kind === 'answered' && typeof request.answer.body?.id === 'string' ? [request.answer.body.id] : [],
-      ),
+      sharing.flatMap(answersOf).flatMap(({ answer }) => (isSuccess(answer) && answer.kind === 'answered' && typeof answer.body?.id === 'string' ? [answer.body.id] : [])),
     );
     if (answered.size > 1) violations.push(`Idempotency-Key ${key}: successes name different ${sharing.some((request) => request.manifest) ? 'applies' : 'entities'} (${[...answered].join(', ')})`);
     for (const id of answered) {
@@ -254,18 +263,17 @@ export function checkInvariants(observation: Observation): string[] {
     }
   }
 
-  for (const request of requests) {
-    const { answer } = request;
+  for (const { request, answer, label } of requests.flatMap(answersOf)) {
     if (answer.kind === 'hung') {
-      violations.push(`${describe(request)} was never answered`);
+      violations.push(`${label} was never answered`);
       continue;
     }
     if (answer.kind === 'crashed') continue;
     if (answer.headers['idempotent-replayed'] === 'true' && isRetryLater(answer)) {
-      violations.push(`${describe(request)}: the Idempotency-Key's stored answer says retry later (${answer.status} ${String(codeOf(answer))}, replayed), which is never final`);
+      violations.push(`${label}: the Idempotency-Key's stored answer says retry later (${answer.status} ${String(codeOf(answer))}, replayed), which is never final`);
     }
     if (request.manifest && (isSuccess(answer) || answer.status === 0)) {
-      violations.push(...manifestViolations(request, observation, madeAt, makerOf, recordsOf, claimedBySameAsk));
+      violations.push(...manifestViolations(request, answer, observation, madeAt, makerOf, recordsOf, claimedBySameAsk));
       continue;
     }
     if (request.job) {
@@ -273,7 +281,7 @@ export function checkInvariants(observation: Observation): string[] {
       continue;
     }
     if (answer.status === 0) {
-      violations.push(`${describe(request)}: the handler threw ${JSON.stringify(answer.body)}`);
+      violations.push(`${label}: the handler threw ${JSON.stringify(answer.body)}`);
       continue;
     }
     if (request.bulk && isSuccess(answer)) {
@@ -283,29 +291,29 @@ export function checkInvariants(observation: Observation): string[] {
     if (isSuccess(answer)) {
       const id = answer.body?.id;
       if (typeof id !== 'string') {
-        violations.push(`${describe(request)} was answered ${answer.status} without an id`);
+        violations.push(`${label} was answered ${answer.status} without an id`);
         continue;
       }
       const path = entityPathOf(request.path, id);
       const creation = madeAt.get(path);
       if (!creation) {
-        violations.push(`${describe(request)} was answered ${answer.status} for ${path}, which is not in Graph`);
+        violations.push(`${label} was answered ${answer.status} for ${path}, which is not in Graph`);
         continue;
       }
       const maker = makerOf(creation);
       if (!maker || !sameAsk(maker, request, id)) {
-        violations.push(`${describe(request)} was answered ${answer.status} for ${path}, which ${maker ? describe(maker) : 'no caller'} made`);
+        violations.push(`${label} was answered ${answer.status} for ${path}, which ${maker ? describe(maker) : 'no caller'} made`);
       }
       continue;
     }
     const code = (answer.body as { error?: { code?: unknown } } | undefined)?.error?.code;
-    if (typeof code !== 'string') violations.push(`${describe(request)}: ${answer.status} is not Graph-shaped`);
+    if (typeof code !== 'string') violations.push(`${label}: ${answer.status} is not Graph-shaped`);
     if (answer.status >= 500 && !answer.headers['retry-after']) {
-      violations.push(`${describe(request)}: ${answer.status} ${String(code)} without Retry-After`);
+      violations.push(`${label}: ${answer.status} ${String(code)} without Retry-After`);
     }
     if (answer.status >= 400 && answer.status < 500 && answer.status !== 409) {
       const made = creations.filter((creation) => makerOf(creation) === request);
-      if (made.length > 0) violations.push(`${describe(request)} was answered ${answer.status} ${String(code)}, but made ${made[0]!.path}`);
+      if (made.length > 0) violations.push(`${label} was answered ${answer.status} ${String(code)}, but made ${made[0]!.path}`);
     }
   }
 
@@ -439,13 +447,14 @@ function bulkViolations(
  */
 function manifestViolations(
   request: ObservedRequest,
+  answer: Answer,
   observation: Observation,
   madeAt: Map<string, Creation>,
   makerOf: MakerOf,
   recordsOf: RecordsOf,
   claimedBySameAsk: (request: ObservedRequest, creation: Creation) => boolean,
 ): string[] {
-  let ended = request.answer;
+  let ended = answer;
   if (ended.kind === 'answered' && ended.status === 0) return [`${describe(request)}: the handler threw ${JSON.stringify(ended.body)}`];
   if (request.job) {
     const final = request.job.final;

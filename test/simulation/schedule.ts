@@ -55,6 +55,19 @@ export interface Crash {
   pauseMs?: number;
 }
 
+/**
+ * Where a crash is taken: at a stage boundary (`stage` and `when`), or inside a stage, at a storage
+ * call or before a Graph attempt. One crash is one point: an inside crash's `stage` and `when` are
+ * placeholders, never a boundary of their own.
+ */
+export type CrashPoint = 'stageBoundary' | 'storageCall' | 'graphAttempt';
+
+export function crashPointOf(crash: Crash): CrashPoint {
+  if (crash.storageCall !== undefined) return 'storageCall';
+  if (crash.graphAttempt !== undefined) return 'graphAttempt';
+  return 'stageBoundary';
+}
+
 /** How a request spells the connection it names (its own id, or its parent's): as given, or in other letter case. */
 export type Spelling = 0 | 1;
 
@@ -223,21 +236,16 @@ const tableFaults = (maxCall: number, maxLength = 2): fc.Arbitrary<TableFault[]>
     { weight: 1, arbitrary: fc.array(tableFault(maxCall), { minLength: 1, maxLength }) },
   );
 
-// A frozen request does not come back (resumes: false) until the open finding below is settled:
-// with resuming ones, a resumed request was seen never to finish (seeds 1192194740, 777001 and
-// 9090, invariant answeredGraphShaped), and whether the facade or the way the simulation resumes a
-// frozen call is at fault is not known yet (docs/design.md, "Open findings"). Job runs still pause
-// and come back (jobPause).
 const stageCrash: fc.Arbitrary<Crash> = fc.record({
   stage: crashStage,
   when: fc.constantFrom('before' as const, 'after' as const),
-  resumes: fc.constant(false),
+  resumes: fc.boolean(),
 });
 
 /** Inside a stage: at a storage call (between chunks and writes) or before a Graph attempt (between retries). */
 const insideCrash: fc.Arbitrary<Crash> = fc.oneof(
-  fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), storageCall: fc.nat({ max: 8 }), resumes: fc.constant(false) }),
-  fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), graphAttempt: fc.integer({ min: 1, max: 3 }), resumes: fc.constant(false) }),
+  fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), storageCall: fc.nat({ max: 8 }), resumes: fc.boolean() }),
+  fc.record({ stage: fc.constant(0), when: fc.constant('before' as const), graphAttempt: fc.integer({ min: 1, max: 3 }), resumes: fc.boolean() }),
 );
 
 const crash: fc.Arbitrary<Crash | null> = fc.oneof(

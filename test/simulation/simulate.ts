@@ -2,7 +2,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { Interleaving } from './interleaving';
-import { runSchedule, scenarioHits, type Observation, type ScenarioHit } from './execute';
+import { runSchedule, scenarioHits, type Answer, type Observation, type ScenarioHit } from './execute';
 import { checkInvariants } from './invariants';
 import { recipeNames, scheduleArbitrary, type Schedule } from './schedule';
 import { invariantOf } from './invariantNames';
@@ -289,8 +289,9 @@ export async function trace(schedule: Schedule, replay?: string[]): Promise<{ te
     );
     const lines = [JSON.stringify(schedule), 'Requests:'];
     for (const request of seen?.requests ?? []) {
-      const answer = request.answer.kind === 'answered' ? `${request.answer.status} ${JSON.stringify(request.answer.body).slice(0, 200)}` : request.answer.kind;
-      lines.push(`  ${request.origin} ${request.caller} key=${request.key} body=${request.body} ${request.path} crid=${request.clientRequestId} -> ${answer}`);
+      const shown = (answer: Answer) => (answer.kind === 'answered' ? `${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}` : answer.kind);
+      const resumed = request.resumed ? `; resumed after its instance stalled -> ${shown(request.resumed)}` : '';
+      lines.push(`  ${request.origin} ${request.caller} key=${request.key} body=${request.body} ${request.path} crid=${request.clientRequestId} -> ${shown(request.answer)}${resumed}`);
     }
     lines.push('Graph made:', ...(seen?.creations ?? []).map((creation) => `  ${creation.path} by ${creation.origin ?? '?'} (crid ${creation.clientRequestId})`));
     lines.push('Graph received creates:', ...(seen?.graphPosts ?? []).map((post) => `  ${post.path} from ${post.headers['x-emulator-origin'] ?? '?'} crid=${post.headers['client-request-id']} -> ${post.status} fault=${JSON.stringify(post.fault?.step ?? null)}`));

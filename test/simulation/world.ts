@@ -303,7 +303,7 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
     tagGraphCalls(runtime);
     return runtime;
   });
-  const onTable = (base: Runtime, tableName: string, queues: SceneQueues): Runtime => {
+  const onTable = async (base: Runtime, tableName: string, queues: SceneQueues): Promise<Runtime> => {
     const table = new Table({
       storage: base.settings.auditStorage,
       tableName,
@@ -313,6 +313,12 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
       timeoutMs: base.settings.auditTableTimeoutMs,
       policies: [auditStoreFaults],
     });
+    // The instance's table handle is ready before the schedule, outside any request: its one
+    // creation call is shared by every request of the instance (shared/storage/table.ts), so taken
+    // inside the first request's scope it would count as that request's storage call, and a crash
+    // there would hold every other request of the instance on a call no request owns (a real
+    // instance that stalls stalls them all; one that dies takes its table handle along).
+    await table.ready();
     return { ...base, ...tableStores(table, base.settings), queues };
   };
   return {
@@ -324,10 +330,11 @@ function lane(graph: GraphEmulator, azurite: RunningAzurite, settings: Record<st
       const table = TableClient.fromConnectionString(azurite.connectionString, tableName, { allowInsecureConnection: true });
       await table.createTable();
       const queues = new SceneQueues(bases[0]!.settings.queueStorage, tableName.toLowerCase(), clock);
+      const instances: [Instance, Instance] = [{ runtime: await onTable(bases[0]!, tableName, queues) }, { runtime: await onTable(bases[1]!, tableName, queues) }];
       return {
         tableName,
         queues,
-        instances: [{ runtime: onTable(bases[0]!, tableName, queues) }, { runtime: onTable(bases[1]!, tableName, queues) }],
+        instances,
         table,
         dispose: async () => {
           await table.deleteTable().catch(() => undefined);
