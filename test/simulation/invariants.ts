@@ -167,12 +167,16 @@ export function checkInvariants(observation: Observation): string[] {
   const answeredIds = new Set(
     requests.flatMap(answersOf).flatMap(({ request, answer }) => (!request.bulk && !request.manifest && isSuccess(answer) && answer.kind === 'answered' ? [String(answer.body?.id)] : [])),
   );
-  // A connector group an apply made reaches its caller in the apply's results (its answer, or its status URL's).
+  // A connector group an apply made reaches its caller in the apply's results (its answer, or its
+  // status URL's) as `created`. One an apply found there (`exists`, `differs`) is reported as another
+  // request's work: it does not tell the caller of the create that made it which group that was, so
+  // that create's record stays what it is (orphaned when its own caller never learnt the id).
+  const madeByApply = (result: { at: string; outcome: string }) => result.at.startsWith('connectorGroups') && result.outcome === 'created';
   const applyAnswers = [...requests.flatMap((request) => (request.manifest ? [request.answer, request.resumed, request.job?.final] : [])), ...observation.polls.map((poll) => poll.answer)];
   for (const answer of applyAnswers) {
-    if (answer?.kind === 'answered' && answer.status === 200) for (const result of manifestResults(observation.target, answer.body) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
+    if (answer?.kind === 'answered' && answer.status === 200) for (const result of manifestResults(observation.target, answer.body) ?? []) if (madeByApply(result)) answeredIds.add(result.id);
   }
-  for (const apply of audit.applies) for (const result of manifestResults(observation.target, apply.results) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
+  for (const apply of audit.applies) for (const result of manifestResults(observation.target, apply.results) ?? []) if (madeByApply(result)) answeredIds.add(result.id);
   for (const creation of creations) {
     const maker = makerOf(creation);
     if (!maker) {
