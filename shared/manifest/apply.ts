@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { AuthenticatedCaller } from '../auth/caller';
 import { recordRowKey } from '../audit/auditRecord';
+import type { StoredAuditRecord } from '../audit/auditStore';
 import { fromChunks, type BulkEntity, type BulkItemResult, type BulkResults } from '../bulk/bulkRecord';
 import { startBulkRequest } from '../bulk/job';
 import type { Correlation } from '../errors';
@@ -318,6 +319,11 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
     if (groupPlan.action !== 'create') {
       const found = await foundByPlan(run, operations.connectorGroup, {}, body, `connectorGroup:${groupPlan.name}`, groupPlan);
       if ('result' in found && !found.outcome) {
+        if (found.result.outcome === 'created' && found.result.auditRecordId && !(await adoptOrphan(run, operations.connectorGroup, found.result.auditRecordId))) {
+          // Its record must agree before the results name it: the next run tries again.
+          retryConnectorGroups = Math.max(retryConnectorGroups ?? 0, 5);
+          continue;
+        }
         connectorGroups.push({ name: groupPlan.name, ...(groupPlan.id ? { id: groupPlan.id } : {}), ...found.result });
         continue;
       }
@@ -356,6 +362,49 @@ export async function runApply(run: ApplyRun): Promise<ApplyRunResult> {
   for (const group of connectorGroups) tally(group.outcome);
   if (results.counts.failed > 0 || results.counts.notAttempted > 0) results.outcome = 'failed';
   return { kind: 'done', results, state: run.state };
+}
+
+/**
+ * A connector group an earlier run of this apply made, found there now: its id reaches the apply's
+ * caller in these results, so a record reconciliation settled `orphaned` meanwhile (its id had
+ * reached nobody) says `succeeded` from now on, as a keyed retry's answer does for its key's record.
+ * False when the record could not be read or written: the results do not name the group until it is.
+ */
+async function adoptOrphan(run: ApplyRun, operation: OperationDefinition, rowKey: string): Promise<boolean> {
+  const { runtime } = run;
+  let record: StoredAuditRecord | undefined;
+  try {
+    record = await runtime.audit.get({ partitionKey: operation.name, rowKey });
+  } catch {
+    return false;
+  }
+  if (record?.status !== 'orphaned' || !record.entityId) return true;
+  const now = new Date(runtime.clock.now());
+  const outcome = {
+    status: 'succeeded' as const,
+    entityId: record.entityId,
+    recovery: 'laterRequest' as const,
+    reason: 'a later run of the manifest apply that made it was answered with it',
+    httpStatus: record.httpStatus ?? 0,
+    completedAt: now,
+    responseBody: record.responseBody ? safeParse(record.responseBody) : null,
+  };
+  try {
+    await runtime.audit.settle({ partitionKey: operation.name, changes: [{ record, etag: record.etag, outcome }] }, now);
+    return true;
+  } catch (error) {
+    // A write whose answer was lost may have landed: the next run reads the record again.
+    run.log('warn', 'an orphaned connector group this apply made is still recorded orphaned; tried again', { rowKey, reason: String(error) });
+    return false;
+  }
+}
+
+function safeParse(json: string): unknown {
+  try {
+    return JSON.parse(json);
+  } catch {
+    return null;
+  }
 }
 
 /** A promise with its settling functions, for work another pool waits on. */

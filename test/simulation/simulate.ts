@@ -295,7 +295,7 @@ export async function trace(schedule: Schedule, replay?: string[]): Promise<{ te
     }
     lines.push('Graph made:', ...(seen?.creations ?? []).map((creation) => `  ${creation.path} by ${creation.origin ?? '?'} (crid ${creation.clientRequestId})`));
     lines.push('Graph received creates:', ...(seen?.graphPosts ?? []).map((post) => `  ${post.path} from ${post.headers['x-emulator-origin'] ?? '?'} crid=${post.headers['client-request-id']} -> ${post.status} fault=${JSON.stringify(post.fault?.step ?? null)}`));
-    lines.push('Jobs:', ...(seen?.requests ?? []).flatMap((request) => (request.job ? [`  ${request.job.id} of request ${request.step}: ${JSON.stringify(request.job.final).slice(0, 300)}`] : [])));
+    lines.push('Jobs:', ...(seen?.requests ?? []).flatMap((request) => (request.job ? [`  ${request.job.id} of request ${request.step}: ${JSON.stringify(request.job.final).slice(0, Number(process.env.SIM_TRACE_CHARS ?? 300))}`] : [])));
     lines.push('Polls:', ...(seen?.polls ?? []).map((poll) => `  step ${poll.step} ${poll.jobId}: ${JSON.stringify(poll.answer).slice(0, 200)}`));
     lines.push('Records (after reconciliation):');
     for (const record of seen?.audit.records ?? []) {
