@@ -2,7 +2,7 @@ import type { Creation } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
 import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
 import type { Answer, Observation, ObservedRequest } from './execute';
-import { manifestResults } from './manifestTargets';
+import { manifestResults, type ManifestResult } from './manifestTargets';
 import { simulationSettings } from './world';
 
 /**
@@ -156,12 +156,14 @@ export function checkInvariants(observation: Observation): string[] {
   const answeredIds = new Set(
     requests.flatMap((request) => (!request.bulk && !request.manifest && isSuccess(request.answer) && request.answer.kind === 'answered' ? [String(request.answer.body?.id)] : [])),
   );
-  // A connector group an apply made reaches its caller in the apply's results (its answer, or its status URL's).
+  // A connector group an apply made reaches its caller in the apply's results (its answer, its
+  // status URL's, or its record's) as `created`; one it found there (`exists`) is another's to answer.
+  const madeByApply = (result: ManifestResult) => result.at.startsWith('connectorGroups') && result.outcome === 'created';
   const applyAnswers = [...requests.flatMap((request) => (request.manifest ? [request.answer, request.job?.final] : [])), ...observation.polls.map((poll) => poll.answer)];
   for (const answer of applyAnswers) {
-    if (answer?.kind === 'answered' && answer.status === 200) for (const result of manifestResults(observation.target, answer.body) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
+    if (answer?.kind === 'answered' && answer.status === 200) for (const result of (manifestResults(observation.target, answer.body) ?? []).filter(madeByApply)) answeredIds.add(result.id);
   }
-  for (const apply of audit.applies) for (const result of manifestResults(observation.target, apply.results) ?? []) if (result.at.startsWith('connectorGroups')) answeredIds.add(result.id);
+  for (const apply of audit.applies) for (const result of (manifestResults(observation.target, apply.results) ?? []).filter(madeByApply)) answeredIds.add(result.id);
   for (const creation of creations) {
     const maker = makerOf(creation);
     if (!maker) {
