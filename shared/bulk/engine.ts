@@ -8,7 +8,7 @@ import { minimumAttemptMs, type GraphResponse } from '../graph/graphClient';
 import { maxBatchSteps, sendBatch, type BatchOutcome } from '../graph/jsonBatch';
 import { entityPathOf } from '../graph/paths';
 import { chosenEntityIdOf, type BulkOperationDefinition } from '../operations/operation';
-import type { Attribution, OwnAttempt } from '../recovery/attribution';
+import { isOpen, type Attribution, type OwnAttempt } from '../recovery/attribution';
 import { attemptsAnsweredByCreate, reasonOf, resolveConflict } from '../recovery/conflict';
 import { judgeEarlierAttempts } from '../recovery/earlierAttempts';
 import { recoveryDependencies, type Runtime } from '../runtime';
@@ -23,6 +23,7 @@ import {
   answeredFailure,
   answeredRetriable,
   deadlinePassed,
+  earlierAttemptOpen,
   initialProgress,
   intentRefused,
   intentWritten,
@@ -240,6 +241,8 @@ export async function runBulkItems(input: EngineInput): Promise<EngineResult> {
     if (!earlier?.length) continue;
     const verdict = await judgeEarlierAttempts(deps, work.own, earlier);
     if (verdict.kind === 'answered') work.answeredBy = verdict.attribution;
+    // Sent again: a 409 is then judged knowing an earlier attempt of this ask may have made it.
+    else if (earlier.some(isOpen)) work.progress = earlierAttemptOpen(work.progress);
   }
 
   let settledCount = results.filter(Boolean).length;

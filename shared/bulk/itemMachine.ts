@@ -73,6 +73,14 @@ const settled = (progress: ItemProgress, ending: Ending): ItemProgress => ({ ...
 
 export const isSettled = (progress: ItemProgress): progress is ItemProgress & { state: { kind: 'settled' } } => progress.state.kind === 'settled';
 
+/**
+ * An earlier request with the Idempotency-Key (or an earlier run of the same apply) left this item's
+ * add open, its answer lost: it may have been carried out, so from now on the item is uncertain.
+ */
+export function earlierAttemptOpen(progress: ItemProgress): ItemProgress {
+  return isSettled(progress) ? progress : { ...progress, uncertain: true };
+}
+
 /** awaitingIntent → ready: its record is in the table, so it may be sent. */
 export function intentWritten(progress: ItemProgress): ItemProgress {
   if (progress.state.kind !== 'awaitingIntent') return progress;

@@ -476,6 +476,30 @@ function retryOf(outcome: CreateOutcome): number {
 
 const isTransient = (result: BulkItemResult) => result.status === 'failed' && result.error !== undefined && (result.error.httpStatus >= 500 || result.error.httpStatus === 429);
 
+/**
+ * A member whose add by an earlier run of this apply was left open, and whose add now is undecided
+ * again (Graph has it, and another request's add may have made it): members have no read, so no
+ * later run can settle it either; the apply reports it, rather than wait for ever.
+ */
+const undecidedAgain = (item: BulkItemResult, uncertain: ReadonlySet<string>) => item.status === 'failed' && item.error?.code === 'createOutcomeUnknown' && uncertain.has(item.id);
+
+/**
+ * Graph says the member is there, but an earlier add of it by this apply lost its answer: that add
+ * may have made it (then it is this apply's), or another request's may have; members have no read
+ * to tell. Never `exists` (another's), never `created` by guess: failed, with the outcome unknown.
+ */
+function addedByThisApplyPerhaps(id: string): MemberResult {
+  return {
+    id,
+    outcome: 'failed',
+    error: {
+      code: 'createOutcomeUnknown',
+      message: 'An earlier add of this member by this apply lost its answer, and Microsoft Graph now has the member: whether this apply or another request added it cannot be told.',
+      httpStatus: 502,
+    },
+  };
+}
+
 function memberResultOf(item: BulkItemResult): MemberResult {
   if (item.status === 'created') return { id: item.id, outcome: 'created' };
   if (item.status === 'alreadyMember') return { id: item.id, outcome: 'exists' };
@@ -495,14 +519,23 @@ async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ resu
   const partitionKey = operations.members.item.name;
   const earlierRuns = run.state.memberRuns[groupId] ?? [];
   const settled = new Map<string, MemberResult>();
+  /** Members an earlier run of this apply may have added, their answers lost. */
+  const uncertain = new Set<string>();
   let takeOver: { items: Record<string, unknown>[] } | undefined;
   for (const [position, rowKey] of earlierRuns.entries()) {
     const job = await runtime.audit.getRow<BulkEntity>({ partitionKey, rowKey });
     if (job?.kind !== 'bulk') continue; // it died before its record was written: nothing of it was sent
     if (job.status === 'completed') {
-      for (const item of fromChunks<BulkResults>(job, 'results')?.results ?? []) {
-        if (!isTransient(item)) settled.set(item.id, memberResultOf(item));
+      const itemResults = fromChunks<BulkResults>(job, 'results')?.results ?? [];
+      for (const item of itemResults) {
+        if (undecidedAgain(item, uncertain)) settled.set(item.id, addedByThisApplyPerhaps(item.id));
+        else if (isTransient(item)) uncertain.add(item.id);
+        else settled.set(item.id, item.status === 'alreadyMember' && uncertain.has(item.id) ? addedByThisApplyPerhaps(item.id) : memberResultOf(item));
       }
+      // Some of the last run's adds were left open (their answers lost): the next run sends the same
+      // items with the earlier runs as its earlier attempts, so an add one of them made is this
+      // apply's (a keyed retry's rules), never "already there, added by another request".
+      if (position === earlierRuns.length - 1 && itemResults.some(isTransient)) takeOver = { items: fromChunks<Record<string, unknown>[]>(job, 'items') ?? [] };
       continue;
     }
     if (position !== earlierRuns.length - 1) continue;
@@ -546,8 +579,9 @@ async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ resu
   let transient = false;
   for (const item of answer.results.results) {
     const index = results.findIndex((member) => member.id === item.id);
-    if (isTransient(item)) transient = true;
-    if (index >= 0) results[index] = memberResultOf(item);
+    const undecided = undecidedAgain(item, uncertain);
+    if (isTransient(item) && !undecided) transient = true;
+    if (index >= 0) results[index] = undecided || (item.status === 'alreadyMember' && uncertain.has(item.id)) ? addedByThisApplyPerhaps(item.id) : memberResultOf(item);
   }
   if (transient) return waiting(run, 'members', `some members of group ${groupId} could not be added yet`, 5);
   return { results };

@@ -500,7 +500,8 @@ function manifestViolations(
         break;
       case 'failed':
         if (!result.error?.message) violations.push(`${describe(request)} reported ${named} failed without a reason`);
-        if (creation && maker === request) violations.push(`${describe(request)} reported ${named} failed (${String(result.error?.httpStatus)} ${String(result.error?.code)}), but this apply made it`);
+        // Unless it says the outcome is unknown (an add whose answer was lost, beside another request's), as a bulk item may.
+        if (creation && maker === request && result.error?.code !== 'createOutcomeUnknown') violations.push(`${describe(request)} reported ${named} failed (${String(result.error?.httpStatus)} ${String(result.error?.code)}), but this apply made it`);
         break;
       case 'notAttempted':
         if (creation && maker === request) violations.push(`${describe(request)} reported ${named} notAttempted, but this apply made it`);

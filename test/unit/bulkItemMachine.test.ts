@@ -9,6 +9,7 @@ import {
   answeredFailure,
   answeredRetriable,
   deadlinePassed,
+  earlierAttemptOpen,
   initialProgress,
   intentRefused,
   intentWritten,
@@ -166,5 +167,15 @@ describe('a bulk request into a missing parent (issue 18 point 1)', () => {
     expect(parentsOf('/external/connections/c1/groups/g%201/members')).toEqual({ connectionId: 'c1', groupId: 'g 1' });
     expect(missingParentError({ kind: 'group', connectionId: 'c1', groupId: 'g1' })).toMatchObject({ status: 404, code: 'itemNotFound', target: 'groupId' });
     expect(missingParentError({ kind: 'connection', connectionId: 'c1' }).message).toContain("'c1'");
+  });
+});
+
+describe('an earlier attempt of the same request left open', () => {
+  it('makes the item uncertain, so a 409 is judged as after a lost answer; a settled item stays as it is', () => {
+    const fresh = initialProgress(false);
+    expect(fresh.uncertain).toBe(false);
+    expect(earlierAttemptOpen(fresh)).toEqual({ ...fresh, uncertain: true });
+    const done = { ...fresh, state: { kind: 'settled' as const, ending: { kind: 'failed' as const, failure: new FacadeError(400, 'invalidRequest', 'no') } } };
+    expect(earlierAttemptOpen(done)).toBe(done);
   });
 });
