@@ -98,6 +98,9 @@ export async function resolveConflict(
     return { kind: 'ours', attribution: { entity: entityAnsweredTo(indexed) ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.madeBy ?? indexed.rowKey, settles: [] } };
   }
   if (!ownAttemptUncertain && earlier.length === 0) return { kind: 'notOurs' };
+  // From here an attempt of this ask may have made it (this request's, or an open earlier one of the
+  // ask's): what cannot be told is undecided, never another's 409 (a keyed retry's, as a lost answer's).
+  const undecidedForAsk = (reason: string): ConflictVerdict => ({ kind: 'undecided', reason });
 
   const readBack = readBackOf(operation);
   let read: Read | undefined;
@@ -108,13 +111,13 @@ export async function resolveConflict(
         headers: own.headers,
       });
     } catch (error) {
-      return undecided(`Microsoft Graph says the entity exists, but it could not be read back: ${reasonOf(error)}`);
+      return undecidedForAsk(`Microsoft Graph says the entity exists, but it could not be read back: ${reasonOf(error)}`);
     }
     // Graph said it exists, the read says it does not (just deleted, or not readable yet): nobody can tell.
-    if (!read.found) return undecided('Microsoft Graph says the entity exists, but reading it back found nothing');
+    if (!read.found) return undecidedForAsk('Microsoft Graph says the entity exists, but reading it back found nothing');
     const held = comparedWithSent(own.body, read.entity);
     if (held === 'not') return { kind: 'notOurs' };
-    if (held === 'possibly') return undecided('the entity read back holds what this request sent only with letter case apart; whether Microsoft Graph counts the two spellings as one is not documented');
+    if (held === 'possibly') return undecidedForAsk('the entity read back holds what this request sent only with letter case apart; whether Microsoft Graph counts the two spellings as one is not documented');
     const found = read.entity;
     rivals = rivals.filter((rival) => {
       const sent = sentBodyOf(rival);
@@ -122,7 +125,7 @@ export async function resolveConflict(
     });
   }
   if (rivals.length > 0) {
-    return undecided(
+    return undecidedForAsk(
       `another request for the same entity (${rivals.map((rival) => rival.rowKey).join(', ')}) may have made it just as well; which one did cannot be told`,
     );
   }
