@@ -500,6 +500,12 @@ function addedByThisApplyPerhaps(id: string): MemberResult {
   };
 }
 
+/** An item's result as the apply reports it, given the members an earlier run of it left open. */
+function memberResultAfter(item: BulkItemResult, uncertain: ReadonlySet<string>): MemberResult {
+  if (undecidedAgain(item, uncertain) || (item.status === 'alreadyMember' && uncertain.has(item.id))) return addedByThisApplyPerhaps(item.id);
+  return memberResultOf(item);
+}
+
 function memberResultOf(item: BulkItemResult): MemberResult {
   if (item.status === 'created') return { id: item.id, outcome: 'created' };
   if (item.status === 'alreadyMember') return { id: item.id, outcome: 'exists' };
@@ -528,9 +534,8 @@ async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ resu
     if (job.status === 'completed') {
       const itemResults = fromChunks<BulkResults>(job, 'results')?.results ?? [];
       for (const item of itemResults) {
-        if (undecidedAgain(item, uncertain)) settled.set(item.id, addedByThisApplyPerhaps(item.id));
-        else if (isTransient(item)) uncertain.add(item.id);
-        else settled.set(item.id, item.status === 'alreadyMember' && uncertain.has(item.id) ? addedByThisApplyPerhaps(item.id) : memberResultOf(item));
+        if (isTransient(item) && !undecidedAgain(item, uncertain)) uncertain.add(item.id);
+        else settled.set(item.id, memberResultAfter(item, uncertain));
       }
       // Some of the last run's adds were left open (their answers lost): the next run sends the same
       // items with the earlier runs as its earlier attempts, so an add one of them made is this
@@ -579,9 +584,8 @@ async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ resu
   let transient = false;
   for (const item of answer.results.results) {
     const index = results.findIndex((member) => member.id === item.id);
-    const undecided = undecidedAgain(item, uncertain);
-    if (isTransient(item) && !undecided) transient = true;
-    if (index >= 0) results[index] = undecided || (item.status === 'alreadyMember' && uncertain.has(item.id)) ? addedByThisApplyPerhaps(item.id) : memberResultOf(item);
+    if (isTransient(item) && !undecidedAgain(item, uncertain)) transient = true;
+    if (index >= 0) results[index] = memberResultAfter(item, uncertain);
   }
   if (transient) return waiting(run, 'members', `some members of group ${groupId} could not be added yet`, 5);
   return { results };
