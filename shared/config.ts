@@ -44,7 +44,7 @@ export const settingsCatalog = [
   { name: 'GRAPH_ATTEMPT_TIMEOUT_MS', default: '10000', scope: 'app',
     description: 'Timeout of one attempt at a Graph call; an attempt past it is abandoned (and retried when that is safe).' },
   { name: 'IDEMPOTENCY_RETENTION_HOURS', default: '24', scope: 'app',
-    description: 'How long an `Idempotency-Key` and its stored answer are kept.' },
+    description: 'How long an `Idempotency-Key` and its stored answer are kept (fractions of an hour allowed).' },
   { name: 'RECONCILE_AFTER_MINUTES', default: '10', scope: 'app',
     description: 'Reconciliation settles `pending`/`unknown` audit records older than this.' },
   { name: 'RECONCILE_MAX_RECORDS', default: '200', scope: 'app',
@@ -134,6 +134,15 @@ function positiveInteger(env: Environment, name: SettingName): number {
   return value;
 }
 
+function positiveNumber(env: Environment, name: SettingName): number {
+  const raw = read(env, name);
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new Error(`Setting ${name} must be a number above 0, got "${raw}".`);
+  }
+  return value;
+}
+
 function nonNegativeNumber(env: Environment, name: SettingName): number {
   const raw = read(env, name);
   const value = Number(raw);
@@ -214,7 +223,7 @@ export function loadSettings(env: Environment = process.env): Settings {
     auditTableTimeoutMs: positiveInteger(env, 'AUDIT_TABLE_TIMEOUT_MS'),
     graphDeadlineMs: positiveInteger(env, 'GRAPH_DEADLINE_MS'),
     graphAttemptTimeoutMs: positiveInteger(env, 'GRAPH_ATTEMPT_TIMEOUT_MS'),
-    idempotencyRetentionHours: positiveInteger(env, 'IDEMPOTENCY_RETENTION_HOURS'),
+    idempotencyRetentionHours: positiveNumber(env, 'IDEMPOTENCY_RETENTION_HOURS'),
     reconcileAfterMinutes: nonNegativeNumber(env, 'RECONCILE_AFTER_MINUTES'),
     reconcileMaxRecords: positiveInteger(env, 'RECONCILE_MAX_RECORDS'),
     bulkBatchesInFlight: positiveInteger(env, 'BULK_BATCHES_IN_FLIGHT'),

@@ -121,6 +121,16 @@ export function cappedJson(value: unknown): { json: string; truncated: boolean }
   return { json: bytes.subarray(0, end).toString('utf8'), truncated: true };
 }
 
+/** A body a record keeps, parsed; undefined when it is no JSON (cut at the cap, or not JSON as Graph sent it). */
+export function keptJson(json: string | undefined): unknown {
+  if (!json) return undefined;
+  try {
+    return JSON.parse(json);
+  } catch {
+    return undefined;
+  }
+}
+
 /**
  * The table's layout: one partition per operation, so every write a request makes is one entity
  * group transaction. Row keys tell the rows apart; records start with a digit and sort before the

@@ -25,6 +25,8 @@ export interface BulkItemResult {
   id: string;
   status: BulkItemStatus;
   error?: { code: string; message: string; httpStatus: number };
+  /** `created` by another request of the same ask (an earlier add of the same member by the same caller): its audit record. */
+  madeBy?: string;
 }
 
 export interface BulkResults {

@@ -1,5 +1,5 @@
 import type { TransactionAction } from '@azure/data-tables';
-import { openAttemptPrefix, type AuditIntent, type AuditKey, type AuditOutcome, type OpenAttemptRow } from '../audit/auditRecord';
+import { keptJson, openAttemptPrefix, type AuditIntent, type AuditKey, type AuditOutcome, type OpenAttemptRow } from '../audit/auditRecord';
 import { auditStoreUnavailable, type StoredAuditRecord } from '../audit/auditStore';
 import { auditIntentFor, auditOutcomeOf, settlementFor } from '../audit/settlement';
 import type { Caller } from '../auth/caller';
@@ -120,10 +120,10 @@ const maxSnapshotRows = 5_000;
 /** What an item's record, settled by an earlier run, says happened to it. */
 export function resultOfRecord(record: StoredAuditRecord): BulkItemResult | undefined {
   const id = record.entityId;
-  if (record.status === 'succeeded') return { id, status: 'created' };
+  if (record.status === 'succeeded') return { id, status: 'created', ...(record.madeBy ? { madeBy: record.madeBy } : {}) };
   if (record.status === 'alreadyExisted' || (record.status === 'failed' && record.httpStatus === 409)) return { id, status: 'alreadyMember' };
   if (record.status === 'failed') {
-    const graph = record.responseBody ? parseGraphError(safeJson(record.responseBody)) : undefined;
+    const graph = record.responseBody ? parseGraphError(keptJson(record.responseBody)) : undefined;
     return {
       id,
       status: 'failed',
@@ -136,13 +136,6 @@ export function resultOfRecord(record: StoredAuditRecord): BulkItemResult | unde
   return undefined;
 }
 
-function safeJson(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return undefined;
-  }
-}
 
 /** The record a settled item leaves: its outcome, as a single create's, and what else its answer settles. */
 export function recordOutcomeOf(work: Pick<Work, 'intent' | 'progress'>, ending: Ending, completedAt: Date): AuditOutcome {

@@ -211,7 +211,7 @@ export function itemError(error: FacadeError): NonNullable<BulkItemResult['error
  * `created` or `alreadyMember` while the outcome is unknown (the record then says `unknown`).
  */
 export function resultOf(id: string, ending: Ending): BulkItemResult {
-  if (ending.kind === 'created') return { id, status: 'created' };
+  if (ending.kind === 'created') return { id, status: 'created', ...(ending.attribution?.madeBy ? { madeBy: ending.attribution.madeBy } : {}) };
   if (ending.kind === 'alreadyThere' && !ending.failure.outcomeUnknown) return { id, status: 'alreadyMember' };
   return { id, status: 'failed', error: itemError(ending.failure) };
 }

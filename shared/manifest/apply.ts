@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { InvocationContext } from '@azure/functions';
 import type { AuthenticatedCaller } from '../auth/caller';
-import { recordRowKey } from '../audit/auditRecord';
+import { keptJson, recordRowKey } from '../audit/auditRecord';
 import type { StoredAuditRecord } from '../audit/auditStore';
 import { fromChunks, type BulkEntity, type BulkItemResult, type BulkResults } from '../bulk/bulkRecord';
 import { startBulkRequest } from '../bulk/job';
@@ -9,6 +9,7 @@ import type { Correlation } from '../errors';
 import type { BulkOperationDefinition, OperationDefinition } from '../operations/operation';
 import { entityKeyFor } from '../audit/settlement';
 import { graphCallFor } from '../pipeline/stages/validate';
+import { mayHaveMadeIt } from '../recovery/attribution';
 import type { Runtime } from '../runtime';
 import type { ConnectorManifest } from '../schemas/manifest';
 import { runCreateStep, type CreateOutcome } from './createStep';
@@ -73,6 +74,13 @@ export interface ApplyState {
    * entity ends `failed` with that reason.
    */
   unsettledSince?: Record<string, number>;
+  /**
+   * Entity key → the audit records (row keys) of this apply's creates of it whose outcome is not
+   * known yet: noted before each is sent, dropped once one is answered. A later run of the apply
+   * accounts for them under the create's Idempotency-Key; past the key's retention only this list
+   * still says that one of them may have made the entity.
+   */
+  creates?: Record<string, string[]>;
 }
 
 export const emptyApplyState = (): ApplyState => ({ memberRuns: {} });
@@ -129,7 +137,18 @@ const madeByThisApply = (run: ApplyRun, entityKey: string, auditRowKey: string |
 export const unsettledWaitMs = (runtime: Runtime) => 2 * runtime.settings.reconcileAfterMinutes * 60_000;
 
 async function create(run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string): Promise<CreateOutcome> {
-  const outcome = await sendCreate(run, operation, params, body, entityKey);
+  const receivedAt = new Date(run.runtime.clock.now());
+  const rowKey = recordRowKey(receivedAt, requestIdOf(run.applyId, entityKey));
+  // Noted before it is sent: a run that dies with it leaves the next one a record to look at.
+  const earlier = run.state.creates?.[entityKey] ?? [];
+  run.state.creates = { ...run.state.creates, [entityKey]: [...earlier, rowKey] };
+  await run.checkpoint(run.state);
+  const answered = await sendCreate(run, operation, params, body, entityKey, receivedAt);
+  const outcome = await asThisApplySees(run, operation, entityKey, answered);
+  if (outcome.kind !== 'retryLater') {
+    const { [entityKey]: _answered, ...others } = run.state.creates;
+    run.state.creates = others;
+  }
   const unsettled = { ...run.state.unsettledSince };
   delete unsettled[entityKey];
   if (outcome.kind !== 'retryLater' || outcome.error.code !== 'createOutcomeUnknown') {
@@ -149,7 +168,40 @@ async function create(run: ApplyRun, operation: OperationDefinition, params: Rec
   };
 }
 
-const sendCreate = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string) =>
+/**
+ * A create's outcome as the apply sees it. An entity another request of the same ask made (the
+ * caller's own single create of it, say) was not made by this apply: `exists`, with who made it.
+ * Graph's 409 while an earlier create of this apply may have made the entity is no `exists`
+ * either: which made it cannot be told (`ownCreateUndecided`).
+ */
+async function asThisApplySees(run: ApplyRun, operation: OperationDefinition, entityKey: string, outcome: CreateOutcome): Promise<CreateOutcome> {
+  if (outcome.kind === 'created' && outcome.madeBy && !madeByThisApply(run, entityKey, outcome.madeBy)) {
+    return { kind: 'exists', madeBy: { operation: operation.name, auditRecordId: outcome.madeBy } };
+  }
+  if (outcome.kind !== 'exists') return outcome;
+  const undecided = await ownCreateUndecided(run, operation, entityKey);
+  return undecided ? { kind: 'failed', error: undecided } : outcome;
+}
+
+/**
+ * This apply's earlier create of the entity whose answer was lost and that nothing settled since
+ * (reconciliation could not tell it from another request's, or it is still open past its key's
+ * retention): it may have made the entity, and another request may have. Never `exists` by guess.
+ */
+async function ownCreateUndecided(run: ApplyRun, operation: OperationDefinition, entityKey: string): Promise<{ code: string; message: string; httpStatus: number } | undefined> {
+  for (const rowKey of run.state.creates?.[entityKey] ?? []) {
+    const record = await run.runtime.audit.get({ partitionKey: operation.name, rowKey });
+    if (!record || !mayHaveMadeIt(record)) continue;
+    return {
+      code: 'createOutcomeUnknown',
+      message: `An earlier create of it by this apply (audit record ${rowKey}, ${record.status}) lost its answer, and Microsoft Graph has it now: whether this apply or another request made it cannot be told.${record.reason ? ` ${record.reason}` : ''}`.slice(0, 1_000),
+      httpStatus: 502,
+    };
+  }
+  return undefined;
+}
+
+const sendCreate = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string, receivedAt: Date) =>
   runCreateStep({
     runtime: run.runtime,
     operation,
@@ -159,6 +211,7 @@ const sendCreate = (run: ApplyRun, operation: OperationDefinition, params: Recor
     correlation: correlationOf(run, entityKey),
     idempotencyKey: `manifest:${run.applyId}:${entityKey}`.slice(0, 255),
     deadlineAt: run.deadlineAt,
+    receivedAt,
     invocation: run.invocation,
   });
 
@@ -194,6 +247,8 @@ async function foundByPlan(
       const result = fromCreate(outcome);
       return result ? { result, outcome } : { retry: outcome };
     }
+    const undecided = await ownCreateUndecided(run, operation, entityKey);
+    if (undecided) return { result: { outcome: 'failed', error: undecided } };
   }
   return { result: fromPlan(run, entityKey, plan) };
 }
@@ -204,7 +259,7 @@ function fromCreate(outcome: CreateOutcome): EntityResult | undefined {
     case 'created':
       return { outcome: 'created', ...(outcome.auditRecordId ? { auditRecordId: outcome.auditRecordId } : {}) };
     case 'exists':
-      return { outcome: 'exists', error: outcome.error };
+      return { outcome: 'exists', ...(outcome.madeBy ? { madeBy: outcome.madeBy } : {}), ...(outcome.error ? { error: outcome.error } : {}) };
     case 'failed':
       return { outcome: 'failed', error: outcome.error };
     case 'retryLater':
@@ -387,7 +442,7 @@ async function adoptOrphan(run: ApplyRun, operation: OperationDefinition, rowKey
     reason: 'a later run of the manifest apply that made it was answered with it',
     httpStatus: record.httpStatus ?? 0,
     completedAt: now,
-    responseBody: record.responseBody ? safeParse(record.responseBody) : null,
+    responseBody: keptJson(record.responseBody) ?? null,
   };
   try {
     await runtime.audit.settle({ partitionKey: operation.name, changes: [{ record, etag: record.etag, outcome }] }, now);
@@ -399,13 +454,6 @@ async function adoptOrphan(run: ApplyRun, operation: OperationDefinition, rowKey
   }
 }
 
-function safeParse(json: string): unknown {
-  try {
-    return JSON.parse(json);
-  } catch {
-    return null;
-  }
-}
 
 /** A promise with its settling functions, for work another pool waits on. */
 function settledLater<T>(): { promise: Promise<T>; resolve: (value: T) => void; reject: (reason: unknown) => void } {
@@ -500,9 +548,14 @@ function addedByThisApplyPerhaps(id: string): MemberResult {
   };
 }
 
-/** An item's result as the apply reports it, given the members an earlier run of it left open. */
-function memberResultAfter(item: BulkItemResult, uncertain: ReadonlySet<string>): MemberResult {
+/**
+ * An item's result as the apply reports it, given the members an earlier run of it left open. A
+ * member another request of the same ask added (the caller's own single add of it, say), which the
+ * add was answered with, was not added by this apply: `exists`.
+ */
+function memberResultAfter(run: ApplyRun, groupId: string, item: BulkItemResult, uncertain: ReadonlySet<string>): MemberResult {
   if (undecidedAgain(item, uncertain) || (item.status === 'alreadyMember' && uncertain.has(item.id))) return addedByThisApplyPerhaps(item.id);
+  if (item.status === 'created' && item.madeBy && !madeByThisApply(run, `members:${groupId}`, item.madeBy)) return { id: item.id, outcome: 'exists' };
   return memberResultOf(item);
 }
 
@@ -535,7 +588,7 @@ async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ resu
       const itemResults = fromChunks<BulkResults>(job, 'results')?.results ?? [];
       for (const item of itemResults) {
         if (isTransient(item) && !undecidedAgain(item, uncertain)) uncertain.add(item.id);
-        else settled.set(item.id, memberResultAfter(item, uncertain));
+        else settled.set(item.id, memberResultAfter(run, groupId, item, uncertain));
       }
       // Some of the last run's adds were left open (their answers lost): the next run sends the same
       // items with the earlier runs as its earlier attempts, so an add one of them made is this
@@ -585,7 +638,7 @@ async function applyMembers(run: ApplyRun, groupPlan: GroupPlan): Promise<{ resu
   for (const item of answer.results.results) {
     const index = results.findIndex((member) => member.id === item.id);
     if (isTransient(item) && !undecidedAgain(item, uncertain)) transient = true;
-    if (index >= 0) results[index] = memberResultAfter(item, uncertain);
+    if (index >= 0) results[index] = memberResultAfter(run, groupId, item, uncertain);
   }
   if (transient) return waiting(run, 'members', `some members of group ${groupId} could not be added yet`, 5);
   return { results };

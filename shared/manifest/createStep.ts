@@ -22,9 +22,10 @@ import type { Runtime } from '../runtime';
 export const createStepStages: readonly Stage[] = [idempotency, acquireToken, noteExisting, auditTrail, callGraph];
 
 export type CreateOutcome =
-  | { kind: 'created'; entity: Record<string, unknown>; auditRecordId?: string }
+  /** `madeBy`: the record of another request of the same ask whose attempt made it, when this create was answered with what that one made. */
+  | { kind: 'created'; entity: Record<string, unknown>; auditRecordId?: string; madeBy?: string }
   /** Graph says it exists already (409) and the lost-answer rules found it is not this apply's. */
-  | { kind: 'exists'; error: { code: string; message: string } }
+  | { kind: 'exists'; error?: { code: string; message: string }; madeBy?: { operation: string; auditRecordId: string } }
   | { kind: 'failed'; error: { code: string; message: string; httpStatus: number } }
   /** Not settled now (throttled, Graph unavailable, an earlier run still holds the key): a later run tries again. */
   | { kind: 'retryLater'; retryAfterSeconds: number; error: { code: string; message: string; httpStatus: number } };
@@ -40,6 +41,8 @@ export interface CreateStep {
   /** Idempotency-Key of this create: the apply's id and the entity. */
   idempotencyKey: string;
   deadlineAt: number;
+  /** When the create was made: its audit record's row key follows from it and the request id. */
+  receivedAt: Date;
   invocation: InvocationContext;
 }
 
@@ -57,7 +60,7 @@ function outcomeOfError(error: unknown): CreateOutcome {
 
 export async function runCreateStep(step: CreateStep): Promise<CreateOutcome> {
   const { operation, runtime } = step;
-  const receivedAt = new Date(runtime.clock.now());
+  const { receivedAt } = step;
   const headers = { 'client-request-id': step.correlation.clientRequestId, 'idempotency-key': step.idempotencyKey };
   const context: OperationContext = {
     operation,
@@ -79,7 +82,13 @@ export async function runCreateStep(step: CreateStep): Promise<CreateOutcome> {
   };
   try {
     const response = await run(0);
-    return { kind: 'created', entity: (response.jsonBody ?? {}) as Record<string, unknown>, ...(context.attempt ? { auditRecordId: context.attempt.key.rowKey } : {}) };
+    const madeBy = context.attribution?.madeBy;
+    return {
+      kind: 'created',
+      entity: (response.jsonBody ?? {}) as Record<string, unknown>,
+      ...(context.attempt ? { auditRecordId: context.attempt.key.rowKey } : {}),
+      ...(madeBy ? { madeBy } : {}),
+    };
   } catch (error) {
     return outcomeOfError(error);
   }

@@ -1,4 +1,4 @@
-import type { AuditStatus } from '../audit/auditRecord';
+import { keptJson, type AuditStatus } from '../audit/auditRecord';
 import type { RecordChange, StoredAuditRecord } from '../audit/auditStore';
 import type { OperationDefinition } from '../operations/operation';
 import { reasonOf } from '../recovery/conflict';
@@ -142,7 +142,7 @@ async function apply(
     changes = verdict.settles.map(({ record: settled, outcome }) => ({
       record: settled,
       etag: settled.etag,
-      outcome: { ...common, ...outcome, httpStatus: settled.httpStatus ?? 0, responseBody: settled.responseBody ? parse(settled.responseBody) : null },
+      outcome: { ...common, ...outcome, httpStatus: settled.httpStatus ?? 0, responseBody: keptJson(settled.responseBody) ?? null },
     }));
     counted = verdict.settles[0]!.outcome.status as SettledStatus;
   } else if (pastRetention) {
@@ -164,10 +164,3 @@ async function apply(
   return settled.own ? counted : undefined;
 }
 
-function parse(json: string): unknown {
-  try {
-    return JSON.parse(json);
-  } catch {
-    return null;
-  }
-}

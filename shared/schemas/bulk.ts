@@ -57,6 +57,9 @@ const itemResult = Joi.object({
   status: Joi.string().valid(...bulkItemStatuses).required()
     .description('What happened: created (this request added it), alreadyMember (it was a member already) or failed (see error).'),
   error: itemError,
+  madeBy: Joi.string().description(
+    'Present when status is created by an earlier add of the same member by the same caller (a retry, or another request with the same body): the id of that add\'s audit record. This request was answered with what it made.',
+  ),
 }).description('What happened to one member, in the order of the request.');
 
 /** The 200 answer of a bulk request (and of its status URL once done). */
