@@ -290,7 +290,8 @@ const reconcileStep: fc.Arbitrary<ReconcileStep> = fc.record({
 });
 
 /** A job run that pauses before its first Graph call past a third of its lease: its renewal is written meanwhile. */
-const jobPause: fc.Arbitrary<Crash> = fc.constant({ stage: 0, when: 'before' as const, graphAttempt: 0, resumes: true, pauseMs: 3_600 });
+const pausedJobRun: Crash = { stage: 0, when: 'before', graphAttempt: 0, resumes: true, pauseMs: 3_600 };
+const jobPause: fc.Arbitrary<Crash> = fc.constant(pausedJobRun);
 
 const jobStep: fc.Arbitrary<JobStep> = fc.record({
   kind: fc.constant('job' as const),
@@ -512,15 +513,21 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
       fc.array(fc.oneof({ weight: 2, arbitrary: requestStep as fc.Arbitrary<Step> }, { weight: 1, arbitrary: manifestStep as fc.Arbitrary<Step> }), { maxLength: 2 }),
       jobStep,
       pollStep,
+      fc.boolean(),
+      // The apply run's storage call that its lease renewal may be, during the pause (its answer lost).
+      fc.integer({ min: 2, max: 8 }),
     )
-    .map(([kind, single, manifest, lost, sameAsk, more, job, poll]) => ({
+    .map(([kind, single, manifest, lost, sameAsk, more, job, poll, renewalLost, renewalCall]) => ({
       target: kind,
       recipe: 'manifestBesideSingles' as const,
       steps: [
         { ...single, createFaults: [lost] },
         { ...manifest, overlaps: false, parent: single.parent, ...(sameAsk ? { caller: single.caller, body: single.body, spelling: single.spelling } : {}) },
         ...more.map((step) => ({ ...step, overlaps: false })),
-        job,
+        // An accepted apply's run pauses past a third of its lease, and its renewal's answer is lost.
+        manifest.async && renewalLost && !job.crash && job.tableFaults.length === 0
+          ? { ...job, crash: pausedJobRun, tableFaults: [{ call: renewalCall, kind: 'landedTimeout' as const }] }
+          : job,
         poll,
         advance(15 * minute),
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
