@@ -71,12 +71,12 @@ export interface ObservedRequest {
  * renewal was written while its run paused; one entity was asked for under two spellings; a
  * request whose instance stalled came back and answered.
  */
-export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
+export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'renewalAnswerLost' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
 /**
  * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
  * where a single or bulk request asked for an entity the manifest names.
  */
-export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
+export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'renewalAnswerLost', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
 
 /** One answer of a status URL during the schedule (slow storage included). */
 export interface ObservedPoll {
@@ -267,8 +267,9 @@ async function play(
       crash,
       interleaving,
       storageDelayMs,
-      noteFault: (kind) => {
+      noteFault: (kind, whilePaused) => {
         if (kind === 'landedTimeout') lostAnswers.count += 1;
+        if (kind === 'landedTimeout' && whilePaused) lostAnswers.whilePaused += 1;
       },
       freeze: () => {
         const frozen = stall.freeze();
@@ -436,7 +437,7 @@ async function play(
   const poisoned = new Set<string>();
   const stuckRuns: string[] = [];
   const hits = new Set<ScenarioHit>();
-  const lostAnswers = { count: 0 };
+  const lostAnswers = { count: 0, whilePaused: 0 };
   /** Job id → the runs that took it. */
   const jobRuns = new Map<string, number>();
 
@@ -573,6 +574,7 @@ async function play(
   const asIdentified = new Set(requests.map((request) => `${canonicalPath(request.path)}|${(Object.keys(request.bodies)[0] ?? '').toLowerCase()}`));
   if (asWritten.size > asIdentified.size) hits.add('twoSpellings');
   if (lostAnswers.count > 0) hits.add('storageAnswerLost');
+  if (lostAnswers.whilePaused > 0) hits.add('renewalAnswerLost');
   if (requests.some((request) => request.resumed)) hits.add('requestResumed');
 
   const observe = async (final: boolean): Promise<Observation> => ({

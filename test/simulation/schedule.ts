@@ -30,7 +30,11 @@ export type GraphFault =
  * longer than the timeout: timers of the same run, such as a lease renewal, fire meanwhile).
  */
 export interface TableFault {
-  call: number;
+  /**
+   * The scope's storage call it hits, counted from 0; or `whilePaused`: the first one made while
+   * the run is paused (a job run's lease renewal, written by its timer meanwhile).
+   */
+  call: number | 'whilePaused';
   kind: 'fail' | 'hang' | 'landedTimeout' | 'stall';
 }
 
@@ -292,6 +296,8 @@ const reconcileStep: fc.Arbitrary<ReconcileStep> = fc.record({
 /** A job run that pauses before its first Graph call past a third of its lease: its renewal is written meanwhile. */
 const pausedJobRun: Crash = { stage: 0, when: 'before', graphAttempt: 0, resumes: true, pauseMs: 3_600 };
 const jobPause: fc.Arbitrary<Crash> = fc.constant(pausedJobRun);
+/** The lease renewal a paused run's timer writes meanwhile lands, and its answer is lost. */
+const renewalAnswerLost: TableFault = { call: 'whilePaused', kind: 'landedTimeout' };
 
 const jobStep: fc.Arbitrary<JobStep> = fc.record({
   kind: fc.constant('job' as const),
@@ -412,16 +418,14 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
       pollStep,
       fc.array(requestStep, { maxLength: 1 }),
       jobPause,
-      // The run's storage call that its lease renewal may be, during the pause (its answer lost).
-      fc.integer({ min: 3, max: 6 }),
     )
-    .map(([kind, accepted, first, second, poll, more, pause, renewalCall]) => ({
+    .map(([kind, accepted, first, second, poll, more, pause]) => ({
       target: kind,
       recipe: 'asyncJobTakeover' as const,
       steps: [
         accepted,
         ...more.map((step) => ({ ...step, overlaps: false })),
-        first.crash || first.tableFaults.length > 0 ? first : { ...first, crash: pause, tableFaults: [{ call: renewalCall, kind: 'landedTimeout' as const }] },
+        first.crash || first.tableFaults.length > 0 ? first : { ...first, crash: pause, tableFaults: [renewalAnswerLost] },
         poll,
         advance(2 * minute),
         { ...second, instance: (1 - first.instance) as 0 | 1 },
@@ -514,10 +518,8 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
       jobStep,
       pollStep,
       fc.boolean(),
-      // The apply run's storage call that its lease renewal may be, during the pause (its answer lost).
-      fc.integer({ min: 2, max: 8 }),
     )
-    .map(([kind, single, manifest, lost, sameAsk, more, job, poll, renewalLost, renewalCall]) => ({
+    .map(([kind, single, manifest, lost, sameAsk, more, job, poll, renewalLost]) => ({
       target: kind,
       recipe: 'manifestBesideSingles' as const,
       steps: [
@@ -526,7 +528,7 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         ...more.map((step) => ({ ...step, overlaps: false })),
         // An accepted apply's run pauses past a third of its lease, and its renewal's answer is lost.
         manifest.async && renewalLost && !job.crash && job.tableFaults.length === 0
-          ? { ...job, crash: pausedJobRun, tableFaults: [{ call: renewalCall, kind: 'landedTimeout' as const }] }
+          ? { ...job, crash: pausedJobRun, tableFaults: [renewalAnswerLost] }
           : job,
         poll,
         advance(15 * minute),

@@ -48,7 +48,10 @@ export interface RequestScope {
   /** The schedule's order of calls: recorded, or enforced when replaying a failure. */
   interleaving: Interleaving;
   /** Told of each storage fault as it is applied (what the schedule actually reached). */
-  noteFault?: (kind: TableFault['kind']) => void;
+  noteFault?: (kind: TableFault['kind'], whilePaused: boolean) => void;
+  /** The run is paused (its crash point's `pauseMs`): a `whilePaused` fault hits its first storage call meanwhile. */
+  paused?: boolean;
+  pausedFaultTaken?: boolean;
   /** Slow storage: each storage call waits this long first. */
   storageDelayMs?: number;
 }
@@ -61,14 +64,30 @@ export const stallMs = 3_600;
 
 const pause = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/** The scope's run pauses at its crash point, its timers (lease renewals) going on meanwhile. */
+async function pauseRun(scope: RequestScope, ms: number): Promise<void> {
+  scope.paused = true;
+  await pause(ms);
+  scope.paused = false;
+}
+
 /** The fault (if any) and crash point (if any) of the scope's next storage call, counting it. */
 async function nextStorageCall(scope: RequestScope): Promise<TableFault['kind'] | undefined> {
   const call = scope.tableCalls;
   scope.tableCalls += 1;
   if (scope.storageDelayMs) await pause(scope.storageDelayMs);
-  if (scope.crash?.storageCall === call) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
-  const fault = scope.tableFaults.find((candidate) => candidate.call === call)?.kind;
-  if (fault) scope.noteFault?.(fault);
+  if (scope.crash?.storageCall === call) await (scope.crash.pauseMs ? pauseRun(scope, scope.crash.pauseMs) : scope.freeze());
+  const numbered = scope.tableFaults.find((candidate) => candidate.call === call)?.kind;
+  const whilePaused = numbered ? undefined : faultWhilePaused(scope);
+  const fault = numbered ?? whilePaused;
+  if (fault) scope.noteFault?.(fault, whilePaused !== undefined);
+  return fault;
+}
+
+function faultWhilePaused(scope: RequestScope): TableFault['kind'] | undefined {
+  if (!scope.paused || scope.pausedFaultTaken) return undefined;
+  const fault = scope.tableFaults.find((candidate) => candidate.call === 'whilePaused')?.kind;
+  if (fault) scope.pausedFaultTaken = true;
   return fault;
 }
 
@@ -196,7 +215,7 @@ function tagGraphCalls(runtime: Runtime): void {
     if (scope) {
       const attempt = scope.graphAttempts;
       scope.graphAttempts += 1;
-      if (scope.crash?.graphAttempt === attempt) await (scope.crash.pauseMs ? pause(scope.crash.pauseMs) : scope.freeze());
+      if (scope.crash?.graphAttempt === attempt) await (scope.crash.pauseMs ? pauseRun(scope, scope.crash.pauseMs) : scope.freeze());
       const name = scope.interleaving.nameOf(scope.origin, `graph ${prepared.options.method ?? ''}`);
       return scope.interleaving.call(name, () => exchange(prepared, timeoutMs));
     }
