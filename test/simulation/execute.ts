@@ -71,12 +71,12 @@ export interface ObservedRequest {
  * renewal was written while its run paused; one entity was asked for under two spellings; a
  * request whose instance stalled came back and answered.
  */
-export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'renewalAnswerLost' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
+export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'renewalAnswerLost' | 'entityMadeOutside' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
 /**
  * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
  * where a single or bulk request asked for an entity the manifest names.
  */
-export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'renewalAnswerLost', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
+export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'renewalAnswerLost', 'entityMadeOutside', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
 
 /** One answer of a status URL during the schedule (slow storage included). */
 export interface ObservedPoll {
@@ -212,12 +212,31 @@ export async function runSchedule(
   for (const parent of target.parents) lane.graph.seed(parent.collectionName, { id: parent.id }, parent.parentIds);
   // A manifest names a connection; connector groups have none of their own, so one is there.
   if (target.kind === 'connectorGroup' && schedule.steps.some((step) => step.kind === 'manifest')) lane.graph.seed('connections', { id: manifestConnectionOfConnectorGroups }, []);
+  if (schedule.outside) {
+    const made = madeOutside(target);
+    lane.graph.seed(target.operation.graph.collectionName, made.entity, made.parentIds);
+  }
   const scene = await lane.newScene();
   try {
     return await play(world, lane, scene, lane.clock, schedule, target, check, interleaving);
   } finally {
     await scene.dispose();
   }
+}
+
+/** The origin the oracle gives an entity made outside the facade before the schedule. */
+export const outsideOrigin = 'outside';
+
+/** The target entity as made outside the facade: the first body, under the first parent; a connector group gets an id of Graph's. */
+function madeOutside(target: Target): { entity: Record<string, unknown> & { id: string }; parentIds: string[]; creation: Creation } {
+  const { path, params, body } = target.request({ body: 0, parent: 0, spelling: 0 });
+  const id = typeof body.id === 'string' ? body.id : '0f0e0d0c-0b0a-4909-8807-060504030201';
+  const parentIds = Object.entries(params).filter(([name]) => name !== 'version').map(([, value]) => value);
+  return {
+    entity: { ...body, id },
+    parentIds,
+    creation: { path: `${path.replace(/^\/[^/]+\//, '')}/${encodeURIComponent(id)}`, id, clientRequestId: outsideOrigin, origin: outsideOrigin, at: new Date(0).toISOString() },
+  };
 }
 
 /** A job run's log goes nowhere: the invariants read what the run left in the table. */
@@ -575,12 +594,13 @@ async function play(
   if (asWritten.size > asIdentified.size) hits.add('twoSpellings');
   if (lostAnswers.count > 0) hits.add('storageAnswerLost');
   if (lostAnswers.whilePaused > 0) hits.add('renewalAnswerLost');
+  if (schedule.outside && requests.length > 0) hits.add('entityMadeOutside');
   if (requests.some((request) => request.resumed)) hits.add('requestResumed');
 
   const observe = async (final: boolean): Promise<Observation> => ({
     target,
     requests,
-    creations: graph.creations(),
+    creations: [...(schedule.outside ? [madeOutside(target).creation] : []), ...graph.creations()],
     graphPosts: graph.graphRequests({ method: 'POST' }),
     audit: await readAuditTable(scene.table),
     polls,

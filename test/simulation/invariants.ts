@@ -1,7 +1,7 @@
-import type { Creation } from '../../dev/graphEmulator';
+import type { Creation, FaultStep } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
 import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
-import type { Answer, Observation, ObservedRequest } from './execute';
+import { outsideOrigin, type Answer, type Observation, type ObservedRequest } from './execute';
 import { manifestResults } from './manifestTargets';
 import { simulationSettings } from './world';
 
@@ -110,6 +110,10 @@ const sameAsk = (one: ObservedRequest, other: ObservedRequest, entityId: string)
 
 const retentionMs = Number(simulationSettings.IDEMPOTENCY_RETENTION_HOURS) * 3_600_000;
 
+/** A Graph fault after which the create's outcome is unknown to the facade (not a throttle, nor a delay alone). */
+const answerLostBy = (step: FaultStep) =>
+  step.status === undefined ? Boolean(step.reset || step.hang || step.garbage || step.bodyText !== undefined) : step.status >= 500 || (step.status >= 200 && step.status < 300);
+
 export function checkInvariants(observation: Observation): string[] {
   const violations: string[] = [];
   const { requests, creations, audit } = observation;
@@ -143,6 +147,23 @@ export function checkInvariants(observation: Observation): string[] {
     const holder = requestBy.get(audit.records.find((record) => record.rowKey === rowKey)?.clientRequestId ?? '');
     return holder !== undefined && holder !== request && sameAsk(holder, request, creation.id);
   };
+  /** A create of the request's that Graph answered with a fault after which its outcome is unknown, or its instance died. */
+  const lostAnswerOf = (request: ObservedRequest) =>
+    request.answer.kind === 'crashed' ||
+    observation.graphPosts.some((post) => post.fault !== null && answerLostBy(post.fault.step) && senderOf(post) === request);
+  /** The request a create Graph received came from: by its origin tag; a batch's step, which carries none, by its client-request-id. */
+  const senderOf = (post: Observation['graphPosts'][number]) => {
+    const origin = post.headers['x-emulator-origin'];
+    return origin ? makerOf({ origin } as Creation) : requestBy.get(post.headers['client-request-id'] ?? '');
+  };
+  /**
+   * The entity made outside the facade holds what an ask sent (the first body), and an attempt of
+   * that ask lost its answer: the facade takes the entity for the one that attempt made (its read
+   * holds what was sent; a member, with no read, by its 409 alone). Nothing can tell the two apart;
+   * any other claim of an entity made outside is a violation.
+   */
+  const outsideTakenAfterLostAnswer = (request: ObservedRequest, creation: Creation) =>
+    creation.origin === outsideOrigin && bodyFor(request, creation.id) === '0' && requests.some((other) => sameAsk(other, request, creation.id) && lostAnswerOf(other));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
   /**
    * The record of the request that made an entity (a bulk request has one per member). A manifest
@@ -180,7 +201,7 @@ export function checkInvariants(observation: Observation): string[] {
   for (const creation of creations) {
     const maker = makerOf(creation);
     if (!maker) {
-      if (creation.origin !== 'reconciliation') violations.push(`${creation.path} exists in Graph, made by no caller's request (origin ${creation.origin ?? 'none'})`);
+      if (creation.origin !== 'reconciliation' && creation.origin !== outsideOrigin) violations.push(`${creation.path} exists in Graph, made by no caller's request (origin ${creation.origin ?? 'none'})`);
       continue;
     }
     const record = recordOfMaker(maker.clientRequestId, creation.id);
@@ -220,6 +241,9 @@ export function checkInvariants(observation: Observation): string[] {
         const maker = makerOf(creation);
         if (owner && maker && !sameAsk(maker, owner, creation.id)) {
           violations.push(`record ${record.rowKey} of ${describe(owner)} says ${record.status} for ${path}, which ${describe(maker)} made`);
+        }
+        if (creation.origin === outsideOrigin && !(owner && outsideTakenAfterLostAnswer(owner, creation))) {
+          violations.push(`record ${record.rowKey}${owner ? ` of ${describe(owner)}` : ''} says ${record.status} for ${path}, which no caller made`);
         }
       }
     }
@@ -277,11 +301,11 @@ export function checkInvariants(observation: Observation): string[] {
       violations.push(`${label}: the Idempotency-Key's stored answer says retry later (${answer.status} ${String(codeOf(answer))}, replayed), which is never final`);
     }
     if (request.manifest && (isSuccess(answer) || answer.status === 0)) {
-      violations.push(...manifestViolations(request, answer, observation, madeAt, makerOf, recordsOf, claimedBySameAsk));
+      violations.push(...manifestViolations(request, answer, observation, madeAt, makerOf, recordsOf, claimedBySameAsk, outsideTakenAfterLostAnswer));
       continue;
     }
     if (request.job) {
-      violations.push(...jobViolations(request, observation, madeAt, makerOf, recordsOf));
+      violations.push(...jobViolations(request, observation, madeAt, makerOf, recordsOf, outsideTakenAfterLostAnswer));
       continue;
     }
     if (answer.status === 0) {
@@ -289,7 +313,7 @@ export function checkInvariants(observation: Observation): string[] {
       continue;
     }
     if (request.bulk && isSuccess(answer)) {
-      violations.push(...bulkViolations(request, answer.body, madeAt, makerOf, recordsOf, observation.final));
+      violations.push(...bulkViolations(request, answer.body, madeAt, makerOf, recordsOf, observation.final, outsideTakenAfterLostAnswer));
       continue;
     }
     if (isSuccess(answer)) {
@@ -305,7 +329,7 @@ export function checkInvariants(observation: Observation): string[] {
         continue;
       }
       const maker = makerOf(creation);
-      if (!maker || !sameAsk(maker, request, id)) {
+      if ((!maker || !sameAsk(maker, request, id)) && !outsideTakenAfterLostAnswer(request, creation)) {
         violations.push(`${label} was answered ${answer.status} for ${path}, which ${maker ? describe(maker) : 'no caller'} made`);
       }
       continue;
@@ -350,7 +374,8 @@ export function checkInvariants(observation: Observation): string[] {
     else {
       const maker = makerOf(creation);
       const indexed = requestBy.get(record.clientRequestId);
-      if (!maker || !indexed || !sameAsk(maker, indexed, creation.id)) {
+      const taken = indexed !== undefined && outsideTakenAfterLostAnswer(indexed, creation);
+      if ((!maker || !indexed || !sameAsk(maker, indexed, creation.id)) && !taken) {
         violations.push(`the entity index of ${path} points at the record of ${indexed ? describe(indexed) : 'no request'}, but ${maker ? describe(maker) : 'no request'} made it`);
       }
     }
@@ -368,9 +393,11 @@ const isRetryLater = (answer: Extract<Answer, { kind: 'answered' }>) =>
 
 type MakerOf = (creation: Creation) => ObservedRequest | undefined;
 type RecordsOf = (clientRequestId: string) => AuditRecordView[];
+/** Whether a request may claim an entity made outside the facade (`outsideTakenAfterLostAnswer`). */
+type OutsideTaken = (request: ObservedRequest, creation: Creation) => boolean;
 
 /** An accepted job: once faults stopped and runs had their turns, its status URL answers its results, which must hold as a bulk 200's. */
-function jobViolations(request: ObservedRequest, observation: Observation, madeAt: Map<string, Creation>, makerOf: MakerOf, recordsOf: RecordsOf): string[] {
+function jobViolations(request: ObservedRequest, observation: Observation, madeAt: Map<string, Creation>, makerOf: MakerOf, recordsOf: RecordsOf, outsideTaken: OutsideTaken): string[] {
   const final = request.job?.final;
   if (!final) return [];
   if (final.kind !== 'answered') return [`${describe(request)}: job ${request.job!.id}'s status URL was never answered`];
@@ -378,7 +405,7 @@ function jobViolations(request: ObservedRequest, observation: Observation, madeA
     return [`${describe(request)}: job ${request.job!.id} never ended: after faults stopped and every run had its turn, its status URL still says ${String(final.body?.status)} (done ${String(final.body?.done)} of ${String(final.body?.total)}) with no run holding it`];
   }
   if (final.status !== 200) return [`${describe(request)}: job ${request.job!.id}'s status URL answered ${final.status} ${JSON.stringify(final.body).slice(0, 200)}`];
-  return bulkViolations(request, final.body, madeAt, makerOf, recordsOf, observation.final);
+  return bulkViolations(request, final.body, madeAt, makerOf, recordsOf, observation.final, outsideTaken);
 }
 
 /** What a bulk request's 200 says of each member, against its records, what Graph holds and who made it. */
@@ -389,6 +416,7 @@ function bulkViolations(
   makerOf: MakerOf,
   recordsOf: RecordsOf,
   final: boolean,
+  outsideTaken: OutsideTaken,
 ): string[] {
   const violations: string[] = [];
   const results = (body as { results?: { id: string; status: string; error?: { httpStatus?: number; code?: string } }[] } | undefined)?.results;
@@ -406,7 +434,7 @@ function bulkViolations(
         violations.push(`${describe(request)} reported ${result.id} ${result.status}, but it is not in Graph`);
         continue;
       }
-      if (result.status === 'created' && (!maker || !sameAsk(maker, request, result.id))) {
+      if (result.status === 'created' && (!maker || !sameAsk(maker, request, result.id)) && !outsideTaken(request, creation)) {
         violations.push(`${describe(request)} reported ${result.id} created, which ${maker ? describe(maker) : 'no caller'} made`);
       }
       // What a single add would answer: 409 for a member an earlier, finished request of the same
@@ -458,6 +486,7 @@ function manifestViolations(
   makerOf: MakerOf,
   recordsOf: RecordsOf,
   claimedBySameAsk: (request: ObservedRequest, creation: Creation) => boolean,
+  outsideTaken: OutsideTaken,
 ): string[] {
   let ended = answer;
   if (ended.kind === 'answered' && ended.status === 0) return [`${describe(request)}: the handler threw ${JSON.stringify(ended.body)}`];
@@ -488,7 +517,7 @@ function manifestViolations(
     switch (result.outcome) {
       case 'created':
         if (!creation) violations.push(`${describe(request)} reported ${named} created, but it is not in Graph`);
-        else if (!maker || !sameAsk(maker, request, creation.id)) violations.push(`${describe(request)} reported ${named} created, which ${maker ? describe(maker) : 'no caller'} made`);
+        else if ((!maker || !sameAsk(maker, request, creation.id)) && !outsideTaken(request, creation)) violations.push(`${describe(request)} reported ${named} created, which ${maker ? describe(maker) : 'no caller'} made`);
         if (result.auditRecordId && !records.some((record) => record.rowKey === result.auditRecordId) && !observation.audit.applies.some((apply) => apply.rowKey === result.auditRecordId)) {
           violations.push(`${describe(request)} reported ${named} created with audit record ${result.auditRecordId}, which is not a record of this apply`);
         }

@@ -190,6 +190,11 @@ export interface Schedule {
   target: TargetKind;
   steps: Step[];
   recipe?: Recipe;
+  /**
+   * The entity is in Graph before the schedule, made outside the facade (the admin portal, a
+   * script) with the first body: the facade's audit trail knows nothing of it.
+   */
+  outside?: boolean;
 }
 
 /** Stage boundaries a crash can hit (stage 0, `respond`, is where the answer leaves). */
@@ -298,6 +303,8 @@ const pausedJobRun: Crash = { stage: 0, when: 'before', graphAttempt: 0, resumes
 const jobPause: fc.Arbitrary<Crash> = fc.constant(pausedJobRun);
 /** The lease renewal a paused run's timer writes meanwhile lands, and its answer is lost. */
 const renewalAnswerLost: TableFault = { call: 'whilePaused', kind: 'landedTimeout' };
+/** Paused past two thirds of its lease: the renewal whose answer is lost, then the next one, answered 412. */
+const pausedPastTwoRenewals: Crash = { ...pausedJobRun, pauseMs: 7_200 };
 
 const jobStep: fc.Arbitrary<JobStep> = fc.record({
   kind: fc.constant('job' as const),
@@ -349,6 +356,7 @@ const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
     { minLength: 1, maxLength: 6 },
   ),
   recipe: fc.constant('random' as const),
+  outside: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
 
 /** A request step with some fields fixed (the rest random). */
@@ -417,15 +425,14 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
       jobStep,
       pollStep,
       fc.array(requestStep, { maxLength: 1 }),
-      jobPause,
     )
-    .map(([kind, accepted, first, second, poll, more, pause]) => ({
+    .map(([kind, accepted, first, second, poll, more]) => ({
       target: kind,
       recipe: 'asyncJobTakeover' as const,
       steps: [
         accepted,
         ...more.map((step) => ({ ...step, overlaps: false })),
-        first.crash || first.tableFaults.length > 0 ? first : { ...first, crash: pause, tableFaults: [renewalAnswerLost] },
+        first.crash || first.tableFaults.length > 0 ? first : { ...first, crash: pausedPastTwoRenewals, tableFaults: [renewalAnswerLost] },
         poll,
         advance(2 * minute),
         { ...second, instance: (1 - first.instance) as 0 | 1 },
@@ -528,7 +535,7 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         ...more.map((step) => ({ ...step, overlaps: false })),
         // An accepted apply's run pauses past a third of its lease, and its renewal's answer is lost.
         manifest.async && renewalLost && !job.crash && job.tableFaults.length === 0
-          ? { ...job, crash: pausedJobRun, tableFaults: [renewalAnswerLost] }
+          ? { ...job, crash: pausedPastTwoRenewals, tableFaults: [renewalAnswerLost] }
           : job,
         poll,
         advance(15 * minute),
