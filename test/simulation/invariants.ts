@@ -157,13 +157,15 @@ export function checkInvariants(observation: Observation): string[] {
     return origin ? makerOf({ origin } as Creation) : requestBy.get(post.headers['client-request-id'] ?? '');
   };
   /**
-   * The entity made outside the facade holds what an ask sent (the first body), and an attempt of
-   * that ask lost its answer: the facade takes the entity for the one that attempt made (its read
-   * holds what was sent; a member, with no read, by its 409 alone). Nothing can tell the two apart;
-   * any other claim of an entity made outside is a violation.
+   * The entity made outside the facade holds what an ask sent (the first body; a member, which has
+   * no read, whatever it was sent with), and an attempt of that ask lost its answer: the facade takes
+   * the entity for the one that attempt made (its read holds what was sent; a member by its 409
+   * alone). Nothing can tell the two apart; any other claim of an entity made outside is a violation.
    */
   const outsideTakenAfterLostAnswer = (request: ObservedRequest, creation: Creation) =>
-    creation.origin === outsideOrigin && bodyFor(request, creation.id) === '0' && requests.some((other) => sameAsk(other, request, creation.id) && lostAnswerOf(other));
+    creation.origin === outsideOrigin &&
+    (bodyFor(request, creation.id) === '0' || existenceCheckOf(observation.target.operation) === 'createConflict') &&
+    requests.some((other) => sameAsk(other, request, creation.id) && lostAnswerOf(other));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
   /**
    * The record of the request that made an entity (a bulk request has one per member). A manifest
