@@ -147,9 +147,14 @@ export function checkInvariants(observation: Observation): string[] {
     const holder = requestBy.get(audit.records.find((record) => record.rowKey === rowKey)?.clientRequestId ?? '');
     return holder !== undefined && holder !== request && sameAsk(holder, request, creation.id);
   };
-  /** A create of the request's that Graph answered with a fault after which its outcome is unknown, or its instance died. */
+  /**
+   * The facade could not know what became of the request's create: Graph answered it with a fault
+   * after which its outcome is unknown, its instance died, or it answered 5xx itself (its record may
+   * stay open, e.g. an intent write whose answer was lost: reconciliation cannot tell it never sent).
+   */
   const lostAnswerOf = (request: ObservedRequest) =>
     request.answer.kind === 'crashed' ||
+    (request.answer.kind === 'answered' && request.answer.status >= 500) ||
     observation.graphPosts.some((post) => post.fault !== null && answerLostBy(post.fault.step) && senderOf(post) === request);
   /** The request a create Graph received came from: by its origin tag; a batch's step, which carries none, by its client-request-id. */
   const senderOf = (post: Observation['graphPosts'][number]) => {
