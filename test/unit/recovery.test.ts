@@ -151,6 +151,14 @@ describe('after a 409: is the entity this ask’s?', () => {
     expect(await resolveConflict(deps, ownConnection(), false)).toEqual({ kind: 'notOurs' });
   });
 
+  it('undecided, never another’s 409, when an open earlier attempt of this ask (a keyed retry’s, an apply’s earlier run) and another ask’s could each have made it', async () => {
+    const earlier = record(createExternalConnection, { ...connection, askKey: 'ask-a' });
+    const rival = record(createExternalConnection, { ...connection, askKey: 'ask-b', callerId: 'caller-b' });
+    const deps = depsOf({ records: [earlier, rival], reads: held({ id: 'c1', name: 'Mine' }) });
+    // This request's own attempt was answered (409): the earlier attempt of its ask may still have made the entity.
+    expect(await resolveConflict(deps, ownConnection(), false)).toMatchObject({ kind: 'undecided', reason: expect.stringContaining(rival.rowKey) });
+  });
+
   it('ours when the other ask’s body is not what Graph holds', async () => {
     const rival = record(createExternalConnection, { ...connection, askKey: 'ask-b', requestBody: JSON.stringify({ id: 'c1', name: 'Theirs' }) });
     const deps = depsOf({ records: [rival], reads: held({ id: 'c1', name: 'Mine' }) });
