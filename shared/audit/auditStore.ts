@@ -339,9 +339,24 @@ export class AuditStore {
     const ownSettled = indexed || (await one(ownActions));
     if (!indexAction) indexed = true;
     let settledOthers = true;
-    for (const change of others) settledOthers = (await one(changeActions(partitionKey, change, now, this.retentionMs))) && settledOthers;
+    for (const change of others) {
+      const settled = (await one(changeActions(partitionKey, change, now, this.retentionMs))) || (await this.adoptOrphanedMeanwhile(partitionKey, change, now, one));
+      settledOthers = settled && settledOthers;
+    }
     const extra = settlement.extra ? await one(settlement.extra) : true;
     return { own: ownSettled, others: settledOthers, index: indexed, extra };
+  }
+
+  /**
+   * An earlier record this answer names as the entity's maker (`succeeded`: its id reaches a
+   * caller now) that reconciliation recorded `orphaned` since it was read: it is written
+   * `succeeded` all the same, as it would have been had the orphan been read (the caller has the id).
+   */
+  private async adoptOrphanedMeanwhile(partitionKey: string, change: RecordChange, now: Date, one: (part: TransactionAction[]) => Promise<boolean>): Promise<boolean> {
+    if (change.outcome.status !== 'succeeded' || !change.outcome.entityId) return false;
+    const current = await this.get({ partitionKey, rowKey: change.record.rowKey }).catch(() => undefined);
+    if (current?.status !== 'orphaned' || current.entityId !== change.outcome.entityId) return false;
+    return one(changeActions(partitionKey, { ...change, record: current, etag: current.etag }, now, this.retentionMs));
   }
 
   private indexAction(partitionKey: string, index: NonNullable<Settlement['index']>): TransactionAction {

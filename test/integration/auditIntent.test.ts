@@ -100,3 +100,35 @@ describe('the intent write', () => {
     expect(batches()).toBe(3);
   });
 });
+
+describe('a settlement that names an earlier record the maker', () => {
+  it('writes it succeeded even when reconciliation recorded it orphaned since it was read (its id reaches a caller now)', async () => {
+    const { audit } = storeWith('none');
+    const maker = intent();
+    const made = await audit.recordIntent(maker);
+    const asRead = await audit.get(made.key);
+    expect(asRead?.status).toBe('pending');
+    const entityId = '0b5dc6f3-d8ce-490b-bd7e-d43fe5b18044';
+    const at = new Date();
+    const outcome = (status: 'orphaned' | 'succeeded', reason: string) => ({ status, entityId, reason, httpStatus: 201, completedAt: at, responseBody: null });
+    // Reconciliation gets there first: the id never reached a caller, as far as it can tell.
+    await audit.settle({ partitionKey: made.key.partitionKey, changes: [{ record: asRead!, etag: asRead!.etag, outcome: { ...outcome('orphaned', 'reconciliation found it'), recovery: 'reconciliation' as const } }] }, at);
+
+    // A keyed retry that read the record before that answers its caller with the entity, and settles the record with what it read.
+    const retry = intent();
+    const own = await audit.recordIntent(retry);
+    const ownRecord = await audit.get(own.key);
+    const settled = await audit.settle(
+      {
+        partitionKey: own.key.partitionKey,
+        changes: [
+          { record: ownRecord!, etag: own.etag, outcome: { ...outcome('succeeded', 'answered with the entity an earlier request made'), recovery: 'earlierAttempt' as const, madeBy: made.key.rowKey } },
+          { record: asRead!, etag: asRead!.etag, outcome: { ...outcome('succeeded', 'a later request found the entity it made'), recovery: 'laterRequest' as const } },
+        ],
+      },
+      at,
+    );
+    expect(settled).toMatchObject({ own: true, others: true });
+    expect(await audit.get(made.key)).toMatchObject({ status: 'succeeded', recovery: 'laterRequest', entityId });
+  });
+});
