@@ -1,10 +1,12 @@
 /**
- * `npm run test:chaos -- [--runs N] [--seed S] [--path P]`: the exactly-once fault simulation,
- * longer than the one in `npm test` (before a release), or one failure replayed by its seed and path.
+ * `npm run test:chaos -- [--runs N] [--seed S] [--path P] [--workers W [--at-once K]]`: the
+ * exactly-once fault simulation, longer than the one in `npm test` (before a release), or one
+ * failure replayed by its seed and path.
  */
 import { parseArgs } from 'node:util';
 import { invariantOf } from './invariantNames';
 import { describeResult, loadFailure, simulate, survey, trace } from './simulate';
+import { runWorkers } from './workers';
 
 const { values } = parseArgs({
   options: {
@@ -21,6 +23,14 @@ const { values } = parseArgs({
     'no-shrink': { type: 'boolean', default: false },
     /** Also writes the result as one line of JSON (`RESULT {...}`), for the mutant suite. */
     json: { type: 'boolean', default: false },
+    /**
+     * Splits the runs over this many processes side by side (each its own Azurite, emulator and
+     * seed: the seed given, or a random one, plus the worker's number); a schedule mostly waits,
+     * so a machine runs several at once.
+     */
+    workers: { type: 'string', default: '1' },
+    /** With `--workers`: how many run at once (default: all). */
+    'at-once': { type: 'string' },
   },
   strict: true,
 });
@@ -31,6 +41,23 @@ if (!Number.isInteger(runs) || runs <= 0) {
 }
 const seed = values.seed === undefined ? undefined : Number(values.seed);
 const started = Date.now();
+const workers = Number(values.workers);
+if (!Number.isInteger(workers) || workers <= 0) {
+  process.stderr.write(`--workers must be a positive whole number, got "${values.workers}"\n`);
+  process.exit(2);
+}
+if (workers > 1) {
+  if (values.schedule || values.replay || values.survey || values.path) {
+    process.stderr.write('--workers splits a run of random schedules; it does not go with --schedule, --replay, --survey or --path\n');
+    process.exit(2);
+  }
+  const atOnce = Number(values['at-once'] ?? workers);
+  if (!Number.isInteger(atOnce) || atOnce <= 0) {
+    process.stderr.write(`--at-once must be a positive whole number, got "${values['at-once']}"\n`);
+    process.exit(2);
+  }
+  process.exit(await runWorkers({ runs, workers, atOnce, seed: seed ?? Date.now() % 2_147_483_647, noShrink: values['no-shrink'] }));
+}
 if (values.schedule) {
   const traced = await trace(JSON.parse(values.schedule));
   process.stdout.write(`${traced.text}\n`);
