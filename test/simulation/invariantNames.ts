@@ -14,6 +14,7 @@ export const invariants: { name: string; says: string; pattern: RegExp }[] = [
   { name: 'onePerKey', says: 'at most one entity per Idempotency-Key within its retention, and every success under it names that one', pattern: /Idempotency-Key .*(entities in Graph|successes name different|but the key made)/ },
   { name: 'storedAnswerFinal', says: 'a stored (replayed) keyed answer is final, never a retry later', pattern: /stored answer says retry later/ },
   { name: 'successNamesOwnEntity', says: 'a success names an entity in Graph that this ask made', pattern: /was answered \d+ (without an id|for .*(not in Graph|made$))/ },
+  { name: 'ownAskNotAnothers409', says: 'a request whose ask (an earlier request of it) may have made the entity, its attempt still open, is answered with the entity or told the outcome is unknown, never Graph’s 409 as another’s', pattern: /was answered Graph's 409/ },
   { name: 'answeredGraphShaped', says: 'every request not abandoned is answered, Graph-shaped (also after its stalled instance came back, which it must finish); the handler never throws; no promise rejected unheard', pattern: /was never answered|the handler threw|is not Graph-shaped|nobody listening|never finished/ },
   { name: 'retryAfterOn5xx', says: 'every 5xx carries Retry-After (status URL included)', pattern: /without Retry-After/ },
   { name: 'fourxxMadeNothing', says: 'a 4xx other than 409 made nothing', pattern: /was answered 4\d\d .*but made|failed with 4\d\d .*but made/ },

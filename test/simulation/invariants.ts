@@ -37,6 +37,8 @@ import { simulationSettings } from './world';
  *   its record says so; `alreadyMember` ⇒ another request made it; never either while its record
  *   is `unknown`; "nothing was sent" ⇒ its record says `failed` and Graph received none);
  * - a stored keyed answer (replayed) is final, never a "retry later";
+ * - a request whose ask made the entity in an earlier request, whose attempt is still open, is
+ *   never answered Graph's 409 (another's) for it: the entity, or "outcome unknown";
  * - every accepted job ends once faults stop (200 with a result per item), its message never
  *   poisoned; a status URL's 5xx carries `Retry-After`, as every 5xx does.
  * - a request whose instance stalled and came back when time passed finishes (execute.ts), and
@@ -172,6 +174,27 @@ export function checkInvariants(observation: Observation): string[] {
     (bodyFor(request, creation.id) === '0' || existenceCheckOf(observation.target.operation) === 'createConflict') &&
     requests.some((other) => sameAsk(other, request, creation.id) && lostAnswerOf(other));
   const recordsOf = (clientRequestId: string) => audit.records.filter((record) => record.clientRequestId === clientRequestId);
+  /**
+   * The entity a single create asked for, when an earlier request of the same ask as the facade
+   * tells asks (the same caller, the path as spelled and the body; or the same key) made it within
+   * the retention, and that request's record is open to the end (`unknown`: so it was open at this
+   * request's 409 too). Such a 409 is this ask's to answer: the entity, or "outcome unknown";
+   * Graph's 409 would tell the caller another made what its own ask may have.
+   */
+  const ownAskMadeItOpen = (request: ObservedRequest): Creation | undefined => {
+    if (request.bulk || request.manifest || graphAssignsId(observation.target.operation)) return undefined;
+    const id = Object.keys(request.bodies)[0];
+    if (id === undefined) return undefined;
+    const creation = madeAt.get(entityPathOf(request.path, id));
+    const maker = creation && makerOf(creation);
+    if (!creation || !maker || maker === request || maker.manifest || maker.bulk || maker.at > request.at || request.at >= maker.at + retentionMs) return undefined;
+    // The id as spelled is part of the ask (in the path, or in the body of a connection).
+    const asTheFacadeTellsAsks =
+      maker.caller === request.caller && maker.path === request.path && id in maker.bodies && (bodyFor(maker, id) === bodyFor(request, id) || (maker.key !== null && maker.key === request.key));
+    if (!asTheFacadeTellsAsks) return undefined;
+    const record = recordOfMaker(maker.clientRequestId, creation.id);
+    return record?.status === 'unknown' ? creation : undefined;
+  };
   /**
    * The record of the request that made an entity (a bulk request has one per member). A manifest
    * apply has one per attempt of each create (all under its client-request-id; a later run's keyed
@@ -350,6 +373,10 @@ export function checkInvariants(observation: Observation): string[] {
       const made = creations.filter((creation) => makerOf(creation) === request);
       if (made.length > 0) violations.push(`${label} was answered ${answer.status} ${String(code)}, but made ${made[0]!.path}`);
     }
+    if (answer.status === 409 && typeof code === 'string' && !facadeConflictCodes.has(code)) {
+      const madeByOwnAsk = ownAskMadeItOpen(request);
+      if (madeByOwnAsk) violations.push(`${label} was answered Graph's 409 ${code} for ${madeByOwnAsk.path}, which an earlier request of its own ask (${describe(makerOf(madeByOwnAsk)!)}) made, its attempt still open`);
+    }
   }
 
   if (observation.final) {
@@ -390,6 +417,8 @@ export function checkInvariants(observation: Observation): string[] {
   return violations;
 }
 
+/** 409s the facade answers itself ("retry later", "the key is busy or spent"); any other 409 is Graph's, passed on. */
+const facadeConflictCodes = new Set(['createOutcomeUnknown', 'idempotencyKeyInUse', 'idempotencyKeyExhausted']);
 const codeOf = (answer: Extract<Answer, { kind: 'answered' }>) => (answer.body as { error?: { code?: unknown } } | undefined)?.error?.code;
 /**
  * An answer that tells the caller to come back: a 5xx, a 429, an error with `Retry-After`, or
@@ -485,6 +514,16 @@ function bulkViolations(
  * or `differs` was made by another request or existed before, never by this apply; `failed` or
  * `notAttempted` was not made by this apply; a failed apply says why.
  */
+/**
+ * Whether Graph holds the entity a result names: at its path, or, for a result without one (a
+ * connector group, whose id Graph chooses), any entity of the target's collection.
+ */
+function heldByGraph(result: { graphPath?: string | undefined }, observation: Observation, creation: Creation | undefined): boolean {
+  if (result.graphPath) return creation !== undefined;
+  const collection = `${observation.target.operation.graphPath.replace(/^\//, '')}/`;
+  return observation.creations.some((candidate) => candidate.path.startsWith(collection));
+}
+
 function manifestViolations(
   request: ObservedRequest,
   answer: Answer,
@@ -539,6 +578,10 @@ function manifestViolations(
         if (!result.error?.message) violations.push(`${describe(request)} reported ${named} failed without a reason`);
         // Unless it says the outcome is unknown (an add whose answer was lost, beside another request's), as a bulk item may.
         if (creation && maker === request && result.error?.code !== 'createOutcomeUnknown') violations.push(`${describe(request)} reported ${named} failed (${String(result.error?.httpStatus)} ${String(result.error?.code)}), but this apply made it`);
+        // A failure that tells the caller Graph holds the entity (found there, or Graph's 409) is true.
+        if (result.target && /Microsoft Graph has it now/.test(result.error?.message ?? '') && !heldByGraph(result, observation, creation)) {
+          violations.push(`${describe(request)} reported ${named} failed saying Microsoft Graph has it, but Graph holds no such entity`);
+        }
         break;
       case 'notAttempted':
         if (creation && maker === request) violations.push(`${describe(request)} reported ${named} notAttempted, but this apply made it`);

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { bulkTargetKinds, spelledTargetKinds, targetKinds } from './targets';
+import { bulkTargetKinds, graphIdTargetKinds, spelledTargetKinds, targetKinds, unreadableTargetKinds } from './targets';
 import { manifestTargetKinds } from './manifestTargets';
 import { createStages } from '../../shared/pipeline/pipeline';
 import { auditTrail } from '../../shared/pipeline/stages/auditTrail';
@@ -184,7 +184,9 @@ export type Recipe =
   | 'oddSuccess'
   | 'storageLostAnswers'
   | 'overlappingAsks'
-  | 'manifestBesideSingles';
+  | 'manifestBesideSingles'
+  | 'retryBesideRival'
+  | 'manifestCreateRetryLater';
 
 export interface Schedule {
   target: TargetKind;
@@ -540,6 +542,62 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         poll,
         advance(15 * minute),
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+      ],
+    })),
+  // A retry of an ask whose earlier request died after Graph made the entity (its attempt open),
+  // beside another ask's open attempt (its instance died before it sent): the retry's own create is
+  // answered 409, and which open attempt made the entity cannot be told.
+  retryBesideRival: fc
+    .tuple(
+      fc.oneof({ weight: 2, arbitrary: fc.constantFrom<TargetKind>(...unreadableTargetKinds) }, { weight: 1, arbitrary: fc.constantFrom<TargetKind>(...targetKinds) }),
+      fc.constantFrom(null, 'k1' as const),
+      request({ ...noFaults, bulk: false }),
+      request({ ...noFaults, bulk: false }),
+      fc.constantFrom('otherCaller' as const, 'otherBody' as const),
+      fc.constantFrom(2 * minute, 15 * minute),
+      fc.array(requestStep, { maxLength: 1 }),
+    )
+    .map(([kind, key, first, rival, rivalry, wait, more]) => ({
+      target: kind,
+      recipe: 'retryBesideRival' as const,
+      steps: [
+        { ...first, retry: false, key, crash: { stage: callGraphStage, when: 'after' as const, resumes: false } },
+        {
+          ...rival,
+          retry: false,
+          parent: first.parent,
+          spelling: first.spelling,
+          caller: rivalry === 'otherCaller' ? (first.caller === 'A' ? ('B' as const) : ('A' as const)) : first.caller,
+          body: rivalry === 'otherBody' ? ((1 - first.body) as 0 | 1) : first.body,
+          crash: { stage: callGraphStage, when: 'before' as const, resumes: false },
+        },
+        advance(wait),
+        { ...first, retry: true, key, instance: (1 - first.instance) as 0 | 1 },
+        ...more.map((step) => ({ ...step, overlaps: false })),
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+      ],
+    })),
+  // An apply's connector-group create whose answer is lost (made or, more often, not): the apply
+  // waits, and the queue carries it on; its next run's create finds the first attempt open (a
+  // connector group has no read by id), a "retry later", until reconciliation settles that attempt.
+  manifestCreateRetryLater: fc
+    .tuple(fc.constantFrom<TargetKind>(...graphIdTargetKinds.filter((kind) => manifestTargetKinds.includes(kind))), manifestStep, lostOrRefused, fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), jobStep, pollStep, fc.array(requestStep, { maxLength: 1 }))
+    .map(([kind, manifest, lost, made, job, poll, more]) => ({
+      target: kind,
+      recipe: 'manifestCreateRetryLater' as const,
+      steps: [
+        { ...manifest, async: false, overlaps: false, crash: null, tableFaults: [], createFaults: [{ ...lost, commit: made } as GraphFault] },
+        ...more.map((step) => ({ ...step, overlaps: false })),
+        job,
+        poll,
+        advance(2 * minute),
+        { ...job, instance: (1 - job.instance) as 0 | 1, crash: null, tableFaults: [] },
+        poll,
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+        { ...job, crash: null, tableFaults: [] },
+        poll,
       ],
     })),
 };

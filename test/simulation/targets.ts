@@ -1,7 +1,7 @@
 import type { FaultStep } from '../../dev/graphEmulator';
 import '../../functions/index';
 import { graphVersionsOf } from '../../shared/openapi/model';
-import { naturalKeyOf, type BulkOperationDefinition, type OperationDefinition } from '../../shared/operations/operation';
+import { existenceCheckOf, graphAssignsId, naturalKeyOf, type BulkOperationDefinition, type OperationDefinition } from '../../shared/operations/operation';
 import { bulkOperationDefinitions, operationDefinitions } from '../../shared/operations/registerOperation';
 import { validateWith } from '../../shared/schemas/validate';
 import type { GraphFault, RequestStep, Spelling, TargetKind } from './schedule';
@@ -174,3 +174,8 @@ export const spelledTargetKinds: TargetKind[] = targetKinds.filter((kind) => {
 /** Targets with a bulk form. */
 export const bulkTargetKinds: TargetKind[] = targetKinds.filter((kind) => targetFor(kind).bulk !== undefined);
 
+/** Targets Graph has no read of one entity of (group members): only a 409 tells their entity is there. */
+export const unreadableTargetKinds: TargetKind[] = targetKinds.filter((kind) => existenceCheckOf(targetFor(kind).operation) === 'createConflict');
+
+/** Targets whose ids Graph chooses (connector groups): a lost create's entity is found by its natural key. */
+export const graphIdTargetKinds: TargetKind[] = targetKinds.filter((kind) => graphAssignsId(targetFor(kind).operation));
