@@ -34,6 +34,10 @@ export async function resolveConflict(
   const { audit, clock } = deps;
   const { operation } = own;
   const undecided = (reason: string): ConflictVerdict => (ownAttemptUncertain ? { kind: 'undecided', reason } : { kind: 'notOurs' });
+  // Where an attempt of this ask may have made it (this request's, or an open earlier one of the
+  // ask's), or the audit table cannot say whether one is open: what cannot be told is undecided,
+  // never another's 409 (a keyed or plain retry's, as a lost answer's).
+  const undecidedForAsk = (reason: string): ConflictVerdict => ({ kind: 'undecided', reason });
   if (!own.entity) return { kind: 'notOurs' };
 
   // An attempt of the ask counts as this request's earlier one within the retention; an older one
@@ -72,7 +76,7 @@ export async function resolveConflict(
     }
     attempts = open.filter((attempt) => attempt.recordRowKey !== own.rowKey);
   } catch (error) {
-    return undecided(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
+    return undecidedForAsk(`the audit table could not be read to tell who made the entity: ${reasonOf(error)}`);
   }
 
   const sameAsk = attempts.filter(counts);
@@ -91,16 +95,14 @@ export async function resolveConflict(
     earlier = undecided.filter((record) => earlierKeys.has(record.rowKey) && isOpen(record));
     rivals = undecided.filter((record) => !earlier.includes(record));
   } catch (error) {
-    return undecided(`the earlier attempts could not be read: ${reasonOf(error)}`);
+    return undecidedForAsk(`the earlier attempts could not be read: ${reasonOf(error)}`);
   }
   if (indexed) {
     // Another request of this ask is known to have made it: this retry of the ask succeeds with it.
     return { kind: 'ours', attribution: { entity: entityAnsweredTo(indexed) ?? own.body, recovery: 'earlierAttempt', madeBy: indexed.madeBy ?? indexed.rowKey, settles: [] } };
   }
   if (!ownAttemptUncertain && earlier.length === 0) return { kind: 'notOurs' };
-  // From here an attempt of this ask may have made it (this request's, or an open earlier one of the
-  // ask's): what cannot be told is undecided, never another's 409 (a keyed retry's, as a lost answer's).
-  const undecidedForAsk = (reason: string): ConflictVerdict => ({ kind: 'undecided', reason });
+  // From here an attempt of this ask may have made it: what cannot be told is undecided.
 
   const readBack = readBackOf(operation);
   let read: Read | undefined;
