@@ -21,7 +21,7 @@ import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type M
 import { Stalls, type Stall } from './stalls';
 import { faultStep, targetFor, type Target } from './targets';
 import { manifestConnectionOfConnectorGroups, manifestFor, type ManifestRequest } from './manifestTargets';
-import { requestScope, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
+import { requestScope, StorageWire, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
 /** What a caller saw of one request: its answer, or nothing (the instance died), or no end at all. */
 export type Answer =
@@ -69,14 +69,38 @@ export interface ObservedRequest {
  * record; a keyed request came after a request with the key whose instance died; a storage write
  * landed with its answer lost; a job was run by more than one run (taken over); a job's lease
  * renewal was written while its run paused; one entity was asked for under two spellings; a
- * request whose instance stalled came back and answered.
+ * request whose instance stalled came back and answered; a late storage call was passed on the
+ * wire by a write of another request or run (`lateCallOvertaken`).
  */
-export type ScenarioHit = 'reconcileExaminedRecord' | 'keyedRetryAfterCrash' | 'storageAnswerLost' | 'jobTakenOver' | 'jobRunPaused' | 'renewalAnswerLost' | 'entityMadeOutside' | 'twoSpellings' | 'manifestBesideSingle' | 'requestResumed';
+export type ScenarioHit =
+  | 'reconcileExaminedRecord'
+  | 'keyedRetryAfterCrash'
+  | 'storageAnswerLost'
+  | 'jobTakenOver'
+  | 'jobRunPaused'
+  | 'renewalAnswerLost'
+  | 'entityMadeOutside'
+  | 'twoSpellings'
+  | 'manifestBesideSingle'
+  | 'requestResumed'
+  | 'lateCallOvertaken';
 /**
  * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
  * where a single or bulk request asked for an entity the manifest names.
  */
-export const scenarioHits: ScenarioHit[] = ['reconcileExaminedRecord', 'keyedRetryAfterCrash', 'storageAnswerLost', 'jobTakenOver', 'jobRunPaused', 'renewalAnswerLost', 'entityMadeOutside', 'twoSpellings', 'manifestBesideSingle', 'requestResumed'];
+export const scenarioHits: ScenarioHit[] = [
+  'reconcileExaminedRecord',
+  'keyedRetryAfterCrash',
+  'storageAnswerLost',
+  'jobTakenOver',
+  'jobRunPaused',
+  'renewalAnswerLost',
+  'entityMadeOutside',
+  'twoSpellings',
+  'manifestBesideSingle',
+  'requestResumed',
+  'lateCallOvertaken',
+];
 
 /** One answer of a status URL during the schedule (slow storage included). */
 export interface ObservedPoll {
@@ -266,6 +290,8 @@ async function play(
   /** Requests and runs whose instance stopped at their crash point: frozen, resumed when time next passes, or dead for good. */
   const stalls = new Stalls();
   const salt = randomBytes(3).toString('hex');
+  /** The schedule's storage calls as they land: what a late call waits to be passed by. */
+  const wire = new StorageWire();
 
   /** Graph faults meant for one origin only: an overlapping request never takes another's. */
   const routeFaults = (origin: string, createFaults: GraphFault[], readFaults: GraphFault[]) => {
@@ -286,6 +312,10 @@ async function play(
       crash,
       interleaving,
       storageDelayMs,
+      wire,
+      noteLate: (overtaken) => {
+        if (overtaken) hits.add('lateCallOvertaken');
+      },
       noteFault: (kind, whilePaused) => {
         if (kind === 'landedTimeout') lostAnswers.count += 1;
         if (kind === 'landedTimeout' && whilePaused) lostAnswers.whilePaused += 1;

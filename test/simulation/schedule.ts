@@ -26,8 +26,10 @@ export type GraphFault =
 /**
  * What storage does to one call of a request, a reconciliation run or a job run (table calls and
  * queue messages counted together, from 0): refused before it is sent, hanging until the call's
- * own timeout, carried out with its answer lost, or stalled (the instance or the network froze for
- * longer than the timeout: timers of the same run, such as a lease renewal, fire meanwhile).
+ * own timeout, carried out with its answer lost, stalled (the instance or the network froze for
+ * longer than the timeout: timers of the same run, such as a lease renewal, fire meanwhile), or
+ * late: delayed on the wire while calls of other requests and runs pass it (held until another
+ * origin's write has landed and the wire is quiet again, within its own timeout; world.ts).
  */
 export interface TableFault {
   /**
@@ -35,7 +37,7 @@ export interface TableFault {
    * the run is paused (a job run's lease renewal, written by its timer meanwhile).
    */
   call: number | 'whilePaused';
-  kind: 'fail' | 'hang' | 'landedTimeout' | 'stall';
+  kind: 'fail' | 'hang' | 'landedTimeout' | 'stall' | 'late';
 }
 
 /**
@@ -184,6 +186,7 @@ export type Recipe =
   | 'oddSuccess'
   | 'storageLostAnswers'
   | 'overlappingAsks'
+  | 'settlementBetweenReads'
   | 'manifestBesideSingles'
   | 'retryBesideRival'
   | 'manifestCreateRetryLater';
@@ -238,7 +241,7 @@ const storageFaultKind = fc.constantFrom('fail' as const, 'hang' as const, 'land
 const tableFault = (maxCall: number): fc.Arbitrary<TableFault> =>
   fc.record({
     call: fc.nat({ max: maxCall }),
-    kind: fc.oneof({ weight: 12, arbitrary: storageFaultKind }, { weight: 1, arbitrary: fc.constant('stall' as const) }),
+    kind: fc.oneof({ weight: 12, arbitrary: storageFaultKind }, { weight: 1, arbitrary: fc.constant('stall' as const) }, { weight: 2, arbitrary: fc.constant('late' as const) }),
   });
 
 const tableFaults = (maxCall: number, maxLength = 2): fc.Arbitrary<TableFault[]> =>
@@ -360,6 +363,16 @@ const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
   recipe: fc.constant('random' as const),
   outside: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
+
+/** Targets told apart after a 409 by who made the entity (members, which have no read) or by a read back. */
+const conflictTargetKinds: TargetKind[] = ['member', 'group', 'connection'].filter((kind) => targetKinds.includes(kind));
+
+/** A first answer lost (the create not carried out) and answered late enough that another request's create comes first. */
+const lostThenLate: fc.Arbitrary<GraphFault[]> = fc.constantFrom<GraphFault[]>(
+  [{ kind: 'hang', commit: false }],
+  [{ kind: 'reset', commit: false }, { kind: 'hang', commit: false }],
+  [{ kind: 'unavailable', commit: false }, { kind: 'hang', commit: false }],
+);
 
 /** A request step with some fields fixed (the rest random). */
 const request = (fixed: Partial<RequestStep>): fc.Arbitrary<RequestStep> => requestStep.map((step) => ({ ...step, ...fixed }));
@@ -514,6 +527,49 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
       ],
     })),
+  // Another ask's settlement landing while a request whose first answer was lost tells who made the
+  // entity (its retry answered 409): the second request makes the entity on slow storage, so its
+  // settlement lands while the first reads who else may have made it and who did; one or two of the
+  // first request's storage calls around those reads are late, passed by the settlement on the
+  // wire. Members (no read: who made it is all there is), groups and connections (read back: the
+  // same body from another caller).
+  settlementBetweenReads: fc
+    .tuple(
+      fc.constantFrom<TargetKind>(...conflictTargetKinds),
+      request({ ...noFaults, bulk: false, retry: false }),
+      request({ ...noFaults, bulk: false, retry: false, key: null }),
+      lostThenLate,
+      fc.boolean(),
+      fc.constantFrom(80, 100, 120),
+      fc.integer({ min: 0, max: 2 }),
+      fc.boolean(),
+      fc.array(requestStep, { maxLength: 1 }),
+    )
+    .map(([kind, first, second, lost, sameCaller, slow, late, twoLate, more]) => {
+      // The first request's calls: its key row (if keyed), its intent, the open attempts read while
+      // it sends, then the reads after the 409.
+      const afterConflict = (first.key ? 1 : 0) + 2;
+      const lateCalls = twoLate ? [afterConflict + late, afterConflict + ((late + 1) % 3)] : [afterConflict + late];
+      return {
+        target: kind,
+        recipe: 'settlementBetweenReads' as const,
+        steps: [
+          { ...first, overlaps: true, createFaults: lost, tableFaults: lateCalls.map((call) => ({ call, kind: 'late' as const })) },
+          {
+            ...second,
+            instance: (1 - first.instance) as 0 | 1,
+            parent: first.parent,
+            spelling: first.spelling,
+            storageDelayMs: slow,
+            // Another ask: the same caller with the other body, or the other caller with the same.
+            ...(sameCaller ? { caller: first.caller, body: (1 - first.body) as 0 | 1 } : { caller: first.caller === 'A' ? ('B' as const) : ('A' as const), body: first.body }),
+          },
+          ...more.map((step) => ({ ...step, overlaps: false })),
+          advance(15 * minute),
+          { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
+        ],
+      };
+    }),
   // A manifest naming the entity beside single (and bulk) creates of it: before, at once (the
   // single's first answer lost), after; the apply small or accepted and run from the queue, polled.
   manifestBesideSingles: fc

@@ -54,6 +54,88 @@ export interface RequestScope {
   pausedFaultTaken?: boolean;
   /** Slow storage: each storage call waits this long first. */
   storageDelayMs?: number;
+  /** The schedule's storage calls as they land, shared by all its scopes (for `late` calls). */
+  wire?: StorageWire;
+  /** Told of each `late` call when it goes on: whether another origin's write landed while it was held. */
+  noteLate?: (overtaken: boolean) => void;
+}
+
+/** How long the wire must be quiet (no other origin's call landing) before a late call goes on. */
+export const lateQuietMs = 60;
+/** Longest a late call is held (its own timeout, if shorter, ends it first). */
+export const lateCapMs = 1_500;
+
+/**
+ * The storage calls of one schedule as they land at the table or queue service, whoever sent
+ * them: a `late` call is one delayed on the wire while calls of other requests and runs pass it.
+ */
+export class StorageWire {
+  /** Every landing so far, in order. */
+  private readonly landings: { origin: string; write: boolean; at: number }[] = [];
+  private readonly listeners = new Set<() => void>();
+
+  /** Where the wire is now: a call issued here is passed by what lands after. */
+  mark(): number {
+    return this.landings.length;
+  }
+
+  /** A call of `origin` reached the service and was answered (or its answer lost). */
+  landed(origin: string, write: boolean): void {
+    this.landings.push({ origin, write, at: Date.now() });
+    for (const listener of [...this.listeners]) listener();
+  }
+
+  /**
+   * Holds a call of `origin`, issued at `issued` (`mark()`), before it is sent: until a write of
+   * another origin has landed since it was issued and then no other origin's call lands for
+   * `lateQuietMs`, at most `lateCapMs`. Counted from the issue, not from the hold: a replay holds
+   * the call until its turn, which may come after what passed it. Aborted meanwhile (its own
+   * timeout), it is never sent. Says whether another origin's write passed it.
+   */
+  hold(origin: string, issued: number, signal: PipelineRequest['abortSignal']): Promise<{ overtaken: boolean; aborted: boolean }> {
+    return new Promise((resolve) => {
+      let overtaken = false;
+      let quiet: NodeJS.Timeout | undefined;
+      const finish = (aborted: boolean) => {
+        clearTimeout(quiet);
+        clearTimeout(cap);
+        signal?.removeEventListener('abort', onAbort);
+        this.listeners.delete(check);
+        resolve({ overtaken, aborted });
+      };
+      const onAbort = () => finish(true);
+      const check = () => {
+        const passed = this.landings.slice(issued).filter((landing) => landing.origin !== origin);
+        const first = passed.findIndex((landing) => landing.write);
+        if (first < 0) return;
+        overtaken = true;
+        const since = Date.now() - passed.at(-1)!.at;
+        clearTimeout(quiet);
+        quiet = setTimeout(() => finish(false), Math.max(0, lateQuietMs - since));
+      };
+      const cap = setTimeout(() => finish(false), lateCapMs);
+      if (signal?.aborted) return finish(true);
+      signal?.addEventListener('abort', onAbort, { once: true });
+      this.listeners.add(check);
+      check();
+    });
+  }
+}
+
+/** A storage call sent by a scope: noted on the wire when it lands, answered or not. */
+async function onWire<T>(scope: RequestScope, write: boolean, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } finally {
+    scope.wire?.landed(scope.origin, write);
+  }
+}
+
+/** A `late` call: held on the wire (see `StorageWire.hold`); one whose own timeout passed meanwhile was never sent. */
+async function heldLate(scope: RequestScope, issued: number, signal: PipelineRequest['abortSignal']): Promise<void> {
+  const { overtaken, aborted } = scope.wire ? await scope.wire.hold(scope.origin, issued, signal) : { overtaken: false, aborted: false };
+  scope.noteLate?.(overtaken);
+  if (aborted) throw abortError();
 }
 
 /** How long a storage call sent without a timeout of its own hangs before its connection drops. */
@@ -97,7 +179,8 @@ const abortError = () => Object.assign(new Error('The operation was aborted.'), 
 
 /**
  * Audit-store faults at the chosen table call of a request: refused before it is sent, hanging
- * until the call's own timeout, or carried out with its answer lost (landed but timed out).
+ * until the call's own timeout, carried out with its answer lost (landed but timed out), or late
+ * (held on the wire until other requests' writes have passed it).
  */
 export const auditStoreFaults: TablePolicy = {
   position: 'perCall',
@@ -106,16 +189,22 @@ export const auditStoreFaults: TablePolicy = {
     async sendRequest(request, next) {
       const scope = requestScope.getStore();
       if (!scope) return next(request);
-      return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, `table ${request.method}`), () => faultedTableCall(scope, request, next));
+      const issued = scope.wire?.mark() ?? 0;
+      return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, `table ${request.method}`), () => faultedTableCall(scope, request, next, issued));
     },
   },
 };
 
-async function faultedTableCall(scope: RequestScope, request: PipelineRequest, next: SendRequest): Promise<PipelineResponse> {
+async function faultedTableCall(scope: RequestScope, request: PipelineRequest, next: SendRequest, issued: number): Promise<PipelineResponse> {
       const fault = await nextStorageCall(scope);
+      const write = request.method !== 'GET';
       switch (fault) {
         case undefined:
-          return next(request);
+          return onWire(scope, write, () => next(request));
+        case 'late':
+          // Delayed on the wire before it reaches the table service: other requests' calls pass it.
+          await heldLate(scope, issued, request.abortSignal);
+          return onWire(scope, write, () => next(request));
         case 'stall':
           await new Promise((resolve) => setTimeout(resolve, stallMs));
           throw abortError();
@@ -132,7 +221,7 @@ async function faultedTableCall(scope: RequestScope, request: PipelineRequest, n
           if (!request.abortSignal) throw new RestError('read ECONNRESET (simulated: a call without a timeout hung)', { code: 'ECONNRESET', request });
           throw abortError();
         case 'landedTimeout':
-          await next(request);
+          await onWire(scope, write, () => next(request));
           throw abortError();
       }
 }
@@ -174,10 +263,11 @@ export class SceneQueues extends Queues {
   override async send(queueName: string, message: unknown, options: SendOptions = {}): Promise<SentMessage> {
     const scope = requestScope.getStore();
     if (!scope) return this.faultedSend(undefined, queueName, message, options);
-    return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, 'queue send'), () => this.faultedSend(scope, queueName, message, options));
+    const issued = scope.wire?.mark() ?? 0;
+    return scope.interleaving.call(scope.interleaving.nameOf(scope.origin, 'queue send'), () => this.faultedSend(scope, queueName, message, options, issued));
   }
 
-  private async faultedSend(scope: RequestScope | undefined, queueName: string, message: unknown, options: SendOptions): Promise<SentMessage> {
+  private async faultedSend(scope: RequestScope | undefined, queueName: string, message: unknown, options: SendOptions, issued = 0): Promise<SentMessage> {
     const fault = scope ? await nextStorageCall(scope) : undefined;
     if (fault === 'fail') throw new RestError('connect ECONNREFUSED (simulated)', { code: 'ECONNREFUSED' });
     if (fault === 'hang') {
@@ -188,8 +278,11 @@ export class SceneQueues extends Queues {
       await new Promise((resolve) => setTimeout(resolve, stallMs));
       throw abortError();
     }
+    // Held no longer than the send's own timeout: past it, the send was never made.
+    if (fault === 'late' && scope) await heldLate(scope, issued, AbortSignal.timeout(this.timeoutMs));
     const { visibilityDelaySeconds, ...rest } = options;
-    const sent = await super.send(this.sceneQueueName(queueName), message, rest);
+    const sendIt = () => super.send(this.sceneQueueName(queueName), message, rest);
+    const sent = scope ? await onWire(scope, true, sendIt) : await sendIt();
     const job = message as Partial<BulkJobMessage> | Partial<{ kind: 'manifestApply'; id: string }>;
     if (scope?.origin.startsWith('request ') && (job.kind === 'bulkJob' || job.kind === 'manifestApply') && typeof job.id === 'string' && !this.jobQueuedBy.has(job.id)) this.jobQueuedBy.set(job.id, scope.origin);
     this.dueAt.set(sent.messageId, this.clock.now() + (visibilityDelaySeconds ?? 0) * 1_000);
