@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from '../support/stack';
+import { reconcileNow, startTestStack, type TestStack } from '../support/stack';
 
 /**
  * Regression tests for the four lost-answer defects, each reproduced end to end over real HTTP
@@ -43,14 +41,7 @@ async function recordOf(clientRequestId: string): Promise<Record<string, unknown
   return undefined;
 }
 
-/** `npm run reconcile`'s script against the stack (the emulator lives in this process). */
-async function reconcile(): Promise<{ examined: number; settled: Record<string, number> }> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
-    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0' },
-    timeout: 60_000,
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
-}
+const reconcile = () => reconcileNow(stack);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -210,11 +201,8 @@ describe('the rest of the lost-answer rules', () => {
       const stored = await stack.audit.get(key);
       await stack.audit.noteReconcileFailure(stored!, new Date(Date.now() + 86_400_000), 'Graph did not answer');
     }
-    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
-      env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0', RECONCILE_MAX_RECORDS: '4' },
-      timeout: 60_000,
-    });
-    expect(stdout).toContain('"examined"');
+    const counts = await reconcileNow(stack, { RECONCILE_MAX_RECORDS: '4' });
+    expect(counts.examined).toBeGreaterThan(0);
     expect(await recordOf('starved')).toMatchObject({ status: 'failed', errorCode: 'notCreated', recovery: 'reconciliation' });
   });
 

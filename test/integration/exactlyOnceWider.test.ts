@@ -1,9 +1,7 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { IdempotencyStore, maxAttempts } from '../../shared/idempotency/idempotencyStore';
-import { startTestStack, type TestStack } from '../support/stack';
+import { reconcileNow, startTestStack, type TestStack } from '../support/stack';
 import { startTableProxy, type TableCall } from '../support/tableProxy';
 
 /**
@@ -46,13 +44,7 @@ async function recordOf(clientRequestId: string): Promise<Record<string, unknown
   return undefined;
 }
 
-/** `npm run reconcile`'s script against the stack, every open record due at once. */
-async function reconcile(): Promise<void> {
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
-    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0' },
-    timeout: 60_000,
-  });
-}
+const reconcile = () => reconcileNow(stack);
 
 const groupsNamed = (name: string) => stack.graph.connectorGroups().filter((group) => group.name === name);
 const groupCreates = () => stack.graph.graphRequests({ method: 'POST', path: /connectorGroups$/ }).length;

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startTestStack, type TestStack } from '../support/stack';
+import { reconcileNow, startTestStack, type TestStack } from '../support/stack';
 
 /**
  * The fault matrix of docs/integrating.md ("Failure behaviour"): each row one test, against the local host
@@ -43,14 +41,7 @@ async function timed<T>(work: () => Promise<T>): Promise<[T, number]> {
   return [result, Date.now() - started];
 }
 
-/** `npm run reconcile`'s script, asynchronously: the emulator and the proxy live in this process. */
-async function runReconcile(): Promise<{ examined: number; settled: Record<string, number>; skipped: number }> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
-    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0' },
-    timeout: 30_000,
-  });
-  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}');
-}
+const runReconcile = () => reconcileNow(stack, {}, 30_000);
 
 describe('Graph throttling and transient failures', () => {
   it('429 once with Retry-After: 1 → 201 after 2 Graph calls', async () => {

@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, startTestStack, type ApiResponse, type TestStack } from '../support/stack';
+import { call, reconcileNow, startTestStack, type ApiResponse, type TestStack } from '../support/stack';
 
 /**
  * An apply whose own create of the connection lost its answer (Graph's 500 after carrying it out)
@@ -25,13 +23,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** `npm run reconcile`'s script against the stack, every open record due at once. */
-async function reconcile(): Promise<void> {
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
-    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0' },
-    timeout: 60_000,
-  });
-}
+const reconcile = () => reconcileNow(stack);
 
 it('reports the connection failed (createOutcomeUnknown), never exists, when its own lost create is left unresolved', { timeout: 180_000 }, async () => {
   const connection = { id: 'ownundecided', name: 'Contoso own undecided', description: 'Tickets' };

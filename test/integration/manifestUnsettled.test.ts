@@ -1,7 +1,5 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { call, startTestStack, type ApiResponse, type TestStack } from '../support/stack';
+import { call, reconcileNow, startTestStack, type ApiResponse, type TestStack } from '../support/stack';
 
 /**
  * An apply whose create of a connector group can never be settled ends all the same, the group
@@ -27,13 +25,7 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-/** `npm run reconcile`'s script against the stack, every open record due at once. */
-async function reconcile(): Promise<void> {
-  await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
-    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0' },
-    timeout: 60_000,
-  });
-}
+const reconcile = () => reconcileNow(stack);
 
 it('ends with the connector group failed (createOutcomeUnknown) once it waited twice the reconcile age', { timeout: 180_000 }, async () => {
   const name = 'On-premises undecided';

@@ -1,4 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { promisify } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import { AuditStore } from '../../shared/audit/auditStore';
 import { Table } from '../../shared/storage/table';
@@ -195,4 +196,24 @@ export async function startTestStack(extraEnv: Record<string, string> = {}, opti
     await stopAll();
     throw error;
   }
+}
+
+/** What one reconciliation run printed: records examined, settled (by status) and skipped. */
+export interface ReconcileCounts {
+  examined: number;
+  settled: Record<string, number>;
+  skipped?: number;
+}
+
+/**
+ * `npm run reconcile`'s script against a stack (its bundle, so `npm run build` first), every open
+ * record due at once (more settings may be added), run asynchronously: the emulator and any proxy
+ * live in this process. Its last line of output is the run's counts.
+ */
+export async function reconcileNow(stack: Pick<TestStack, 'env'>, settings: Record<string, string> = {}, timeoutMs = 60_000): Promise<ReconcileCounts> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', 'dev/reconcile.ts', 'dist/index.mjs'], {
+    env: { PATH: process.env.PATH ?? '', ...stack.env, RECONCILE_AFTER_MINUTES: '0', ...settings },
+    timeout: timeoutMs,
+  });
+  return JSON.parse(stdout.trim().split('\n').at(-1) ?? '{}') as ReconcileCounts;
 }
