@@ -42,10 +42,13 @@ export interface EntityResult {
   error?: { code: string; message: string; httpStatus?: number };
 }
 
+/** Why an entity failed: Graph's (or the facade's) error code and message, and the HTTP status it came with. */
+export type EntityError = { code: string; message: string; httpStatus: number };
+
 export interface MemberResult {
   id: string;
   outcome: 'created' | 'exists' | 'failed' | 'notAttempted';
-  error?: { code: string; message: string; httpStatus: number };
+  error?: EntityError;
 }
 
 export interface ApplyResults {
@@ -188,17 +191,26 @@ async function asThisApplySees(run: ApplyRun, operation: OperationDefinition, en
  * (reconciliation could not tell it from another request's, or it is still open past its key's
  * retention): it may have made the entity, and another request may have. Never `exists` by guess.
  */
-async function ownCreateUndecided(run: ApplyRun, operation: OperationDefinition, entityKey: string): Promise<{ code: string; message: string; httpStatus: number } | undefined> {
+async function ownCreateUndecided(run: ApplyRun, operation: OperationDefinition, entityKey: string): Promise<EntityError | undefined> {
   for (const rowKey of run.state.creates?.[entityKey] ?? []) {
     const record = await run.runtime.audit.get({ partitionKey: operation.name, rowKey });
     if (!record || !mayHaveMadeIt(record)) continue;
-    return {
-      code: 'createOutcomeUnknown',
-      message: `An earlier create of it by this apply (audit record ${rowKey}, ${record.status}) lost its answer, and Microsoft Graph has it now: whether this apply or another request made it cannot be told.${record.reason ? ` ${record.reason}` : ''}`.slice(0, 1_000),
-      httpStatus: 502,
-    };
+    return madeByThisApplyPerhaps(`it (audit record ${rowKey}, ${record.status})`, record.reason);
   }
   return undefined;
+}
+
+/**
+ * Graph has the entity now, and an earlier create of it by this apply lost its answer: that create
+ * may have made it (then it is this apply's), or another request's may have. Never `exists`
+ * (another's), never `created` by guess: failed, with the outcome unknown.
+ */
+function madeByThisApplyPerhaps(what: string, why?: string): EntityError {
+  return {
+    code: 'createOutcomeUnknown',
+    message: `An earlier create of ${what} by this apply lost its answer, and Microsoft Graph has it now: whether this apply or another request made it cannot be told.${why ? ` ${why}` : ''}`.slice(0, 1_000),
+    httpStatus: 502,
+  };
 }
 
 const sendCreate = (run: ApplyRun, operation: OperationDefinition, params: Record<string, string>, body: Record<string, unknown>, entityKey: string, receivedAt: Date) =>
@@ -531,22 +543,8 @@ const isTransient = (result: BulkItemResult) => result.status === 'failed' && re
  */
 const undecidedAgain = (item: BulkItemResult, uncertain: ReadonlySet<string>) => item.status === 'failed' && item.error?.code === 'createOutcomeUnknown' && uncertain.has(item.id);
 
-/**
- * Graph says the member is there, but an earlier add of it by this apply lost its answer: that add
- * may have made it (then it is this apply's), or another request's may have; members have no read
- * to tell. Never `exists` (another's), never `created` by guess: failed, with the outcome unknown.
- */
-function addedByThisApplyPerhaps(id: string): MemberResult {
-  return {
-    id,
-    outcome: 'failed',
-    error: {
-      code: 'createOutcomeUnknown',
-      message: 'An earlier add of this member by this apply lost its answer, and Microsoft Graph now has the member: whether this apply or another request added it cannot be told.',
-      httpStatus: 502,
-    },
-  };
-}
+/** A member Graph has whose earlier add by this apply lost its answer (members have no read to tell). */
+const addedByThisApplyPerhaps = (id: string): MemberResult => ({ id, outcome: 'failed', error: madeByThisApplyPerhaps('this member') });
 
 /**
  * An item's result as the apply reports it, given the members an earlier run of it left open. A

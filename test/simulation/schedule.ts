@@ -364,8 +364,8 @@ const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
   outside: fc.oneof({ weight: 5, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
 });
 
-/** Targets told apart after a 409 by who made the entity (members, which have no read) or by a read back. */
-const conflictTargetKinds: TargetKind[] = ['member', 'group', 'connection'].filter((kind) => targetKinds.includes(kind));
+/** Targets whose ids the caller chooses: after a 409, told apart by who made the entity (members, which have no read) or by a read back. */
+const conflictTargetKinds: TargetKind[] = targetKinds.filter((kind) => !graphIdTargetKinds.includes(kind));
 
 /** A first answer lost (the create not carried out) and answered late enough that another request's create comes first. */
 const lostThenLate: fc.Arbitrary<GraphFault[]> = fc.constantFrom<GraphFault[]>(
