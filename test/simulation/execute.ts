@@ -8,6 +8,9 @@ import type { RequestContext, Stage } from '../../shared/pipeline/context';
 import { runQueuedBulkJob, type BulkJobMessage } from '../../shared/bulk/job';
 import { isApplyMessage, runQueuedApply, type ApplyMessage } from '../../shared/manifest/applyJob';
 import { applyConnectorManifest, applyStages, applyStatusFunction, applyStatusStages } from '../../functions/connectorManifests';
+import { registerConnectionSchema, registerSchemaStages, schemaStatusFunction, schemaStatusStages } from '../../functions/registerConnectionSchema';
+import { isSchemaRegistrationMessage, runSchemaRegistration, type SchemaRegistrationMessage } from '../../shared/manifest/schemaRegistration';
+import type { ConnectionOperation } from '../../dev/schemaRegistration';
 import { bulkStatus } from '../../shared/pipeline/stages/bulkStatus';
 import { authenticate } from '../../shared/pipeline/stages/authenticate';
 import { respond } from '../../shared/pipeline/stages/respond';
@@ -17,9 +20,9 @@ import type { Runtime } from '../../shared/runtime';
 import { readAuditTable, reconcileOnce, type AuditTableView } from './auditView';
 import { Interleaving } from './interleaving';
 import { canonicalPath } from './invariants';
-import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type TableFault } from './schedule';
+import { crashPointOf, minute, type Crash, type GraphFault, type JobStep, type ManifestStep, type RequestStep, type Schedule, type SchemaStep, type TableFault } from './schedule';
 import { Stalls, type Stall } from './stalls';
-import { faultStep, targetFor, type Target } from './targets';
+import { faultStep, parentConnections, targetFor, type Target } from './targets';
 import { manifestConnectionOfConnectorGroups, manifestFor, type ManifestRequest } from './manifestTargets';
 import { requestScope, StorageWire, type Lane, type RequestScope, type ScheduleClock, type Scene, type World } from './world';
 
@@ -64,6 +67,30 @@ export interface ObservedRequest {
   manifest?: ManifestRequest['body'];
 }
 
+/** A schema registration a `schema` step asked for, and what became of it. */
+export interface ObservedRegistration {
+  step: number;
+  caller: 'A' | 'B';
+  key: string | null;
+  connectionId: string;
+  origin: string;
+  clientRequestId: string;
+  answer: Answer;
+  /** Its instance stalled and came back: what it answered then. */
+  resumed?: Answer;
+  /** Accepted (202, or 200 when Graph's operation already ended): the registration's id its status URL names. */
+  id?: string;
+  /** The status URL's last answer after faults stopped and it was followed past the abandon age. */
+  final?: Answer;
+}
+
+/** One answer of a registration's status URL (during the schedule or while it is followed after). */
+export interface ObservedRegistrationPoll {
+  step: number;
+  id: string;
+  answer: Answer;
+}
+
 /**
  * What a schedule reached, as observed: reconciliation (inside the schedule) examined an open
  * record; a keyed request came after a request with the key whose instance died; a storage write
@@ -83,10 +110,15 @@ export type ScenarioHit =
   | 'twoSpellings'
   | 'manifestBesideSingle'
   | 'requestResumed'
-  | 'lateCallOvertaken';
+  | 'lateCallOvertaken'
+  | 'registrationMessageLost';
 /**
  * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
  * where a single or bulk request asked for an entity the manifest names.
+ */
+/**
+ * `registrationMessageLost`: an accepted schema registration's queue message went to the poison
+ * queue (its runs failed on storage until then), and its status URL was read after that.
  */
 export const scenarioHits: ScenarioHit[] = [
   'reconcileExaminedRecord',
@@ -100,6 +132,7 @@ export const scenarioHits: ScenarioHit[] = [
   'manifestBesideSingle',
   'requestResumed',
   'lateCallOvertaken',
+  'registrationMessageLost',
 ];
 
 /** One answer of a status URL during the schedule (slow storage included). */
@@ -130,6 +163,10 @@ export interface Observation {
    * ended `succeeded`: its answer, and the creates Graph received from it (it must make none).
    */
   reapplied?: { of: ObservedRequest; answer: Answer; creates: number };
+  /** Schema registrations asked for, the answers of their status URLs, and Graph's connection operations. */
+  registrations: ObservedRegistration[];
+  registrationPolls: ObservedRegistrationPoll[];
+  schemaOperations: ConnectionOperation[];
 }
 
 /** Longest a request that did not crash may take: its deadline, its audit writes and a margin. */
@@ -168,6 +205,19 @@ export function crashable<Context extends RequestContext<NamedOperation>>(stages
 const crashableStages = crashable(createStages);
 const crashableBulkStages = crashable(bulkStages);
 const crashableApplyStages = crashable(applyStages);
+const crashableSchemaStages = crashable(registerSchemaStages);
+
+/** A schema Graph takes (test/integration/schemaRegistration.test.ts). */
+export const simulatedSchema = {
+  baseType: 'microsoft.graph.externalItem',
+  properties: [
+    { name: 'ticketTitle', type: 'String', isSearchable: true, isRetrievable: true, labels: ['title'] },
+    { name: 'priority', type: 'String', isQueryable: true, isRetrievable: true, isSearchable: false },
+    { name: 'assignee', type: 'String', isRetrievable: true },
+  ],
+};
+/** How long Graph's connection operation runs (real time: the emulator's clock is not the schedule's). */
+const schemaProvisioningMs = 150;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -236,6 +286,13 @@ export async function runSchedule(
   for (const parent of target.parents) lane.graph.seed(parent.collectionName, { id: parent.id }, parent.parentIds);
   // A manifest names a connection; connector groups have none of their own, so one is there.
   if (target.kind === 'connectorGroup' && schedule.steps.some((step) => step.kind === 'manifest')) lane.graph.seed('connections', { id: manifestConnectionOfConnectorGroups }, []);
+  // A schema is registered on one of the two connections: seeded where the target does not hold them.
+  lane.graph.schemaRegistrations.provisioningMs = schemaProvisioningMs;
+  if (schedule.steps.some((step) => step.kind === 'schema')) {
+    for (const id of parentConnections) {
+      if (!lane.graph.entities('connections').some((connection) => String(connection.id).toLowerCase() === id)) lane.graph.seed('connections', { id, name: id, state: 'draft' }, []);
+    }
+  }
   if (schedule.outside) {
     const made = madeOutside(target);
     lane.graph.seed(target.operation.graph.collectionName, made.entity, made.parentIds);
@@ -284,6 +341,12 @@ async function play(
     : [];
   const applyHandlers = scene.instances.map((instance) => createHandler(applyConnectorManifest, crashableApplyStages, () => instance.runtime));
   const applyStatusHandlers = scene.instances.map((instance) => createHandler(applyStatusFunction, applyStatusStages, () => instance.runtime));
+  const schemaHandlers = scene.instances.map((instance) => createHandler(registerConnectionSchema, crashableSchemaStages, () => instance.runtime));
+  const schemaStatusHandlers = scene.instances.map((instance) => createHandler(schemaStatusFunction, schemaStatusStages, () => instance.runtime));
+  const registrations: ObservedRegistration[] = [];
+  const registrationPolls: ObservedRegistrationPoll[] = [];
+  /** Registration ids whose queue message went to the poison queue. */
+  const poisonedRegistrations = new Set<string>();
   const requests: ObservedRequest[] = [];
   const polls: ObservedPoll[] = [];
   const alongside: Promise<void>[] = [];
@@ -436,6 +499,63 @@ async function play(
     return observed;
   };
 
+  /**
+   * A schema step: the registration as a caller sends it (its PATCH's faults routed to its origin;
+   * Graph's operation made to fail when the step says so). Accepted: followed by its status URL.
+   */
+  const runSchema = async (step: SchemaStep, index: number): Promise<void> => {
+    const caller = world.callers[step.caller];
+    const origin = `request ${index}`;
+    const clientRequestId = `sim-${salt}-${index}`;
+    const connectionId = parentConnections[step.parent];
+    if (step.patchFaults.length > 0) graph.addFault({ method: 'PATCH', path: '/schema$', origin, steps: step.patchFaults.map(faultStep) });
+    if (step.operationFails) graph.schemaRegistrations.failNext(1, 'Simulated: the schema could not be provisioned.');
+    const request = new HttpRequest({
+      method: 'POST',
+      url: `http://facade.simulation/api/v1.0/external/connections/${connectionId}/schema`,
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${caller.token}`,
+        'client-request-id': clientRequestId,
+        ...(step.key ? { 'idempotency-key': step.key } : {}),
+      },
+      params: { version: 'v1.0', connectionId },
+      body: { string: JSON.stringify(simulatedSchema) },
+    });
+    const invocation = new InvocationContext({ functionName: registerConnectionSchema.name, logHandler: () => undefined });
+    const { running, died, stall } = scopeFor(origin, step.tableFaults, step.crash, () => schemaHandlers[step.instance]!(request, invocation));
+    const answer = await answerOf(running as Promise<HttpResponseInit>, died);
+    const observed: ObservedRegistration = { step: index, caller: step.caller, key: step.key, connectionId, origin, clientRequestId, answer };
+    const accepted = (given: Answer) => (given.kind === 'answered' && (given.status === 202 || given.status === 200) && typeof given.body?.id === 'string' ? given.body.id : undefined);
+    observed.id = accepted(answer);
+    registrations.push(observed);
+    if (answer.kind === 'crashed' && step.crash?.resumes) {
+      stall.holds(
+        Promise.all([(running as Promise<HttpResponseInit>).then(responseAnswer, thrownAnswer), stall.resumed]).then(([resumed]) => {
+          observed.resumed = resumed;
+          observed.id ??= accepted(resumed);
+        }),
+      );
+    }
+  };
+
+  /** The status URL of a registration, read by the caller that asked for it. */
+  const pollRegistration = async (instance: 0 | 1, tableFaults: TableFault[], index: number, registration: ObservedRegistration): Promise<Answer> => {
+    const id = registration.id!;
+    const httpRequest = new HttpRequest({
+      method: 'GET',
+      url: `http://facade.simulation/api/schemaRegistrations/${id}`,
+      headers: { authorization: `Bearer ${world.callers[registration.caller].token}` },
+      params: { id },
+    });
+    const invocation = new InvocationContext({ functionName: schemaStatusFunction.name, logHandler: () => undefined });
+    const { running } = scopeFor(`poll ${index}`, tableFaults, null, () => schemaStatusHandlers[instance]!(httpRequest, invocation));
+    const answer = await Promise.race([(running as Promise<HttpResponseInit>).then(responseAnswer, thrownAnswer), sleep(answerWithinMs).then((): Answer => ({ kind: 'hung' }))]);
+    registrationPolls.push({ step: index, id, answer });
+    if (poisonedRegistrations.has(id)) hits.add('registrationMessageLost');
+    return answer;
+  };
+
   const jobQueue = () => scene.queues.client(scene.queues.sceneQueueName(asyncWorkQueueName));
   /**
    * One pass of the queue trigger on an instance, as the Functions host runs it: each message that
@@ -444,7 +564,7 @@ async function play(
    * whose instance dies keeps it hidden for the host's message lease (10 minutes).
    */
   const runTrigger = async (step: JobStep, index: number): Promise<void> => {
-    if (!requests.some((request) => request.job || request.manifest)) return;
+    if (!requests.some((request) => request.job || request.manifest) && registrations.length === 0) return;
     const queue = await jobQueue();
     await queue.createIfNotExists();
     const { receivedMessageItems } = await queue.receiveMessages({ numberOfMessages: 16, visibilityTimeout: 60 });
@@ -454,17 +574,23 @@ async function play(
         await queue.updateMessage(item.messageId, item.popReceipt, undefined, 0);
         continue;
       }
-      const message = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as BulkJobMessage | ApplyMessage;
+      const message = JSON.parse(Buffer.from(item.messageText, 'base64').toString('utf8')) as BulkJobMessage | ApplyMessage | SchemaRegistrationMessage;
       const runtime: Runtime = scene.instances[step.instance].runtime;
       const origin = `job ${index} ${message.id}`;
-      jobRuns.set(message.id, (jobRuns.get(message.id) ?? 0) + 1);
-      if ((jobRuns.get(message.id) ?? 0) > 1) hits.add('jobTakenOver');
-      if (step.crash?.pauseMs) hits.add('jobRunPaused');
+      const registration = isSchemaRegistrationMessage(message);
+      // A registration is run again and again until Graph's operation ends (no lease): not a takeover.
+      if (!registration) {
+        jobRuns.set(message.id, (jobRuns.get(message.id) ?? 0) + 1);
+        if ((jobRuns.get(message.id) ?? 0) > 1) hits.add('jobTakenOver');
+        if (step.crash?.pauseMs) hits.add('jobRunPaused');
+      }
       const runId = `instance${step.instance}/${origin}/${item.messageId}`;
-      // The queue-triggered function: a manifest apply's run, or a bulk job's (a manifest's members too).
-      const work = isApplyMessage(message)
-        ? () => runQueuedApply(runtime, message, runId, new InvocationContext({ functionName: 'asyncWork', logHandler: () => undefined }), quiet)
-        : () => (bulkTarget ? runQueuedBulkJob(runtime, [bulkTarget.operation], message, runId, quiet) : Promise.resolve());
+      // The queue-triggered function: a schema registration's look, a manifest apply's run, or a bulk job's (a manifest's members too).
+      const work = isSchemaRegistrationMessage(message)
+        ? () => runSchemaRegistration(runtime, message, quiet)
+        : isApplyMessage(message)
+          ? () => runQueuedApply(runtime, message, runId, new InvocationContext({ functionName: 'asyncWork', logHandler: () => undefined }), quiet)
+          : () => (bulkTarget ? runQueuedBulkJob(runtime, [bulkTarget.operation], message as BulkJobMessage, runId, quiet) : Promise.resolve());
       const { running, died } = scopeFor(origin, step.tableFaults, step.crash, work);
       const outcome = await Promise.race([
         running.then(() => 'returned' as const, () => 'threw' as const),
@@ -475,7 +601,9 @@ async function play(
         await queue.deleteMessage(item.messageId, item.popReceipt);
       } else if (outcome === 'threw' && item.dequeueCount >= 5) {
         await queue.deleteMessage(item.messageId, item.popReceipt);
-        poisoned.add(message.id);
+        // A registration's lost message is part of the world: its status URL queues it again.
+        if (registration) poisonedRegistrations.add(message.id);
+        else poisoned.add(message.id);
       } else {
         // Hidden for the host's lease of a message whose run died; at once again after a failure.
         scene.queues.dueAt.set(item.messageId, clock.now() + (outcome === 'threw' ? 0 : 10 * minute));
@@ -546,6 +674,9 @@ async function play(
       for (const request of requests.filter((candidate) => candidate.job)) {
         polls.push({ step: index, jobId: request.job!.id, answer: await poll(step.instance, step.tableFaults, index, request) });
       }
+      for (const registration of registrations.filter((candidate) => candidate.id)) await pollRegistration(step.instance, step.tableFaults, index, registration);
+    } else if (step.kind === 'schema') {
+      await runSchema(step, index);
     } else {
       clock.offsetMs += step.ms;
       stalls.timePassed(answerWithinMs);
@@ -587,6 +718,28 @@ async function play(
   };
   // An apply whose instance died is carried on by its queued takeover once its lease ends.
   await finishJobs(requests.some((request) => request.manifest) ? requests.filter((request) => request.job || request.manifest) : jobs, schedule.steps.length);
+
+  // Every accepted schema registration is followed by its caller, as its Retry-After says, while
+  // the queue trigger runs: passes 3 minutes apart, past the abandon age (a registration no run
+  // looked at for that long is queued again by its status URL) and past a message's lease.
+  const isOver = (answer: Answer | undefined) => answer?.kind === 'answered' && answer.status === 200;
+  const accepted = registrations.filter((registration) => registration.id);
+  for (let pass = 0; pass < 8 && accepted.some((registration) => !isOver(registration.final)); pass += 1) {
+    const index = schedule.steps.length + 20 + pass;
+    clock.offsetMs += 3 * minute;
+    for (const registration of accepted.filter((candidate) => !isOver(candidate.final))) registration.final = await pollRegistration((pass % 2) as 0 | 1, [], index, registration);
+    await runTrigger({ kind: 'job', instance: ((pass + 1) % 2) as 0 | 1, tableFaults: [], crash: null }, index);
+    // Graph's operation runs in real time.
+    await sleep(schemaProvisioningMs);
+  }
+  for (const registration of accepted) {
+    // A caller told 5xx with Retry-After polls again: up to three times.
+    for (let attempt = 0; attempt < 3 && !isOver(registration.final); attempt += 1) {
+      registration.final = await pollRegistration(0, [], schedule.steps.length + 30, registration);
+      const final = registration.final;
+      if (final.kind !== 'answered' || final.status < 500 || !final.headers['retry-after']) break;
+    }
+  }
 
   // An apply that ended `succeeded`, sent again (its manifest, no key, no faults): it must create nothing.
   let reapplied: Observation['reapplied'];
@@ -639,6 +792,9 @@ async function play(
     final,
     manifestsApplied,
     ...(reapplied ? { reapplied } : {}),
+    registrations,
+    registrationPolls,
+    schemaOperations: graph.schemaRegistrations.list(),
   });
   const violations = [...stallViolations];
   violations.push(...stuckRuns);

@@ -22,7 +22,11 @@ export const invariants: { name: string; says: string; pattern: RegExp }[] = [
   { name: 'reapplyCreatesNothing', says: 'applying a manifest again after it succeeded creates nothing and reports every entity exists', pattern: /^re-applying the manifest of/ },
   { name: 'manifestResultAgrees', says: 'an apply’s result per entity agrees with Graph and the audit trail (created ⇒ its own ask made it; exists/differs ⇒ not made by it; failed/notAttempted ⇒ it made nothing; a failure says why)', pattern: /^manifest request \d+ .*(reported |manifest apply answered)/ },
   { name: 'bulkResultAgrees', says: 'a bulk item’s result agrees with its record and with Graph', pattern: /reported \S+ (created|alreadyMember|\w+ \(nothing sent\))|without a result per member/ },
-  { name: 'jobEnds', says: 'every accepted job ends once faults stop; its message is never poisoned; its status URL answers', pattern: /never ended|poison queue|status URL (was never answered|answered)|job record .* still/ },
+  {
+    name: 'jobEnds',
+    says: 'every accepted job ends once faults stop; a bulk job’s message is never poisoned; its status URL answers; a schema registration ends (also after its message was poisoned, its status URL followed past the abandon age), succeeded only if Graph completed its operation, failed with a reason',
+    pattern: /never ended|poison queue|status URL (was never answered|answered)|job record .* still|registration \S+ ended (failed without a reason|succeeded, but)/,
+  },
   { name: 'runsEnd', says: 'a reconciliation run ends, as a request does (every storage call bounded)', pattern: /reconciliation run of step \d+ did not end/ },
   { name: 'crashTakenOnce', says: 'the simulation takes a crash at its one point (a stage boundary, a storage call or a Graph attempt)', pattern: /reached a second crash point/ },
   { name: 'scheduleEnds', says: 'a schedule ends (everything it started is bounded)', pattern: /schedule did not finish/ },

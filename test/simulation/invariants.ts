@@ -1,7 +1,7 @@
 import type { Creation, FaultStep } from '../../dev/graphEmulator';
 import type { AuditRecordView, AuditTableView } from './auditView';
 import { existenceCheckOf, graphAssignsId, naturalKeyOf } from '../../shared/operations/operation';
-import { outsideOrigin, type Answer, type Observation, type ObservedRequest } from './execute';
+import { outsideOrigin, type Answer, type Observation, type ObservedRegistration, type ObservedRequest } from './execute';
 import { manifestResults } from './manifestTargets';
 import { simulationSettings } from './world';
 
@@ -43,6 +43,10 @@ import { simulationSettings } from './world';
  *   poisoned; a status URL's 5xx carries `Retry-After`, as every 5xx does.
  * - a request whose instance stalled and came back when time passed finishes (execute.ts), and
  *   what it answered then is judged as any answer.
+ * - every accepted schema registration ends once faults stop and its caller follows its status URL
+ *   past the abandon age (200: `succeeded`, Graph having completed an operation on its connection,
+ *   or `failed` with a reason), also when its queue message went to the poison queue; its request
+ *   and its status URL are answered, Graph-shaped, a 5xx with `Retry-After`.
  */
 
 const isSuccess = (answer: Answer) => answer.kind === 'answered' && answer.status >= 200 && answer.status < 300;
@@ -399,6 +403,7 @@ export function checkInvariants(observation: Observation): string[] {
   }
 
   if (!observation.final && observation.reapplied) violations.push(...reapplyViolations(observation.reapplied, observation.target));
+  if (!observation.final) violations.push(...registrationViolations(observation));
 
   for (const [path, rowKey] of audit.index) {
     const record = audit.records.find((candidate) => candidate.rowKey === rowKey);
@@ -602,6 +607,59 @@ function reapplyViolations(reapplied: NonNullable<Observation['reapplied']>, tar
   if (answer.kind !== 'answered' || answer.status !== 200) return [...violations, `${of} was answered ${answer.kind === 'answered' ? `${answer.status} ${JSON.stringify(answer.body).slice(0, 200)}` : answer.kind}, not 200`];
   for (const result of manifestResults(target, answer.body) ?? []) {
     if (result.outcome !== 'exists' && result.outcome !== 'differs') violations.push(`${of} reported ${result.at} (${result.id}) ${result.outcome}, not exists`);
+  }
+  return violations;
+}
+
+const describeRegistration = (registration: ObservedRegistration) =>
+  `schema registration request ${registration.step} (caller ${registration.caller}${registration.key ? `, key ${registration.key}` : ''}, connection ${registration.connectionId})`;
+
+/**
+ * Schema registrations: each answer of the request and of its status URL is answered, Graph-shaped,
+ * a 5xx with `Retry-After`; an accepted one names its id, and once faults stopped and its caller
+ * followed its status URL past the abandon age it has ended (200), `succeeded` only if Graph
+ * completed an operation on its connection, `failed` with a reason.
+ */
+function registrationViolations(observation: Observation): string[] {
+  const violations: string[] = [];
+  const judge = (label: string, answer: Answer) => {
+    if (answer.kind === 'hung') return violations.push(`${label} was never answered`);
+    if (answer.kind === 'crashed') return;
+    if (answer.status === 0) return violations.push(`${label}: the handler threw ${JSON.stringify(answer.body)}`);
+    if (answer.status >= 400) {
+      const code = codeOf(answer);
+      if (typeof code !== 'string') violations.push(`${label}: ${answer.status} is not Graph-shaped`);
+      if (answer.status >= 500 && !answer.headers['retry-after']) violations.push(`${label}: ${answer.status} ${String(code)} without Retry-After`);
+    }
+  };
+  for (const registration of observation.registrations) {
+    const label = describeRegistration(registration);
+    judge(label, registration.answer);
+    if (registration.resumed) judge(`${label}, resumed after its instance stalled,`, registration.resumed);
+    if (!registration.id) continue;
+    const final = registration.final;
+    if (!final || final.kind !== 'answered') {
+      violations.push(`${label}: registration ${registration.id}'s status URL was never answered`);
+      continue;
+    }
+    if (final.status === 202) {
+      violations.push(`${label}: registration ${registration.id} never ended: after faults stopped and its status URL was followed past the abandon age, it still says ${String(final.body?.status)}`);
+      continue;
+    }
+    if (final.status !== 200) {
+      violations.push(`${label}: registration ${registration.id}'s status URL answered ${final.status} ${JSON.stringify(final.body).slice(0, 200)}`);
+      continue;
+    }
+    const status = final.body?.status;
+    const error = final.body?.error as { message?: unknown } | undefined;
+    if (status === 'failed' && !(typeof error?.message === 'string' && error.message.length > 0)) violations.push(`${label}: registration ${registration.id} ended failed without a reason`);
+    else if (status === 'succeeded') {
+      const completed = observation.schemaOperations.some((operation) => operation.connectionId.toLowerCase() === registration.connectionId.toLowerCase() && operation.status === 'completed');
+      if (!completed) violations.push(`${label}: registration ${registration.id} ended succeeded, but Graph completed no schema operation on its connection`);
+    } else if (status !== 'failed') violations.push(`${label}: registration ${registration.id}'s status URL answered 200 with status ${String(status)}`);
+  }
+  for (const poll of observation.registrationPolls) {
+    judge(`the status URL of schema registration ${poll.id} (step ${poll.step})`, poll.answer);
   }
   return violations;
 }

@@ -171,7 +171,29 @@ export interface ManifestStep {
   storageDelayMs: number;
 }
 
-export type Step = RequestStep | ReconcileStep | AdvanceStep | JobStep | PollStep | ManifestStep;
+/**
+ * A caller registers the schema of one of the schedule's two connections (`…/connections/{id}/schema`,
+ * seeded if the target does not hold them): accepted (202 with a status URL), queued, and followed
+ * by the queue trigger (`job` steps) until Graph's operation ends; `poll` steps read its status URL.
+ * Its PATCH's Graph faults are routed to it as a request's are.
+ */
+export interface SchemaStep {
+  kind: 'schema';
+  caller: 'A' | 'B';
+  instance: 0 | 1;
+  /** Idempotency-Key of the registration (keys are per operation), or none. */
+  key: 'k1' | 'k2' | null;
+  /** Which of the two connections. */
+  parent: 0 | 1;
+  /** Faults of the PATCH's attempts inside the request (a queued run sends it without). */
+  patchFaults: GraphFault[];
+  /** Graph's operation ends `failed` instead of `completed`. */
+  operationFails: boolean;
+  tableFaults: TableFault[];
+  crash: Crash | null;
+}
+
+export type Step = RequestStep | ReconcileStep | AdvanceStep | JobStep | PollStep | ManifestStep | SchemaStep;
 
 /** The dangerous scenario a schedule was built to reach (or `random`); the run counts each against a floor. */
 export type Recipe =
@@ -189,7 +211,8 @@ export type Recipe =
   | 'settlementBetweenReads'
   | 'manifestBesideSingles'
   | 'retryBesideRival'
-  | 'manifestCreateRetryLater';
+  | 'manifestCreateRetryLater'
+  | 'schemaRegistrationLost';
 
 export interface Schedule {
   target: TargetKind;
@@ -345,6 +368,18 @@ const manifestStep: fc.Arbitrary<ManifestStep> = fc.record({
   storageDelayMs: fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 1, arbitrary: fc.constantFrom(5, 20) }),
 });
 
+const schemaStep: fc.Arbitrary<SchemaStep> = fc.record({
+  kind: fc.constant('schema' as const),
+  caller: fc.constantFrom('A' as const, 'B' as const),
+  instance: fc.constantFrom(0 as const, 1 as const),
+  key: fc.oneof({ weight: 2, arbitrary: fc.constant(null) }, { weight: 1, arbitrary: fc.constantFrom('k1' as const, 'k2' as const) }),
+  parent: fc.oneof({ weight: 3, arbitrary: fc.constant(0 as const) }, { weight: 1, arbitrary: fc.constant(1 as const) }),
+  patchFaults: fc.oneof({ weight: 3, arbitrary: fc.constant<GraphFault[]>([]) }, { weight: 1, arbitrary: fc.array(readFault, { minLength: 1, maxLength: 2 }) }),
+  operationFails: fc.oneof({ weight: 4, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+  tableFaults: tableFaults(5),
+  crash,
+});
+
 const target = fc.constantFrom<TargetKind>(...targetKinds);
 
 const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
@@ -357,6 +392,7 @@ const randomSchedule: fc.Arbitrary<Schedule> = fc.record({
       { weight: 1, arbitrary: jobStep as fc.Arbitrary<Step> },
       { weight: 1, arbitrary: pollStep as fc.Arbitrary<Step> },
       { weight: 1, arbitrary: manifestStep as fc.Arbitrary<Step> },
+      { weight: 1, arbitrary: schemaStep as fc.Arbitrary<Step> },
     ),
     { minLength: 1, maxLength: 6 },
   ),
@@ -654,6 +690,38 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
         { ...job, crash: null, tableFaults: [] },
         poll,
+      ],
+    })),
+  // A schema registration accepted whose queue message is lost for good: each run of it fails on
+  // storage (its first read refused, hung or its answer lost, retries included) until the message
+  // goes to the poison queue; then the caller polls its status URL across the abandon age.
+  schemaRegistrationLost: fc
+    .tuple(
+      target,
+      schemaStep,
+      fc.array(storageFaultKind, { minLength: 5, maxLength: 5 }),
+      fc.constantFrom(0 as const, 1 as const),
+      fc.array(fc.oneof({ weight: 2, arbitrary: requestStep as fc.Arbitrary<Step> }, { weight: 1, arbitrary: schemaStep as fc.Arbitrary<Step> }), { maxLength: 1 }),
+      pollStep,
+    )
+    .map(([kind, registration, failures, instance, more, poll]) => ({
+      target: kind,
+      recipe: 'schemaRegistrationLost' as const,
+      steps: [
+        { ...registration, crash: null, tableFaults: [] },
+        // Synchronous only: the failing runs would poison a bulk job's message too, which is another world.
+        ...more.map((step) => (step.kind === 'request' ? { ...step, overlaps: false, async: false } : step)),
+        // Its first look is due a second after it was queued.
+        advance(1_000),
+        ...failures.map((kind, run): JobStep => ({
+          kind: 'job',
+          instance: ((instance + run) % 2) as 0 | 1,
+          tableFaults: [0, 1, 2].map((call) => ({ call, kind })),
+          crash: null,
+        })),
+        poll,
+        advance(6 * minute),
+        { ...poll, tableFaults: [] },
       ],
     })),
 };
