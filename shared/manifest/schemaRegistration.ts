@@ -167,7 +167,15 @@ export async function startSchemaRegistration(request: RegistrationRequest): Pro
     throw serviceUnavailable('queueUnavailable', 'The schema registration could not be queued, so nothing was sent to Microsoft Graph. Retry later.', 10, error);
   }
   const stored: StoredSchemaRegistration = { ...entity, etag };
-  return sendSchema(runtime, stored, request.deadlineAt);
+  try {
+    return await sendSchema(runtime, stored, request.deadlineAt);
+  } catch (error) {
+    if (error instanceof FacadeError) throw error;
+    // Graph answered, but the record could not be written after: the registration is recorded and
+    // its follow-up queued, and that run looks again (it sends the schema once more if Graph's
+    // answer was not kept). The caller follows it at its status URL.
+    return { ...stored, errorMessage: `Microsoft Graph's answer could not be recorded yet; the registration is followed from the queue. ${reasonOf(error)}`.slice(0, 1_000) };
+  }
 }
 
 /**
