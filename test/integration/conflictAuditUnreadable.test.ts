@@ -1,7 +1,7 @@
 import { TableClient } from '@azure/data-tables';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestStack, type HostProcess, type TestStack } from '../support/stack';
-import { startTableProxy, type TableAnswer, type TableCall, type TableProxy } from '../support/tableProxy';
+import { serviceBusy, startTableProxy, type TableCall, type TableProxy } from '../support/tableProxy';
 
 /**
  * After Graph's 409, who made the entity is read from the audit table. When that read fails, an
@@ -37,11 +37,6 @@ async function recordOf(clientRequestId: string): Promise<Record<string, unknown
   return undefined;
 }
 
-const refused: TableAnswer = {
-  status: 503,
-  headers: { 'content-type': 'application/json' },
-  body: Buffer.from(JSON.stringify({ 'odata.error': { code: 'ServerBusy', message: { value: 'The table service is unavailable (test).' } } })),
-};
 const isOpenAttemptsQuery = (call: TableCall) => call.method === 'GET' && call.url.includes('$filter') && call.url.includes('open_');
 const isPointRead = (call: TableCall) => call.method === 'GET' && !call.url.includes('$filter');
 
@@ -73,7 +68,7 @@ describe('a 409 whose maker cannot be read from the audit table is undecided, ne
     proxy.intercept(async (call, forward) => {
       if (!isOpenAttemptsQuery(call)) return forward();
       refusedQueries += 1;
-      return refused;
+      return serviceBusy;
     });
     try {
       const retry = await stack.postTo(host.apiUrl, members, member, { 'client-request-id': 'unreadable-open-2' });
@@ -99,7 +94,7 @@ describe('a 409 whose maker cannot be read from the audit table is undecided, ne
     proxy.intercept(async (call, forward) => {
       if (!(isPointRead(call) && call.url.includes(String(earlier?.rowKey)))) return forward();
       refusedReads += 1;
-      return refused;
+      return serviceBusy;
     });
     try {
       const retry = await stack.postTo(host.apiUrl, members, member, { 'client-request-id': 'unreadable-records-2' });

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { call, startTestStack, type ApiResponse, type HostProcess, type TestStack } from '../support/stack';
-import { startTableProxy, type TableAnswer, type TableProxy } from '../support/tableProxy';
+import { serviceBusy, startTableProxy, type TableProxy } from '../support/tableProxy';
 
 /**
  * A schema registration whose record cannot be written after Graph accepted the schema: it is
@@ -29,11 +29,6 @@ afterAll(async () => {
   await stack?.stop();
 });
 
-const refused: TableAnswer = {
-  status: 503,
-  headers: { 'content-type': 'application/json' },
-  body: Buffer.from(JSON.stringify({ 'odata.error': { code: 'ServerBusy', message: { value: 'The table service is unavailable (test).' } } })),
-};
 
 it('the record cannot be written after Graph accepted the schema: 202 with the status URL, followed to succeeded', async () => {
   stack.graph.schemaRegistrations.provisioningMs = 300;
@@ -44,7 +39,7 @@ it('the record cannot be written after Graph accepted the schema: 202 with the s
     const isRecordUpdate = (call.method === 'PATCH' || call.method === 'MERGE' || call.method === 'PUT') && call.url.includes("PartitionKey='registerConnectionSchema'");
     if (!refusing || !isRecordUpdate) return forward();
     refusedWrites += 1;
-    return refused;
+    return serviceBusy;
   });
   let accepted: ApiResponse;
   try {

@@ -15,6 +15,13 @@ export interface TableAnswer {
   body: Buffer;
 }
 
+/** The table service's "busy" answer (503 ServerBusy), for a hook to give in place of the service's own. */
+export const serviceBusy: TableAnswer = {
+  status: 503,
+  headers: { 'content-type': 'application/json' },
+  body: Buffer.from(JSON.stringify({ 'odata.error': { code: 'ServerBusy', message: { value: 'The table service is unavailable (test).' } } })),
+};
+
 /**
  * Decides what becomes of a call: `forward()` sends it to the table service and gives its answer,
  * which the hook returns (at once, or after holding it back). Calls the hook does not hold pass
