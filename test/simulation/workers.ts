@@ -1,4 +1,4 @@
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { createInterface } from 'node:readline';
 
 /**
@@ -13,13 +13,28 @@ export async function runWorkers(options: { runs: number; workers: number; atOnc
   const started = Date.now();
   process.stdout.write(`simulating ${share * workers} fault schedules in ${workers} workers of ${share} (${atOnce} at once), from seeds ${seed} to ${seed + workers - 1}\n`);
   const outcomes: { code: number; result: WorkerResult | undefined }[] = [];
+  // Stopped (a signal): the running workers are stopped with it, and no other starts.
+  const running = new Set<ChildProcess>();
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    for (const child of running) child.kill('SIGTERM');
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
   let next = 0;
   const lane = async () => {
-    for (let index = next++; index < workers; index = next++) {
-      outcomes[index] = await runWorker(index, ['--import', 'tsx', 'test/simulation/cli.ts', '--runs', String(share), '--seed', String(seed + index), '--json', ...(options.noShrink ? ['--no-shrink'] : [])]);
+    for (let index = next++; index < workers && !stopped; index = next++) {
+      outcomes[index] = await runWorker(index, ['--import', 'tsx', 'test/simulation/cli.ts', '--runs', String(share), '--seed', String(seed + index), '--json', ...(options.noShrink ? ['--no-shrink'] : [])], running);
     }
   };
   await Promise.all(Array.from({ length: atOnce }, lane));
+  process.off('SIGINT', stop);
+  process.off('SIGTERM', stop);
+  if (stopped) {
+    process.stdout.write('stopped before every worker ran\n');
+    return 1;
+  }
   const seconds = Math.round((Date.now() - started) / 1000);
   process.stdout.write(`\n${'worker'.padEnd(7)} ${'seed'.padEnd(11)} ${'schedules'.padEnd(10)} ${'seconds'.padEnd(8)} result\n`);
   for (const [index, outcome] of outcomes.entries()) {
@@ -52,9 +67,10 @@ interface WorkerResult {
   seconds: number;
 }
 
-function runWorker(index: number, args: string[]): Promise<{ code: number; result: WorkerResult | undefined }> {
+function runWorker(index: number, args: string[], running: Set<ChildProcess>): Promise<{ code: number; result: WorkerResult | undefined }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    running.add(child);
     let result: WorkerResult | undefined;
     const prefix = `[${index}] `;
     for (const stream of [child.stdout, child.stderr]) {
@@ -63,13 +79,8 @@ function runWorker(index: number, args: string[]): Promise<{ code: number; resul
         else process.stdout.write(`${prefix}${line}\n`);
       });
     }
-    // The workers are this run's own children: stopped with it.
-    const stop = () => child.kill('SIGTERM');
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
     child.on('close', (code) => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      running.delete(child);
       resolve({ code: code ?? 1, result });
     });
   });
