@@ -178,3 +178,22 @@ export function settlementFor({ key, etag, intent, outcome, collectionPath, crea
     : undefined;
   return { partitionKey: key.partitionKey, changes: [own, ...others], ...(index ? { index } : {}), ...(extra ? { extra } : {}) };
 }
+
+/** Delays before a refused settlement is written again: a record left pending costs a reconciliation, and its answer may already stand. */
+export const settlementRetryDelaysMs = [200, 800];
+
+/**
+ * Writes a settlement (or a transaction of them), again after each delay while the store refuses
+ * it; an error `isFinal` says will not change (a condition that no longer holds) ends it at once.
+ */
+export async function writeSettling<T>(write: () => Promise<T>, isFinal: (error: unknown) => boolean = () => false): Promise<T> {
+  for (let attempt = 0; ; attempt += 1) {
+    try {
+      return await write();
+    } catch (error) {
+      const delay = settlementRetryDelaysMs[attempt];
+      if (delay === undefined || isFinal(error)) throw error;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+}

@@ -1,5 +1,6 @@
 import type { TransactionAction } from '@azure/data-tables';
 import type { AuditStore, Settlement } from '../audit/auditStore';
+import { writeSettling } from '../audit/settlement';
 import { isStatus } from '../storage/table';
 
 /** Table Storage's limit of actions in one entity group transaction. */
@@ -11,8 +12,6 @@ export const maxTransactionActions = 100;
  * at a time), well under a partition's 2,000 entities a second in Azure.
  */
 export const parallelTransactions = 2;
-
-const retryDelaysMs = [200, 800];
 
 const isConflict = (error: unknown) => isStatus(error, 409) || isStatus(error, 412) || isStatus(error, 404);
 
@@ -80,27 +79,23 @@ export class SettlementWriter {
       await this.oneByOne(batch);
       return;
     }
-    for (let attempt = 0; ; attempt += 1) {
-      try {
-        await this.audit.submit(batch.flatMap((unit) => unit.actions));
+    try {
+      await writeSettling(() => this.audit.submit(batch.flatMap((unit) => unit.actions)), isConflict);
+      return;
+    } catch (error) {
+      if (!isConflict(error)) {
+        this.onFailure(error instanceof Error ? error.message : String(error), batch.length);
         return;
-      } catch (error) {
-        if (isConflict(error)) break;
-        const delay = retryDelaysMs[attempt];
-        if (delay === undefined) {
-          this.onFailure(error instanceof Error ? error.message : String(error), batch.length);
-          return;
-        }
-        await new Promise((resolve) => setTimeout(resolve, delay));
       }
     }
     await this.oneByOne(batch);
   }
 
+  /** Each settlement alone, written again while the store refuses it, as a single create's is. */
   private async oneByOne(batch: Unit[]): Promise<void> {
     for (const unit of batch) {
       try {
-        await this.audit.settle(unit.settlement, this.now());
+        await writeSettling(() => this.audit.settle(unit.settlement, this.now()));
       } catch (error) {
         this.onFailure(error instanceof Error ? error.message : String(error), 1);
       }

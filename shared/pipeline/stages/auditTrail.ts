@@ -2,25 +2,10 @@ import type { HttpResponseInit } from '@azure/functions';
 import type { TransactionAction } from '@azure/data-tables';
 import type { AuditIntent } from '../../audit/auditRecord';
 import type { Settlement } from '../../audit/auditStore';
-import { auditIntentFor, auditOutcomeOf, settlementFor } from '../../audit/settlement';
+import { auditIntentFor, auditOutcomeOf, settlementFor, writeSettling } from '../../audit/settlement';
 import { logEvent } from '../../telemetry/requestLog';
 import { requireCaller, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 import { storedAnswerOf } from './idempotency';
-
-const outcomeWriteDelaysMs = [200, 800];
-
-/** The outcome write is retried: a record left pending costs a reconciliation later. */
-async function withRetries<T>(write: () => Promise<T>): Promise<T> {
-  for (let attempt = 0; ; attempt += 1) {
-    try {
-      return await write();
-    } catch (error) {
-      const delay = outcomeWriteDelaysMs[attempt];
-      if (delay === undefined) throw error;
-      await new Promise((resolve) => setTimeout(resolve, delay));
-    }
-  }
-}
 
 function requireGraphCall(context: OperationContext): GraphCall {
   if (!context.graphCall) throw new Error(`${context.operation.name}: stage order: no Graph call was prepared`);
@@ -102,7 +87,7 @@ export const auditTrail: Stage = async (context, next) => {
 
   try {
     const settlement = settlementOf(context, intent, response, failure);
-    const settled = await withRetries(() => context.runtime.audit.settle(settlement, new Date(context.runtime.clock.now())));
+    const settled = await writeSettling(() => context.runtime.audit.settle(settlement, new Date(context.runtime.clock.now())));
     if (context.idempotencyClaim && settled.extra) context.idempotencyClaim.settled = true;
     if (!settled.own) logEvent(context, 'info', 'audit record was settled by another request meanwhile; its settlement stands');
   } catch (error) {
