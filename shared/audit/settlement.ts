@@ -123,7 +123,7 @@ export function auditOutcomeOf({ intent, created, failure, graph, attribution, r
     httpStatus: error?.status ?? graph?.status ?? 500,
     graphRequestId: graph?.requestId,
     errorCode: error?.code ?? 'generalException',
-    ...(error?.outcomeUnknown ? { reason: error.reason ?? error.message } : {}),
+    ...(error?.outcomeUnknown || error?.reason ? { reason: error.reason ?? error.message } : {}),
     completedAt,
     responseBody: graph?.body ?? { error: { code: error?.code, message: error?.message } },
   };

@@ -5,7 +5,7 @@ import { backoffDelay, maxRetries, parseRetryAfter, retriableStatuses, retryAfte
 import type { OperationDefinition } from '../operations/operation';
 import type { Attribution, SettledRecord } from '../recovery/attribution';
 import type { ConflictVerdict } from '../recovery/conflict';
-import { graphFailureOf } from '../recovery/graphFailure';
+import { askInFlightFailure, graphFailureOf } from '../recovery/graphFailure';
 import type { BulkItemResult } from './bulkRecord';
 
 /**
@@ -120,6 +120,7 @@ export function answeredConflict(progress: ItemProgress, response: GraphResponse
   const answered = { ...progress, lastGraph: response };
   if (verdict.kind === 'ours') return settled(answered, { kind: 'created', created: { status: 201, body: verdict.attribution.entity }, attribution: verdict.attribution });
   if (verdict.kind === 'undecided') return settled(answered, { kind: 'failed', failure: graphFailureOf(rules.operation, response, true, verdict.reason) });
+  if (verdict.kind === 'inFlight') return settled(answered, { kind: 'failed', failure: askInFlightFailure(response, verdict) });
   return settled(answered, { kind: 'alreadyThere', failure: graphFailureOf(rules.operation, response, false) });
 }
 

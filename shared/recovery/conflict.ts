@@ -13,8 +13,12 @@ import { comparedWithSent } from './sameEntity';
  *   very ask → ours, answered with the entity that request made);
  * - no attempt of this ask is open → not ours (the 409 is Graph's answer, passed on);
  * - the entity, read back, does not hold what this ask sent → not ours;
+ * - this request's own attempts made nothing, and every open attempt of the ask is still waiting for
+ *   Graph's answer → in flight: its answer will tell (the entity may equally have been made outside
+ *   the facade), so this request made nothing and the caller retries later;
  * - another ask has an open attempt the entity could equally come from → undecided;
- * - otherwise ours: the oldest open attempt of the ask made it, and this answer settles the others.
+ * - otherwise ours: the oldest open attempt of the ask whose answer was lost made it, and this
+ *   answer settles those.
  * Graph without a read of one entity (group members) cannot tell a body apart: there, any open
  * attempt of another ask leaves it undecided.
  */
@@ -22,7 +26,9 @@ export type ConflictVerdict =
   | { kind: 'ours'; attribution: Attribution }
   | { kind: 'notOurs' }
   /** The 409 stands, but this request's own lost attempt may have made the entity. */
-  | { kind: 'undecided'; reason: string };
+  | { kind: 'undecided'; reason: string }
+  /** This request made nothing; another request of the ask, still waiting for Graph, may have. */
+  | { kind: 'inFlight'; reason: string; retryAfterSeconds: number };
 
 export async function resolveConflict(
   deps: RecoveryDependencies,
@@ -126,6 +132,14 @@ export async function resolveConflict(
       return sent === undefined || comparedWithSent(sent, found) !== 'not';
     });
   }
+  if (!ownAttemptUncertain) {
+    // Only another request of the ask may have made it. One still waiting for Graph's answer to its
+    // own create is answered soon, and that answer tells; taking the entity now could claim one made
+    // outside the facade for an ask that made nothing. Only attempts whose answer was lost stay.
+    const answering = earlier.filter((record) => stillAnswering(record, clock.now()));
+    if (answering.length === earlier.length) return inFlight(answering, clock.now());
+    earlier = earlier.filter((record) => !answering.includes(record));
+  }
   if (rivals.length > 0) {
     return undecidedForAsk(
       `another request for the same entity (${rivals.map((rival) => rival.rowKey).join(', ')}) may have made it just as well; which one did cannot be told`,
@@ -153,6 +167,18 @@ export async function resolveConflict(
         },
       })),
     },
+  };
+}
+
+/** A record still pending before its request's deadline: that request is waiting for Graph's answer (one past it died, or lost it). */
+const stillAnswering = (record: StoredAuditRecord, now: number) => record.status === 'pending' && new Date(record.deadlineAt).getTime() > now;
+
+function inFlight(answering: readonly StoredAuditRecord[], now: number): ConflictVerdict {
+  const lastDeadline = Math.max(...answering.map((record) => new Date(record.deadlineAt).getTime()));
+  return {
+    kind: 'inFlight',
+    reason: `Microsoft Graph answered 409, and another request of the same ask (${answering.map((record) => record.rowKey).join(', ')}) is still waiting for Graph's answer to its create: which made the entity is known once it is answered`,
+    retryAfterSeconds: Math.max(1, Math.ceil((lastDeadline - now) / 1000) + 1),
   };
 }
 

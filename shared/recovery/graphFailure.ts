@@ -49,6 +49,20 @@ export function graphFailureOf(operation: OperationDefinition, response: GraphRe
 }
 
 /**
+ * Graph's 409 beside an attempt of the same ask still waiting for Graph's answer (`inFlight`): this
+ * request made nothing (its record says failed), and what the ask made is known once that attempt
+ * is answered. 503 with `Retry-After`, so a flow's retry policy asks again then.
+ */
+export function askInFlightFailure(response: GraphResponse, verdict: { reason: string; retryAfterSeconds: number }): FacadeError {
+  return new FacadeError(
+    503,
+    'createInProgress',
+    `Microsoft Graph says the entity exists, and another request of yours for the same entity with the same body is still waiting for Graph's answer to its create: whether that request made it is known once it is answered. Nothing more was sent. Retry after ${verdict.retryAfterSeconds} seconds: a retry is then answered with the entity if that request made it and its answer was lost, or with Graph's 409.`,
+    { headers: response.requestId ? { 'graph-request-id': response.requestId } : {}, retryAfterSeconds: verdict.retryAfterSeconds, reason: verdict.reason },
+  );
+}
+
+/**
  * A 2xx that names no entity (`{}`, an empty or non-JSON body) to a create whose id Graph chooses:
  * Graph carried the create out, but which entity it made is not known. Like a lost answer, it may
  * hide a create — the record says `unknown` until the natural-key lookup finds the entity (a keyed

@@ -111,7 +111,12 @@ export type ScenarioHit =
   | 'manifestBesideSingle'
   | 'requestResumed'
   | 'lateCallOvertaken'
-  | 'registrationMessageLost';
+  | 'registrationMessageLost'
+  | 'askInFlightAnswered';
+/**
+ * `askInFlightAnswered`: a request was answered 503 `createInProgress` (Graph's 409 while another
+ * request of its ask was still waiting for Graph's answer).
+ */
 /**
  * `manifestBesideSingle`: a manifest apply ended (200, or its job's status URL 200) in a schedule
  * where a single or bulk request asked for an entity the manifest names.
@@ -133,6 +138,7 @@ export const scenarioHits: ScenarioHit[] = [
   'requestResumed',
   'lateCallOvertaken',
   'registrationMessageLost',
+  'askInFlightAnswered',
 ];
 
 /** One answer of a status URL during the schedule (slow storage included). */
@@ -779,6 +785,8 @@ async function play(
   if (lostAnswers.whilePaused > 0) hits.add('renewalAnswerLost');
   if (schedule.outside && requests.length > 0) hits.add('entityMadeOutside');
   if (requests.some((request) => request.resumed)) hits.add('requestResumed');
+  const inProgress = (answer: Answer) => answer.kind === 'answered' && answer.status === 503 && (answer.body as { error?: { code?: unknown } } | undefined)?.error?.code === 'createInProgress';
+  if (requests.some((request) => inProgress(request.answer))) hits.add('askInFlightAnswered');
 
   const observe = async (final: boolean): Promise<Observation> => ({
     target,

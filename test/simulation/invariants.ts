@@ -160,7 +160,7 @@ export function checkInvariants(observation: Observation): string[] {
    */
   const lostAnswerOf = (request: ObservedRequest) =>
     request.answer.kind === 'crashed' ||
-    (request.answer.kind === 'answered' && request.answer.status >= 500) ||
+    (request.answer.kind === 'answered' && request.answer.status >= 500 && codeOf(request.answer) !== 'createInProgress') ||
     observation.graphPosts.some((post) => post.fault !== null && answerLostBy(post.fault.step) && senderOf(post) === request);
   /** The request a create Graph received came from: by its origin tag; a batch's step, which carries none, by its client-request-id. */
   const senderOf = (post: Observation['graphPosts'][number]) => {
@@ -373,7 +373,7 @@ export function checkInvariants(observation: Observation): string[] {
     if (answer.status >= 500 && !answer.headers['retry-after']) {
       violations.push(`${label}: ${answer.status} ${String(code)} without Retry-After`);
     }
-    if (answer.status >= 400 && answer.status < 500 && answer.status !== 409) {
+    if ((answer.status >= 400 && answer.status < 500 && answer.status !== 409) || code === 'createInProgress') {
       const made = creations.filter((creation) => makerOf(creation) === request);
       if (made.length > 0) violations.push(`${label} was answered ${answer.status} ${String(code)}, but made ${made[0]!.path}`);
     }

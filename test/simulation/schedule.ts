@@ -212,7 +212,8 @@ export type Recipe =
   | 'manifestBesideSingles'
   | 'retryBesideRival'
   | 'manifestCreateRetryLater'
-  | 'schemaRegistrationLost';
+  | 'schemaRegistrationLost'
+  | 'askInFlight';
 
 export interface Schedule {
   target: TargetKind;
@@ -724,6 +725,25 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
         poll,
         advance(6 * minute),
         { ...poll, tableFaults: [] },
+      ],
+    })),
+  // Two requests of one ask overlap on slow storage: the first's create is throttled, then sent
+  // again (in flight all the while), as the second, from the other instance, is answered 409 for
+  // an entity made outside the facade, or the one the first makes. Nothing of the ask may claim an
+  // entity made outside; while the first waits for Graph, its answer is what tells.
+  askInFlight: fc
+    .tuple(fc.constantFrom<TargetKind>(...conflictTargetKinds), request({ ...noFaults, bulk: false, retry: false, key: null }), fc.constantFrom(null, 'k1' as const), fc.boolean(), fc.constantFrom(20, 60), fc.array(requestStep, { maxLength: 1 }))
+    .map(([kind, first, secondKey, outside, slow, more]) => ({
+      target: kind,
+      recipe: 'askInFlight' as const,
+      outside,
+      steps: [
+        { ...first, overlaps: true, storageDelayMs: slow, createFaults: [{ kind: 'throttle' as const }] },
+        // Its storage as slow: its 409 comes once the first's attempt is recorded, before it is settled.
+        { ...first, overlaps: false, key: secondKey, instance: (1 - first.instance) as 0 | 1, storageDelayMs: slow },
+        ...more.map((step) => ({ ...step, overlaps: false })),
+        advance(15 * minute),
+        { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] },
       ],
     })),
 };

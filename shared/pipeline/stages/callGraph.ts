@@ -6,7 +6,7 @@ import { chosenEntityIdOf, graphAssignsId, isDuplicateAnswer, readBackOf } from 
 import type { Attribution, OwnAttempt } from '../../recovery/attribution';
 import { attemptsAnsweredByCreate, resolveConflict } from '../../recovery/conflict';
 import { accountForEarlierAttempts } from '../../recovery/earlierAttempts';
-import { entityIdIn, graphFailureOf, idlessSuccessOf } from '../../recovery/graphFailure';
+import { askInFlightFailure, entityIdIn, graphFailureOf, idlessSuccessOf } from '../../recovery/graphFailure';
 import { recoveryDependencies } from '../../runtime';
 import { graphPathOf, requireInput, type GraphCall, type OperationContext, type Stage } from '../context';
 
@@ -45,6 +45,7 @@ export const callGraph: Stage = async (context): Promise<HttpResponseInit> => {
     const verdict = await resolveConflict(deps, own, exchange.earlierAttemptUncertain);
     if (verdict.kind === 'ours') return answerWith(context, verdict.attribution);
     if (verdict.kind === 'undecided') throw graphFailureOf(context.operation, response, true, verdict.reason);
+    if (verdict.kind === 'inFlight') throw askInFlightFailure(response, verdict);
     throw graphFailureOf(context.operation, response, false);
   }
   throw graphFailureOf(context.operation, response, exchange.earlierAttemptUncertain);
