@@ -675,13 +675,25 @@ const recipes: Record<Exclude<Recipe, 'random'>, fc.Arbitrary<Schedule>> = {
   // waits, and the queue carries it on; its next run's create finds the first attempt open (a
   // connector group has no read by id), a "retry later", until reconciliation settles that attempt.
   manifestCreateRetryLater: fc
-    .tuple(fc.constantFrom<TargetKind>(...graphIdTargetKinds.filter((kind) => manifestTargetKinds.includes(kind))), manifestStep, lostOrRefused, fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }), jobStep, pollStep, fc.array(requestStep, { maxLength: 1 }))
-    .map(([kind, manifest, lost, made, job, poll, more]) => ({
+    .tuple(
+      fc.constantFrom<TargetKind>(...graphIdTargetKinds.filter((kind) => manifestTargetKinds.includes(kind))),
+      manifestStep,
+      lostOrRefused,
+      fc.oneof({ weight: 2, arbitrary: fc.constant(false) }, { weight: 1, arbitrary: fc.constant(true) }),
+      jobStep,
+      pollStep,
+      fc.array(requestStep, { maxLength: 1 }),
+      fc.boolean(),
+    )
+    .map(([kind, manifest, lost, made, job, poll, more, reconciledFirst]) => ({
       target: kind,
       recipe: 'manifestCreateRetryLater' as const,
       steps: [
         { ...manifest, async: false, overlaps: false, crash: null, tableFaults: [], createFaults: [{ ...lost, commit: made } as GraphFault] },
         ...more.map((step) => ({ ...step, overlaps: false })),
+        // Or reconciliation settles the attempt first (orphaned, when it made a group), and the
+        // apply's next run finds the group it made: its results name it, so its record must agree.
+        ...(reconciledFirst ? [advance(15 * minute), { kind: 'reconcile' as const, instance: 0 as const, tableFaults: [], readFaults: [] }] : []),
         job,
         poll,
         advance(2 * minute),
